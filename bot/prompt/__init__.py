@@ -1,0 +1,1 @@
+"""The /imagine prompt language: pure text → typed requests (no discord, no torch)."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 async models, session factories and repositories (no discord, no torch)."""

@@ -1,0 +1,3 @@
+from nanke.cli import main
+
+main()

@@ -1,0 +1,53 @@
+"""The `nanke` command. Subcommands live in `nanke.commands.*` and are imported only when run,
+so `nanke --help` and `nanke parse` never pay for torch or diffusers."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from nanke import __version__
+
+# name → "module:attribute" of a click.Command. Keep alphabetical.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help without importing each command module.
+        rows = [(name, _COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nanke")
+def cli() -> None:
+    """Nanke (南柯): a self-hosted, Midjourney-style AI painting service for Discord.
+
+    Run `nanke COMMAND --help` for the options of each command.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv, prog_name="nanke")
+
+
+if __name__ == "__main__":
+    main()

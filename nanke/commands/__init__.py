@@ -1,0 +1,1 @@
+"""One module per `nanke` subcommand, each exposing `command` (a click.Command)."""

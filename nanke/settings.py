@@ -1,0 +1,86 @@
+"""Typed settings, read once by the composition root and passed in; nothing reads env elsewhere.
+
+Every field can be set with a `NANKE_`-prefixed environment variable or a `.env` file
+(`NANKE_DATABASE_URL=postgresql+asyncpg://…`). Nested sections use `__`
+(`NANKE_DISCORD__TOKEN=…`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values people paste from examples; a bot started with one fails fast instead of at login.
+_PLACEHOLDERS = {"", "changeme", "change-me", "your-token-here", "token", "xxx", "todo"}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid for the command being run."""
+
+
+class DiscordSettings(BaseModel):
+    token: SecretStr | None = None
+    # Discord user ids that are Nanke admins everywhere, beside members with Manage Server.
+    admin_ids: list[int] = Field(default_factory=list)
+    # Guilds to sync slash commands to at once (global sync can take up to an hour).
+    dev_guild_ids: list[int] = Field(default_factory=list)
+
+    def require_token(self) -> str:
+        value = self.token.get_secret_value().strip() if self.token else ""
+        if value.lower() in _PLACEHOLDERS:
+            raise SettingsError(
+                "NANKE_DISCORD__TOKEN is not set (or is a placeholder): create a bot in the "
+                "Discord developer portal and put its token in .env"
+            )
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NANKE_",
+        env_file=".env",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    # None → embedded default (SQLite file under data_dir); else a SQLAlchemy async URL.
+    database_url: str | None = None
+    # None → in-process queue; else a Celery broker URL (redis://…).
+    broker_url: str | None = None
+    # Redis for job events; defaults to the broker when that is Redis.
+    events_url: str | None = None
+    data_dir: Path = Path("data")
+    models_file: Path = Path("models.toml")
+    # Public base URL of the web gallery, for 🔗 Web buttons; None hides them.
+    gallery_url: str | None = None
+    log_level: str = "INFO"
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'nanke.db').as_posix()}"
+
+    @property
+    def effective_events_url(self) -> str | None:
+        if self.events_url:
+            return self.events_url
+        if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from env/.env plus explicit overrides (the CLI's flags)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
