@@ -1,0 +1,234 @@
+"""Read-only queries behind the public web gallery: public guilds, keyset-paginated listings
+(new, top, trending; per member; full-text search) and one public entry with its job.
+
+Functions take an AsyncSession and never commit. Every query applies the privacy rule itself —
+the guild allows the bot and made its gallery public, the entry exists (removal deletes it) —
+so no caller can forget it.
+
+Orderings, all descending and total (the image id breaks ties), so a page boundary given as
+the last row's key (keyset pagination) never skips or repeats an entry:
+  new:      (created_at, image_id)
+  top:      (like_count, created_at, image_id)
+  trending: (hot, image_id) with hot = log10(1 + likes) + epoch seconds / 45000 — ten times
+            the likes weighs as much as being 12.5 hours newer. The score does not depend on
+            the time of the query, so a cursor stays valid while the listing is read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    SQLColumnExpression,
+    and_,
+    cast,
+    func,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from db.models import GalleryEntry, Guild, Image, Job
+
+BrowseSort = Literal["new", "top", "trending"]
+TRENDING_SECONDS_PER_DECADE = 45_000.0
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class PublicGuild:
+    guild_id: int
+    entries: int
+
+
+@dataclass(frozen=True)
+class BrowseRow:
+    image_id: uuid.UUID
+    guild_id: int
+    user_id: int
+    prompt: str
+    like_count: int
+    created_at: datetime
+    width: int
+    height: int
+    sort_key: tuple[Any, ...]  # pass back as `after` for the next page
+
+
+@dataclass(frozen=True)
+class BrowsePage:
+    rows: list[BrowseRow]
+    more: bool  # another page follows the last row
+
+
+@dataclass(frozen=True)
+class PublicEntry:
+    row: BrowseRow
+    storage_key: str
+    seed: int
+    job_kind: str
+    request: dict[str, Any]  # the job contract's JSON (JobSpec)
+    # For an upscale: the job it started from, and the seed of the tile that was upscaled.
+    parent_request: dict[str, Any] | None
+    parent_seed: int | None
+
+
+def _is_public() -> ColumnElement[bool]:
+    return and_(Guild.gallery_public.is_(True), Guild.allowed.is_(True))
+
+
+def _hot(dialect: str) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        # Doubles, not numerics: the key must survive a round trip through a page cursor.
+        epoch = cast(func.extract("epoch", GalleryEntry.created_at), Float)
+        likes = func.log(cast(1 + GalleryEntry.like_count, Float))  # log(double) is base 10
+        return likes + epoch / TRENDING_SECONDS_PER_DECADE
+    # SQLite (the embedded default) may lack log(): likes count linearly there, capped so a
+    # burst of likes cannot pin an old image on top for long.
+    seconds = (func.julianday(GalleryEntry.created_at) - 2440587.5) * 86400.0
+    return func.min(GalleryEntry.like_count, 10) / 10.0 + seconds / TRENDING_SECONDS_PER_DECADE
+
+
+def sort_columns(sort: BrowseSort, dialect: str) -> list[SQLColumnExpression[Any]]:
+    if sort == "new":
+        return [GalleryEntry.created_at, GalleryEntry.image_id]
+    if sort == "top":
+        return [GalleryEntry.like_count, GalleryEntry.created_at, GalleryEntry.image_id]
+    return [_hot(dialect), GalleryEntry.image_id]
+
+
+def prompt_matches(search: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        # The same expression as the GIN index on prompts (a constant config), so it is used.
+        vector = func.to_tsvector(text("'english'"), GalleryEntry.prompt)
+        return vector.op("@@")(func.websearch_to_tsquery(text("'english'"), search))
+    words = search.lower().split()
+    return and_(*(func.lower(GalleryEntry.prompt).contains(w, autoescape=True) for w in words))
+
+
+async def public_guilds(session: AsyncSession) -> list[PublicGuild]:
+    """Guilds with a public gallery and at least one entry, the busiest first."""
+    count = func.count(GalleryEntry.id)
+    stmt = (
+        select(Guild.id, count)
+        .join(GalleryEntry, GalleryEntry.guild_id == Guild.id)
+        .where(_is_public())
+        .group_by(Guild.id)
+        .order_by(count.desc(), Guild.id)
+    )
+    return [PublicGuild(gid, n) for gid, n in (await session.execute(stmt)).all()]
+
+
+async def public_guild(session: AsyncSession, guild_id: int) -> PublicGuild | None:
+    """The guild if its gallery is public (even with no entry yet), else None."""
+    stmt = (
+        select(Guild.id, func.count(GalleryEntry.id))
+        .outerjoin(GalleryEntry, GalleryEntry.guild_id == Guild.id)
+        .where(Guild.id == guild_id, _is_public())
+        .group_by(Guild.id)
+    )
+    row = (await session.execute(stmt)).first()
+    return PublicGuild(row[0], row[1]) if row else None
+
+
+async def list_entries(
+    session: AsyncSession,
+    guild_id: int,
+    *,
+    sort: BrowseSort = "new",
+    search: str | None = None,
+    user_id: int | None = None,
+    after: Sequence[Any] | None = None,
+    limit: int = 48,
+) -> BrowsePage:
+    """One page of a public guild's entries, starting after the row whose key is `after`."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be 1..{MAX_PAGE}")
+    dialect = session.bind.dialect.name if session.bind else "postgresql"
+    keys = sort_columns(sort, dialect)
+    stmt = (
+        select(
+            GalleryEntry.image_id,
+            GalleryEntry.guild_id,
+            GalleryEntry.user_id,
+            GalleryEntry.prompt,
+            GalleryEntry.like_count,
+            GalleryEntry.created_at,
+            Image.width,
+            Image.height,
+            *keys,
+        )
+        .join(Image, Image.id == GalleryEntry.image_id)
+        .join(Guild, Guild.id == GalleryEntry.guild_id)
+        .where(GalleryEntry.guild_id == guild_id, _is_public())
+        .order_by(*(k.desc() for k in keys))
+        .limit(limit + 1)
+    )
+    if user_id is not None:
+        stmt = stmt.where(GalleryEntry.user_id == user_id)
+    if search:
+        stmt = stmt.where(prompt_matches(search, dialect))
+    if after is not None:
+        if len(after) != len(keys):
+            raise ValueError(f"a {sort} page key has {len(keys)} values, got {len(after)}")
+        stmt = stmt.where(tuple_(*keys) < tuple_(*after))
+    result = (await session.execute(stmt)).all()
+    rows = [_row(r[:8], tuple(r[8:])) for r in result[:limit]]
+    return BrowsePage(rows, more=len(result) > limit)
+
+
+def _row(values: Sequence[Any], key: tuple[Any, ...]) -> BrowseRow:
+    image_id, guild_id, user_id, prompt, likes, created_at, width, height = values
+    return BrowseRow(image_id, guild_id, user_id, prompt, likes, created_at, width, height, key)
+
+
+async def public_entry(session: AsyncSession, image_id: uuid.UUID) -> PublicEntry | None:
+    """The shared entry of an image with what made it, if its guild's gallery is public."""
+    parent = aliased(Job)
+    parent_image = aliased(Image)
+    stmt = (
+        select(
+            GalleryEntry.image_id,
+            GalleryEntry.guild_id,
+            GalleryEntry.user_id,
+            GalleryEntry.prompt,
+            GalleryEntry.like_count,
+            GalleryEntry.created_at,
+            Image.width,
+            Image.height,
+            Image.key,
+            Image.seed,
+            Job.kind,
+            Job.request,
+            parent.request,
+            parent_image.seed,
+        )
+        .join(Image, Image.id == GalleryEntry.image_id)
+        .join(Job, Job.id == Image.job_id)
+        .join(Guild, Guild.id == GalleryEntry.guild_id)
+        .outerjoin(parent, parent.id == Job.parent_id)
+        .outerjoin(
+            parent_image,
+            and_(parent_image.job_id == Job.parent_id, parent_image.index == Job.tile_index),
+        )
+        .where(GalleryEntry.image_id == image_id, _is_public())
+    )
+    r = (await session.execute(stmt)).first()
+    if r is None:
+        return None
+    return PublicEntry(
+        row=_row(r[:8], (r[5], r[0])),
+        storage_key=r[8],
+        seed=r[9],
+        job_kind=r[10],
+        request=r[11],
+        parent_request=r[12],
+        parent_seed=r[13],
+    )

@@ -1,0 +1,119 @@
+"""The JSON API: one endpoint per page, same privacy rules, same cursors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import JSONResponse
+
+from gallery import route_params
+from gallery.app import PAGE_CACHE, reader_of
+from gallery.imagine_command import imagine_command
+from gallery.listing import EntryCard, EntryDetail, GalleryReader, GuildCard, Page
+
+router = APIRouter(prefix="/api")
+Reader = Annotated[GalleryReader, Depends(reader_of)]
+
+
+def _json(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, headers={"Cache-Control": PAGE_CACHE})
+
+
+def guild_json(card: GuildCard) -> dict[str, Any]:
+    gid = str(card.guild_id)  # snowflakes overflow JavaScript numbers: strings
+    return {"id": gid, "name": card.name, "entries": card.entries, "url": f"/g/{gid}"}
+
+
+def card_json(card: EntryCard) -> dict[str, Any]:
+    iid = str(card.image_id)
+    return {
+        "id": iid,
+        "prompt": card.prompt,
+        "author": {"id": str(card.author.user_id), "name": card.author.name},
+        "likes": card.likes,
+        "shared_at": card.shared_at.isoformat(),
+        "width": card.width,
+        "height": card.height,
+        "url": f"/i/{iid}",
+        "thumbnail_url": f"/media/{iid}/thumb.webp",
+        "image_url": f"/media/{iid}/full.png",
+    }
+
+
+def page_json(page: Page) -> dict[str, Any]:
+    return {"items": [card_json(c) for c in page.items], "next_cursor": page.next_cursor}
+
+
+def detail_json(entry: EntryDetail) -> dict[str, Any]:
+    r = entry.recipe
+    body = card_json(entry.card)
+    body["guild"] = {"id": str(entry.card.guild_id), "name": entry.guild_name}
+    body["recipe"] = {
+        "prompt": r.prompt,
+        "negative_prompt": r.negative_prompt,
+        "model": r.model,
+        "sampler": r.sampler,
+        "steps": r.steps,
+        "cfg": r.cfg,
+        "seed": r.seed,
+        "width": r.width,
+        "height": r.height,
+        "loras": [{"name": lora.name, "weight": lora.weight} for lora in r.loras],
+        "clip_skip": r.clip_skip,
+        "tile": r.tile,
+    }
+    body["command"] = imagine_command(r)
+    return body
+
+
+@router.get("/guilds")
+async def guilds(reader: Reader) -> JSONResponse:
+    return _json({"items": [guild_json(g) for g in await reader.public_guilds()]})
+
+
+@router.get("/g/{guild}")
+async def guild_entries(
+    reader: Reader,
+    guild: str,
+    sort: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int = route_params.PAGE_SIZE,
+) -> JSONResponse:
+    guild_id = route_params.snowflake(guild)
+    card = await reader.public_guild(guild_id)
+    if card is None:
+        raise HTTPException(404)
+    page = await reader.list_entries(
+        guild_id, route_params.list_query(sort, q, cursor, limit=limit)
+    )
+    return _json({"guild": guild_json(card), **page_json(page)})
+
+
+@router.get("/g/{guild}/u/{member}")
+async def member_entries(
+    reader: Reader,
+    guild: str,
+    member: str,
+    sort: str | None = None,
+    cursor: str | None = None,
+    limit: int = route_params.PAGE_SIZE,
+) -> JSONResponse:
+    guild_id, member_id = route_params.snowflake(guild), route_params.snowflake(member)
+    card = await reader.public_guild(guild_id)
+    if card is None:
+        raise HTTPException(404)
+    query = route_params.list_query(sort, None, cursor, member_id=member_id, limit=limit)
+    page = await reader.list_entries(guild_id, query)
+    if not page.items and cursor is None:
+        raise HTTPException(404)
+    return _json({"guild": guild_json(card), **page_json(page)})
+
+
+@router.get("/i/{image}")
+async def image(reader: Reader, image: str) -> JSONResponse:
+    entry = await reader.entry(route_params.image_id(image))
+    if entry is None:
+        raise HTTPException(404)
+    return _json(detail_json(entry))

@@ -1,0 +1,108 @@
+"""The app factory: `create_app(readers, store)` → a FastAPI app. Nothing is built at import.
+
+The composition root (`nanke web`) makes the database session factory and the storage and
+passes them in; tests pass the same things built against their own database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gallery.cursor import CursorError
+from gallery.imagine_command import imagine_command
+from gallery.listing import GalleryReader
+from gallery.thumbnails import BlobStore, Thumbnails
+
+HERE = Path(__file__).parent
+ReaderFactory = Callable[[], AbstractAsyncContextManager[GalleryReader]]
+
+# Listings change as members share and like: a short shared cache keeps a busy page cheap
+# behind a reverse proxy, and a removed entry is gone from every listing within this time.
+PAGE_CACHE = "public, max-age=30"
+
+
+@dataclass
+class GalleryContext:
+    readers: ReaderFactory
+    store: BlobStore
+    thumbnails: Thumbnails
+    templates: Jinja2Templates
+    page_size: int
+
+
+def context_of(request: Request) -> GalleryContext:
+    ctx: GalleryContext = request.app.state.gallery
+    return ctx
+
+
+async def reader_of(request: Request) -> AsyncIterator[GalleryReader]:
+    """FastAPI dependency: one read-only session per request."""
+    async with context_of(request).readers() as reader:
+        yield reader
+
+
+def _templates() -> Jinja2Templates:
+    # Autoescape every template: prompts are member-written text, shown as text.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.globals["imagine_command"] = imagine_command
+    return Jinja2Templates(env=env)
+
+
+def create_app(
+    readers: ReaderFactory,
+    store: BlobStore,
+    *,
+    title: str = "Nanke gallery",
+    page_size: int = 48,
+) -> FastAPI:
+    # Local imports keep the route modules free of app-building code (and of import cycles).
+    from gallery import api, media, pages
+
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    templates = _templates()
+    templates.env.globals["site_title"] = title
+    app.state.gallery = GalleryContext(readers, store, Thumbnails(store), templates, page_size)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(media.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(CursorError)
+    async def _cursor_error(request: Request, exc: CursorError) -> Response:
+        return _error(request, 400, str(exc))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def _health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if status == 404:
+        message = "Nothing here: this gallery or image is not public, or it was removed."
+    if request.url.path.startswith(("/api/", "/media/")):
+        return JSONResponse({"error": message}, status_code=status)
+    templates = context_of(request).templates
+    response: HTMLResponse = templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+    return response

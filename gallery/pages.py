@@ -1,0 +1,77 @@
+"""Server-rendered pages: they work without JavaScript (links and GET forms only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from gallery import route_params
+from gallery.app import PAGE_CACHE, context_of, reader_of
+from gallery.listing import GalleryReader, Sort
+
+router = APIRouter()
+Reader = Annotated[GalleryReader, Depends(reader_of)]
+
+
+def _render(request: Request, name: str, context: dict[str, object]) -> HTMLResponse:
+    response: HTMLResponse = context_of(request).templates.TemplateResponse(request, name, context)
+    response.headers["Cache-Control"] = PAGE_CACHE
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request, reader: Reader) -> HTMLResponse:
+    return _render(request, "index.html", {"guilds": await reader.public_guilds()})
+
+
+@router.get("/g/{guild}", response_class=HTMLResponse)
+async def guild_page(
+    request: Request,
+    reader: Reader,
+    guild: str,
+    sort: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+) -> HTMLResponse:
+    guild_id = route_params.snowflake(guild)
+    card = await reader.public_guild(guild_id)
+    if card is None:
+        raise HTTPException(404)
+    query = route_params.list_query(sort, q, cursor, limit=context_of(request).page_size)
+    page = await reader.list_entries(guild_id, query)
+    context = {"guild": card, "query": query, "page": page, "sorts": list(Sort), "member": None}
+    return _render(request, "grid.html", context)
+
+
+@router.get("/g/{guild}/u/{member}", response_class=HTMLResponse)
+async def member_page(
+    request: Request,
+    reader: Reader,
+    guild: str,
+    member: str,
+    sort: str | None = None,
+    cursor: str | None = None,
+) -> HTMLResponse:
+    guild_id, member_id = route_params.snowflake(guild), route_params.snowflake(member)
+    card = await reader.public_guild(guild_id)
+    if card is None:
+        raise HTTPException(404)
+    query = route_params.list_query(
+        sort, None, cursor, member_id=member_id, limit=context_of(request).page_size
+    )
+    page = await reader.list_entries(guild_id, query)
+    if not page.items and cursor is None:
+        raise HTTPException(404)  # no public images: do not confirm the member exists
+    author = page.items[0].author if page.items else None
+    context = {"guild": card, "query": query, "page": page, "sorts": list(Sort), "member": author}
+    return _render(request, "grid.html", context)
+
+
+@router.get("/i/{image}", response_class=HTMLResponse)
+async def image_page(request: Request, reader: Reader, image: str) -> HTMLResponse:
+    entry = await reader.entry(route_params.image_id(image))
+    if entry is None:
+        raise HTTPException(404)
+    return _render(request, "image.html", {"entry": entry})

@@ -1,0 +1,141 @@
+"""`GalleryReader` over the database (`db.gallery_browse`), one session per request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db import gallery_browse as browse
+from gallery import cursor
+from gallery.listing import (
+    Author,
+    EntryCard,
+    EntryDetail,
+    GalleryReader,
+    GuildCard,
+    ListQuery,
+    Page,
+    Recipe,
+)
+from inference.contracts import Generation
+
+
+def guild_name(guild_id: int) -> str:
+    # The database keeps no guild names (Discord does); a stable short label instead.
+    return f"Server {str(guild_id)[-6:]}"
+
+
+def member_name(user_id: int) -> str:
+    return f"Member {str(user_id)[-6:]}"
+
+
+def _card(row: browse.BrowseRow) -> EntryCard:
+    return EntryCard(
+        image_id=row.image_id,
+        guild_id=row.guild_id,
+        prompt=row.prompt,
+        author=Author(row.user_id, member_name(row.user_id)),
+        likes=row.like_count,
+        shared_at=row.created_at,
+        width=row.width,
+        height=row.height,
+    )
+
+
+def _guild(found: browse.PublicGuild) -> GuildCard:
+    return GuildCard(found.guild_id, guild_name(found.guild_id), found.entries)
+
+
+def recipe_of(entry: browse.PublicEntry) -> Recipe:
+    """What `/imagine` needs to make this image again.
+
+    An upscale is remade from the job it upscaled (same prompt and settings, that tile's seed):
+    `/imagine` makes the grid, and U on the tile makes the upscale.
+    """
+    request, seed = entry.request, entry.seed
+    if entry.job_kind == "upscale" and entry.parent_request is not None:
+        request = entry.parent_request
+        seed = entry.parent_seed if entry.parent_seed is not None else seed
+    gen = _generation(request)
+    if gen is None:
+        row = entry.row
+        return Recipe(
+            entry.row.prompt, "", "default", "euler_a", 30, 7.0, seed, row.width, row.height
+        )
+    return Recipe(
+        prompt=gen.prompt,
+        negative_prompt=gen.negative_prompt,
+        model=gen.model,
+        sampler=gen.sampler,
+        steps=gen.steps,
+        cfg=gen.cfg,
+        seed=seed,
+        width=gen.width,
+        height=gen.height,
+        loras=gen.loras,
+        clip_skip=gen.clip_skip,
+        tile=gen.tile,
+    )
+
+
+def _generation(request: dict[str, Any]) -> Generation | None:
+    try:
+        return Generation.model_validate(request.get("generation"))
+    except ValidationError:
+        return None
+
+
+class PgGalleryReader(GalleryReader):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def public_guilds(self) -> list[GuildCard]:
+        return [_guild(g) for g in await browse.public_guilds(self._session)]
+
+    async def public_guild(self, guild_id: int) -> GuildCard | None:
+        found = await browse.public_guild(self._session, guild_id)
+        return _guild(found) if found else None
+
+    async def list_entries(self, guild_id: int, query: ListQuery) -> Page:
+        after = cursor.decode(query.sort, query.cursor) if query.cursor else None
+        page = await browse.list_entries(
+            self._session,
+            guild_id,
+            sort=query.sort.value,
+            search=query.search,
+            user_id=query.member_id,
+            after=after,
+            limit=query.limit,
+        )
+        next_cursor = None
+        if page.more and page.rows:
+            next_cursor = cursor.encode(query.sort, page.rows[-1].sort_key)
+        return Page([_card(r) for r in page.rows], next_cursor)
+
+    async def entry(self, image_id: UUID) -> EntryDetail | None:
+        found = await browse.public_entry(self._session, image_id)
+        if found is None:
+            return None
+        card = _card(found.row)
+        return EntryDetail(card, guild_name(card.guild_id), recipe_of(found), found.storage_key)
+
+
+def reader_factory(
+    sessions: async_sessionmaker[AsyncSession],
+) -> Any:
+    """For `create_app`: a read-only session per request, rolled back at the end."""
+
+    @asynccontextmanager
+    async def open_reader() -> AsyncIterator[GalleryReader]:
+        async with sessions() as session:
+            try:
+                yield PgGalleryReader(session)
+            finally:
+                await session.rollback()
+
+    return open_reader
