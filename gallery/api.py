@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from gallery import route_params
-from gallery.app import PAGE_CACHE, reader_of
+from gallery.app import PAGE_CACHE, reader_of, root_of
 from gallery.imagine_command import imagine_command
 from gallery.listing import EntryCard, EntryDetail, GalleryReader, GuildCard, Page
 
@@ -20,12 +20,12 @@ def _json(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, headers={"Cache-Control": PAGE_CACHE})
 
 
-def guild_json(card: GuildCard) -> dict[str, Any]:
+def guild_json(card: GuildCard, root: str) -> dict[str, Any]:
     gid = str(card.guild_id)  # snowflakes overflow JavaScript numbers: strings
-    return {"id": gid, "name": card.name, "entries": card.entries, "url": f"/g/{gid}"}
+    return {"id": gid, "name": card.name, "entries": card.entries, "url": f"{root}/g/{gid}"}
 
 
-def card_json(card: EntryCard) -> dict[str, Any]:
+def card_json(card: EntryCard, root: str) -> dict[str, Any]:
     iid = str(card.image_id)
     return {
         "id": iid,
@@ -35,19 +35,19 @@ def card_json(card: EntryCard) -> dict[str, Any]:
         "shared_at": card.shared_at.isoformat(),
         "width": card.width,
         "height": card.height,
-        "url": f"/i/{iid}",
-        "thumbnail_url": f"/media/{iid}/thumb.webp",
-        "image_url": f"/media/{iid}/full.png",
+        "url": f"{root}/i/{iid}",
+        "thumbnail_url": f"{root}/media/{iid}/thumb.webp",
+        "image_url": f"{root}/media/{iid}/full.png",
     }
 
 
-def page_json(page: Page) -> dict[str, Any]:
-    return {"items": [card_json(c) for c in page.items], "next_cursor": page.next_cursor}
+def page_json(page: Page, root: str) -> dict[str, Any]:
+    return {"items": [card_json(c, root) for c in page.items], "next_cursor": page.next_cursor}
 
 
-def detail_json(entry: EntryDetail) -> dict[str, Any]:
+def detail_json(entry: EntryDetail, root: str) -> dict[str, Any]:
     r = entry.recipe
-    body = card_json(entry.card)
+    body = card_json(entry.card, root)
     body["guild"] = {"id": str(entry.card.guild_id), "name": entry.guild_name}
     body["recipe"] = {
         "prompt": r.prompt,
@@ -68,12 +68,14 @@ def detail_json(entry: EntryDetail) -> dict[str, Any]:
 
 
 @router.get("/guilds")
-async def guilds(reader: Reader) -> JSONResponse:
-    return _json({"items": [guild_json(g) for g in await reader.public_guilds()]})
+async def guilds(request: Request, reader: Reader) -> JSONResponse:
+    root = root_of(request)
+    return _json({"items": [guild_json(g, root) for g in await reader.public_guilds()]})
 
 
 @router.get("/g/{guild}")
 async def guild_entries(
+    request: Request,
     reader: Reader,
     guild: str,
     sort: str | None = None,
@@ -88,11 +90,13 @@ async def guild_entries(
     page = await reader.list_entries(
         guild_id, route_params.list_query(sort, q, cursor, limit=limit)
     )
-    return _json({"guild": guild_json(card), **page_json(page)})
+    root = root_of(request)
+    return _json({"guild": guild_json(card, root), **page_json(page, root)})
 
 
 @router.get("/g/{guild}/u/{member}")
 async def member_entries(
+    request: Request,
     reader: Reader,
     guild: str,
     member: str,
@@ -108,12 +112,13 @@ async def member_entries(
     page = await reader.list_entries(guild_id, query)
     if not page.items and cursor is None:
         raise HTTPException(404)
-    return _json({"guild": guild_json(card), **page_json(page)})
+    root = root_of(request)
+    return _json({"guild": guild_json(card, root), **page_json(page, root)})
 
 
 @router.get("/i/{image}")
-async def image(reader: Reader, image: str) -> JSONResponse:
+async def image(request: Request, reader: Reader, image: str) -> JSONResponse:
     entry = await reader.entry(route_params.image_id(image))
     if entry is None:
         raise HTTPException(404)
-    return _json(detail_json(entry))
+    return _json(detail_json(entry, root_of(request)))

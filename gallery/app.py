@@ -6,8 +6,8 @@ passes them in; tests pass the same things built against their own database.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gallery.cursor import CursorError
 from gallery.imagine_command import imagine_command
-from gallery.listing import GalleryReader
+from gallery.listing import GalleryReader, ReaderFactory
 from gallery.thumbnails import BlobStore, Thumbnails
 
 HERE = Path(__file__).parent
-ReaderFactory = Callable[[], AbstractAsyncContextManager[GalleryReader]]
 
 # Listings change as members share and like: a short shared cache keeps a busy page cheap
 # behind a reverse proxy, and a removed entry is gone from every listing within this time.
@@ -51,6 +50,12 @@ async def reader_of(request: Request) -> AsyncIterator[GalleryReader]:
         yield reader
 
 
+def root_of(request: Request) -> str:
+    """The path prefix the app is served under (`--root-path` behind a reverse proxy)."""
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/")
+
+
 def _templates() -> Jinja2Templates:
     # Autoescape every template: prompts are member-written text, shown as text.
     env = jinja2.Environment(
@@ -59,7 +64,7 @@ def _templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
     )
     env.globals["imagine_command"] = imagine_command
-    return Jinja2Templates(env=env)
+    return Jinja2Templates(env=env, context_processors=[lambda r: {"root": root_of(r)}])
 
 
 def create_app(
@@ -68,11 +73,26 @@ def create_app(
     *,
     title: str = "Nanke gallery",
     page_size: int = 48,
+    on_close: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
+    """`readers` opens a read session per request; `on_close` runs at shutdown (the composition
+    root passes the engine's dispose)."""
     # Local imports keep the route modules free of app-building code (and of import cycles).
     from gallery import api, media, pages
 
-    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_close is not None:
+            await on_close()
+
+    app = FastAPI(
+        title=title,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
     templates = _templates()
     templates.env.globals["site_title"] = title
     app.state.gallery = GalleryContext(readers, store, Thumbnails(store), templates, page_size)

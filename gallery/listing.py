@@ -8,6 +8,8 @@ routes turn it into a 404 without knowing why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -99,3 +101,7 @@ class GalleryReader(Protocol):
     async def list_entries(self, guild_id: int, query: ListQuery) -> Page: ...
 
     async def entry(self, image_id: UUID) -> EntryDetail | None: ...
+
+
+# Opens one reader (one database session) for one request.
+ReaderFactory = Callable[[], AbstractAsyncContextManager[GalleryReader]]

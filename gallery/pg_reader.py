@@ -20,6 +20,7 @@ from gallery.listing import (
     GuildCard,
     ListQuery,
     Page,
+    ReaderFactory,
     Recipe,
 )
 from inference.contracts import Generation
@@ -125,9 +126,7 @@ class PgGalleryReader(GalleryReader):
         return EntryDetail(card, guild_name(card.guild_id), recipe_of(found), found.storage_key)
 
 
-def reader_factory(
-    sessions: async_sessionmaker[AsyncSession],
-) -> Any:
+def reader_factory(sessions: async_sessionmaker[AsyncSession]) -> ReaderFactory:
     """For `create_app`: a read-only session per request, rolled back at the end."""
 
     @asynccontextmanager

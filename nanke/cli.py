@@ -13,6 +13,7 @@ from nanke import __version__
 # name → "module:attribute" of a click.Command. Keep alphabetical.
 _COMMANDS: dict[str, tuple[str, str]] = {
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
+    "web": ("nanke.commands.web", "Serve the public community galleries on the web."),
 }
 
 

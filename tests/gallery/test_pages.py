@@ -171,3 +171,17 @@ async def test_a_removed_entry_disappears_everywhere(
     assert "soon to be removed" not in tiles((await client.get(f"/g/{PUBLIC}")).text)
     assert "soon to be removed" not in (await client.get(f"/api/g/{PUBLIC}/u/{ALICE}")).text
     assert (await client.get("/api/guilds")).json()["items"][0]["entries"] == 8
+
+
+async def test_links_keep_the_reverse_proxy_prefix(app: FastAPI) -> None:
+    # Served under /gallery (uvicorn --root-path /gallery, the proxy keeping the prefix).
+    transport = httpx.ASGITransport(app=app, root_path="/gallery")
+    async with httpx.AsyncClient(transport=transport, base_url="http://g.test") as client:
+        page = await client.get(f"/gallery/g/{PUBLIC}")
+        assert page.status_code == 200
+        assert 'href="/gallery/static/gallery.css"' in page.text
+        assert re.search(r'href="/gallery/i/[0-9a-f-]{36}"', page.text)
+        assert f'action="/gallery/g/{PUBLIC}"' in page.text
+        assert (await client.get("/gallery/static/gallery.css")).status_code == 200
+        api = (await client.get(f"/gallery/api/g/{PUBLIC}")).json()
+        assert api["items"][0]["thumbnail_url"].startswith("/gallery/media/")
