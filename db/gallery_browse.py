@@ -126,16 +126,10 @@ async def public_guilds(session: AsyncSession) -> list[PublicGuild]:
     return [PublicGuild(gid, n) for gid, n in (await session.execute(stmt)).all()]
 
 
-async def public_guild(session: AsyncSession, guild_id: int) -> PublicGuild | None:
-    """The guild if its gallery is public (even with no entry yet), else None."""
-    stmt = (
-        select(Guild.id, func.count(GalleryEntry.id))
-        .outerjoin(GalleryEntry, GalleryEntry.guild_id == Guild.id)
-        .where(Guild.id == guild_id, _is_public())
-        .group_by(Guild.id)
-    )
-    row = (await session.execute(stmt)).first()
-    return PublicGuild(row[0], row[1]) if row else None
+async def public_guild(session: AsyncSession, guild_id: int) -> bool:
+    """Whether the guild's gallery is public (it may have no entry yet)."""
+    stmt = select(Guild.id).where(Guild.id == guild_id, _is_public())
+    return (await session.execute(stmt)).first() is not None
 
 
 async def list_entries(

@@ -22,7 +22,10 @@ def _json(body: dict[str, Any]) -> JSONResponse:
 
 def guild_json(card: GuildCard, root: str) -> dict[str, Any]:
     gid = str(card.guild_id)  # snowflakes overflow JavaScript numbers: strings
-    return {"id": gid, "name": card.name, "entries": card.entries, "url": f"{root}/g/{gid}"}
+    body: dict[str, Any] = {"id": gid, "name": card.name, "url": f"{root}/g/{gid}"}
+    if card.entries is not None:
+        body["entries"] = card.entries
+    return body
 
 
 def card_json(card: EntryCard, root: str) -> dict[str, Any]:

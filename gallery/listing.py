@@ -29,7 +29,7 @@ class Sort(StrEnum):
 class GuildCard:
     guild_id: int
     name: str
-    entries: int
+    entries: int | None = None  # counted for the list of galleries only
 
 
 @dataclass(frozen=True)

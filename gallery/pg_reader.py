@@ -99,8 +99,9 @@ class PgGalleryReader(GalleryReader):
         return [_guild(g) for g in await browse.public_guilds(self._session)]
 
     async def public_guild(self, guild_id: int) -> GuildCard | None:
-        found = await browse.public_guild(self._session, guild_id)
-        return _guild(found) if found else None
+        if not await browse.public_guild(self._session, guild_id):
+            return None
+        return GuildCard(guild_id, guild_name(guild_id))
 
     async def list_entries(self, guild_id: int, query: ListQuery) -> Page:
         after = cursor.decode(query.sort, query.cursor) if query.cursor else None
