@@ -71,8 +71,8 @@ def _lookup(typed: str) -> FlagSpec:
     key = ALIASES.get(key, key)
     if key in FLAGS:
         return FLAGS[key]
-    best = difflib.get_close_matches(key, list(FLAGS), n=1, cutoff=0.0)
-    hint = f"did you mean --{best[0]}? " if best else ""
+    best = difflib.get_close_matches(key, [*FLAGS, *ALIASES], n=1, cutoff=0.0)
+    hint = f"did you mean --{ALIASES.get(best[0], best[0])}? " if best else ""
     known = ", ".join(f"--{name}" for name in FLAGS)
     raise PromptError(f"unknown flag --{typed}: {hint}(flags: {known})", f"--{typed}")
 
