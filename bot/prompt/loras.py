@@ -36,8 +36,8 @@ def parse_lora_flag(token: str) -> LoraRef:
 def extract_inline_loras(text: str) -> tuple[list[LoraRef], str]:
     """Remove every `<lora:…>` tag from `text`; the tags' LoRAs in order of appearance.
 
-    Removing a tag can join the text around it into a new tag, so we repeat until none is left:
-    the returned text never holds a tag, which keeps format_prompt's output stable.
+    A tag becomes a space. That can join the text around it into a new tag, so we repeat
+    until none is left: the returned text never holds a tag, which keeps format_prompt stable.
     """
     found: list[LoraRef] = []
     while match := _INLINE.search(text):

@@ -53,8 +53,10 @@ def parse_prompt(text: str) -> list[ImagineParams]:
 
 
 def _parse_one(text: str) -> tuple[ImagineParams, int]:
+    # Inline tags go first: removing one can turn the text after it into a flag
+    # ('<lora:x:1>--ar 2:1'), and a tag is a LoRA wherever it stands.
+    inline_loras, text = extract_inline_loras(text)
     head, uses = split_flags(text)
-    inline_loras, head = extract_inline_loras(head)
     fields: dict[str, Any] = {}
     loras: list[LoraRef] = list(inline_loras)
     seen: set[str] = set()
@@ -65,13 +67,14 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
         seen.add(spec.name)
         value = _value(use)
         if spec.name == "lora":
-            lora = parse_lora_flag(value)
-            if any(known.name == lora.name for known in loras):
-                raise PromptError(f"LoRA {lora.name} is given twice: keep one", spec.flag)
-            loras.append(lora)
+            loras.append(parse_lora_flag(value))
         else:
             field, parsed = _FIELD_PARSERS[spec.name](value, spec.flag)
             fields[field] = parsed
+    names = [lora.name for lora in loras]
+    for name in names:
+        if names.count(name) > 1:
+            raise PromptError(f"LoRA {name} is given twice: keep one", "--lora")
 
     prompt = collapse(head)
     if not prompt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,14 +60,14 @@ def describe(requests: list[ImagineParams]) -> str:
                 shown = "(default)"
             else:
                 shown = str(value).lower() if isinstance(value, bool) else str(value)
-            lines.append(f"  {key.replace('_', ' '):<16}{shown}")
+            lines.append(f"  {key.replace('_', ' '):<17}{shown}")
     return "\n".join(lines)
 
 
 def _stdin_lines() -> Iterator[str]:
     # Binary, split on '\n' only: a prompt may hold U+2028 or \x1c, which str.splitlines
     # would treat as line breaks. Undecodable bytes become U+FFFD rather than a traceback.
-    for raw in click.get_binary_stream("stdin"):
+    for raw in sys.stdin.buffer:
         yield raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
 
 

@@ -21,7 +21,7 @@ from bot.prompt import PromptError, parse_prompt
         ("a --ar 16:9 in a hat", "--ar", "move 'in a hat' before --ar"),
         ("a --seed 5 and more", "--seed", "move 'and more' before --seed"),
         ("a --tile please", "--tile", "move 'please' before --tile"),
-        ("a --lora x:1 <lora:y:1>", "--lora", "move '<lora:y:1>' before --lora"),
+        ("a --lora x:1 y:1", "--lora", "move 'y:1' before --lora"),
         # missing values
         ("a --ar", "--ar", "--ar needs a value, e.g. --ar 16:9"),
         ("a --cfg --seed 1", "--cfg", "--cfg needs a value"),
@@ -86,6 +86,7 @@ from bot.prompt import PromptError, parse_prompt
         ("a --repeat 2 --repeat 2", "--repeat", "--repeat is given twice"),
         ("a --lora x --lora x:0.5", "--lora", "LoRA x is given twice"),
         ("a <lora:x:1> --lora x", "--lora", "LoRA x is given twice"),
+        ("a <lora:x:1> <lora:x:0.5>", "--lora", "LoRA x is given twice"),
         # unknown sampler: closest names
         ("a --sampler eulr", "--sampler", "unknown sampler 'eulr'; closest: euler"),
         ("a --sampler dpm++ 3m karras", "--sampler", "closest: dpm++_2m_karras"),

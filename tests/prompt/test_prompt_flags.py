@@ -68,6 +68,11 @@ def loras(*pairs: tuple[str, float]) -> tuple[dict[str, Any], ...]:
         ("a <lora:ink:0.5> cat", {"loras": loras(("ink", 0.5))}),
         ("a <LORA:ink> cat", {"loras": loras(("ink", 1.0))}),
         ("<lora:a:1>x<lora:b:-1> --lora c:0.3", {"loras": loras(("a", 1), ("b", -1), ("c", 0.3))}),
+        # a tag stands for a space, wherever it is
+        (
+            "a<lora:a:1>--ar 2:1 <lora:b>",
+            {"loras": loras(("a", 1), ("b", 1)), "aspect_ratio": "2:1"},
+        ),
         # --seed 0 … 4294967295
         ("a cat --seed 0", {"seed": 0}),
         ("a cat --seed 4294967295", {"seed": 4294967295}),
@@ -159,11 +164,7 @@ def test_one_part_of_weight_one_without_multiprompt() -> None:
 
 
 def test_full_example_from_the_design() -> None:
-    params = only(
-        "/imagine a lighthouse at dusk --ar 16:9 --sampler dpm++_2m_karras --lora watercolor:0.7".removeprefix(
-            "/imagine "
-        )
-    )
+    params = only("a lighthouse at dusk --ar 16:9 --sampler dpm++_2m_karras --lora watercolor:0.7")
     assert params.prompt == "a lighthouse at dusk"
     assert changed(params) == {
         "aspect_ratio": "16:9",
