@@ -21,6 +21,7 @@ def parts(text: str) -> list[tuple[str, float]]:
         ("space ship", [("space ship", 1.0)]),
         ("a::1.5 b::.5 c::-0.5", [("a", 1.5), ("b", 0.5), ("c", -0.5)]),
         ("a::2 b::-1", [("a", 2.0), ("b", -1.0)]),
+        ("still life:: fruit::-.5", [("still life", 1.0), ("fruit", -0.5)]),
         ("cat::3", [("cat", 3.0)]),
         ("hot dog::", [("hot dog", 1.0)]),  # a trailing '::' adds nothing
         ("::2 cat", [("cat", 1.0)]),  # an empty part is dropped
