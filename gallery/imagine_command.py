@@ -1,7 +1,9 @@
 """The `/imagine …` command that makes an image again, from its resolved recipe.
 
 It pins everything that was resolved at run time (seed, steps, cfg, sampler, model), so a
-member's or a model's defaults changing later does not change what the command makes.
+member's or a model's defaults changing later does not change what the command makes. The
+text is the prompt language's canonical form (`bot.prompt.format_prompt`), which parses back
+to the same request.
 """
 
 from __future__ import annotations
@@ -9,16 +11,13 @@ from __future__ import annotations
 import re
 from math import gcd
 
+from bot.prompt import format_prompt
 from gallery.listing import Recipe
+from inference.contracts import ImagineParams, PromptPart
 
-# Braces start permutations in the prompt language; a stored prompt is already expanded.
-_BRACES = re.compile(r"([{}])")
-# A flag-looking run inside the prompt text would be read as a flag: break the dashes apart.
+# Stored prompts never hold a flag (the parser stops at the first), but an entry's text may
+# come from elsewhere: a flag-looking word would be read as a flag, so break its dashes apart.
 _FLAG_LIKE = re.compile(r"(?<!\S)(--|—|–)(?=[A-Za-z])")
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def aspect_ratio(width: int, height: int) -> str:
@@ -27,22 +26,23 @@ def aspect_ratio(width: int, height: int) -> str:
 
 
 def _text(value: str) -> str:
-    flat = " ".join(value.split())
-    return _FLAG_LIKE.sub(lambda m: m.group(1)[0] + " ", _BRACES.sub(r"\\\1", flat))
+    return _FLAG_LIKE.sub(lambda m: m.group(1)[0] + " ", " ".join(value.split()))
 
 
 def imagine_command(recipe: Recipe) -> str:
-    parts = ["/imagine", _text(recipe.prompt)]
-    if recipe.negative_prompt.strip():
-        parts += ["--no", _text(recipe.negative_prompt)]
-    parts += ["--ar", aspect_ratio(recipe.width, recipe.height)]
-    parts += ["--model", recipe.model, "--sampler", recipe.sampler]
-    parts += ["--steps", str(recipe.steps), "--cfg", _number(recipe.cfg)]
-    parts += ["--seed", str(recipe.seed)]
-    for lora in recipe.loras:
-        parts += ["--lora", f"{lora.name}:{_number(lora.weight)}"]
-    if recipe.clip_skip is not None:
-        parts += ["--clip-skip", str(recipe.clip_skip)]
-    if recipe.tile:
-        parts.append("--tile")
-    return " ".join(parts)
+    prompt = _text(recipe.prompt)
+    params = ImagineParams(
+        prompt=prompt,
+        parts=(PromptPart(text=prompt),),
+        negative_prompt=_text(recipe.negative_prompt) or None,
+        aspect_ratio=aspect_ratio(recipe.width, recipe.height),
+        cfg=recipe.cfg,
+        sampler=recipe.sampler,
+        loras=recipe.loras,
+        seed=recipe.seed,
+        steps=recipe.steps,
+        model=recipe.model,
+        tile=recipe.tile,
+        clip_skip=recipe.clip_skip,
+    )
+    return f"/imagine {format_prompt(params)}"
