@@ -147,32 +147,49 @@ async def list_entries(
         raise ValueError(f"limit must be 1..{MAX_PAGE}")
     dialect = session.bind.dialect.name if session.bind else "postgresql"
     keys = sort_columns(sort, dialect)
-    stmt = (
-        select(
-            GalleryEntry.image_id,
-            GalleryEntry.guild_id,
-            GalleryEntry.user_id,
-            GalleryEntry.prompt,
-            GalleryEntry.like_count,
-            GalleryEntry.created_at,
-            Image.width,
-            Image.height,
-            *keys,
-        )
-        .join(Image, Image.id == GalleryEntry.image_id)
-        .join(Guild, Guild.id == GalleryEntry.guild_id)
-        .where(GalleryEntry.guild_id == guild_id, _is_public())
+    public = select(Guild.id).where(Guild.id == guild_id, _is_public()).exists()
+    # Order and cut the page on gallery_entries alone, then join the page's images: the sort
+    # never drags the images table along (trending must score every entry of the guild).
+    columns: list[Any] = [
+        GalleryEntry.image_id,
+        GalleryEntry.guild_id,
+        GalleryEntry.user_id,
+        GalleryEntry.prompt,
+        GalleryEntry.like_count,
+        GalleryEntry.created_at,
+        *(k.label(f"k{i}") for i, k in enumerate(keys)),
+    ]
+    inner = (
+        select(*columns)
+        .where(GalleryEntry.guild_id == guild_id, public)
         .order_by(*(k.desc() for k in keys))
         .limit(limit + 1)
     )
     if user_id is not None:
-        stmt = stmt.where(GalleryEntry.user_id == user_id)
+        inner = inner.where(GalleryEntry.user_id == user_id)
     if search:
-        stmt = stmt.where(prompt_matches(search, dialect))
+        inner = inner.where(prompt_matches(search, dialect))
     if after is not None:
         if len(after) != len(keys):
             raise ValueError(f"a {sort} page key has {len(keys)} values, got {len(after)}")
-        stmt = stmt.where(tuple_(*keys) < tuple_(*after))
+        inner = inner.where(tuple_(*keys) < tuple_(*after))
+    page = inner.subquery("page")
+    key_columns = [page.c[f"k{i}"] for i in range(len(keys))]
+    stmt = (
+        select(
+            page.c.image_id,
+            page.c.guild_id,
+            page.c.user_id,
+            page.c.prompt,
+            page.c.like_count,
+            page.c.created_at,
+            Image.width,
+            Image.height,
+            *key_columns,
+        )
+        .join(Image, Image.id == page.c.image_id)
+        .order_by(*(k.desc() for k in key_columns))
+    )
     result = (await session.execute(stmt)).all()
     rows = [_row(r[:8], tuple(r[8:])) for r in result[:limit]]
     return BrowsePage(rows, more=len(result) > limit)

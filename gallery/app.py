@@ -62,6 +62,7 @@ def _templates() -> Jinja2Templates:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # templates ship with the package: no stat() per render
     )
     env.globals["imagine_command"] = imagine_command
     return Jinja2Templates(env=env, context_processors=[lambda r: {"root": root_of(r)}])
