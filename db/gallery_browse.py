@@ -9,9 +9,10 @@ Orderings, all descending and total (the image id breaks ties), so a page bounda
 the last row's key (keyset pagination) never skips or repeats an entry:
   new:      (created_at, image_id)
   top:      (like_count, created_at, image_id)
-  trending: (hot, image_id) with hot = log10(1 + likes) + epoch seconds / 45000 — ten times
-            the likes weighs as much as being 12.5 hours newer. The score does not depend on
-            the time of the query, so a cursor stays valid while the listing is read.
+  trending: (score, created_at, image_id), score = likes / (age in hours + 2)², the same
+            time-decayed likes as `db.gallery`'s Discord listing. The age is measured from a
+            `now` the caller fixes for a whole walk through the pages (it travels in the page
+            cursor), so scores do not drift between pages.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy import (
     and_,
     cast,
     func,
+    literal,
     select,
     text,
     tuple_,
@@ -36,10 +38,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from db.base import UTCDateTime
 from db.models import GalleryEntry, Guild, Image, Job
 
 BrowseSort = Literal["new", "top", "trending"]
-TRENDING_SECONDS_PER_DECADE = 45_000.0
+TRENDING_OFFSET_HOURS = 2.0
 MAX_PAGE = 200
 
 
@@ -84,24 +87,32 @@ def _is_public() -> ColumnElement[bool]:
     return and_(Guild.gallery_public.is_(True), Guild.allowed.is_(True))
 
 
-def _hot(dialect: str) -> ColumnElement[Any]:
+def trending_score(dialect: str, now: datetime) -> ColumnElement[Any]:
+    at = literal(now, UTCDateTime())
     if dialect == "postgresql":
-        # Doubles, not numerics: the key must survive a round trip through a page cursor.
-        epoch = cast(func.extract("epoch", GalleryEntry.created_at), Float)
-        likes = func.log(cast(1 + GalleryEntry.like_count, Float))  # log(double) is base 10
-        return likes + epoch / TRENDING_SECONDS_PER_DECADE
-    # SQLite (the embedded default) may lack log(): likes count linearly there, capped so a
-    # burst of likes cannot pin an old image on top for long.
-    seconds = (func.julianday(GalleryEntry.created_at) - 2440587.5) * 86400.0
-    return func.min(GalleryEntry.like_count, 10) / 10.0 + seconds / TRENDING_SECONDS_PER_DECADE
+        # A double, not a numeric: the key must survive a round trip through a page cursor.
+        seconds = cast(func.extract("epoch", at - GalleryEntry.created_at), Float)
+        hours = seconds / 3600.0
+    else:
+        hours = (func.julianday(at) - func.julianday(GalleryEntry.created_at)) * 24.0
+    # Entries shared after `now` (while someone pages) count as brand new, never negative.
+    floor: ColumnElement[Any] = (
+        func.greatest(hours, 0.0) if dialect == "postgresql" else func.max(hours, 0.0)
+    )
+    aged = floor + TRENDING_OFFSET_HOURS
+    return cast(GalleryEntry.like_count, Float) / (aged * aged)
 
 
-def sort_columns(sort: BrowseSort, dialect: str) -> list[SQLColumnExpression[Any]]:
+def sort_columns(
+    sort: BrowseSort, dialect: str, now: datetime | None = None
+) -> list[SQLColumnExpression[Any]]:
     if sort == "new":
         return [GalleryEntry.created_at, GalleryEntry.image_id]
     if sort == "top":
         return [GalleryEntry.like_count, GalleryEntry.created_at, GalleryEntry.image_id]
-    return [_hot(dialect), GalleryEntry.image_id]
+    if now is None:
+        raise ValueError("trending needs the time its scores are measured at")
+    return [trending_score(dialect, now), GalleryEntry.created_at, GalleryEntry.image_id]
 
 
 def prompt_matches(search: str, dialect: str) -> ColumnElement[bool]:
@@ -141,12 +152,15 @@ async def list_entries(
     user_id: int | None = None,
     after: Sequence[Any] | None = None,
     limit: int = 48,
+    now: datetime | None = None,
 ) -> BrowsePage:
-    """One page of a public guild's entries, starting after the row whose key is `after`."""
+    """One page of a public guild's entries, starting after the row whose key is `after`.
+
+    `now` (trending only) is the time scores are measured at: the same for every page."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be 1..{MAX_PAGE}")
     dialect = session.bind.dialect.name if session.bind else "postgresql"
-    keys = sort_columns(sort, dialect)
+    keys = sort_columns(sort, dialect, now)
     public = select(Guild.id).where(Guild.id == guild_id, _is_public()).exists()
     # Order and cut the page on gallery_entries alone, then join the page's images: the sort
     # never drags the images table along (trending must score every entry of the guild).

@@ -17,7 +17,8 @@ from gallery.listing import Sort
 # The keyset of each sort, newest/best first: the listing orders by these, all descending.
 #   new:      (shared_at, image_id)
 #   top:      (likes, shared_at, image_id)
-#   trending: (hot score, image_id)
+#   trending: (now, score, shared_at, image_id) — `now` is when page 1 was made: every later
+#             page measures ages from it, so scores do not drift while someone pages.
 KeyValue = datetime | UUID | int | float
 Key = tuple[KeyValue, ...]
 
@@ -45,7 +46,7 @@ def decode(sort: Sort, cursor: str) -> Key:
         parts = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise CursorError("this page link is damaged: start again from the first page") from exc
-    expected = {Sort.NEW: "tu", Sort.TOP: "itu", Sort.TRENDING: "fu"}[sort]
+    expected = {Sort.NEW: "tu", Sort.TOP: "itu", Sort.TRENDING: "tftu"}[sort]
     if not isinstance(parts, list) or parts[:1] != [sort.value] or len(parts) != 1 + len(expected):
         raise CursorError("this page link belongs to another listing: start from the first page")
     key: list[KeyValue] = []

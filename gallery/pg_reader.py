@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -22,8 +23,15 @@ from gallery.listing import (
     Page,
     ReaderFactory,
     Recipe,
+    Sort,
 )
 from inference.contracts import Generation
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def guild_name(guild_id: int) -> str:
@@ -92,8 +100,9 @@ def _generation(request: dict[str, Any]) -> Generation | None:
 
 
 class PgGalleryReader(GalleryReader):
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock = _utcnow) -> None:
         self._session = session
+        self._clock = clock
 
     async def public_guilds(self) -> list[GuildCard]:
         return [_guild(g) for g in await browse.public_guilds(self._session)]
@@ -104,19 +113,30 @@ class PgGalleryReader(GalleryReader):
         return GuildCard(guild_id, guild_name(guild_id))
 
     async def list_entries(self, guild_id: int, query: ListQuery) -> Page:
-        after = cursor.decode(query.sort, query.cursor) if query.cursor else None
+        key = cursor.decode(query.sort, query.cursor) if query.cursor else None
+        now: datetime | None = None
+        if query.sort is Sort.TRENDING:
+            # Trending ages are measured from when page 1 was made; the cursor carries it.
+            if key is None:
+                now = self._clock()
+            else:
+                first, key = key[0], key[1:]
+                assert isinstance(first, datetime)
+                now = first
         page = await browse.list_entries(
             self._session,
             guild_id,
             sort=query.sort.value,
             search=query.search,
             user_id=query.member_id,
-            after=after,
+            after=key,
             limit=query.limit,
+            now=now,
         )
         next_cursor = None
         if page.more and page.rows:
-            next_cursor = cursor.encode(query.sort, page.rows[-1].sort_key)
+            last = page.rows[-1].sort_key
+            next_cursor = cursor.encode(query.sort, (now, *last) if now else last)
         return Page([_card(r) for r in page.rows], next_cursor)
 
     async def entry(self, image_id: UUID) -> EntryDetail | None:
@@ -127,14 +147,16 @@ class PgGalleryReader(GalleryReader):
         return EntryDetail(card, guild_name(card.guild_id), recipe_of(found), found.storage_key)
 
 
-def reader_factory(sessions: async_sessionmaker[AsyncSession]) -> ReaderFactory:
+def reader_factory(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock = _utcnow
+) -> ReaderFactory:
     """For `create_app`: a read-only session per request, rolled back at the end."""
 
     @asynccontextmanager
     async def open_reader() -> AsyncIterator[GalleryReader]:
         async with sessions() as session:
             try:
-                yield PgGalleryReader(session)
+                yield PgGalleryReader(session, clock)
             finally:
                 await session.rollback()
 

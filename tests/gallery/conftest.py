@@ -19,7 +19,7 @@ from db.base import Base
 from db.engine import create_engine, session_factory
 from gallery.app import create_app
 from gallery.pg_reader import reader_factory
-from tests.gallery.seed import Seeded, seed
+from tests.gallery.seed import NOW, Seeded, seed
 
 ADMIN_DSN = os.environ.get("NANKE_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -104,7 +104,7 @@ def store(gallery_db: GalleryDB) -> MemoryStore:
 
 @pytest.fixture
 def app(sessions: async_sessionmaker[AsyncSession], store: MemoryStore) -> FastAPI:
-    return create_app(reader_factory(sessions), store)
+    return create_app(reader_factory(sessions, clock=lambda: NOW), store)
 
 
 @pytest.fixture

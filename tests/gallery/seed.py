@@ -25,6 +25,7 @@ PUBLIC, PRIVATE, BANNED, EMPTY = (
 )
 ALICE, BOB, CAROL = 920_000_000_000_001, 920_000_000_000_002, 920_000_000_000_003
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=8)  # the app's clock in tests: trending ages are measured from it
 XSS = '<script>alert("pwn")</script><img src=x onerror=alert(1)> & "quotes"'
 
 

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.gallery.conftest import GalleryDB
-from tests.gallery.seed import ALICE, BANNED, BOB, EMPTY, PRIVATE, PUBLIC, PUBLIC_ENTRIES, T0
+from gallery.app import create_app
+from gallery.pg_reader import reader_factory
+from tests.gallery.conftest import GalleryDB, MemoryStore
+from tests.gallery.seed import (
+    ALICE,
+    BANNED,
+    BOB,
+    EMPTY,
+    NOW,
+    PRIVATE,
+    PUBLIC,
+    PUBLIC_ENTRIES,
+    T0,
+)
 
 CASTLE = ("castle on a hill", ALICE, 0.5, 0)  # the shared upscale, oldest entry
 ALL = [*PUBLIC_ENTRIES, CASTLE]
@@ -39,16 +51,17 @@ def _prompts(items: list[dict[str, Any]]) -> list[str]:
     return [i["prompt"] for i in items]
 
 
-def _hot(entry: tuple[str, int, float, int]) -> float:
+def _trending(entry: tuple[str, int, float, int]) -> tuple[float, float]:
+    """likes / (age in hours + 2)², then newest first: the Discord listing's definition."""
     _, _, hours, likes = entry
-    when = T0 + timedelta(hours=hours)
-    return math.log10(1 + likes) + when.timestamp() / 45000
+    age = (NOW - (T0 + timedelta(hours=hours))).total_seconds() / 3600
+    return (likes / (age + 2) ** 2, hours)
 
 
 EXPECTED = {
     "new": [e[0] for e in sorted(ALL, key=lambda e: -e[2])],
     "top": [e[0] for e in sorted(ALL, key=lambda e: (-e[3], -e[2]))],
-    "trending": [e[0] for e in sorted(ALL, key=lambda e: -_hot(e))],
+    "trending": [e[0] for e in sorted(ALL, key=_trending, reverse=True)],
 }
 
 
@@ -208,3 +221,16 @@ async def test_a_cursor_from_another_sort_is_refused(client: httpx.AsyncClient) 
     r = await client.get(f"/api/g/{PUBLIC}", params={"sort": "new", "cursor": cursor})
     assert r.status_code == 400
     assert "another listing" in r.json()["error"]
+
+
+async def test_trending_pages_keep_the_time_of_the_first_page(
+    sessions: async_sessionmaker[AsyncSession], store: MemoryStore
+) -> None:
+    # A clock that jumps a day per request: without the first page's time in the cursor,
+    # scores would shift between pages and entries would repeat or go missing.
+    ticks = iter(NOW + timedelta(days=n) for n in range(100))
+    app = create_app(reader_factory(sessions, clock=lambda: next(ticks)), store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://g.test") as client:
+        items = await _walk(client, f"/api/g/{PUBLIC}", 2, sort="trending")
+    assert _prompts(items) == EXPECTED["trending"]
