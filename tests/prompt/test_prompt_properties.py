@@ -53,7 +53,8 @@ def assert_parser_contract(text: str) -> None:
         requests = parse_prompt(text)
     except PromptError as error:
         assert error.message.strip()
-        assert error.flag is None or error.flag.startswith("--")
+        assert len(error.message) < 600  # fits a Discord reply
+        assert error.flag is None or (error.flag.startswith("--") and len(error.flag) <= 32)
         return
     assert 1 <= len(requests) <= 10
     for params in requests:
