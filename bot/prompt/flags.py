@@ -74,7 +74,8 @@ def _lookup(typed: str) -> FlagSpec:
     best = difflib.get_close_matches(key, [*FLAGS, *ALIASES], n=1, cutoff=0.0)
     hint = f"did you mean --{ALIASES.get(best[0], best[0])}? " if best else ""
     known = ", ".join(f"--{name}" for name in FLAGS)
-    raise PromptError(f"unknown flag --{typed}: {hint}(flags: {known})", f"--{typed}")
+    shown = f"--{typed}" if len(typed) <= 30 else f"--{typed[:29]}…"
+    raise PromptError(f"unknown flag {shown}: {hint}(flags: {known})", shown)
 
 
 def split_flags(text: str) -> tuple[str, list[FlagUse]]:

@@ -12,7 +12,7 @@ from bot.prompt.flags import FlagSpec, FlagUse, Value, split_flags
 from bot.prompt.loras import extract_inline_loras, parse_lora_flag
 from bot.prompt.multiprompt import split_parts
 from bot.prompt.permutations import expand_permutations
-from bot.prompt.samplers import canonical_sampler
+from bot.prompt.samplers import canonical_sampler, find_sampler
 from bot.prompt.values import parse_float, parse_int, quote
 from inference.contracts import LORA_NAME_RE, MAX_SEED, ImagineParams, LoraRef
 
@@ -20,6 +20,7 @@ MAX_PROMPT_CHARS = 6000
 MAX_REQUESTS = 10
 MAX_RATIO = 4
 QUALITIES = (0.25, 0.5, 1.0, 2.0)
+_MAX_SAMPLER_WORDS = 6  # the longest name, 'DPM++ 2M SDE Karras', has 4
 
 # Control characters (other than whitespace, which is collapsed anyway) are never meant: they
 # come from copy and paste, and Postgres cannot store NUL. They become spaces.
@@ -144,6 +145,24 @@ def _quality(value: str, flag: str) -> tuple[str, Any]:
     return "quality", number
 
 
+def _sampler(value: str, flag: str) -> tuple[str, Any]:
+    try:
+        return "sampler", canonical_sampler(value)
+    except PromptError as unknown:
+        # Names may hold spaces, so stray text shows up as an unknown name: find the sampler
+        # the value starts with, if any, and point at the rest.
+        words = value.split()
+        for cut in range(min(len(words) - 1, _MAX_SAMPLER_WORDS), 0, -1):
+            if find_sampler(" ".join(words[:cut])) is None:
+                continue
+            raise PromptError(
+                f"move {quote(' '.join(words[cut:]))} before {flag}: "
+                "only the flag's value may follow a flag",
+                flag,
+            ) from None
+        raise unknown from None
+
+
 def _model(value: str, flag: str) -> tuple[str, Any]:
     # Registry names share the LoRA name rules: a name, never a path.
     if not LORA_NAME_RE.fullmatch(value) or ".." in value:
@@ -159,7 +178,7 @@ def _model(value: str, flag: str) -> tuple[str, Any]:
 _FIELD_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "ar": _ratio,
     "cfg": lambda v, f: ("cfg", parse_float(v, f, 1, 30, f)),
-    "sampler": lambda v, f: ("sampler", canonical_sampler(v)),
+    "sampler": _sampler,
     "seed": lambda v, f: ("seed", parse_int(v, f, 0, MAX_SEED, f)),
     "no": lambda v, f: ("negative_prompt", v),
     "steps": lambda v, f: ("steps", parse_int(v, f, 1, 150, f)),

@@ -15,15 +15,15 @@ from bot.prompt.errors import PromptError
 MAX_DEPTH = 8
 _ESCAPABLE = "{},"
 
-# A sequence is text and groups in order; a group is its options, each a sequence.
-Sequence = list["str | Group"]
-Group = list[Sequence]
+# A chain is text and groups in order; a group is its options, each a chain.
+Chain = list["str | Group"]
+Group = list[Chain]
 
 
-def _tree(text: str) -> Sequence:
-    root: Sequence = []
+def _tree(text: str) -> Chain:
+    root: Chain = []
     current = root
-    stack: list[tuple[Group, Sequence]] = []  # (open group, the sequence holding it)
+    stack: list[tuple[Group, Chain]] = []  # (open group, the sequence holding it)
     buf: list[str] = []
 
     def flush() -> None:
@@ -67,11 +67,11 @@ def _tree(text: str) -> Sequence:
     return root
 
 
-def _count(seq: Sequence) -> int:
+def _count(seq: Chain) -> int:
     return math.prod(1 if isinstance(item, str) else sum(map(_count, item)) for item in seq)
 
 
-def _expand(seq: Sequence) -> list[str]:
+def _expand(seq: Chain) -> list[str]:
     choices = [
         [item] if isinstance(item, str) else [s.strip() for opt in item for s in _expand(opt)]
         for item in seq

@@ -53,16 +53,23 @@ def _normalise(name: str) -> str:
     return text
 
 
+def find_sampler(name: str) -> str | None:
+    """The canonical name for `name`, or None (cheap: no suggestions)."""
+    key = _normalise(name)
+    if key in SAMPLERS:
+        return key
+    return _ALIASES.get(key)
+
+
 def canonical_sampler(name: str) -> str:
     """The canonical name for `name` (any case; spaces, '-' and '_' interchangeable).
 
     Raises PromptError listing the closest known names when `name` is not a sampler.
     """
+    found = find_sampler(name)
+    if found is not None:
+        return found
     key = _normalise(name)
-    if key in SAMPLERS:
-        return key
-    if key in _ALIASES:
-        return _ALIASES[key]
     candidates = list(SAMPLERS) + list(_ALIASES)
     close = difflib.get_close_matches(key, candidates, n=6, cutoff=0.6)
     suggestions = list(dict.fromkeys(_ALIASES.get(c, c) for c in close))[:3]

@@ -21,6 +21,7 @@ from bot.prompt import PromptError, parse_prompt
         ("a --ar 16:9 in a hat", "--ar", "move 'in a hat' before --ar"),
         ("a --seed 5 and more", "--seed", "move 'and more' before --seed"),
         ("a --tile please", "--tile", "move 'please' before --tile"),
+        ("a --sampler Euler a in a hat", "--sampler", "move 'in a hat' before --sampler"),
         ("a --lora x:1 y:1", "--lora", "move 'y:1' before --lora"),
         # missing values
         ("a --ar", "--ar", "--ar needs a value, e.g. --ar 16:9"),
@@ -77,6 +78,7 @@ from bot.prompt import PromptError, parse_prompt
         ("a --negative x", "--negative", "unknown flag --negative"),
         ("a —stpes 20", "--stpes", "did you mean --steps?"),
         ("a --clipskp 2", "--clipskp", "did you mean --clip-skip?"),
+        ("a --" + "x" * 5000, "--" + "x" * 29 + "…", "unknown flag --xxxxx"),
         # repeated single-valued flag
         ("a --ar 1:1 --ar 2:3", "--ar", "--ar is given twice"),
         ("a --seed 1 --SEED 2", "--seed", "--seed is given twice"),
