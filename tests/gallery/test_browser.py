@@ -35,7 +35,7 @@ FLAGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ALL_IMAGES_DECODED = "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+ALL_IMAGES_DECODED = "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
 
 
 def _free_port() -> int:
@@ -95,6 +95,8 @@ def test_browse_search_open_and_copy(browser: Browser, live_url: str) -> None:
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
 
     page.goto(f"{live_url}/g/{PUBLIC}")
     tiles = page.locator(".grid .tile")
@@ -122,6 +124,7 @@ def test_browse_search_open_and_copy(browser: Browser, live_url: str) -> None:
     assert page.evaluate("navigator.clipboard.readText()") == command
     _shot(page, "image")
     assert dialogs == []  # no script from a prompt ever ran
+    assert console_errors == []  # e.g. no inline script refused by the CSP (its hash matches)
     context.close()
 
 

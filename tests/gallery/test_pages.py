@@ -185,3 +185,13 @@ async def test_links_keep_the_reverse_proxy_prefix(app: FastAPI) -> None:
         assert (await client.get("/gallery/static/gallery.css")).status_code == 200
         api = (await client.get(f"/gallery/api/g/{PUBLIC}")).json()
         assert api["items"][0]["thumbnail_url"].startswith("/gallery/media/")
+
+
+async def test_security_headers_allow_only_our_own_scripts(client: httpx.AsyncClient) -> None:
+    for path in ("/", f"/g/{PUBLIC}", "/i/nope", f"/api/g/{PUBLIC}"):
+        r = await client.get(path)
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'none'" in csp
+        assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+';", csp), csp
+        assert "unsafe-inline" not in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
