@@ -17,8 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import UTCDateTime
 from db.cost import format_credits
 from db.dialect import insert
-from db.models import LedgerKind, QuotaBalance, QuotaLedger
+from db.models import Job, JobState, LedgerKind, QuotaBalance, QuotaLedger
 from db.plans import PlanLimits, period_key
+
+_SETTLED_STATES = (JobState.SUCCEEDED.value, JobState.POSTED.value)
+_REFUNDED_STATES = (JobState.FAILED.value, JobState.CANCELLED.value)
 
 
 class QuotaError(ValueError):
@@ -83,12 +86,14 @@ async def record_hold(
 
 
 async def settle(session: AsyncSession, job_id: uuid.UUID, now: datetime) -> bool:
-    """Turn the job's hold into a charge; False if there is no hold or it already ended."""
+    """Turn a succeeded job's hold into a charge; False if there is no hold, it already ended
+    or the job has not succeeded."""
     return await _end_hold(session, job_id, LedgerKind.SETTLE, now) is not None
 
 
 async def refund(session: AsyncSession, job_id: uuid.UUID, now: datetime) -> int:
-    """Give the job's hold back to the period it came from, exactly once; milli refunded."""
+    """Give a failed or cancelled job's hold back to the period it came from, exactly once;
+    returns the milli-credits refunded (0 if none was due)."""
     ended = await _end_hold(session, job_id, LedgerKind.REFUND, now)
     if ended is None:
         return 0
@@ -114,7 +119,13 @@ async def _end_hold(
         (-QuotaLedger.amount_milli if kind is LedgerKind.REFUND else literal(0)),
         QuotaLedger.period_key,
         literal(now, UTCDateTime()),
-    ).where(QuotaLedger.job_id == job_id, QuotaLedger.kind == LedgerKind.HOLD.value)
+    ).where(
+        QuotaLedger.job_id == job_id,
+        QuotaLedger.kind == LedgerKind.HOLD.value,
+        # Only a finished job's hold can end: settled on success, refunded on failure/cancel.
+        Job.id == QuotaLedger.job_id,
+        Job.state.in_(_SETTLED_STATES if kind is LedgerKind.SETTLE else _REFUNDED_STATES),
+    )
     row = (
         await session.execute(
             insert(session, QuotaLedger)
