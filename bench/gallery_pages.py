@@ -24,8 +24,8 @@ import asyncpg
 import httpx
 from sqlalchemy import insert
 
-from db.base import Base
 from db.engine import create_engine, session_factory
+from db.migrate import upgrade
 from db.models import GalleryEntry, Guild, Image, Job, User
 from gallery.app import create_app
 from gallery.pg_reader import reader_factory
@@ -147,8 +147,8 @@ async def load(url: str, entries: int, rng: random.Random) -> list[uuid.UUID]:
             )
         )
     try:
+        await upgrade(engine)
         async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
             await conn.execute(insert(Guild), [dict(id=GUILD, gallery_public=True, allowed=True)])
             await conn.execute(insert(User), [dict(id=u, plan="free") for u in users])
             for table, rows in ((Job, jobs), (Image, images), (GalleryEntry, shares)):

@@ -1,5 +1,9 @@
 """Fixtures for the web gallery: a fresh Postgres database with the seeded world, the app over
-it, and an httpx client on the app (ASGI transport, no sockets)."""
+it, and an httpx client on the app (ASGI transport, no sockets).
+
+The gallery gets a database of its own (migrated with Alembic), not the shared session
+database of tests/fixtures/postgres.py: its tests assert exact listings (every public guild,
+every entry), which rows committed by other suites would change."""
 
 from __future__ import annotations
 
@@ -15,8 +19,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from db.base import Base
 from db.engine import create_engine, session_factory
+from db.migrate import upgrade
 from gallery.app import create_app
 from gallery.pg_reader import reader_factory
 from tests.gallery.seed import NOW, Seeded, seed
@@ -66,8 +70,7 @@ async def _drop(name: str) -> None:
 async def _prepare(url: str) -> Seeded:
     engine = create_engine(url)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        await upgrade(engine)  # the real migrations, as `nanke migrate` runs them
         async with session_factory(engine)() as session, session.begin():
             return await seed(session)
     finally:

@@ -15,7 +15,8 @@ from typing import Any
 from PIL import Image as PILImage
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import GalleryEntry, Guild, Image, Job, User
+from db import gallery, guilds, members
+from db.models import Image, Job
 
 PUBLIC, PRIVATE, BANNED, EMPTY = (
     910_000_000_000_001,
@@ -24,6 +25,7 @@ PUBLIC, PRIVATE, BANNED, EMPTY = (
     910_000_000_000_004,
 )
 ALICE, BOB, CAROL = 920_000_000_000_001, 920_000_000_000_002, 920_000_000_000_003
+LIKERS = tuple(921_000_000_000_000 + n for n in range(60))
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=8)  # the app's clock in tests: trending ages are measured from it
 XSS = '<script>alert("pwn")</script><img src=x onerror=alert(1)> & "quotes"'
@@ -32,6 +34,7 @@ XSS = '<script>alert("pwn")</script><img src=x onerror=alert(1)> & "quotes"'
 @dataclass
 class Seeded:
     by_prompt: dict[str, uuid.UUID] = field(default_factory=dict)  # prompt → image id
+    entries: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # image id → entry id
     unshared: uuid.UUID | None = None
     upscaled: uuid.UUID | None = None
     blobs: dict[str, bytes] = field(default_factory=dict)  # what to put in storage
@@ -77,18 +80,16 @@ class World:
         self._n = 0
 
     async def base(self) -> None:
-        self.s.add_all(
-            [
-                Guild(id=PUBLIC, gallery_public=True, allowed=True),
-                Guild(id=PRIVATE, gallery_public=False, allowed=True),
-                Guild(id=BANNED, gallery_public=True, allowed=False),
-                Guild(id=EMPTY, gallery_public=True, allowed=True),
-                User(id=ALICE, plan="free"),
-                User(id=BOB, plan="free"),
-                User(id=CAROL, plan="free"),
-            ]
-        )
-        await self.s.flush()
+        settings: list[tuple[int, guilds.GuildSettingsChange]] = [
+            (PUBLIC, {"gallery_public": True}),
+            (PRIVATE, {"gallery_public": False}),
+            (BANNED, {"gallery_public": True, "allowed": False}),
+            (EMPTY, {"gallery_public": True}),
+        ]
+        for guild_id, change in settings:
+            await guilds.update_settings(self.s, guild_id, change, T0)
+        for user_id in (ALICE, BOB, CAROL, *LIKERS):
+            await members.ensure_user(self.s, user_id, "free", T0)
 
     async def image(
         self,
@@ -139,20 +140,14 @@ class World:
 
     async def share(
         self, image_id: uuid.UUID, prompt: str, user: int, guild: int, at: datetime, likes: int = 0
-    ) -> None:
-        self.s.add(
-            GalleryEntry(
-                id=uuid.uuid4(),
-                image_id=image_id,
-                user_id=user,
-                guild_id=guild,
-                prompt=prompt,
-                like_count=likes,
-                created_at=at,
-            )
-        )
-        await self.s.flush()
+    ) -> uuid.UUID:
+        """Share through the data layer, then like it `likes` times (distinct members)."""
+        shared = await gallery.share(self.s, image_id, user, guild, prompt, at)
+        for liker in LIKERS[:likes]:
+            assert await gallery.like(self.s, shared.entry_id, liker, at)
         self.seeded.by_prompt[prompt] = image_id
+        self.seeded.entries[image_id] = shared.entry_id
+        return shared.entry_id
 
 
 # (prompt, author, hours after T0, likes) in guild PUBLIC.

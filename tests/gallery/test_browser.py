@@ -35,7 +35,9 @@ FLAGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ALL_IMAGES_DECODED = "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+ALL_IMAGES_DECODED = (
+    "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+)
 
 
 def _free_port() -> int:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from html import unescape
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import GalleryEntry
+from db import gallery
 from gallery.app import create_app
 from gallery.pg_reader import reader_factory
 from tests.gallery.conftest import GalleryDB, MemoryStore
-from tests.gallery.seed import ALICE, BOB, PRIVATE, PUBLIC, XSS, World
+from tests.gallery.seed import ALICE, BOB, NOW, PRIVATE, PUBLIC, XSS, World
 
 TILE_PROMPT = re.compile(r'<p class="prompt">(.*?)</p>', re.S)
 NEXT = re.compile(r'<a rel="next" href="([^"]+)"')
@@ -151,7 +149,7 @@ async def test_a_removed_entry_disappears_everywhere(
     async with sessions() as session, session.begin():
         world = World(session)
         _, image_id = await world.image("soon to be removed", ALICE, PUBLIC)
-        await world.share(image_id, "soon to be removed", ALICE, PUBLIC, datetime.now(UTC))
+        entry_id = await world.share(image_id, "soon to be removed", ALICE, PUBLIC, NOW, likes=3)
     store.blobs.update(world.seeded.blobs)
     urls = [
         f"/i/{image_id}",
@@ -165,7 +163,7 @@ async def test_a_removed_entry_disappears_everywhere(
         assert "soon to be removed" in tiles((await client.get(f"/g/{PUBLIC}")).text)
     finally:
         async with sessions() as session, session.begin():
-            await session.execute(delete(GalleryEntry).where(GalleryEntry.image_id == image_id))
+            assert await gallery.remove(session, entry_id)  # what an admin's removal does
     for url in urls:
         assert (await client.get(url)).status_code == 404, url
     assert "soon to be removed" not in tiles((await client.get(f"/g/{PUBLIC}")).text)

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from db.base import Base
 from db.engine import create_engine, session_factory
+from db.migrate import upgrade
 from gallery.app import create_app
 from gallery.pg_reader import reader_factory
 from tests.gallery.conftest import MemoryStore
@@ -19,8 +19,7 @@ from tests.gallery.seed import PRIVATE, PUBLIC, seed
 @pytest.fixture
 async def sqlite_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'nanke.db'}")
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    await upgrade(engine)
     async with session_factory(engine)() as session, session.begin():
         seeded = await seed(session)
     app = create_app(reader_factory(session_factory(engine)), MemoryStore(seeded.blobs))
