@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from typing import Protocol
 
 import anyio.to_thread
 from PIL import Image
+
+log = logging.getLogger(__name__)
 
 THUMB_SIDE = 512
 THUMB_QUALITY = 80
@@ -44,6 +47,7 @@ class Thumbnails:
         self._store = store
         self._side = side
         self._inflight: dict[str, asyncio.Future[bytes | None]] = {}
+        self._warned = False
 
     async def get(self, key: str) -> bytes | None:
         """The thumbnail of the image stored at `key`; None if that image is not in storage."""
@@ -73,5 +77,12 @@ class Thumbnails:
         if original is None:
             return None
         thumb = await anyio.to_thread.run_sync(make_thumbnail, original, self._side)
-        await self._store.put(tkey, thumb, "image/webp")
+        try:
+            await self._store.put(tkey, thumb, "image/webp")
+        except Exception as exc:  # e.g. storage mounted read-only: still serve this one
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "thumbnails cannot be kept in storage (%s); making them per request", exc
+                )
         return thumb

@@ -74,3 +74,17 @@ async def test_an_image_missing_from_storage_is_404(
     store.blobs.clear()
     assert (await client.get(f"/media/{image_id}/full.png")).status_code == 404
     assert (await client.get(f"/media/{image_id}/thumb.webp")).status_code == 404
+
+
+async def test_read_only_storage_still_serves_thumbnails(
+    client: httpx.AsyncClient, gallery_db: GalleryDB, store: MemoryStore
+) -> None:
+    async def refuse(key: str, data: bytes, content_type: str) -> None:
+        raise PermissionError(f"read-only file system: {key}")
+
+    store.put = refuse  # type: ignore[method-assign]
+    image_id = gallery_db.seeded.by_prompt["a lighthouse at dusk, oil painting"]
+    for _ in range(2):
+        r = await client.get(f"/media/{image_id}/thumb.webp")
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "image/webp"
