@@ -88,19 +88,18 @@ def _is_public() -> ColumnElement[bool]:
 
 
 def trending_score(dialect: str, now: datetime) -> ColumnElement[Any]:
-    at = literal(now, UTCDateTime())
     if dialect == "postgresql":
-        # A double, not a numeric: the key must survive a round trip through a page cursor.
-        seconds = cast(func.extract("epoch", at - GalleryEntry.created_at), Float)
+        # date_part gives a double (extract gives a slower numeric), and a double survives
+        # the round trip through a page cursor exactly.
+        seconds = literal(now.timestamp(), Float) - func.date_part("epoch", GalleryEntry.created_at)
         hours = seconds / 3600.0
+        floor: ColumnElement[Any] = func.greatest(hours, 0.0)
     else:
+        at = literal(now, UTCDateTime())
         hours = (func.julianday(at) - func.julianday(GalleryEntry.created_at)) * 24.0
+        floor = func.max(hours, 0.0)
     # Entries shared after `now` (while someone pages) count as brand new, never negative.
-    floor: ColumnElement[Any] = (
-        func.greatest(hours, 0.0) if dialect == "postgresql" else func.max(hours, 0.0)
-    )
-    aged = floor + TRENDING_OFFSET_HOURS
-    return cast(GalleryEntry.like_count, Float) / (aged * aged)
+    return cast(GalleryEntry.like_count, Float) / func.power(floor + TRENDING_OFFSET_HOURS, 2)
 
 
 def sort_columns(
@@ -164,6 +163,7 @@ async def list_entries(
     public = select(Guild.id).where(Guild.id == guild_id, _is_public()).exists()
     # Order and cut the page on gallery_entries alone, then join the page's images: the sort
     # never drags the images table along (trending must score every entry of the guild).
+    labelled: list[Any] = [k.label(f"k{i}") for i, k in enumerate(keys)]
     columns: list[Any] = [
         GalleryEntry.image_id,
         GalleryEntry.guild_id,
@@ -171,12 +171,12 @@ async def list_entries(
         GalleryEntry.prompt,
         GalleryEntry.like_count,
         GalleryEntry.created_at,
-        *(k.label(f"k{i}") for i, k in enumerate(keys)),
+        *labelled,
     ]
     inner = (
         select(*columns)
         .where(GalleryEntry.guild_id == guild_id, public)
-        .order_by(*(k.desc() for k in keys))
+        .order_by(*(k.desc() for k in labelled))  # by label: each score computed once
         .limit(limit + 1)
     )
     if user_id is not None:
