@@ -257,3 +257,19 @@ async def public_entry(session: AsyncSession, image_id: uuid.UUID) -> PublicEntr
         parent_request=r[12],
         parent_seed=r[13],
     )
+
+
+async def public_image_of_job(session: AsyncSession, job_id: uuid.UUID) -> uuid.UUID | None:
+    """The shared image a job made (its lowest tile), if its guild's gallery is public.
+
+    Discord links to a job (🔗 Web on an upscale); the gallery pages are per image."""
+    stmt = (
+        select(GalleryEntry.image_id)
+        .join(Image, Image.id == GalleryEntry.image_id)
+        .join(Guild, Guild.id == GalleryEntry.guild_id)
+        .where(Image.job_id == job_id, _is_public())
+        .order_by(Image.index)
+        .limit(1)
+    )
+    found: uuid.UUID | None = (await session.execute(stmt)).scalar()
+    return found

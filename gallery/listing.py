@@ -102,6 +102,8 @@ class GalleryReader(Protocol):
 
     async def entry(self, image_id: UUID) -> EntryDetail | None: ...
 
+    async def image_of_job(self, job_id: UUID) -> UUID | None: ...
+
 
 # Opens one reader (one database session) for one request.
 ReaderFactory = Callable[[], AbstractAsyncContextManager[GalleryReader]]

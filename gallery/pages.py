@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gallery import route_params
-from gallery.app import PAGE_CACHE, context_of, reader_of
+from gallery.app import PAGE_CACHE, context_of, reader_of, root_of
 from gallery.listing import GalleryReader, Sort
 
 router = APIRouter()
@@ -75,3 +75,12 @@ async def image_page(request: Request, reader: Reader, image: str) -> HTMLRespon
     if entry is None:
         raise HTTPException(404)
     return _render(request, "image.html", {"entry": entry})
+
+
+@router.get("/j/{job}")
+async def job_link(request: Request, reader: Reader, job: str) -> RedirectResponse:
+    """Discord's 🔗 Web button links a job; its shared image has the page."""
+    image_id = await reader.image_of_job(route_params.image_id(job))
+    if image_id is None:
+        raise HTTPException(404)
+    return RedirectResponse(f"{root_of(request)}/i/{image_id}", status_code=302)

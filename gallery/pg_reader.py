@@ -146,6 +146,9 @@ class PgGalleryReader(GalleryReader):
         card = _card(found.row)
         return EntryDetail(card, guild_name(card.guild_id), recipe_of(found), found.storage_key)
 
+    async def image_of_job(self, job_id: UUID) -> UUID | None:
+        return await browse.public_image_of_job(self._session, job_id)
+
 
 def reader_factory(
     sessions: async_sessionmaker[AsyncSession], clock: Clock = _utcnow

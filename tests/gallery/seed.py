@@ -35,6 +35,7 @@ XSS = '<script>alert("pwn")</script><img src=x onerror=alert(1)> & "quotes"'
 class Seeded:
     by_prompt: dict[str, uuid.UUID] = field(default_factory=dict)  # prompt → image id
     entries: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # image id → entry id
+    jobs: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # image id → job id
     unshared: uuid.UUID | None = None
     upscaled: uuid.UUID | None = None
     blobs: dict[str, bytes] = field(default_factory=dict)  # what to put in storage
@@ -136,6 +137,7 @@ class World:
         )
         self.seeded.blobs[key] = png(64, 96, ((self._n * 40) % 256, 90, 160))
         await self.s.flush()
+        self.seeded.jobs[image_id] = job_id
         return job_id, image_id
 
     async def share(

@@ -193,3 +193,19 @@ async def test_security_headers_allow_only_our_own_scripts(client: httpx.AsyncCl
         assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+';", csp), csp
         assert "unsafe-inline" not in csp
         assert r.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_discord_job_links_lead_to_the_image_page(
+    client: httpx.AsyncClient, gallery_db: GalleryDB
+) -> None:
+    seeded = gallery_db.seeded
+    image_id = seeded.by_prompt["red fox sleeping in snow"]
+    job_id = seeded.jobs[image_id]
+    for form in (str(job_id), job_id.hex):  # the bot's 🔗 Web uses the hex form
+        r = await client.get(f"/j/{form}")
+        assert r.status_code == 302
+        assert r.headers["location"] == f"/i/{image_id}"
+    private = seeded.by_prompt[f"secret art of {PRIVATE}"]
+    assert seeded.unshared is not None
+    for hidden in (seeded.jobs[private], seeded.jobs[seeded.unshared]):
+        assert (await client.get(f"/j/{hidden.hex}")).status_code == 404
