@@ -201,6 +201,7 @@ async def measure(
             ("image page", lambda: f"/i/{rng.choice(image_ids)}"),
             ("API, new, first page", lambda: f"/api/g/{GUILD}?sort=new"),
             ("index (public servers)", lambda: "/"),
+            ("/healthz (no database: the framework's floor)", lambda: "/healthz"),
         ]
         for name, path in cases:
             for _ in range(10):  # warm-up: connection pool, template compilation, plan cache
