@@ -36,7 +36,6 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from db.base import UTCDateTime
 from db.models import GalleryEntry, Guild, Image, Job
@@ -216,8 +215,6 @@ def _row(values: Sequence[Any], key: tuple[Any, ...]) -> BrowseRow:
 
 async def public_entry(session: AsyncSession, image_id: uuid.UUID) -> PublicEntry | None:
     """The shared entry of an image with what made it, if its guild's gallery is public."""
-    parent = aliased(Job)
-    parent_image = aliased(Image)
     stmt = (
         select(
             GalleryEntry.image_id,
@@ -232,31 +229,46 @@ async def public_entry(session: AsyncSession, image_id: uuid.UUID) -> PublicEntr
             Image.seed,
             Job.kind,
             Job.request,
-            parent.request,
-            parent_image.seed,
+            Job.parent_id,
+            Job.tile_index,
         )
         .join(Image, Image.id == GalleryEntry.image_id)
         .join(Job, Job.id == Image.job_id)
         .join(Guild, Guild.id == GalleryEntry.guild_id)
-        .outerjoin(parent, parent.id == Job.parent_id)
-        .outerjoin(
-            parent_image,
-            and_(parent_image.job_id == Job.parent_id, parent_image.index == Job.tile_index),
-        )
         .where(GalleryEntry.image_id == image_id, _is_public())
     )
     r = (await session.execute(stmt)).first()
     if r is None:
         return None
+    request: dict[str, Any] = r[11]
+    # An upscale names the tile it started from in its contract (`source`); older rows may
+    # only have the parent columns.
+    source = request.get("source") or {}
+    parent_id = r[12] or _uuid(source.get("job_id"))
+    tile = r[13] or source.get("index")
+    parent_request, parent_seed = None, None
+    if parent_id is not None:
+        parent_request = await session.scalar(select(Job.request).where(Job.id == parent_id))
+        if isinstance(tile, int):
+            parent_seed = await session.scalar(
+                select(Image.seed).where(Image.job_id == parent_id, Image.index == tile)
+            )
     return PublicEntry(
         row=_row(r[:8], (r[5], r[0])),
         storage_key=r[8],
         seed=r[9],
         job_kind=r[10],
-        request=r[11],
-        parent_request=r[12],
-        parent_seed=r[13],
+        request=request,
+        parent_request=parent_request,
+        parent_seed=parent_seed,
     )
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 async def public_image_of_job(session: AsyncSession, job_id: uuid.UUID) -> uuid.UUID | None:

@@ -69,7 +69,12 @@ def recipe_of(entry: browse.PublicEntry) -> Recipe:
     request, seed = entry.request, entry.seed
     if entry.job_kind == "upscale" and entry.parent_request is not None:
         request = entry.parent_request
-        seed = entry.parent_seed if entry.parent_seed is not None else seed
+        parent = _generation(request)
+        index = (entry.request.get("source") or {}).get("index")
+        if entry.parent_seed is not None:
+            seed = entry.parent_seed
+        elif parent is not None and isinstance(index, int):
+            seed = parent.seed + index - 1  # the contract: tile i (1-based) uses seed + i - 1
     gen = _generation(request)
     if gen is None:
         row = entry.row

@@ -55,6 +55,7 @@ def spec(
     kind: str = "imagine",
     negative: str = "",
     loras: list[dict[str, Any]] | None = None,
+    source: tuple[uuid.UUID, int] | None = None,
 ) -> dict[str, Any]:
     params = {"prompt": prompt, "parts": [{"text": prompt, "weight": 1.0}]}
     generation = {
@@ -71,7 +72,15 @@ def spec(
         "loras": loras or [],
         "batch": 4,
     }
-    return {"job_id": str(job_id), "kind": kind, "params": params, "generation": generation}
+    body = {"job_id": str(job_id), "kind": kind, "params": params, "generation": generation}
+    if source is not None:
+        parent, index = source
+        body["source"] = {
+            "job_id": str(parent),
+            "index": index,
+            "key": f"jobs/{parent}/{index}.png",
+        }
+    return body
 
 
 class World:
@@ -100,6 +109,7 @@ class World:
         *,
         seed: int = 1234,
         kind: str = "imagine",
+        source: tuple[uuid.UUID, int] | None = None,
         parent: uuid.UUID | None = None,
         tile: int | None = None,
         negative: str = "",
@@ -113,7 +123,15 @@ class World:
                 id=job_id,
                 user_id=user,
                 kind=kind,
-                request=spec(job_id, prompt, seed=seed, kind=kind, negative=negative, loras=loras),
+                request=spec(
+                    job_id,
+                    prompt,
+                    seed=seed,
+                    kind=kind,
+                    negative=negative,
+                    loras=loras,
+                    source=source,
+                ),
                 state="posted",
                 created_at=when,
                 guild_id=guild,
@@ -170,12 +188,14 @@ async def seed(session: AsyncSession) -> Seeded:
     for prompt, user, hours, likes in PUBLIC_ENTRIES:
         _, image_id = await w.image(prompt, user, PUBLIC, negative="blurry, text")
         await w.share(image_id, prompt, user, PUBLIC, T0 + timedelta(hours=hours), likes)
-    # An upscale of tile 3 of an imagine job, shared: remade from its parent's recipe.
+    # An upscale of tile 3 of an imagine job, shared: remade from its parent's recipe. It names
+    # its tile only in its contract (`source`), and the parent's tile 3 has no image row here:
+    # the seed comes from the contract's rule (tile i uses seed + i - 1).
     parent_job, _ = await w.image(
         "castle on a hill", ALICE, PUBLIC, seed=5000, loras=[{"name": "watercolor", "weight": 0.7}]
     )
     _, up = await w.image(
-        "castle on a hill", ALICE, PUBLIC, seed=99, kind="upscale", parent=parent_job, tile=1
+        "castle on a hill", ALICE, PUBLIC, seed=99, kind="upscale", source=(parent_job, 3)
     )
     await w.share(up, "castle on a hill", ALICE, PUBLIC, T0 + timedelta(minutes=30), 0)
     w.seeded.upscaled = up

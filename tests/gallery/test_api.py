@@ -152,9 +152,9 @@ async def test_an_upscale_is_remade_from_the_tile_it_upscaled(
     client: httpx.AsyncClient, gallery_db: GalleryDB
 ) -> None:
     body = (await client.get(f"/api/i/{gallery_db.seeded.upscaled}")).json()
-    assert body["recipe"]["seed"] == 5000  # the parent's tile, not the upscaler's seed 99
+    assert body["recipe"]["seed"] == 5002  # the parent's tile 3, not the upscaler's seed 99
     assert body["recipe"]["loras"] == [{"name": "watercolor", "weight": 0.7}]
-    assert "--lora watercolor:0.7 --seed 5000 " in body["command"]
+    assert "--lora watercolor:0.7 --seed 5002 " in body["command"]
 
 
 @pytest.mark.parametrize(
