@@ -140,29 +140,38 @@ class Engine:
                 )
             return tensors
 
+        def on_legacy_step(i: int, t: Any, latents: torch.Tensor) -> None:
+            on_step(pipe, i, t, {"latents": latents})
+
         generators = [torch.Generator(self.device).manual_seed(s) for s in seeds]
         kwargs.update(
             num_inference_steps=gen.steps,
             guidance_scale=gen.cfg,
             generator=generators,
             output_type="latent",
-            callback_on_step_end=on_step,
-            callback_on_step_end_tensor_inputs=["latents"],
         )
         if unclip is not None:
             assert source is not None
             kwargs.update(
+                # Stable unCLIP still has only the legacy per-step callback.
+                callback=on_legacy_step,
+                callback_steps=1,
                 image=source.convert("RGB"),
                 noise_level=unclip.entry.noise_level,
                 width=gen.width,
                 height=gen.height,
             )
-        elif strength is not None:
-            assert source is not None
-            init = source.convert("RGB").resize((gen.width, gen.height), Image.Resampling.LANCZOS)
-            kwargs.update(image=[init] * gen.batch, strength=strength)
         else:
-            kwargs.update(width=gen.width, height=gen.height)
+            kwargs.update(
+                callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"]
+            )
+            if strength is not None:
+                assert source is not None
+                size = (gen.width, gen.height)
+                init = source.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+                kwargs.update(image=[init] * gen.batch, strength=strength)
+            else:
+                kwargs.update(width=gen.width, height=gen.height)
 
         modules = [pipe.unet, pipe.vae]
         with circular_padding(*modules, enabled=gen.tile):

@@ -9,11 +9,25 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Path of the tiny models.toml (sd15 dir + single file, unCLIP, two LoRAs, embedding)."""
-    from inference.tiny import build_tiny_models
+def tiny_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Built through `nanke make-tiny-models`, as a user would; (models.toml, CLI output)."""
+    import torch
+    from click.testing import CliRunner
 
-    return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+    from nanke.cli import cli
+
+    # One thread: tiny models gain nothing from more, and CI machines are shared.
+    torch.set_num_threads(1)
+    directory = tmp_path_factory.mktemp("tiny-models")
+    result = CliRunner().invoke(cli, ["make-tiny-models", str(directory)])
+    assert result.exit_code == 0, result.output
+    return directory / "models.toml", result.output
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_build: tuple[Path, str]) -> Path:
+    """Path of the tiny models.toml (sd15 dir + single file, unCLIP, two LoRAs, embedding)."""
+    return tiny_build[0]
 
 
 @pytest.fixture(scope="session")
@@ -25,10 +39,6 @@ def registry(tiny_models: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def engine(registry: Any) -> Any:
-    import torch
-
     from inference.worker.engine import Engine
 
-    # One thread: tiny models gain nothing from more, and CI machines are shared.
-    torch.set_num_threads(1)
     return Engine(registry, device="cpu")
