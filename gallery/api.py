@@ -12,6 +12,8 @@ from gallery.app import PAGE_CACHE, reader_of, root_of
 from gallery.imagine_command import imagine_command
 from gallery.listing import EntryCard, EntryDetail, GalleryReader, GuildCard, Page
 
+# HEAD too: uptime checks and proxies probe with it.
+_METHODS = ["GET", "HEAD"]
 router = APIRouter(prefix="/api")
 Reader = Annotated[GalleryReader, Depends(reader_of)]
 
@@ -70,13 +72,13 @@ def detail_json(entry: EntryDetail, root: str) -> dict[str, Any]:
     return body
 
 
-@router.get("/guilds")
+@router.api_route("/guilds", methods=_METHODS)
 async def guilds(request: Request, reader: Reader) -> JSONResponse:
     root = root_of(request)
     return _json({"items": [guild_json(g, root) for g in await reader.public_guilds()]})
 
 
-@router.get("/g/{guild}")
+@router.api_route("/g/{guild}", methods=_METHODS)
 async def guild_entries(
     request: Request,
     reader: Reader,
@@ -97,7 +99,7 @@ async def guild_entries(
     return _json({"guild": guild_json(card, root), **page_json(page, root)})
 
 
-@router.get("/g/{guild}/u/{member}")
+@router.api_route("/g/{guild}/u/{member}", methods=_METHODS)
 async def member_entries(
     request: Request,
     reader: Reader,
@@ -119,7 +121,7 @@ async def member_entries(
     return _json({"guild": guild_json(card, root), **page_json(page, root)})
 
 
-@router.get("/i/{image}")
+@router.api_route("/i/{image}", methods=_METHODS)
 async def image(request: Request, reader: Reader, image: str) -> JSONResponse:
     entry = await reader.entry(route_params.image_id(image))
     if entry is None:

@@ -16,6 +16,8 @@ from gallery import route_params
 from gallery.app import context_of, reader_of
 from gallery.listing import GalleryReader
 
+# HEAD too: uptime checks and proxies probe with it.
+_METHODS = ["GET", "HEAD"]
 router = APIRouter(prefix="/media")
 Reader = Annotated[GalleryReader, Depends(reader_of)]
 
@@ -45,11 +47,11 @@ async def _serve(request: Request, reader: GalleryReader, image: str, variant: s
     return Response(data, media_type=media_type, headers=headers)
 
 
-@router.get("/{image}/thumb.webp")
+@router.api_route("/{image}/thumb.webp", methods=_METHODS)
 async def thumbnail(request: Request, reader: Reader, image: str) -> Response:
     return await _serve(request, reader, image, "thumb")
 
 
-@router.get("/{image}/full.png")
+@router.api_route("/{image}/full.png", methods=_METHODS)
 async def full(request: Request, reader: Reader, image: str) -> Response:
     return await _serve(request, reader, image, "full")

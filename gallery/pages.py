@@ -11,6 +11,8 @@ from gallery import route_params
 from gallery.app import PAGE_CACHE, context_of, reader_of, root_of
 from gallery.listing import GalleryReader, Sort
 
+# HEAD too: uptime checks and proxies probe with it.
+_METHODS = ["GET", "HEAD"]
 router = APIRouter()
 Reader = Annotated[GalleryReader, Depends(reader_of)]
 
@@ -21,12 +23,12 @@ def _render(request: Request, name: str, context: dict[str, object]) -> HTMLResp
     return response
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=_METHODS, response_class=HTMLResponse)
 async def index(request: Request, reader: Reader) -> HTMLResponse:
     return _render(request, "index.html", {"guilds": await reader.public_guilds()})
 
 
-@router.get("/g/{guild}", response_class=HTMLResponse)
+@router.api_route("/g/{guild}", methods=_METHODS, response_class=HTMLResponse)
 async def guild_page(
     request: Request,
     reader: Reader,
@@ -45,7 +47,7 @@ async def guild_page(
     return _render(request, "grid.html", context)
 
 
-@router.get("/g/{guild}/u/{member}", response_class=HTMLResponse)
+@router.api_route("/g/{guild}/u/{member}", methods=_METHODS, response_class=HTMLResponse)
 async def member_page(
     request: Request,
     reader: Reader,
@@ -69,7 +71,7 @@ async def member_page(
     return _render(request, "grid.html", context)
 
 
-@router.get("/i/{image}", response_class=HTMLResponse)
+@router.api_route("/i/{image}", methods=_METHODS, response_class=HTMLResponse)
 async def image_page(request: Request, reader: Reader, image: str) -> HTMLResponse:
     entry = await reader.entry(route_params.image_id(image))
     if entry is None:
@@ -77,7 +79,7 @@ async def image_page(request: Request, reader: Reader, image: str) -> HTMLRespon
     return _render(request, "image.html", {"entry": entry})
 
 
-@router.get("/j/{job}")
+@router.api_route("/j/{job}", methods=_METHODS)
 async def job_link(request: Request, reader: Reader, job: str) -> RedirectResponse:
     """Discord's 🔗 Web button links a job; its shared image has the page."""
     image_id = await reader.image_of_job(route_params.image_id(job))

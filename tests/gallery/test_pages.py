@@ -209,3 +209,16 @@ async def test_discord_job_links_lead_to_the_image_page(
     assert seeded.unshared is not None
     for hidden in (seeded.jobs[private], seeded.jobs[seeded.unshared]):
         assert (await client.get(f"/j/{hidden.hex}")).status_code == 404
+
+
+async def test_head_requests_are_answered(client: httpx.AsyncClient, gallery_db: GalleryDB) -> None:
+    image_id = gallery_db.seeded.by_prompt["watercolor fox cub"]
+    for path in (
+        "/",
+        f"/g/{PUBLIC}",
+        f"/i/{image_id}",
+        f"/api/g/{PUBLIC}",
+        f"/media/{image_id}/full.png",
+    ):
+        assert (await client.head(path)).status_code == 200, path
+    assert (await client.head(f"/g/{PRIVATE}")).status_code == 404
