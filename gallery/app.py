@@ -23,8 +23,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.prompt.remake import imagine_command
 from gallery.cursor import CursorError
-from gallery.imagine_command import imagine_command
 from gallery.listing import GalleryReader, ReaderFactory
 from gallery.thumbnails import BlobStore, Thumbnails
 

@@ -16,13 +16,27 @@ from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
-from inference.contracts import LoraRef
+from bot.prompt.remake import Recipe
 
 
 class Sort(StrEnum):
     NEW = "new"
     TOP = "top"
     TRENDING = "trending"
+
+
+__all__ = [
+    "Author",
+    "EntryCard",
+    "EntryDetail",
+    "GalleryReader",
+    "GuildCard",
+    "ListQuery",
+    "Page",
+    "ReaderFactory",
+    "Recipe",
+    "Sort",
+]
 
 
 @dataclass(frozen=True)
@@ -50,24 +64,6 @@ class EntryCard:
     shared_at: datetime
     width: int
     height: int
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How the image was made: what `/imagine` needs to make it again."""
-
-    prompt: str
-    negative_prompt: str
-    model: str
-    sampler: str
-    steps: int
-    cfg: float
-    seed: int
-    width: int
-    height: int
-    loras: tuple[LoraRef, ...] = ()
-    clip_skip: int | None = None
-    tile: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.prompt import remake
 from db import gallery_browse as browse
 from gallery import cursor
 from gallery.listing import (
@@ -25,7 +24,6 @@ from gallery.listing import (
     Recipe,
     Sort,
 )
-from inference.contracts import Generation
 
 Clock = Callable[[], datetime]
 
@@ -61,47 +59,19 @@ def _guild(found: browse.PublicGuild) -> GuildCard:
 
 
 def recipe_of(entry: browse.PublicEntry) -> Recipe:
-    """What `/imagine` needs to make this image again.
-
-    An upscale is remade from the job it upscaled (same prompt and settings, that tile's seed):
-    `/imagine` makes the grid, and U on the tile makes the upscale.
-    """
-    request, seed = entry.request, entry.seed
-    if entry.job_kind == "upscale" and entry.parent_request is not None:
-        request = entry.parent_request
-        parent = _generation(request)
-        index = (entry.request.get("source") or {}).get("index")
-        if entry.parent_seed is not None:
-            seed = entry.parent_seed
-        elif parent is not None and isinstance(index, int):
-            seed = parent.seed + index - 1  # the contract: tile i (1-based) uses seed + i - 1
-    gen = _generation(request)
-    if gen is None:
-        row = entry.row
-        return Recipe(
-            entry.row.prompt, "", "default", "euler_a", 30, 7.0, seed, row.width, row.height
+    row = entry.row
+    return remake.recipe_of(
+        remake.MadeBy(
+            kind=entry.job_kind,
+            request=entry.request,
+            seed=entry.seed,
+            width=row.width,
+            height=row.height,
+            prompt=row.prompt,
+            parent_request=entry.parent_request,
+            parent_seed=entry.parent_seed,
         )
-    return Recipe(
-        prompt=gen.prompt,
-        negative_prompt=gen.negative_prompt,
-        model=gen.model,
-        sampler=gen.sampler,
-        steps=gen.steps,
-        cfg=gen.cfg,
-        seed=seed,
-        width=gen.width,
-        height=gen.height,
-        loras=gen.loras,
-        clip_skip=gen.clip_skip,
-        tile=gen.tile,
     )
-
-
-def _generation(request: dict[str, Any]) -> Generation | None:
-    try:
-        return Generation.model_validate(request.get("generation"))
-    except ValidationError:
-        return None
 
 
 class PgGalleryReader(GalleryReader):

@@ -1,26 +1,27 @@
 """The gallery in a real browser: Debian's headless Chromium driven by Playwright.
 
-The app is served by uvicorn on 127.0.0.1 (a free port) over the seeded Postgres database. The
-test loads a gallery, checks the thumbnails really decode, searches, opens an image, copies its
-command, and checks the page without JavaScript. Screenshots go to test-artifacts/.
+`nanke web` runs as its own process (uvicorn on 127.0.0.1, a free port) over the seeded Postgres
+database and a local storage directory. The test loads a gallery, checks the thumbnails really
+decode (and were kept in storage), searches, opens an image, copies its command, and checks the
+page without JavaScript. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import os
 import socket
-import threading
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
-from db.engine import create_engine, session_factory
-from gallery.app import create_app
-from gallery.pg_reader import reader_factory
-from tests.gallery.conftest import GalleryDB, MemoryStore
+from tests.gallery.conftest import GalleryDB
 from tests.gallery.seed import PUBLIC, XSS
 
 CHROMIUM = "/usr/bin/chromium"
@@ -34,7 +35,8 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 ALL_IMAGES_DECODED = (
     "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
 )
@@ -48,28 +50,50 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def live_url(gallery_db: GalleryDB) -> Iterator[str]:
-    """uvicorn serving the app in a thread (its own event loop), until the module ends."""
-    engine = create_engine(gallery_db.url)
-    app = create_app(
-        reader_factory(session_factory(engine)),
-        MemoryStore(gallery_db.seeded.blobs),
-        on_close=engine.dispose,
-    )
+def storage_dir(gallery_db: GalleryDB, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Local storage as `nanke web` reads it: one file per key under <data dir>/images."""
+    data_dir = tmp_path_factory.mktemp("web-data")
+    for key, blob in gallery_db.seeded.blobs.items():
+        path = data_dir / "images" / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(blob)
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def live_url(gallery_db: GalleryDB, storage_dir: Path) -> Iterator[str]:
+    """`nanke web` itself, in its own process, on a free loopback port."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    for _ in range(500):  # poll, up to ~10 s, for the server to listen
-        if server.started:
-            break
-        thread.join(0.02)
-    assert server.started, "uvicorn did not start"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "NANKE_DATABASE_URL": gallery_db.url,
+        "NANKE_DATA_DIR": str(storage_dir),
+        "NANKE_STORAGE__BACKEND": "local",
+    }
+    command = [sys.executable, "-m", "nanke", "web", "--host", "127.0.0.1", "--port", str(port)]
+    log_path = storage_dir / "web.log"  # a file, not a pipe: a full pipe would block the server
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:  # poll until it answers
+            if proc.poll() is not None:
+                output = log_path.read_text()
+                raise AssertionError(f"nanke web exited with {proc.returncode}:\n{output}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "nanke web did not start within 30 s"
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.1)  # returns at once if it died (caught above next turn)
+        yield url
     finally:
-        server.should_exit = True
-        thread.join(10)
+        proc.terminate()
+        proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +110,7 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"gallery-{name}.png"), full_page=True)
 
 
-def test_browse_search_open_and_copy(browser: Browser, live_url: str) -> None:
+def test_browse_search_open_and_copy(browser: Browser, live_url: str, storage_dir: Path) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 1600})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_url)
     page = context.new_page()
@@ -106,6 +130,8 @@ def test_browse_search_open_and_copy(browser: Browser, live_url: str) -> None:
     page.wait_for_function(ALL_IMAGES_DECODED, timeout=10_000)
     widths = page.eval_on_selector_all(".grid img", "imgs => imgs.map(i => i.naturalWidth)")
     assert len(widths) == 8 and min(widths) > 0
+    kept = list((storage_dir / "images").rglob("*.thumb512.webp"))
+    assert len(kept) == 8  # made once, kept in storage beside the originals
     assert page.locator(".grid .tile", has_text=XSS).count() == 1  # shown as text
     _shot(page, "grid")
 

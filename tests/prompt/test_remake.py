@@ -1,3 +1,5 @@
+"""The /imagine command that remakes an image: it pins every setting and parses back."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -5,8 +7,7 @@ from typing import Any
 import pytest
 
 from bot.prompt import parse_prompt
-from gallery.imagine_command import aspect_ratio, imagine_command
-from gallery.listing import Recipe
+from bot.prompt.remake import Recipe, aspect_ratio, imagine_command
 from inference.contracts import LoraRef
 
 
