@@ -74,12 +74,7 @@ class BrowsePage:
 class PublicEntry:
     row: BrowseRow
     storage_key: str
-    seed: int
-    job_kind: str
-    request: dict[str, Any]  # the job contract's JSON (JobSpec)
-    # For an upscale: the job it started from, and the seed of the tile that was upscaled.
-    parent_request: dict[str, Any] | None
-    parent_seed: int | None
+    made: Provenance
 
 
 def _is_public() -> ColumnElement[bool]:
@@ -213,6 +208,63 @@ def _row(values: Sequence[Any], key: tuple[Any, ...]) -> BrowseRow:
     return BrowseRow(image_id, guild_id, user_id, prompt, likes, created_at, width, height, key)
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """How an image was made: its job's kind and contract, and for an upscale the job it
+    upscaled and, when that tile's image row exists, its seed."""
+
+    kind: str
+    request: dict[str, Any]  # the job contract's JSON (JobSpec)
+    seed: int  # the image's own seed
+    parent_request: dict[str, Any] | None
+    parent_seed: int | None
+
+
+async def provenance(
+    session: AsyncSession, image_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Provenance]:
+    """For each image, how it was made (three queries whatever the number of images)."""
+    if not image_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(Image.id, Image.seed, Job.kind, Job.request, Job.parent_id, Job.tile_index)
+            .join(Job, Job.id == Image.job_id)
+            .where(Image.id.in_(image_ids))
+        )
+    ).all()
+    # An upscale names the tile it started from in its contract (`source`); the parent
+    # columns may be unset.
+    parents: dict[uuid.UUID, tuple[uuid.UUID, int | None]] = {}
+    for image_id, _, _, request, parent_id, tile in rows:
+        source = request.get("source") or {}
+        parent = parent_id or _uuid(source.get("job_id"))
+        index = tile or source.get("index")
+        if parent is not None:
+            parents[image_id] = (parent, index if isinstance(index, int) else None)
+    parent_ids = {p for p, _ in parents.values()}
+    requests: dict[uuid.UUID, dict[str, Any]] = {}
+    seeds: dict[tuple[uuid.UUID, int], int] = {}
+    if parent_ids:
+        found = await session.execute(select(Job.id, Job.request).where(Job.id.in_(parent_ids)))
+        requests = {job_id: request for job_id, request in found.all()}
+        tiles = await session.execute(
+            select(Image.job_id, Image.index, Image.seed).where(Image.job_id.in_(parent_ids))
+        )
+        seeds = {(job_id, index): seed for job_id, index, seed in tiles.all()}
+    out: dict[uuid.UUID, Provenance] = {}
+    for image_id, seed, kind, request, _, _ in rows:
+        parent, index = parents.get(image_id, (None, None))
+        out[image_id] = Provenance(
+            kind=kind,
+            request=request,
+            seed=seed,
+            parent_request=requests.get(parent) if parent else None,
+            parent_seed=seeds.get((parent, index)) if parent and index else None,
+        )
+    return out
+
+
 async def public_entry(session: AsyncSession, image_id: uuid.UUID) -> PublicEntry | None:
     """The shared entry of an image with what made it, if its guild's gallery is public."""
     stmt = (
@@ -226,42 +278,16 @@ async def public_entry(session: AsyncSession, image_id: uuid.UUID) -> PublicEntr
             Image.width,
             Image.height,
             Image.key,
-            Image.seed,
-            Job.kind,
-            Job.request,
-            Job.parent_id,
-            Job.tile_index,
         )
         .join(Image, Image.id == GalleryEntry.image_id)
-        .join(Job, Job.id == Image.job_id)
         .join(Guild, Guild.id == GalleryEntry.guild_id)
         .where(GalleryEntry.image_id == image_id, _is_public())
     )
     r = (await session.execute(stmt)).first()
     if r is None:
         return None
-    request: dict[str, Any] = r[11]
-    # An upscale names the tile it started from in its contract (`source`); older rows may
-    # only have the parent columns.
-    source = request.get("source") or {}
-    parent_id = r[12] or _uuid(source.get("job_id"))
-    tile = r[13] or source.get("index")
-    parent_request, parent_seed = None, None
-    if parent_id is not None:
-        parent_request = await session.scalar(select(Job.request).where(Job.id == parent_id))
-        if isinstance(tile, int):
-            parent_seed = await session.scalar(
-                select(Image.seed).where(Image.job_id == parent_id, Image.index == tile)
-            )
-    return PublicEntry(
-        row=_row(r[:8], (r[5], r[0])),
-        storage_key=r[8],
-        seed=r[9],
-        job_kind=r[10],
-        request=request,
-        parent_request=parent_request,
-        parent_seed=parent_seed,
-    )
+    made = (await provenance(session, [image_id]))[image_id]
+    return PublicEntry(row=_row(r[:8], (r[5], r[0])), storage_key=r[8], made=made)
 
 
 def _uuid(value: object) -> uuid.UUID | None:

@@ -59,17 +59,17 @@ def _guild(found: browse.PublicGuild) -> GuildCard:
 
 
 def recipe_of(entry: browse.PublicEntry) -> Recipe:
-    row = entry.row
+    row, made = entry.row, entry.made
     return remake.recipe_of(
         remake.MadeBy(
-            kind=entry.job_kind,
-            request=entry.request,
-            seed=entry.seed,
+            kind=made.kind,
+            request=made.request,
+            seed=made.seed,
             width=row.width,
             height=row.height,
             prompt=row.prompt,
-            parent_request=entry.parent_request,
-            parent_seed=entry.parent_seed,
+            parent_request=made.parent_request,
+            parent_seed=made.parent_seed,
         )
     )
 
