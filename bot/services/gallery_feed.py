@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.prompt import remake
-from db import gallery, gallery_browse
+from db import gallery, gallery_browse, members
 from db.models import GalleryEntry, Image
 
 PER_PAGE = 4
@@ -87,9 +87,12 @@ class SqlGalleryFeed:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        *,
+        default_plan: str,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._sessions = sessions
+        self._default_plan = default_plan  # for a member who likes before ever painting
         self._now = clock
 
     async def page(
@@ -141,6 +144,7 @@ class SqlGalleryFeed:
             )
             if exists is None:
                 return None
+            await members.ensure_user(session, user_id, self._default_plan, self._now())
             liked = await gallery.like(session, entry_id, user_id, self._now())
             if not liked:
                 await gallery.unlike(session, entry_id, user_id)

@@ -23,7 +23,7 @@ async def seeded(pg_sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator
 
 @pytest.fixture
 def feed(pg_sessions: async_sessionmaker[AsyncSession]) -> SqlGalleryFeed:
-    return SqlGalleryFeed(pg_sessions, clock=lambda: NOW)
+    return SqlGalleryFeed(pg_sessions, default_plan="free", clock=lambda: NOW)
 
 
 async def _all(feed: SqlGalleryFeed, listing: Listing, **kw: object) -> list[str]:
@@ -86,6 +86,9 @@ async def test_like_toggles_once_per_member(feed: SqlGalleryFeed, seeded: Seeded
     top = await feed.page(PUBLIC, Listing.NEW, user_id=ALICE, per_page=10)
     assert next(i.likes for i in top.items if i.entry_id == entry_id) == 10
     assert await feed.toggle_like(uuid.uuid4(), ALICE) is None
+    newcomer = 929_000_000_000_001  # has never painted: no account yet
+    liked = await feed.toggle_like(entry_id, newcomer)
+    assert liked is not None and (liked.liked, liked.likes) == (True, 11)
 
 
 async def test_find_and_remove(feed: SqlGalleryFeed, seeded: Seeded) -> None:
