@@ -251,7 +251,7 @@ def test_job_lifecycle_keeps_invariants(postgres_url: str) -> None:
     run_state_machine_as_test(
         JobLifecycle,
         settings=settings(
-            max_examples=25,
+            max_examples=15,
             stateful_step_count=20,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
