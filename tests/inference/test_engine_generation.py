@@ -224,3 +224,17 @@ def test_bad_or_missing_model_file_is_a_clear_error(registry: Any, tmp_path: Any
         broken.run(with_gen(spec(registry), model="bad"))
     with pytest.raises(ModelFileError, match=r"gone\.safetensors does not exist"):
         broken.run(with_gen(spec(registry), model="gone"))
+
+
+def test_out_of_memory_is_a_message(
+    registry: Any, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inference.errors import OutOfMemoryError
+    from inference.worker import engine as engine_module
+
+    def exhausted(*args: Any, **kwargs: Any) -> Any:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(engine_module, "encode_prompt", exhausted)
+    with pytest.raises(OutOfMemoryError, match=r"out of GPU memory at 64x64 x1: try a smaller"):
+        engine.run(spec(registry))
