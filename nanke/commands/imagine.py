@@ -38,14 +38,14 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
         write_job,
     )
 
-    path = models_file or models_file_option()
+    path, explicit = (models_file, True) if models_file else models_file_option()
     try:
         requests = parse_prompt(prompt)
     except PromptError as exc:
         flag = f" ({exc.flag})" if exc.flag else ""
         raise click.ClickException(f"{exc.message}{flag}") from None
     with user_errors():
-        registry = registry_from(path)
+        registry = registry_from(path, explicit)
         for n, params in enumerate(requests, start=1):
             if model:
                 params = params.model_copy(update={"model": model})
@@ -54,4 +54,4 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
             if len(requests) > 1:
                 target = target / str(n)
             output = run_engine(registry, spec)
-            report(target, write_job(target, spec, output, path))
+            report(target, write_job(target, spec, output, registry))

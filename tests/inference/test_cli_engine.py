@@ -109,3 +109,23 @@ def test_missing_tile_is_a_message(job_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "job" / "job.json").write_text((job_dir / "job.json").read_text())
     code, output = _invoke("vary", str(tmp_path / "job"), "--index", "1", "--strength", "subtle")
     assert code == 1 and "1.png not found" in output
+
+
+def test_without_models_toml_the_default_is_sd15_from_the_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inference.registry import default_registry
+    from nanke.commands.engine_jobs import models_file_option, registry_from
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NANKE_MODELS_FILE", raising=False)
+    path, explicit = models_file_option()
+    assert not explicit
+    registry = registry_from(path, explicit)  # never downloads here: loading is lazy
+    assert registry == default_registry()
+    model = registry.model()
+    assert (model.kind, model.family, model.source) == (
+        "hub",
+        "sd15",
+        "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    )
