@@ -104,6 +104,21 @@ def test_user_errors_are_one_line_without_traceback(
     assert "Traceback" not in output and output.strip().splitlines()[-1].startswith("Error: ")
 
 
+def test_one_folder_per_request(tiny_models: Path, tmp_path: Path) -> None:
+    code, output = _invoke(
+        "imagine",
+        "a {red, blue} fox --steps 1",
+        "--models",
+        str(tiny_models),
+        "--out",
+        str(tmp_path),
+    )
+    assert code == 0, output
+    for n, colour in ((1, "red"), (2, "blue")):
+        job = json.loads((tmp_path / str(n) / "job.json").read_text())
+        assert job["spec"]["generation"]["prompt"] == f"a {colour} fox"
+
+
 def test_missing_tile_is_a_message(job_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "job").mkdir()
     (tmp_path / "job" / "job.json").write_text((job_dir / "job.json").read_text())
