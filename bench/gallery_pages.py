@@ -1,6 +1,6 @@
 """Web gallery page render time with 10,000 shared entries in Postgres.
 
-    .venv/bin/python -m bench.gallery_pages [--entries 10000] [--requests 200]
+    PYTHONPATH=. .venv/bin/python bench/gallery_pages.py [--entries 10000] [--requests 200]
 
 Creates a throwaway database on 127.0.0.1 (dropped at the end), bulk-loads one public guild
 with N entries (random likes, times over 90 days, prompts from a small vocabulary), then times
