@@ -1,0 +1,3 @@
+from tests.fixtures.redis_server import private_redis, redis_ns
+
+__all__ = ["private_redis", "redis_ns"]
