@@ -1,3 +1,0 @@
-from tests.fixtures.redis_server import private_redis, redis_ns
-
-__all__ = ["private_redis", "redis_ns"]
