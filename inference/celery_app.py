@@ -45,8 +45,9 @@ def transport_options(pipeline: PipelineSettings, *, key_prefix: str = "") -> di
         "visibility_timeout": pipeline.visibility_timeout_s,
         # Keep the -Q order on every fetch (default round-robin would rotate relax first).
         "queue_order_strategy": "priority",
-        # Sweep for messages whose worker vanished every 10 s rather than every 100 s.
+        # Sweep for messages whose worker vanished every few seconds, not every 100 s.
         "unacked_restore_throttle": 1,
+        "unacked_restore_interval": min(10.0, max(1.0, pipeline.visibility_timeout_s / 2)),
     }
     if key_prefix:
         options["global_keyprefix"] = key_prefix
