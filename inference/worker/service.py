@@ -64,19 +64,24 @@ def run_worker(settings: Settings, queues: list[str] | None, name: str | None) -
     if not events_url:
         raise SettingsError("nanke worker needs NANKE_EVENTS_URL (a Redis URL) for job events")
 
+    from inference.registry import load_registry
+
+    # Everything that can be checked without torch is checked first: a typo fails in 1 s.
+    registry = load_registry(settings.models_file)
+    plan = plan_worker(registry, queues)
+    for model in plan.models:
+        registry.model(model).check_files()
+
     import redis
     import torch
 
     from db.engine import create_engine, session_factory
-    from inference.registry import load_registry
     from inference.worker.engine import Engine, default_device
     from inference.worker.job_store import DbJobStore
     from inference.worker.loop_thread import LoopThread
     from inference.worker.runner import JobRunner
     from inference.worker.tasks import register_tasks
 
-    registry = load_registry(settings.models_file)
-    plan = plan_worker(registry, queues)
     device, dtype = default_device()
     engine = Engine(registry, device=device, dtype=dtype, max_models=max(2, len(plan.models)))
     for model in plan.models:
