@@ -30,9 +30,9 @@ from pydantic import ValidationError
 from db.jobs import Claim, NewImage
 from db.models import JobState
 from inference.contracts import JobEvent, JobEventKind, JobResult, JobSpec
-from inference.errors import EngineError
+from inference.errors import BadRequestError, EngineError
 from inference.events import EventPublisher, PreviewThrottle
-from inference.storage import Storage, job_key, job_prefix
+from inference.storage import ObjectNotFoundError, Storage, job_key, job_prefix
 from inference.worker.preview import preview_jpeg
 from nanke.settings import PipelineSettings
 
@@ -176,7 +176,13 @@ class JobRunner:
     def _source(self, spec: JobSpec) -> Image.Image | None:
         if spec.source is None:
             return None
-        data = self._storage.get(spec.source.key)
+        try:
+            data = self._storage.get(spec.source.key)
+        except ObjectNotFoundError:
+            raise BadRequestError(
+                f"the image this job starts from ({spec.source.key}) is no longer stored; "
+                "run /imagine again"
+            ) from None
         image = Image.open(io.BytesIO(data))
         image.load()
         return image

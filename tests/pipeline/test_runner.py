@@ -238,3 +238,19 @@ async def test_embedded_worker_on_sqlite_serves_fast_before_relax(tmp_path: Path
     for job_id in [*relax, fast]:
         assert (await job_row(sessions, job_id)).state == "succeeded"
     await engine.dispose()
+
+
+async def test_a_variation_whose_source_image_is_gone_fails_without_retry(setup: Setup) -> None:
+    from inference.contracts import JobKind, SourceImage
+
+    spec = _spec().model_copy(
+        update={
+            "kind": JobKind.VARY_SUBTLE,
+            "source": SourceImage(job_id=uuid.uuid4(), index=1, key="jobs/x/1/1.png"),
+        }
+    )
+    job_id = await submit(setup.sessions, spec, next(_users))
+    assert await asyncio.to_thread(setup.runner().run, job_id) is Outcome.FAILED
+    job = await job_row(setup.sessions, job_id)
+    assert job.error is not None and "no longer stored" in job.error
+    assert await ledger_kinds(setup.sessions, job_id) == ["hold", "refund"]
