@@ -7,16 +7,28 @@ queue, first in first out within each.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import logging
 import queue
+import socket
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inference.celery_app import RELAX_SUFFIX
+from inference.events import InMemoryEvents
+from inference.registry import Registry
+from inference.storage import build_storage
+from inference.worker.job_store import DbJobStore
 from inference.worker.runner import JobRunner
+from nanke.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +87,35 @@ class InProcessDispatcher:
                 with self._lock:
                     self._held[(job_id, name)] -= 1
                     self._held = +self._held  # drop zero counts
+
+
+def start_embedded_worker(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    loop: asyncio.AbstractEventLoop,
+    registry: Registry,
+) -> tuple[InProcessDispatcher, InMemoryEvents]:
+    """For `nanke run`: an in-process worker whose database calls run on the bot's `loop`.
+
+    Returns the dispatcher (pass it where a `JobDispatcher` is wanted, and its `task_ids` to
+    the reconciler) and the events to read. Stop it with `dispatcher.stop()`.
+    """
+    from inference.worker.engine import Engine, default_device
+
+    device, dtype = default_device()
+    events = InMemoryEvents(maxlen=settings.pipeline.events_maxlen)
+
+    def on_bot_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    runner = JobRunner(
+        Engine(registry, device=device, dtype=dtype),
+        DbJobStore(sessions, on_bot_loop, timedelta(seconds=settings.pipeline.lease_s)),
+        build_storage(settings.storage, settings.data_dir),
+        events,
+        settings.pipeline,
+        owner=f"embedded@{socket.gethostname()}",
+    )
+    dispatcher = InProcessDispatcher(runner)
+    dispatcher.start()
+    return dispatcher, events
