@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
@@ -78,10 +77,14 @@ async def test_events_left_by_a_vanished_consumer_are_claimed(redis_ns: RedisNam
         pub.publish(event)
     assert len(await gone.read(count=10, block_s=0.1)) == 3  # never acknowledged
 
-    _, other = _pair(redis_ns, "bot-new", claim_idle_s=0.2)
+    _, other = _pair(redis_ns, "bot-new", claim_idle_s=0.3)
+    started = time.monotonic()
     assert await other.read(count=10, block_s=0.05) == []  # not idle long enough yet
-    await asyncio.sleep(0.25)
-    assert await _drain(other) == sent
+    got: list[JobEvent] = []
+    while not got:  # taken over once they have been idle for claim_idle_s
+        assert time.monotonic() - started < 5, "pending events were never claimed"
+        got = await _drain(other)
+    assert got == sent
 
 
 async def test_stream_is_trimmed(redis_ns: RedisNamespace) -> None:
