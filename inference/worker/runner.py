@@ -38,7 +38,10 @@ from nanke.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
 
-RETRY_MESSAGE = "the worker hit an unexpected error; the job was retried on every attempt"
+RETRY_MESSAGE = (
+    "the job failed on every attempt because of an error on the GPU worker; "
+    "your credits were refunded"
+)
 
 
 class Outcome(enum.StrEnum):
@@ -159,7 +162,9 @@ class JobRunner:
         except Exception as exc:
             log.exception("job %s attempt %s crashed", job_id, attempt)
             self._discard(job_id, attempt)
-            outcome = self._fail(job_id, attempt, f"{RETRY_MESSAGE} ({exc})", retryable=True)
+            # The row keeps the technical cause for operators; the member sees RETRY_MESSAGE.
+            detail = f"worker error: {type(exc).__name__}: {exc}"[:500]
+            outcome = self._fail(job_id, attempt, detail, retryable=True, shown=RETRY_MESSAGE)
             if outcome is Outcome.REQUEUED:
                 (requeue or self._requeue or (lambda _id: None))(job_id)
         self.last_overhead_ms = (self._clock() - started) * 1000 - engine_ms
@@ -256,7 +261,15 @@ class JobRunner:
         except Exception:
             log.exception("could not delete stale output of job %s attempt %s", job_id, attempt)
 
-    def _fail(self, job_id: uuid.UUID, attempt: int, message: str, *, retryable: bool) -> Outcome:
+    def _fail(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        message: str,
+        *,
+        retryable: bool,
+        shown: str | None = None,
+    ) -> Outcome:
         state = self._store.fail(job_id, attempt, message, retryable=retryable)
         if state is None:
             return Outcome.STALE
@@ -264,7 +277,9 @@ class JobRunner:
             self._publish(JobEvent(job_id=job_id, kind=JobEventKind.QUEUED, attempt=attempt))
             return Outcome.REQUEUED
         self._publish(
-            JobEvent(job_id=job_id, kind=JobEventKind.FAILED, attempt=attempt, error=message)
+            JobEvent(
+                job_id=job_id, kind=JobEventKind.FAILED, attempt=attempt, error=shown or message
+            )
         )
         log.info("job %s failed: %s", job_id, message)
         return Outcome.FAILED

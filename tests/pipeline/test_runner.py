@@ -30,7 +30,7 @@ from inference.events import InMemoryEvents
 from inference.storage import LocalStorage
 from inference.worker.embedded import InProcessDispatcher
 from inference.worker.job_store import DbJobStore
-from inference.worker.runner import JobRunner, Outcome
+from inference.worker.runner import RETRY_MESSAGE, JobRunner, Outcome
 from nanke.settings import PipelineSettings
 from tests.pipeline.harness import image_keys, job_row, ledger_kinds, submit
 
@@ -177,7 +177,10 @@ async def test_unexpected_errors_retry_until_the_attempt_cap(setup: Setup) -> No
     assert setup.requeued == [job_id, job_id]  # published again after each retryable failure
     job = await job_row(setup.sessions, job_id)
     assert (job.state, job.attempts) == ("failed", 3)
+    assert job.error == "worker error: RuntimeError: CUDA error: an illegal memory access"
     assert await ledger_kinds(setup.sessions, job_id) == ["hold", "refund"]
+    failed = [d.event for d in setup.events._queue if d.event.kind is JobEventKind.FAILED]
+    assert [e.error for e in failed] == [RETRY_MESSAGE]  # no internals shown to the member
 
 
 async def test_a_stale_attempt_discards_its_output(setup: Setup) -> None:
