@@ -107,3 +107,20 @@ def test_migrate_reports_an_unreachable_database(monkeypatch: pytest.MonkeyPatch
     code, out = _nanke("migrate")
     assert code == 1 and "cannot use the database" in out
     assert "secret" not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("quota", "grant", "1", "99999999999999999"), "grant at most 1,000,000,000 credits"),
+        (("quota", "grant", "1", "--", "-1e30"), "grant at most 1,000,000,000 credits"),
+        (("quota", "show", "99999999999999999999"), "too large for a Discord user id"),
+    ],
+)
+def test_out_of_range_numbers_are_usage_errors_before_the_database(
+    args: tuple[str, ...], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An unreachable database: the command must refuse before it gets there (no SQL dump).
+    monkeypatch.setenv("NANKE_DATABASE_URL", "postgresql+asyncpg://nanke@127.0.0.1:1/x")
+    code, out = _nanke("admin", *args)
+    assert code == 2 and message in out, out
