@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     # priority.
     relax_mode: bool = False
 
+    @field_validator("database_url", "broker_url", "events_url", "gallery_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `.env.example` leaves optional URLs as `NAME=`: empty means "not configured".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str | None) -> str | None:

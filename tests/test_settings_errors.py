@@ -30,3 +30,13 @@ def test_an_invalid_setting_names_its_variable(monkeypatch: pytest.MonkeyPatch) 
     assert isinstance(result.exception, SystemExit)
     assert "NANKE_PIPELINE: " in result.output
     assert "heartbeat_s must be at most half of pipeline.lease_s" in result.output
+
+
+def test_blank_optional_urls_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nanke.settings import load_settings
+
+    for name in ("DATABASE_URL", "BROKER_URL", "EVENTS_URL", "GALLERY_URL"):
+        monkeypatch.setenv(f"NANKE_{name}", "")
+    settings = load_settings()
+    assert settings.gallery_url is None and settings.broker_url is None
+    assert settings.effective_database_url.startswith("sqlite+aiosqlite:///")
