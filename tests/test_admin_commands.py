@@ -124,3 +124,13 @@ def test_out_of_range_numbers_are_usage_errors_before_the_database(
     monkeypatch.setenv("NANKE_DATABASE_URL", "postgresql+asyncpg://nanke@127.0.0.1:1/x")
     code, out = _nanke("admin", *args)
     assert code == 2 and message in out, out
+
+
+def test_migrate_to_an_unknown_revision_is_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NANKE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("NANKE_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(cli, ["migrate", "--revision", "nope"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "cannot migrate to 'nope'" in result.output and "nope" in result.output
