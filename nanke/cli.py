@@ -36,6 +36,20 @@ class LazyGroup(click.Group):
         command: click.Command = module.command
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # A bad NANKE_* setting is the operator's to fix: one message per field, no traceback.
+        from pydantic import ValidationError
+
+        try:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            if exc.title != "Settings":
+                raise
+            problems = "; ".join(
+                f"NANKE_{'__'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+            )
+            raise click.ClickException(f"invalid settings (env or .env): {problems}") from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help without importing each command module.
         rows = [(name, _COMMANDS[name][1]) for name in self.list_commands(ctx)]

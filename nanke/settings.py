@@ -133,6 +133,32 @@ class Settings(BaseSettings):
     # priority.
     relax_mode: bool = False
 
+    @field_validator("database_url", "broker_url", "events_url", "gallery_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `.env.example` leaves optional URLs as `NAME=`: empty means "not configured".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        # The data layer is async-only: a sync or unparsable URL would fail later, obscurely.
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError:
+            driver = ""
+        if driver not in {"postgresql+asyncpg", "sqlite+aiosqlite"}:
+            raise ValueError(
+                "database_url must be a postgresql+asyncpg:// or sqlite+aiosqlite:/// URL, "
+                "e.g. postgresql+asyncpg://nanke@127.0.0.1/nanke"
+            )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:

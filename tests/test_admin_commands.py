@@ -107,3 +107,30 @@ def test_migrate_reports_an_unreachable_database(monkeypatch: pytest.MonkeyPatch
     code, out = _nanke("migrate")
     assert code == 1 and "cannot use the database" in out
     assert "secret" not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("quota", "grant", "1", "99999999999999999"), "grant at most 1,000,000,000 credits"),
+        (("quota", "grant", "1", "--", "-1e30"), "grant at most 1,000,000,000 credits"),
+        (("quota", "show", "99999999999999999999"), "too large for a Discord user id"),
+    ],
+)
+def test_out_of_range_numbers_are_usage_errors_before_the_database(
+    args: tuple[str, ...], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An unreachable database: the command must refuse before it gets there (no SQL dump).
+    monkeypatch.setenv("NANKE_DATABASE_URL", "postgresql+asyncpg://nanke@127.0.0.1:1/x")
+    code, out = _nanke("admin", *args)
+    assert code == 2 and message in out, out
+
+
+def test_migrate_to_an_unknown_revision_is_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NANKE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("NANKE_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(cli, ["migrate", "--revision", "nope"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "cannot migrate to 'nope'" in result.output and "nope" in result.output

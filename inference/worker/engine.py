@@ -164,7 +164,9 @@ class Engine:
             with clock("vae_decode"):
                 images = self._decode(pipe, latents)
 
-        infotexts = [build_infotext(gen, seed=s, denoising_strength=strength) for s in seeds]
+        # The PNG says what ran: unCLIP takes no LoRAs, so its text lists none.
+        ran = gen.model_copy(update={"loras": ()}) if unclip is not None else gen
+        infotexts = [build_infotext(ran, seed=s, denoising_strength=strength) for s in seeds]
         with clock("image_encode"):
             pngs = [encode_png(img, info) for img, info in zip(images, infotexts, strict=True)]
             grid = make_grid(images) if gen.batch > 1 else None

@@ -17,9 +17,13 @@ def quiet_libraries() -> None:
     if _done or os.environ.get("NANKE_LIBRARY_LOGS") == "1":
         return
     import diffusers
+    import huggingface_hub
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
     diffusers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    # ...which also silences huggingface_hub; its download bars are the one sign of life in a
+    # first run's multi-GB download, so they stay.
+    huggingface_hub.utils.enable_progress_bars()
     _done = True

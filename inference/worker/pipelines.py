@@ -149,6 +149,19 @@ class PipelineCache:
             raise
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise _load_error(f"model {entry.name!r}", entry.source, exc) from None
+        unet = pipe.unet.config
+        # An unCLIP, upscaler or inpainting checkpoint loads as a text-to-image pipeline but
+        # fails on the first job with a library error: refuse it at load, by name.
+        if (
+            unet.class_embed_type is not None
+            or unet.num_class_embeds is not None
+            or (unet.in_channels != pipe.vae.config.latent_channels)
+        ):
+            raise ModelFileError(
+                f"model {entry.name!r} ({entry.source}) is not a plain text-to-image "
+                "checkpoint (unCLIP, upscaler or inpainting?): point `source` at a base model; "
+                "an unCLIP model belongs in the [unclip] section"
+            )
         pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
         if not sdxl:

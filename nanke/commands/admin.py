@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _MENTION = re.compile(r"<@!?(\d+)>|(\d+)")
+# Discord ids are 64-bit; the ledger stores milli-credits in BIGINT: keep grants far below it.
+_MAX_USER_ID = 2**63 - 1
+MAX_GRANT_CREDITS = 10**9
 
 
 class DiscordUser(click.ParamType):
@@ -28,7 +31,10 @@ class DiscordUser(click.ParamType):
         match = _MENTION.fullmatch(str(value).strip())
         if match is None:
             self.fail(f"{value!r} is not a Discord user id (enable Developer Mode, Copy User ID)")
-        return int(match.group(1) or match.group(2))
+        user = int(match.group(1) or match.group(2))
+        if user > _MAX_USER_ID:
+            self.fail(f"{value!r} is too large for a Discord user id")
+        return user
 
 
 @click.group(help="Operator tools: quotas and plans.")
@@ -94,6 +100,10 @@ def quota_grant(user: int, credits: str, note: str | None) -> None:
         amount = credits_to_milli(credits)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="CREDITS") from None
+    if abs(amount) > MAX_GRANT_CREDITS * 1000:
+        raise click.BadParameter(
+            f"grant at most {MAX_GRANT_CREDITS:,} credits at a time", param_hint="CREDITS"
+        )
 
     async def grant(session: AsyncSession, settings: Settings, now: datetime) -> str:
         from db import members

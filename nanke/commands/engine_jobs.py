@@ -86,13 +86,22 @@ class _Progress:
             self.bar.__exit__(None, None, None)
 
 
-def run_engine(
-    registry: Registry, spec: JobSpec, source: Any = None, label: str = "painting"
-) -> Any:
+def make_engine(registry: Registry) -> Any:
     from inference.worker.engine import Engine, default_device
 
     device, dtype = default_device()
-    engine = Engine(registry, device=device, dtype=dtype)
+    return Engine(registry, device=device, dtype=dtype)
+
+
+def run_engine(
+    registry: Registry,
+    spec: JobSpec,
+    source: Any = None,
+    label: str = "painting",
+    engine: Any = None,
+) -> Any:
+    """Run one job; pass `engine` to keep its models loaded across several jobs."""
+    engine = engine or make_engine(registry)
     progress = _Progress(label)
     try:
         return engine.run(spec, source=source, on_progress=progress)

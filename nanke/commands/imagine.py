@@ -30,6 +30,7 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
     from bot.prompt import PromptError, parse_prompt
     from inference.resolve import imagine_spec
     from nanke.commands.engine_jobs import (
+        make_engine,
         models_file_option,
         registry_from,
         report,
@@ -46,12 +47,13 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
         raise click.ClickException(f"{exc.message}{flag}") from None
     with user_errors():
         registry = registry_from(path, explicit)
-        for n, params in enumerate(requests, start=1):
-            if model:
-                params = params.model_copy(update={"model": model})
-            spec = imagine_spec(params, registry)
-            target = out_dir or Path("out") / str(spec.job_id)[:8]
-            if len(requests) > 1:
-                target = target / str(n)
-            output = run_engine(registry, spec)
+        if model:
+            requests = [params.model_copy(update={"model": model}) for params in requests]
+        # Resolve every request first: a bad model or LoRA in request 3 fails before any work.
+        specs = [imagine_spec(params, registry) for params in requests]
+        base = out_dir or Path("out") / str(specs[0].job_id)[:8]
+        engine = make_engine(registry)  # one engine: models load once for all requests
+        for n, spec in enumerate(specs, start=1):
+            target = base / str(n) if len(specs) > 1 else base
+            output = run_engine(registry, spec, engine=engine)
             report(target, write_job(target, spec, output, registry))

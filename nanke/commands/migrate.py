@@ -25,6 +25,11 @@ def command(revision: str) -> None:
             await upgrade(engine, revision)
             return await current_revision(engine)
 
+    from alembic.util import CommandError
+
     with database_errors(settings):
-        reached = asyncio.run(run())
+        try:
+            reached = asyncio.run(run())
+        except CommandError as exc:  # e.g. an unknown --revision
+            raise click.ClickException(f"cannot migrate to {revision!r}: {exc}") from None
     click.echo(f"{safe_url(settings.effective_database_url)} is at revision {reached}")

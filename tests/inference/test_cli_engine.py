@@ -119,6 +119,32 @@ def test_one_folder_per_request(tiny_models: Path, tmp_path: Path) -> None:
         assert job["spec"]["generation"]["prompt"] == f"a {colour} fox"
 
 
+def test_without_out_the_requests_share_one_folder(
+    tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, output = _invoke("imagine", "a {red, blue} fox --steps 1", "--models", str(tiny_models))
+    assert code == 0, output
+    (base,) = (tmp_path / "out").iterdir()
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2"]
+
+
+def test_a_bad_request_among_several_fails_before_any_painting(
+    tiny_models: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    code, output = _invoke(
+        "imagine",
+        "a fox --steps 1 --model {tiny, nope}",
+        "--models",
+        str(tiny_models),
+        "--out",
+        str(out),
+    )
+    assert code == 1 and "unknown model 'nope'" in output
+    assert not out.exists()
+
+
 def test_missing_tile_is_a_message(job_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "job").mkdir()
     (tmp_path / "job" / "job.json").write_text((job_dir / "job.json").read_text())

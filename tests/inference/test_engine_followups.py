@@ -84,6 +84,21 @@ def test_vary_strong_uses_unclip_and_its_noise_level(
     assert diff(calm_engine.run(strong_job, source=out.images[0]), strong) > 0.1
 
 
+def test_vary_strong_with_unclip_does_not_claim_loras_it_cannot_apply(
+    registry: Any, engine: Any, parent: Any
+) -> None:
+    job, out = parent
+    with_lora = with_gen(job, loras=[{"name": "ink", "weight": 0.7}])
+    strong = engine.run(
+        vary_spec(with_lora, 1, strong=True, source_key="k/1.png", seed=77), source=out.images[0]
+    )
+    assert "<lora:" not in strong.infotexts[0]
+    subtle = engine.run(
+        vary_spec(with_lora, 1, strong=False, source_key="k/1.png", seed=77), source=out.images[0]
+    )
+    assert "<lora:ink:0.7>" in subtle.infotexts[0]
+
+
 def test_vary_strong_without_unclip_is_high_strength_img2img(
     registry: Any, engine: Any, parent: Any
 ) -> None:
