@@ -50,7 +50,15 @@ def parse_prompt(text: str) -> list[ImagineParams]:
             f"the limit is {MAX_REQUESTS}: lower --repeat or use fewer {{…}} options",
             "--repeat",
         )
-    return [params for params, repeat in variants for _ in range(repeat)]
+    return [_nth_repeat(params, k) for params, repeat in variants for k in range(repeat)]
+
+
+def _nth_repeat(params: ImagineParams, k: int) -> ImagineParams:
+    """Repeat k of a prompt with a fixed --seed starts 4 seeds further on (a grid uses seed..seed+3),
+    so `--repeat 3 --seed 7` paints three different grids, not one grid three times."""
+    if k == 0 or params.seed is None:
+        return params
+    return params.model_copy(update={"seed": (params.seed + 4 * k) % (MAX_SEED + 1)})
 
 
 def _parse_one(text: str) -> tuple[ImagineParams, int]:

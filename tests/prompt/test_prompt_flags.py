@@ -111,9 +111,18 @@ def test_flag_rows(text: str, expected: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("count", [1, 3, 10])
 def test_repeat_makes_identical_requests(count: int) -> None:
-    requests = parse_prompt(f"a cat --seed 5 --repeat {count}")
+    requests = parse_prompt(f"a cat --ar 2:3 --repeat {count}")
     assert len(requests) == count
     assert all(r == requests[0] for r in requests)
+
+
+def test_repeat_with_a_seed_paints_different_grids() -> None:
+    # A grid uses seed..seed+3, so repeat k starts 4k further on (wrapping at 2**32).
+    requests = parse_prompt("a cat --seed 4294967291 --repeat 3")
+    assert [r.seed for r in requests] == [4294967291, 4294967295, 3]
+    assert {r.model_copy(update={"seed": None}) for r in requests} == {
+        requests[0].model_copy(update={"seed": None})
+    }
 
 
 @pytest.mark.parametrize(
