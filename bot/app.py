@@ -1,0 +1,133 @@
+"""The bot's composition root: `build_bot(settings, deps)` wires services into a NankeBot.
+
+Intents: only `guilds` (channels, roles and permissions for the guilds the bot is in). Slash
+commands and buttons arrive as interactions, which need no intent; no privileged intent
+(members, presences, message content) is used."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import discord
+from discord.ext import commands
+
+from bot.poster import DiscordPoster
+from bot.services.catalog import Catalog
+from bot.services.delivery import DeliveryService
+from bot.services.intake import IntakeService, Parse
+from bot.services.ports import Enqueuer, EventSource, ImageStore, Resolver, Store
+from nanke.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = (
+    "bot.exts.errors",
+    "bot.exts.imagine",
+    "bot.exts.buttons",
+    "bot.exts.info",
+    "bot.exts.settings",
+    "bot.exts.show",
+    "bot.exts.admin",
+)
+
+
+@dataclass
+class BotDeps:
+    """What the bot needs from the data layer and the pipeline, built by the caller."""
+
+    store: Store
+    enqueuer: Enqueuer
+    resolver: Resolver
+    images: ImageStore
+    parse: Parse
+    parse_error: type[Exception]
+    samplers: Sequence[str]
+    models: Sequence[str] = ()
+    lora_dir: Path | None = None
+    events: EventSource | None = None
+    admin_ids: frozenset[int] = field(default_factory=frozenset)
+
+
+class NankeBot(commands.Bot):
+    def __init__(
+        self,
+        settings: Settings,
+        deps: BotDeps,
+        *,
+        pump_events: bool = True,
+        sync_commands: bool = True,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions(users=True, everyone=False, roles=False),
+        )
+        self.settings = settings
+        self.deps = deps
+        self.admin_ids = frozenset(settings.discord.admin_ids) | deps.admin_ids
+        self.poster = DiscordPoster(self)
+        self.intake = IntakeService(
+            store=deps.store,
+            enqueuer=deps.enqueuer,
+            resolver=deps.resolver,
+            parse=deps.parse,
+            parse_error=deps.parse_error,
+        )
+        self.delivery = DeliveryService(
+            store=deps.store,
+            images=deps.images,
+            poster=self.poster,
+            gallery_url=settings.gallery_url,
+        )
+        self.catalog = Catalog(
+            samplers=deps.samplers, models=lambda: deps.models, lora_dir=deps.lora_dir
+        )
+        self._pump_events = pump_events
+        self._sync_commands = sync_commands
+        self._pump_task: asyncio.Task[None] | None = None
+
+    async def setup_hook(self) -> None:
+        for name in EXTENSIONS:
+            await self.load_extension(name)
+        if self._sync_commands:
+            await self.sync_commands()
+        if self._pump_events and self.deps.events is not None:
+            self._pump_task = asyncio.create_task(self.pump_events(), name="nanke-events")
+
+    async def sync_commands(self) -> None:
+        guild_ids = self.settings.discord.dev_guild_ids
+        for guild_id in guild_ids:
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        if not guild_ids:
+            await self.tree.sync()
+
+    async def pump_events(self) -> None:
+        """Hand every job event to delivery; one failing job never stops the others."""
+        assert self.deps.events is not None
+        async for event in self.deps.events.events():
+            try:
+                await self.delivery.handle(event)
+            except Exception:
+                log.exception("delivering event %s of job %s failed", event.kind, event.job_id)
+            await self.deps.events.ack(event)
+
+    async def close(self) -> None:
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump_task
+        await super().close()
+
+
+def build_bot(settings: Settings, deps: BotDeps, **options: bool) -> NankeBot:
+    return NankeBot(settings, deps, **options)

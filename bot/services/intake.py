@@ -1,0 +1,285 @@
+"""Intake: parse → moderate → hold quota + insert job (one transaction) → enqueue.
+
+Every rejection before the insert costs the member nothing. Admission is idempotent on the
+interaction id, so a replayed interaction (gateway resume) returns the jobs it already made."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from bot.services.errors import (
+    BannedWord,
+    CannotCancel,
+    GuildNotAllowed,
+    InvalidPrompt,
+    JobNotFound,
+    MemberBanned,
+    OutOfCredits,
+    OverCaps,
+    StaleButton,
+)
+from bot.services.moderation import find_banned_word
+from bot.services.permissions import check_can_press
+from bot.services.ports import (
+    Account,
+    Admission,
+    AdmissionStatus,
+    Enqueuer,
+    GuildConfig,
+    JobView,
+    Mode,
+    NewJob,
+    Resolver,
+    Store,
+)
+from inference.contracts import ImagineParams, JobKind, UpscaleMode
+
+# More jobs than this from one /imagine asks the member to confirm first.
+CONFIRM_ABOVE = 4
+_PENDING_TTL_S = 15 * 60
+_GUILD_CACHE_S = 30.0
+
+Parse = Callable[[str], Sequence[ImagineParams]]
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked, where, and through which Discord interaction."""
+
+    interaction_id: int
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+
+
+@dataclass(frozen=True)
+class Queued:
+    job: JobView
+    position: int | None
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    queued: tuple[Queued, ...] = ()
+    # Set when the request needs a confirmation click before anything is charged.
+    confirm_token: UUID | None = None
+    pending_count: int = 0
+    # A batch that stopped part-way (credits or caps ran out), said to the member.
+    note: str | None = None
+
+
+@dataclass
+class _Pending:
+    who: Requester
+    params: tuple[ImagineParams, ...]
+    created: float = field(default_factory=time.monotonic)
+
+
+class IntakeService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        enqueuer: Enqueuer,
+        resolver: Resolver,
+        parse: Parse,
+        parse_error: type[Exception],
+    ) -> None:
+        self._store = store
+        self._enqueuer = enqueuer
+        self._resolver = resolver
+        self._parse = parse
+        self._parse_error = parse_error
+        self._pending: dict[UUID, _Pending] = {}
+        self._guilds: dict[int, tuple[GuildConfig, float]] = {}
+
+    # --- checks shared by every entry point -------------------------------------------
+    async def guild_config(self, guild_id: int | None) -> GuildConfig | None:
+        """A guild's settings, cached briefly: /imagine reads them before its 3 s defer."""
+        if guild_id is None:
+            return None
+        hit = self._guilds.get(guild_id)
+        if hit is not None and time.monotonic() - hit[1] < _GUILD_CACHE_S:
+            return hit[0]
+        config = await self._store.guild(guild_id)
+        self._guilds[guild_id] = (config, time.monotonic())
+        return config
+
+    def forget_guild(self, guild_id: int) -> None:
+        """Called after an admin changes a guild's settings in this process."""
+        self._guilds.pop(guild_id, None)
+
+    async def check_member(self, who: Requester) -> tuple[Account, GuildConfig | None]:
+        guild = await self.guild_config(who.guild_id)
+        _check_guild(guild)
+        account = await self._store.account(who.user_id)
+        if account.banned:
+            raise MemberBanned("You are banned from using Nanke here. Ask a server admin.")
+        return account, guild
+
+    def parse(self, text: str) -> list[ImagineParams]:
+        try:
+            return list(self._parse(text))
+        except self._parse_error as exc:
+            message = getattr(exc, "message", str(exc))
+            flag = getattr(exc, "flag", None)
+            raise InvalidPrompt(f"{message} (nothing was charged)", flag) from None
+
+    # --- /imagine ----------------------------------------------------------------------
+    async def validate(self, who: Requester, text: str) -> list[ImagineParams]:
+        """Everything that can be checked before deferring: the prompt and the guild's rules."""
+        requests = self.parse(text)
+        guild = await self.guild_config(who.guild_id)
+        _check_guild(guild)
+        if guild is not None and (word := find_banned_word(text, guild.banned_words)):
+            raise BannedWord(word)
+        return requests
+
+    async def submit(self, who: Requester, requests: Sequence[ImagineParams]) -> IntakeResult:
+        """Admit validated requests, or ask for a confirmation when they are many."""
+        account, _ = await self.check_member(who)
+        if len(requests) > CONFIRM_ABOVE:
+            self._drop_expired()
+            token = uuid.uuid4()
+            self._pending[token] = _Pending(who, tuple(requests))
+            return IntakeResult(confirm_token=token, pending_count=len(requests))
+        return await self._admit_all(who, account, requests)
+
+    async def imagine(self, who: Requester, text: str) -> IntakeResult:
+        return await self.submit(who, await self.validate(who, text))
+
+    async def confirm(self, token: UUID, presser: Requester) -> IntakeResult:
+        self._drop_expired()
+        pending = self._pending.get(token)
+        if pending is None:
+            raise StaleButton(
+                "This confirmation has expired (or the bot restarted). Run /imagine again."
+            )
+        check_can_press(
+            presser_id=presser.user_id, author_id=pending.who.user_id, everyone_allowed=False
+        )
+        account, _ = await self.check_member(pending.who)
+        # Keys derive from the original interaction, so a double click admits nothing twice.
+        result = await self._admit_all(pending.who, account, pending.params)
+        self._pending.pop(token, None)
+        return result
+
+    async def _admit_all(
+        self, who: Requester, account: Account, requests: Sequence[ImagineParams]
+    ) -> IntakeResult:
+        queued: list[Queued] = []
+        for index, params in enumerate(requests):
+            job_id = uuid.uuid4()
+            spec = self._resolver.imagine(job_id, params, account.prefs)
+            new = NewJob(
+                interaction_key=f"{who.interaction_id}:{index}",
+                user_id=who.user_id,
+                guild_id=who.guild_id,
+                channel_id=who.channel_id,
+                spec=spec,
+                relax=account.prefs.mode is Mode.RELAX,
+            )
+            try:
+                queued.append(await self._admit(new))
+            except (OutOfCredits, OverCaps) as exc:
+                if not queued:
+                    raise
+                note = f"Queued {len(queued)} of {len(requests)}: {exc.message}"
+                return IntakeResult(queued=tuple(queued), note=note)
+        return IntakeResult(queued=tuple(queued))
+
+    async def _admit(self, new: NewJob) -> Queued:
+        admission = await self._store.admit(new)
+        job = _admitted_job(admission)
+        if admission.status is AdmissionStatus.CREATED:
+            await self._enqueuer.enqueue(job)
+        return Queued(job, await self._store.queue_position(job.id))
+
+    # --- buttons -----------------------------------------------------------------------
+    async def follow_up(
+        self,
+        who: Requester,
+        parent_id: UUID,
+        kind: JobKind,
+        index: int | None = None,
+        upscale_mode: UpscaleMode | None = None,
+        remix_prompt: str | None = None,
+    ) -> Queued:
+        """U/V/🔄 and the post-upscale buttons: a new job derived from a finished one."""
+        parent, guild = await self.job_for_presser(parent_id, who)
+        account, _ = await self.check_member(who)
+        params = None
+        if remix_prompt is not None:
+            parsed = self.parse(remix_prompt)
+            if guild is not None and (word := find_banned_word(remix_prompt, guild.banned_words)):
+                raise BannedWord(word)
+            params = parsed[0]
+        job_id = uuid.uuid4()
+        spec = self._resolver.follow_up(
+            job_id, parent.spec, kind, index, upscale_mode=upscale_mode, params=params
+        )
+        new = NewJob(
+            interaction_key=f"{who.interaction_id}:0",
+            user_id=who.user_id,
+            guild_id=who.guild_id,
+            channel_id=who.channel_id,
+            spec=spec,
+            relax=account.prefs.mode is Mode.RELAX,
+            parent_id=parent.id,
+        )
+        return await self._admit(new)
+
+    async def job_for_presser(
+        self, job_id: UUID, who: Requester
+    ) -> tuple[JobView, GuildConfig | None]:
+        job = await self._store.job(job_id)
+        if job is None:
+            raise JobNotFound("That job no longer exists.")
+        guild = await self.guild_config(who.guild_id)
+        check_can_press(
+            presser_id=who.user_id,
+            author_id=job.user_id,
+            everyone_allowed=guild is not None and guild.everyone_can_press,
+        )
+        return job, guild
+
+    async def cancel(self, job_id: UUID, who: Requester) -> JobView:
+        await self.job_for_presser(job_id, who)
+        if not await self._store.cancel(job_id):
+            raise CannotCancel("This job has already started, so it can no longer be cancelled.")
+        cancelled = await self._store.job(job_id)
+        assert cancelled is not None
+        return cancelled
+
+    def _drop_expired(self) -> None:
+        now = time.monotonic()
+        for token in [t for t, p in self._pending.items() if now - p.created > _PENDING_TTL_S]:
+            del self._pending[token]
+
+
+def _check_guild(guild: GuildConfig | None) -> None:
+    if guild is not None and not guild.allowed:
+        raise GuildNotAllowed(
+            "Nanke is not enabled on this server. A server admin can enable it with /admin allow."
+        )
+
+
+def _admitted_job(admission: Admission) -> JobView:
+    if admission.status is AdmissionStatus.OUT_OF_CREDITS:
+        raise OutOfCredits(
+            admission.detail
+            or "You are out of credits for now. Check /info for when they renew, or switch to "
+            "relax mode in /settings if this server allows it."
+        )
+    if admission.status is AdmissionStatus.OVER_CAPS:
+        raise OverCaps(
+            admission.detail
+            or "You have too many jobs running or waiting. Wait for one to finish, or cancel a "
+            "queued one with its ❌ button."
+        )
+    assert admission.job is not None
+    return admission.job
