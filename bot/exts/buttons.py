@@ -160,7 +160,7 @@ async def _share(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
 
 class RemixModal(discord.ui.Modal, title="Remix"):
     prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
-        label="Prompt", style=discord.TextStyle.paragraph, max_length=4000
+        label="Prompt", style=discord.TextStyle.paragraph, max_length=4000, custom_id="prompt"
     )
 
     def __init__(self, parent_id: Any, kind: JobKind, index: int | None, prompt: str) -> None:

@@ -40,10 +40,12 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
     text = message_for(error)
     try:
         if interaction.response.is_done():
-            # A public "thinking…" placeholder must not stay behind an error.
             deferred = discord.InteractionResponseType.deferred_channel_message
             if interaction.response.type is deferred:
+                # A public "thinking…" placeholder must not stay behind, and Discord makes the
+                # first followup edit it (keeping it public): complete it, then delete it.
                 with suppress(discord.HTTPException):
+                    await interaction.edit_original_response(content="…")
                     await interaction.delete_original_response()
             await interaction.followup.send(text, ephemeral=True)
         else:

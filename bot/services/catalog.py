@@ -14,7 +14,10 @@ MAX_CHOICE_VALUE = 100  # Discord's limit on a choice's name and value
 COMMON_RATIOS = ("1:1", "2:3", "3:2", "4:5", "5:4", "9:16", "16:9", "3:4", "4:3", "21:9", "1:2")
 
 # The last flag in the text and what has been typed of its value so far.
-_TAIL = re.compile(r"(?:--|—|–)(?P<flag>[a-z][a-z-]*)\s+(?P<value>[^\s-][^-]*|)$", re.IGNORECASE)
+_TAIL = re.compile(
+    r"(?:^|\s)(?:--|—|–)(?P<flag>[a-z][a-z-]*)\s+(?P<value>(?:(?!\s(?:--|—|–)).)*)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ class IntakeService:
         _check_guild(guild)
         account = await self._store.account(who.user_id)
         if account.banned:
-            raise MemberBanned("You are banned from using Nanke here. Ask a server admin.")
+            raise MemberBanned(_BANNED)
         return account, guild
 
     def parse(self, text: str) -> list[ImagineParams]:
@@ -137,6 +137,9 @@ class IntakeService:
         _check_guild(guild)
         if guild is not None and (word := find_banned_word(text, guild.banned_words)):
             raise BannedWord(word)
+        # A cheap read so the common refusals stay ephemeral; admission re-checks atomically.
+        account = await self._store.account(who.user_id)
+        _check_account(account)
         return requests
 
     async def submit(self, who: Requester, requests: Sequence[ImagineParams]) -> IntakeResult:
@@ -261,6 +264,20 @@ class IntakeService:
             del self._pending[token]
 
 
+_BANNED = "You are banned from using Nanke here. Ask a server admin."
+_NO_CREDITS = (
+    "You are out of credits for now. Check /info for when they renew, or switch to relax mode "
+    "in /settings if this server allows it."
+)
+
+
+def _check_account(account: Account) -> None:
+    if account.banned:
+        raise MemberBanned(_BANNED)
+    if account.credits_left_milli <= 0 and account.prefs.mode is not Mode.RELAX:
+        raise OutOfCredits(_NO_CREDITS)
+
+
 def _check_guild(guild: GuildConfig | None) -> None:
     if guild is not None and not guild.allowed:
         raise GuildNotAllowed(
@@ -270,11 +287,7 @@ def _check_guild(guild: GuildConfig | None) -> None:
 
 def _admitted_job(admission: Admission) -> JobView:
     if admission.status is AdmissionStatus.OUT_OF_CREDITS:
-        raise OutOfCredits(
-            admission.detail
-            or "You are out of credits for now. Check /info for when they renew, or switch to "
-            "relax mode in /settings if this server allows it."
-        )
+        raise OutOfCredits(admission.detail or _NO_CREDITS)
     if admission.status is AdmissionStatus.OVER_CAPS:
         raise OverCaps(
             admission.detail

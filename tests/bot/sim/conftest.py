@@ -60,3 +60,48 @@ def make_bot(world) -> NankeBot:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def simcord_bot(world):  # type: ignore[no-untyped-def]
     return make_bot(world)
+
+
+@dataclass
+class Scene:
+    """A guild with an art channel, two members and an admin, plus helpers."""
+
+    env: object
+    world: World
+    guild: object
+    channel: object
+    alice: object
+    bob: object
+    mod: object
+
+    @property
+    def bot(self) -> NankeBot:
+        return self.env.bot  # type: ignore[attr-defined, no-any-return]
+
+    async def finish(self, job_id, **kwargs):  # type: ignore[no-untyped-def]
+        """Run a queued job on the fake worker and hand its events to the bot's delivery."""
+        for event in self.world.worker.run(job_id, **kwargs):
+            await self.bot.delivery.handle(event)
+        await self.env.settle()  # type: ignore[attr-defined]
+
+    def last_job(self):  # type: ignore[no-untyped-def]
+        return self.world.store.jobs[self.world.enqueuer.sent[-1]].view
+
+
+@pytest.fixture
+def scene(simcord_env, world) -> Scene:  # type: ignore[no-untyped-def]
+    import discord
+
+    env = simcord_env
+    guild = env.create_guild()
+    channel = guild.create_text_channel("art")
+    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+    return Scene(
+        env=env,
+        world=world,
+        guild=guild,
+        channel=channel,
+        alice=guild.add_member(env.create_user("alice")),
+        bob=guild.add_member(env.create_user("bob")),
+        mod=guild.add_member(env.create_user("mod"), roles=[mods]),
+    )
