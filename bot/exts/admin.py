@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from bot.app import NankeBot
 
 
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
 class Admin(commands.GroupCog, group_name="admin", group_description="Nanke admin commands"):
     def __init__(self, bot: NankeBot) -> None:
         self.bot = bot
