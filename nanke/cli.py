@@ -12,6 +12,7 @@ from nanke import __version__
 
 # name → "module:attribute" of a click.Command. Keep alphabetical.
 _COMMANDS: dict[str, tuple[str, str]] = {
+    "bot": ("nanke.commands.bot", "Run the Discord bot."),
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
 }
 

@@ -145,8 +145,8 @@ class DeliveryService:
         if not self._throttle.allow(job.id):
             return
         files: tuple[OutFile, ...] = ()
-        if event.preview_key:
-            files = (OutFile(await self._images.read(event.preview_key), "preview.webp"),)
+        if event.preview_jpeg:
+            files = (OutFile(event.preview_jpeg, "preview.jpg"),)
         content = formatting.running(job.spec, mention(job.user_id), event.percent)
         await self._poster.edit_live(job.id, Outgoing(content, files))
 

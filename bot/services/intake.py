@@ -5,6 +5,7 @@ interaction id, so a replayed interaction (gateway resume) returns the jobs it a
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -36,7 +37,7 @@ from bot.services.ports import (
     Resolver,
     Store,
 )
-from inference.contracts import ImagineParams, JobKind, UpscaleMode
+from inference.contracts import ImagineParams, JobKind, JobSpec, UpscaleMode
 
 # More jobs than this from one /imagine asks the member to confirm first.
 CONFIRM_ABOVE = 4
@@ -60,6 +61,7 @@ class Requester:
 class Queued:
     job: JobView
     position: int | None
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,14 @@ class IntakeService:
         resolver: Resolver,
         parse: Parse,
         parse_error: type[Exception],
+        resolve_errors: tuple[type[Exception], ...] = (),
     ) -> None:
         self._store = store
         self._enqueuer = enqueuer
         self._resolver = resolver
         self._parse = parse
         self._parse_error = parse_error
+        self._resolve_errors = resolve_errors
         self._pending: dict[UUID, _Pending] = {}
         self._guilds: dict[int, tuple[GuildConfig, float]] = {}
 
@@ -177,9 +181,11 @@ class IntakeService:
         queued: list[Queued] = []
         for index, params in enumerate(requests):
             job_id = uuid.uuid4()
-            spec = self._resolver.imagine(job_id, params, account.prefs)
+            spec = self._resolve(
+                functools.partial(self._resolver.imagine, job_id, params, account.prefs)
+            )
             new = NewJob(
-                interaction_key=f"{who.interaction_id}:{index}",
+                interaction_id=who.interaction_id if index == 0 else None,
                 user_id=who.user_id,
                 guild_id=who.guild_id,
                 channel_id=who.channel_id,
@@ -187,20 +193,31 @@ class IntakeService:
                 relax=account.prefs.mode is Mode.RELAX,
             )
             try:
-                queued.append(await self._admit(new))
+                admitted = await self._admit(new)
             except (OutOfCredits, OverCaps) as exc:
                 if not queued:
                     raise
                 note = f"Queued {len(queued)} of {len(requests)}: {exc.message}"
                 return IntakeResult(queued=tuple(queued), note=note)
+            queued.append(admitted)
+            if admitted.replayed:
+                break  # a replayed interaction: its batch was admitted the first time
         return IntakeResult(queued=tuple(queued))
 
     async def _admit(self, new: NewJob) -> Queued:
         admission = await self._store.admit(new)
         job = _admitted_job(admission)
-        if admission.status is AdmissionStatus.CREATED:
+        created = admission.status is AdmissionStatus.CREATED
+        if created:
             await self._enqueuer.enqueue(job)
-        return Queued(job, await self._store.queue_position(job.id))
+        return Queued(job, await self._store.queue_position(job.id), replayed=not created)
+
+    def _resolve(self, make: Callable[[], JobSpec]) -> JobSpec:
+        """Resolution errors (unknown model or LoRA…) are the member's to fix, like parsing."""
+        try:
+            return make()
+        except self._resolve_errors as exc:
+            raise InvalidPrompt(f"{exc} (nothing was charged)") from None
 
     # --- buttons -----------------------------------------------------------------------
     async def follow_up(
@@ -221,12 +238,28 @@ class IntakeService:
             if guild is not None and (word := find_banned_word(remix_prompt, guild.banned_words)):
                 raise BannedWord(word)
             params = parsed[0]
+        if parent.result is None:
+            raise JobNotFound("That job has no images yet; wait for it to finish.")
+        source_key = None
+        if index is not None:
+            if not 1 <= index <= len(parent.result.image_keys):
+                raise JobNotFound(f"That job has no image {index}.")
+            source_key = parent.result.image_keys[index - 1]
         job_id = uuid.uuid4()
-        spec = self._resolver.follow_up(
-            job_id, parent.spec, kind, index, upscale_mode=upscale_mode, params=params
+        spec = self._resolve(
+            lambda: self._resolver.follow_up(
+                job_id,
+                parent.spec,
+                kind,
+                index,
+                source_key,
+                upscale_mode=upscale_mode,
+                params=params,
+                prefs=account.prefs,
+            )
         )
         new = NewJob(
-            interaction_key=f"{who.interaction_id}:0",
+            interaction_id=who.interaction_id,
             user_id=who.user_id,
             guild_id=who.guild_id,
             channel_id=who.channel_id,

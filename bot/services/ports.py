@@ -7,7 +7,7 @@ their own. Views are plain frozen dataclasses so no SQLAlchemy object leaks into
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -103,7 +103,9 @@ class Admission:
 class NewJob:
     """What intake asks the store to hold quota for and insert, in one transaction."""
 
-    interaction_key: str  # unique: Discord interaction id (+ ":index" for batches)
+    # The Discord interaction: a replay of it returns the existing job. Only the first job
+    # of a batch carries it; the batch stops at a replayed first job.
+    interaction_id: int | None
     user_id: int
     guild_id: int | None
     channel_id: int
@@ -159,9 +161,13 @@ class Resolver(Protocol):
         parent: JobSpec,
         kind: JobKind,
         index: int | None,
+        source_key: str | None,
         upscale_mode: UpscaleMode | None = None,
         params: ImagineParams | None = None,
-    ) -> JobSpec: ...
+        prefs: UserPrefs | None = None,
+    ) -> JobSpec:
+        """U/V/🔄 from a finished parent; `params` replaces the prompt (remix)."""
+        ...
 
 
 class EventKind(StrEnum):
@@ -174,13 +180,16 @@ class EventKind(StrEnum):
 
 @dataclass(frozen=True)
 class JobEvent:
+    """Mirrors the pipeline's event: previews travel inline as small JPEGs."""
+
     job_id: UUID
     kind: EventKind
+    attempt: int | None = None
     position: int | None = None
     percent: float | None = None
-    preview_key: str | None = None
+    preview_jpeg: bytes | None = None
+    result: JobResult | None = None
     error: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class EventSource(Protocol):

@@ -95,15 +95,16 @@ class FakeResolver:
         parent: JobSpec,
         kind: JobKind,
         index: int | None,
+        source_key: str | None,
         upscale_mode: UpscaleMode | None = None,
         params: ImagineParams | None = None,
+        prefs: UserPrefs | None = None,
     ) -> JobSpec:
         params = params or parent.params
         source = None
         if index is not None:
-            source = SourceImage(
-                job_id=parent.job_id, index=index, key=f"{parent.job_id}/{index}.png"
-            )
+            assert source_key is not None
+            source = SourceImage(job_id=parent.job_id, index=index, key=source_key)
         return JobSpec(
             job_id=job_id,
             kind=kind,
@@ -130,7 +131,6 @@ class FakeResolver:
 @dataclass
 class _Row:
     view: JobView
-    key: str
     seq: int
     posting: bool = False
     refunded: bool = False
@@ -149,7 +149,7 @@ class MemoryStore:
 
     def __init__(self, *, max_running: int = 3, max_queued: int = 10) -> None:
         self.jobs: dict[UUID, _Row] = {}
-        self.by_key: dict[str, UUID] = {}
+        self.by_key: dict[int, UUID] = {}
         self.users: dict[int, _User] = {}
         self.guilds: dict[int, GuildConfig] = {}
         self.shares: set[tuple[UUID, int]] = set()
@@ -161,7 +161,7 @@ class MemoryStore:
         return self.users.setdefault(user_id, _User())
 
     async def admit(self, new: NewJob) -> Admission:
-        existing = self.by_key.get(new.interaction_key)
+        existing = self.by_key.get(new.interaction_id) if new.interaction_id else None
         if existing is not None:
             return Admission(AdmissionStatus.REPLAYED, self.jobs[existing].view)
         user = self._user(new.user_id)
@@ -185,8 +185,9 @@ class MemoryStore:
             created_at=datetime.now(UTC),
             cost_milli=cost,
         )
-        self.jobs[view.id] = _Row(view, new.interaction_key, next(self._seq))
-        self.by_key[new.interaction_key] = view.id
+        self.jobs[view.id] = _Row(view, next(self._seq))
+        if new.interaction_id is not None:
+            self.by_key[new.interaction_id] = view.id
         return Admission(AdmissionStatus.CREATED, view)
 
     async def job(self, job_id: UUID) -> JobView | None:
@@ -323,6 +324,12 @@ def png(size: tuple[int, int], color: tuple[int, int, int]) -> bytes:
     return buffer.getvalue()
 
 
+def jpeg(size: tuple[int, int], color: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
 _COLORS = [(200, 40, 40), (40, 200, 40), (40, 40, 200), (200, 200, 40)]
 
 
@@ -339,10 +346,9 @@ class FakeWorker:
         gen = job.spec.generation
         self.store.start(job_id)
         events = [JobEvent(job_id, EventKind.STARTED)]
-        preview = f"{job_id}/preview.webp"
-        self.images.blobs[preview] = png((32, 32), (90, 90, 90))
+        preview = jpeg((32, 32), (90, 90, 90))
         events += [
-            JobEvent(job_id, EventKind.PROGRESS, percent=p, preview_key=preview)
+            JobEvent(job_id, EventKind.PROGRESS, percent=p, preview_jpeg=preview)
             for p in (25.0, 50.0, 75.0)
         ]
         count = 1 if job.kind is JobKind.UPSCALE else 4
@@ -375,7 +381,7 @@ class FakeWorker:
             infotext=f"{gen.prompt}\nSteps: {gen.steps}, Sampler: {gen.sampler}",
         )
         self.store.succeed(job_id, result, nsfw or (False,) * count)
-        events.append(JobEvent(job_id, EventKind.SUCCEEDED))
+        events.append(JobEvent(job_id, EventKind.SUCCEEDED, result=result))
         return events
 
     def crash(self, job_id: UUID, error: str) -> list[JobEvent]:

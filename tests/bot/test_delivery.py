@@ -107,7 +107,7 @@ async def test_progress_edits_are_paced_and_show_the_preview(rig):
         await rig.delivery.handle(event)
     progress = [o for o in rig.poster.edits if "%" in o.content]
     assert [o.content[-5:] for o in progress] == ["(25%)"]
-    assert progress[0].files[0].filename == "preview.webp"
+    assert progress[0].files[0].filename == "preview.jpg"
     rig.now[0] = 2.5
     await rig.delivery.handle(JobEvent(job.id, EventKind.PROGRESS, percent=80.0))
     assert rig.poster.edits[-1].content.endswith("(80%)")

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from bot_fakes import COST_MILLI, FakePromptError, FakeResolver, MemoryStore, RecordingEnqueuer
+from bot_fakes import (
+    COST_MILLI,
+    FakePromptError,
+    FakeResolver,
+    FakeWorker,
+    MemoryImages,
+    MemoryStore,
+    RecordingEnqueuer,
+)
 from bot_fakes import fake_parse as parse
 
 from bot.services.errors import (
@@ -11,6 +19,7 @@ from bot.services.errors import (
     CannotCancel,
     GuildNotAllowed,
     InvalidPrompt,
+    JobNotFound,
     MemberBanned,
     NotYourJob,
     OutOfCredits,
@@ -135,15 +144,22 @@ async def test_a_forbidden_guild_and_a_banned_member_are_refused(intake, store):
     assert "/admin allow" in caught.value.message
 
 
+def _finished(store: MemoryStore, job_id):
+    FakeWorker(store, MemoryImages()).run(job_id)
+    return job_id
+
+
 async def test_follow_ups_belong_to_the_author_unless_the_guild_allows_everyone(
     intake, store, enqueuer
 ):
     parent = (await intake.imagine(who(1), "a fox")).queued[0].job
+    _finished(store, parent.id)
     with pytest.raises(NotYourJob):
         await intake.follow_up(who(2, user=8), parent.id, JobKind.UPSCALE, 2)
     upscale = await intake.follow_up(who(3), parent.id, JobKind.UPSCALE, 2, UpscaleMode.SUBTLE)
     assert upscale.job.kind is JobKind.UPSCALE
     assert upscale.job.spec.source is not None and upscale.job.spec.source.index == 2
+    assert upscale.job.spec.source.key == f"{parent.id}/2.png"
     await store.update_guild(GuildConfig(GUILD, everyone_can_press=True))
     intake.forget_guild(GUILD)
     other = await intake.follow_up(who(4, user=8), parent.id, JobKind.REROLL)
@@ -151,8 +167,15 @@ async def test_follow_ups_belong_to_the_author_unless_the_guild_allows_everyone(
     assert len(enqueuer.sent) == 3
 
 
+async def test_a_follow_up_of_an_unfinished_job_is_refused(intake):
+    parent = (await intake.imagine(who(1), "a fox")).queued[0].job
+    with pytest.raises(JobNotFound):
+        await intake.follow_up(who(2), parent.id, JobKind.UPSCALE, 1)
+
+
 async def test_remix_uses_the_edited_prompt_and_it_is_moderated(intake, store):
     parent = (await intake.imagine(who(1), "a fox")).queued[0].job
+    _finished(store, parent.id)
     remixed = await intake.follow_up(
         who(2), parent.id, JobKind.VARY_SUBTLE, 1, remix_prompt="a blue fox"
     )
