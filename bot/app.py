@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import discord
 from discord.ext import commands
@@ -61,6 +62,7 @@ class NankeBot(commands.Bot):
         *,
         pump_events: bool = True,
         sync_commands: bool = True,
+        **client_options: Any,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
@@ -69,6 +71,7 @@ class NankeBot(commands.Bot):
             intents=intents,
             help_command=None,
             allowed_mentions=discord.AllowedMentions(users=True, everyone=False, roles=False),
+            **client_options,
         )
         self.settings = settings
         self.deps = deps
@@ -129,5 +132,7 @@ class NankeBot(commands.Bot):
         await super().close()
 
 
-def build_bot(settings: Settings, deps: BotDeps, **options: bool) -> NankeBot:
+def build_bot(settings: Settings, deps: BotDeps, **options: Any) -> NankeBot:
+    """The bot, wired. Options: pump_events / sync_commands (tests drive those themselves) and
+    discord.py client options."""
     return NankeBot(settings, deps, **options)

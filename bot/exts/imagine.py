@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import discord
@@ -17,6 +18,31 @@ from bot.services.delivery import Button
 if TYPE_CHECKING:
     from bot.app import NankeBot
 
+log = logging.getLogger(__name__)
+
+
+# Discord's codes for an interaction already acknowledged (a replay after a gateway resume,
+# handled by its first delivery) and for one past its 3 s window.
+_ALREADY_ACKNOWLEDGED = 40060
+_UNKNOWN_INTERACTION = 10062
+
+
+async def _defer(interaction: discord.Interaction) -> bool:
+    """Defer publicly; False when this delivery of the interaction must do nothing more."""
+    try:
+        await interaction.response.defer(thinking=True)
+    except discord.HTTPException as exc:
+        if exc.code == _ALREADY_ACKNOWLEDGED:
+            log.info("interaction %s was replayed; its first delivery owns it", interaction.id)
+            return False
+        if exc.code == _UNKNOWN_INTERACTION:
+            # Arrived too late (e.g. missed during a gateway outage): nothing was charged,
+            # and the member sees Discord's "interaction failed" and can simply retry.
+            log.warning("interaction %s expired before it could be acknowledged", interaction.id)
+            return False
+        raise
+    return True
+
 
 class Imagine(commands.Cog):
     def __init__(self, bot: NankeBot) -> None:
@@ -30,7 +56,8 @@ class Imagine(commands.Cog):
         async with user_errors(interaction):
             # Parsing and the guild's rules come first: a rejection is ephemeral and free.
             requests = await self.bot.intake.validate(who, prompt)
-            await interaction.response.defer(thinking=True)
+            if not await _defer(interaction):
+                return
             result = await self.bot.intake.submit(who, requests)
             if result.confirm_token is not None:
                 confirm = Button(

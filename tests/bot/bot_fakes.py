@@ -388,3 +388,23 @@ class FakeWorker:
         self.store.start(job_id)
         self.store.fail(job_id, error)
         return [JobEvent(job_id, EventKind.FAILED, error=error)]
+
+
+class QueueEvents:
+    """An in-process event source: what a worker publishes, the bot's pump reads in order."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self._queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+        self.acked: list[JobEvent] = []
+
+    def publish(self, event: JobEvent) -> None:
+        self._queue.put_nowait(event)
+
+    async def events(self) -> AsyncIterator[JobEvent]:
+        while True:
+            yield await self._queue.get()
+
+    async def ack(self, event: JobEvent) -> None:
+        self.acked.append(event)
