@@ -1,0 +1,93 @@
+"""Sampler names members type → the canonical name the worker knows."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.prompt import SAMPLERS, PromptError, canonical_sampler
+
+
+def test_canonical_names_in_the_issues_order() -> None:
+    assert SAMPLERS == (
+        "euler", "euler_a", "heun", "lms", "lms_karras", "ddim", "pndm", "dpm2", "dpm2_karras",
+        "dpm2_a", "dpm2_a_karras", "dpm++_2m", "dpm++_2m_karras", "dpm++_2m_sde",
+        "dpm++_2m_sde_karras", "dpm++_sde", "dpm++_sde_karras", "dpm++_2s_a",
+        "dpm++_2s_a_karras", "unipc", "lcm",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_canonical_names_map_to_themselves(name: str) -> None:
+    assert canonical_sampler(name) == name
+    assert canonical_sampler(name.upper()) == name
+
+
+@pytest.mark.parametrize(
+    ("alias", "canonical"),
+    [
+        # A1111 display names
+        ("Euler", "euler"),
+        ("Euler a", "euler_a"),
+        ("Heun", "heun"),
+        ("LMS", "lms"),
+        ("LMS Karras", "lms_karras"),
+        ("DDIM", "ddim"),
+        ("PLMS", "pndm"),
+        ("DPM2", "dpm2"),
+        ("DPM2 Karras", "dpm2_karras"),
+        ("DPM2 a", "dpm2_a"),
+        ("DPM2 a Karras", "dpm2_a_karras"),
+        ("DPM++ 2M", "dpm++_2m"),
+        ("DPM++ 2M Karras", "dpm++_2m_karras"),
+        ("DPM++ 2M SDE", "dpm++_2m_sde"),
+        ("DPM++ 2M SDE Karras", "dpm++_2m_sde_karras"),
+        ("DPM++ SDE", "dpm++_sde"),
+        ("DPM++ SDE Karras", "dpm++_sde_karras"),
+        ("DPM++ 2S a", "dpm++_2s_a"),
+        ("DPM++ 2S a Karras", "dpm++_2s_a_karras"),
+        ("UniPC", "unipc"),
+        ("LCM", "lcm"),
+        # k-diffusion names
+        ("k_euler", "euler"),
+        ("k_euler_a", "euler_a"),
+        ("k_euler_ancestral", "euler_a"),
+        ("k_heun", "heun"),
+        ("k_lms", "lms"),
+        ("k_dpm_2", "dpm2"),
+        ("k_dpm_2_a", "dpm2_a"),
+        ("k_dpm_2_ancestral", "dpm2_a"),
+        ("k_dpmpp_2m", "dpm++_2m"),
+        ("k_dpmpp_2s_ancestral", "dpm++_2s_a"),
+        ("k_dpmpp_sde", "dpm++_sde"),
+        # dpmpp for dpm++, any case, separators interchangeable
+        ("dpmpp_2m_karras", "dpm++_2m_karras"),
+        ("DPMPP-2M-SDE-Karras", "dpm++_2m_sde_karras"),
+        ("dpm++ 2m karras", "dpm++_2m_karras"),
+        ("dpm++-2m_karras", "dpm++_2m_karras"),
+        ("dpm++2m", "dpm++_2m"),
+        ("euler-a", "euler_a"),
+        ("EULER_A", "euler_a"),
+        ("  euler   a  ", "euler_a"),
+        ("uni_pc", "unipc"),
+        ("uni-pc", "unipc"),
+    ],
+)
+def test_aliases(alias: str, canonical: str) -> None:
+    assert canonical_sampler(alias) == canonical
+
+
+@pytest.mark.parametrize(
+    ("name", "closest"),
+    [
+        ("eular a", "euler_a"),
+        ("dpm++ 2m karas", "dpm++_2m_karras"),
+        ("heunn", "heun"),
+        ("ddpm", "ddim"),
+    ],
+)
+def test_unknown_sampler_lists_the_closest(name: str, closest: str) -> None:
+    with pytest.raises(PromptError) as caught:
+        canonical_sampler(name)
+    assert caught.value.flag == "--sampler"
+    assert "closest:" in caught.value.message
+    assert closest in caught.value.message
