@@ -18,9 +18,10 @@ import discord
 from discord.ext import commands
 
 from bot.poster import DiscordPoster
+from bot.prompt import SAMPLERS
 from bot.services.catalog import Catalog
 from bot.services.delivery import DeliveryService
-from bot.services.intake import IntakeService, Parse
+from bot.services.intake import IntakeService
 from bot.services.ports import Enqueuer, EventSource, ImageStore, Resolver, Store
 from nanke.settings import Settings
 
@@ -45,13 +46,12 @@ class BotDeps:
     enqueuer: Enqueuer
     resolver: Resolver
     images: ImageStore
-    parse: Parse
-    parse_error: type[Exception]
-    samplers: Sequence[str]
     models: Sequence[str] = ()
     lora_dir: Path | None = None
     events: EventSource | None = None
     admin_ids: frozenset[int] = field(default_factory=frozenset)
+    # Errors the resolver raises for a request the member can fix (unknown model, LoRA…).
+    resolve_errors: tuple[type[Exception], ...] = ()
 
 
 class NankeBot(commands.Bot):
@@ -81,8 +81,7 @@ class NankeBot(commands.Bot):
             store=deps.store,
             enqueuer=deps.enqueuer,
             resolver=deps.resolver,
-            parse=deps.parse,
-            parse_error=deps.parse_error,
+            resolve_errors=deps.resolve_errors,
         )
         self.delivery = DeliveryService(
             store=deps.store,
@@ -91,7 +90,7 @@ class NankeBot(commands.Bot):
             gallery_url=settings.gallery_url,
         )
         self.catalog = Catalog(
-            samplers=deps.samplers, models=lambda: deps.models, lora_dir=deps.lora_dir
+            samplers=SAMPLERS, models=lambda: deps.models, lora_dir=deps.lora_dir
         )
         self._pump_events = pump_events
         self._sync_commands = sync_commands

@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.exts.common import post_queued, requester
 from bot.exts.errors import report, user_errors
+from bot.prompt import format_prompt
 from bot.services import custom_ids, formatting
 from bot.services.custom_ids import Action, ButtonId
 from bot.services.delivery import Button, mention
@@ -122,7 +123,7 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
                     parent.id,
                     kind,
                     index if action is not Action.REROLL else None,
-                    parent.spec.params.prompt,
+                    format_prompt(parent.spec.params),
                 )
             )
             return

@@ -11,6 +11,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.exts.errors import user_errors
+from bot.prompt import PromptError, parse_prompt
+from bot.services.errors import NankeError
 from bot.services.ports import Mode, UserPrefs
 from inference.contracts import ImagineParams
 
@@ -91,7 +93,10 @@ class Settings(commands.Cog):
 
     def _checked(self, flags: str) -> ImagineParams:
         # The parser is the one authority on valid values and their canonical form.
-        return self.bot.intake.parse(f"settings {flags}")[0]
+        try:
+            return parse_prompt(f"settings {flags}")[0]
+        except PromptError as exc:
+            raise NankeError(exc.message[:1].upper() + exc.message[1:]) from None
 
     @settings.autocomplete("sampler")
     async def _sampler(self, _: discord.Interaction, current: str) -> _Choices:

@@ -23,6 +23,7 @@ from bot.services.errors import (
     OverCaps,
     StaleButton,
 )
+from bot.prompt import PromptError, parse_prompt
 from bot.services.moderation import find_banned_word
 from bot.services.permissions import check_can_press
 from bot.services.ports import (
@@ -43,8 +44,6 @@ from inference.contracts import ImagineParams, JobKind, JobSpec, UpscaleMode
 CONFIRM_ABOVE = 4
 _PENDING_TTL_S = 15 * 60
 _GUILD_CACHE_S = 30.0
-
-Parse = Callable[[str], Sequence[ImagineParams]]
 
 
 @dataclass(frozen=True)
@@ -88,15 +87,11 @@ class IntakeService:
         store: Store,
         enqueuer: Enqueuer,
         resolver: Resolver,
-        parse: Parse,
-        parse_error: type[Exception],
         resolve_errors: tuple[type[Exception], ...] = (),
     ) -> None:
         self._store = store
         self._enqueuer = enqueuer
         self._resolver = resolver
-        self._parse = parse
-        self._parse_error = parse_error
         self._resolve_errors = resolve_errors
         self._pending: dict[UUID, _Pending] = {}
         self._guilds: dict[int, tuple[GuildConfig, float]] = {}
@@ -127,11 +122,9 @@ class IntakeService:
 
     def parse(self, text: str) -> list[ImagineParams]:
         try:
-            return list(self._parse(text))
-        except self._parse_error as exc:
-            message = getattr(exc, "message", str(exc))
-            flag = getattr(exc, "flag", None)
-            raise InvalidPrompt(f"{message} (nothing was charged)", flag) from None
+            return parse_prompt(text)
+        except PromptError as exc:
+            raise InvalidPrompt(_sentence(exc.message), exc.flag) from None
 
     # --- /imagine ----------------------------------------------------------------------
     async def validate(self, who: Requester, text: str) -> list[ImagineParams]:
@@ -217,7 +210,7 @@ class IntakeService:
         try:
             return make()
         except self._resolve_errors as exc:
-            raise InvalidPrompt(f"{exc} (nothing was charged)") from None
+            raise InvalidPrompt(_sentence(str(exc))) from None
 
     # --- buttons -----------------------------------------------------------------------
     async def follow_up(
@@ -302,6 +295,10 @@ _NO_CREDITS = (
     "You are out of credits for now. Check /info for when they renew, or switch to relax mode "
     "in /settings if this server allows it."
 )
+
+
+def _sentence(message: str) -> str:
+    return f"{message[:1].upper()}{message[1:]} (nothing was charged)"
 
 
 def _check_account(account: Account) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import itertools
 import random
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,51 +35,11 @@ from inference.contracts import (
     JobKind,
     JobResult,
     JobSpec,
-    PromptPart,
     SourceImage,
     UpscaleMode,
 )
 
 COST_MILLI = 1000
-
-
-class FakePromptError(Exception):
-    def __init__(self, message: str, flag: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.flag = flag
-
-
-SAMPLERS = ("euler", "euler_a", "dpm++_2m", "dpm++_2m_karras", "ddim")
-_FLAG = re.compile(r"--([a-z-]+)(?:\s+([^-][^\s]*))?")
-
-
-def fake_parse(text: str) -> list[ImagineParams]:
-    """A tiny subset of the prompt language, enough to drive the bot's paths."""
-    if not text.strip():
-        raise FakePromptError("The prompt is empty: describe what to paint.")
-    prompt, _, flags = text.partition("--")
-    flags = "--" + flags if flags else ""
-    values: dict[str, str] = {}
-    repeat = 1
-    for name, value in _FLAG.findall(flags):
-        if name == "repeat":
-            repeat = int(value)
-        elif name in ("ar", "sampler", "model", "seed"):
-            values[name] = value
-        else:
-            raise FakePromptError(f"Unknown flag --{name}.", name)
-    if "sampler" in values and values["sampler"] not in SAMPLERS:
-        raise FakePromptError(f"Unknown sampler {values['sampler']}.", "sampler")
-    params = ImagineParams(
-        prompt=prompt.strip(),
-        parts=(PromptPart(text=prompt.strip()),),
-        aspect_ratio=values.get("ar"),
-        sampler=values.get("sampler"),
-        model=values.get("model"),
-        seed=int(values["seed"]) if "seed" in values else None,
-    )
-    return [params] * repeat
 
 
 class FakeResolver:

@@ -6,8 +6,7 @@ import io
 import uuid
 
 import pytest
-from bot_fakes import FakePromptError, FakeResolver, FakeWorker, MemoryImages, MemoryStore
-from bot_fakes import fake_parse as parse
+from bot_fakes import FakeResolver, FakeWorker, MemoryImages, MemoryStore
 from PIL import Image
 
 from bot.services.delivery import DeliveryService, Outgoing
@@ -53,8 +52,6 @@ class Rig:
             store=self.store,
             enqueuer=_NoQueue(),
             resolver=FakeResolver(),
-            parse=parse,
-            parse_error=FakePromptError,
         )
         self.delivery = DeliveryService(
             store=self.store,

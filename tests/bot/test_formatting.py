@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import uuid
 
-from bot_fakes import FakeResolver, fake_parse
+from bot_fakes import FakeResolver
 
+from bot.prompt import parse_prompt
 from bot.services import formatting
 from bot.services.ports import UserPrefs
 
 
 def _spec(prompt: str = "a red fox"):
-    return FakeResolver().imagine(uuid.uuid4(), fake_parse(prompt)[0], UserPrefs())
+    return FakeResolver().imagine(uuid.uuid4(), parse_prompt(prompt)[0], UserPrefs())
 
 
 def test_waiting_line_shows_prompt_member_and_position():

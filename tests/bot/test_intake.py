@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 from bot_fakes import (
     COST_MILLI,
-    FakePromptError,
     FakeResolver,
     FakeWorker,
     MemoryImages,
     MemoryStore,
     RecordingEnqueuer,
 )
-from bot_fakes import fake_parse as parse
 
 from bot.services.errors import (
     BannedWord,
@@ -52,8 +50,6 @@ def intake(store, enqueuer) -> IntakeService:
         store=store,
         enqueuer=enqueuer,
         resolver=FakeResolver(),
-        parse=parse,
-        parse_error=FakePromptError,
     )
 
 

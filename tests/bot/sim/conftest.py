@@ -6,14 +6,11 @@ from dataclasses import dataclass
 
 import pytest
 from bot_fakes import (
-    SAMPLERS,
-    FakePromptError,
     FakeResolver,
     FakeWorker,
     MemoryImages,
     MemoryStore,
     RecordingEnqueuer,
-    fake_parse,
 )
 
 from bot.app import BotDeps, NankeBot, build_bot
@@ -41,9 +38,6 @@ def world(tmp_path) -> World:  # type: ignore[no-untyped-def]
         enqueuer=enqueuer,
         resolver=FakeResolver(),
         images=images,
-        parse=fake_parse,
-        parse_error=FakePromptError,
-        samplers=SAMPLERS,
         models=("tiny", "tiny-xl"),
         lora_dir=lora_dir,
         admin_ids=frozenset({4242}),

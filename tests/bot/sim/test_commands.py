@@ -44,7 +44,8 @@ async def test_settings_validates_and_saves_defaults_that_new_jobs_use(scene):
         Mode.RELAX,
     )
     bad = await scene.alice.slash(scene.channel, "settings", sampler="warp")
-    assert bad.ephemeral and "Unknown sampler warp" in bad.response.content
+    assert bad.ephemeral and bad.response.content.startswith("Unknown sampler 'warp'")
+    assert "charged" not in bad.response.content
     await scene.alice.slash(scene.channel, "imagine", prompt="a fox")
     assert scene.last_job().spec.generation.sampler == "dpm++_2m"
     shown = await scene.alice.slash(scene.channel, "settings")
@@ -54,6 +55,8 @@ async def test_settings_validates_and_saves_defaults_that_new_jobs_use(scene):
 async def test_settings_sampler_autocomplete(scene):
     choices = await scene.alice.autocomplete(scene.channel, "settings", "sampler", "eul")
     assert [c["value"] for c in choices] == ["euler", "euler_a"]
+    many = await scene.alice.autocomplete(scene.channel, "settings", "sampler", "")
+    assert len(many) == 21
 
 
 async def test_show_reposts_a_job_with_working_buttons(scene):

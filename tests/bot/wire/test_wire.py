@@ -11,15 +11,12 @@ import discord
 import pytest
 import yarl
 from bot_fakes import (
-    SAMPLERS,
-    FakePromptError,
     FakeResolver,
     FakeWorker,
     MemoryImages,
     MemoryStore,
     QueueEvents,
     RecordingEnqueuer,
-    fake_parse,
 )
 from fake_discord import FakeDiscord
 
@@ -64,9 +61,6 @@ async def test_imagine_over_the_wire_survives_a_gateway_resume(fake):
         enqueuer=enqueuer,
         resolver=FakeResolver(),
         images=images,
-        parse=fake_parse,
-        parse_error=FakePromptError,
-        samplers=SAMPLERS,
         events=events,
     )
     bot = build_bot(Settings(), deps, guild_ready_timeout=0.1)
