@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from bot.prompt import PromptError, parse_prompt
 from bot.services.errors import (
     BannedWord,
     CannotCancel,
@@ -23,7 +24,6 @@ from bot.services.errors import (
     OverCaps,
     StaleButton,
 )
-from bot.prompt import PromptError, parse_prompt
 from bot.services.moderation import find_banned_word
 from bot.services.permissions import check_can_press
 from bot.services.ports import (
