@@ -73,18 +73,18 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Nanke admi
         plans = await self.bot.deps.store.plans()
         return [app_commands.Choice(name=p, value=p) for p in plans if current.lower() in p][:25]
 
-    @app_commands.command(name="ban", description="Stop a member from using Nanke")
+    @app_commands.command(name="ban", description="Stop a member from using Nanke in this server")
     async def ban(self, interaction: discord.Interaction, member: discord.User) -> None:
         async with user_errors(interaction):
-            require_admin(self.bot, interaction)
-            await self.bot.deps.store.set_banned(member.id, True)
+            config = await self._guild(interaction)
+            await self.bot.deps.store.set_banned(config.guild_id, member.id, True)
             await self._say(interaction, f"{member.mention} can no longer use Nanke.")
 
     @app_commands.command(name="unban", description="Let a banned member use Nanke again")
     async def unban(self, interaction: discord.Interaction, member: discord.User) -> None:
         async with user_errors(interaction):
-            require_admin(self.bot, interaction)
-            await self.bot.deps.store.set_banned(member.id, False)
+            config = await self._guild(interaction)
+            await self.bot.deps.store.set_banned(config.guild_id, member.id, False)
             await self._say(interaction, f"{member.mention} can use Nanke again.")
 
     @app_commands.command(name="banned-words", description="Edit the words /imagine refuses")

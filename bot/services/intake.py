@@ -115,10 +115,13 @@ class IntakeService:
     async def check_member(self, who: Requester) -> tuple[Account, GuildConfig | None]:
         guild = await self.guild_config(who.guild_id)
         _check_guild(guild)
-        account = await self._store.account(who.user_id)
-        if account.banned:
+        await self._check_ban(who)
+        return await self._store.account(who.user_id), guild
+
+    async def _check_ban(self, who: Requester) -> None:
+        # Bans are per server: an admin bans a member from Nanke in their own server.
+        if who.guild_id is not None and await self._store.is_banned(who.guild_id, who.user_id):
             raise MemberBanned(_BANNED)
-        return account, guild
 
     def parse(self, text: str) -> list[ImagineParams]:
         try:
@@ -134,9 +137,9 @@ class IntakeService:
         _check_guild(guild)
         if guild is not None and (word := find_banned_word(text, guild.banned_words)):
             raise BannedWord(word)
-        # A cheap read so the common refusals stay ephemeral; admission re-checks atomically.
-        account = await self._store.account(who.user_id)
-        _check_account(account)
+        # Cheap reads so the common refusals stay ephemeral; admission re-checks atomically.
+        await self._check_ban(who)
+        _check_account(await self._store.account(who.user_id))
         return requests
 
     async def submit(self, who: Requester, requests: Sequence[ImagineParams]) -> IntakeResult:
@@ -302,8 +305,6 @@ def _sentence(message: str) -> str:
 
 
 def _check_account(account: Account) -> None:
-    if account.banned:
-        raise MemberBanned(_BANNED)
     if account.credits_left_milli <= 0 and account.prefs.mode is not Mode.RELAX:
         raise OutOfCredits(_NO_CREDITS)
 

@@ -98,7 +98,6 @@ class _Row:
 @dataclass
 class _User:
     plan: str = "free"
-    banned: bool = False
     prefs: UserPrefs = field(default_factory=UserPrefs)
     balance_milli: int = 25 * COST_MILLI
 
@@ -112,6 +111,7 @@ class MemoryStore:
         self.users: dict[int, _User] = {}
         self.guilds: dict[int, GuildConfig] = {}
         self.shares: set[tuple[UUID, int]] = set()
+        self.bans: set[tuple[int, int]] = set()
         self.max_running = max_running
         self.max_queued = max_queued
         self._seq = itertools.count()
@@ -215,7 +215,6 @@ class MemoryStore:
         return Account(
             user_id=user_id,
             plan=user.plan,
-            banned=user.banned,
             prefs=user.prefs,
             credits_left_milli=user.balance_milli,
             renews_at=datetime(2030, 1, 1, tzinfo=UTC),
@@ -234,8 +233,14 @@ class MemoryStore:
         self._user(user_id).plan = plan
         return await self.account(user_id)
 
-    async def set_banned(self, user_id: int, banned: bool) -> None:
-        self._user(user_id).banned = banned
+    async def is_banned(self, guild_id: int, user_id: int) -> bool:
+        return (guild_id, user_id) in self.bans
+
+    async def set_banned(self, guild_id: int, user_id: int, banned: bool) -> None:
+        if banned:
+            self.bans.add((guild_id, user_id))
+        else:
+            self.bans.discard((guild_id, user_id))
 
     async def plans(self) -> Sequence[str]:
         return ("free", "pro")

@@ -130,9 +130,11 @@ async def test_a_batch_stops_where_credits_run_out_and_says_so(intake, store, en
 
 
 async def test_a_forbidden_guild_and_a_banned_member_are_refused(intake, store):
-    await store.set_banned(7, True)
+    await store.set_banned(GUILD, 7, True)
     with pytest.raises(MemberBanned):
         await intake.imagine(who(), "a fox")
+    elsewhere = Requester(interaction_id=2, user_id=7, guild_id=GUILD + 1, channel_id=5)
+    assert (await intake.imagine(elsewhere, "a fox")).queued  # bans are per server
     await store.update_guild(GuildConfig(GUILD, allowed=False))
     intake.forget_guild(GUILD)
     with pytest.raises(GuildNotAllowed) as caught:
