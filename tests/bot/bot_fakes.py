@@ -43,6 +43,12 @@ COST_MILLI = 1000
 
 
 class FakeResolver:
+    """Resolves like the engine at a fixed size (64² by default: tiny images, fast tests)."""
+
+    def __init__(self, size: int = 64, steps: int = 20) -> None:
+        self.size = size
+        self.steps = steps
+
     def imagine(self, job_id: UUID, params: ImagineParams, prefs: UserPrefs) -> JobSpec:
         return JobSpec(
             job_id=job_id, kind=JobKind.IMAGINE, params=params, generation=self._gen(params, prefs)
@@ -78,9 +84,9 @@ class FakeResolver:
             model=params.model or prefs.model or "tiny",
             prompt=params.prompt,
             parts=params.parts,
-            width=64,
-            height=64,
-            steps=20,
+            width=self.size,
+            height=self.size,
+            steps=self.steps,
             cfg=7.0,
             sampler=params.sampler or prefs.sampler or "euler_a",
             seed=params.seed if params.seed is not None else random.randrange(2**32),

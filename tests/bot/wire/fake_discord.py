@@ -47,6 +47,9 @@ class FakeDiscord:
     requests: list[Upload] = field(default_factory=list)
     commands: list[dict[str, Any]] = field(default_factory=list)
     identifies: int = 0
+    # perf_counter() when each interaction was sent and when its first callback arrived.
+    sent_at: dict[str, float] = field(default_factory=dict)
+    acked_at: dict[str, float] = field(default_factory=dict)
     resumes: int = 0
     _sequence: int = 0
     _log: list[dict[str, Any]] = field(default_factory=list)
@@ -311,6 +314,7 @@ class FakeDiscord:
             "attachment_size_limit": 10 * 1024 * 1024,
         }
         self._interactions[token] = {"id": interaction_id, "original": None}
+        self.sent_at[token] = time.perf_counter()
         await self._send(0, payload, "INTERACTION_CREATE")
         return payload
 
@@ -388,6 +392,7 @@ class FakeDiscord:
                 message = "Interaction has already been acknowledged."
                 return _json({"message": message, "code": 40060}, status=400)
             state["acknowledged"] = True
+            self.acked_at[token] = time.perf_counter()
             kind = payload["type"]
             message_id = None
             if kind in (4, 5):  # a message or a deferred ("thinking") one
