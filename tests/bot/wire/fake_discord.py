@@ -95,9 +95,9 @@ class FakeDiscord:
             "bot": True,
         }
 
-    def _member_user(self) -> dict[str, Any]:
+    def _member_user(self, user_id: int | None = None) -> dict[str, Any]:
         return {
-            "id": str(self.user_id),
+            "id": str(user_id or self.user_id),
             "username": "alice",
             "discriminator": "0",
             "global_name": None,
@@ -268,8 +268,11 @@ class FakeDiscord:
         """Send an interaction again, as Discord may after a resume."""
         await self._send(0, interaction, "INTERACTION_CREATE")
 
-    async def send_slash(self, name: str, **options: str) -> dict[str, Any]:
-        """Dispatch INTERACTION_CREATE for `/name option:value`; returns the interaction."""
+    async def send_slash(
+        self, name: str, user_id: int | None = None, **options: str
+    ) -> dict[str, Any]:
+        """Dispatch INTERACTION_CREATE for `/name option:value` by a member (default: alice);
+        returns the interaction."""
         interaction_id = snowflake()
         token = f"token-{interaction_id}"
         command = next(c for c in self.commands if c["name"] == name)
@@ -291,7 +294,7 @@ class FakeDiscord:
                 "nsfw": False,
             },
             "member": {
-                "user": self._member_user(),
+                "user": self._member_user(user_id),
                 "roles": [],
                 "joined_at": _now(),
                 "deaf": False,
