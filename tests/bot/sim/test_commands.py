@@ -124,7 +124,7 @@ async def test_admins_grant_ban_moderate_and_forbid(scene):
 
     await scene.mod.slash(scene.channel, "admin ban", member=scene.alice)
     banned = await scene.alice.slash(scene.channel, "imagine", prompt="a fox")
-    assert banned.ephemeral and "banned" in banned.response.content
+    assert banned.followups[0].ephemeral and "banned" in banned.followups[0].content
     await scene.mod.slash(scene.channel, "admin unban", member=scene.alice)
 
     await scene.mod.slash(scene.channel, "admin forbid")

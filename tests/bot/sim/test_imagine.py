@@ -56,8 +56,12 @@ async def test_a_banned_word_is_refused_ephemerally(scene):
 
 async def test_out_of_credits_is_an_ephemeral_message_and_no_placeholder_stays(scene):
     scene.world.store._user(scene.alice.id).balance_milli = 0
+    before = len(scene.channel.history())
     result = await scene.alice.slash(scene.channel, "imagine", prompt="a fox")
-    assert result.ephemeral and "out of credits" in result.response.content
+    (note,) = result.followups
+    assert note.ephemeral and "out of credits" in note.content
+    assert result.response is None  # the public "thinking…" placeholder is gone
+    assert len(scene.channel.history()) == before
     assert scene.world.enqueuer.sent == []
 
 
