@@ -12,7 +12,9 @@ from nanke import __version__
 
 # name → "module:attribute" of a click.Command. Keep alphabetical.
 _COMMANDS: dict[str, tuple[str, str]] = {
+    "admin": ("nanke.commands.admin", "Operator tools: quotas and plans."),
     "bot": ("nanke.commands.bot", "Run the Discord bot."),
+    "migrate": ("nanke.commands.migrate", "Upgrade the database to the latest schema."),
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
 }
 

@@ -7,9 +7,11 @@ Every field can be set with a `NANKE_`-prefixed environment variable or a `.env`
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values people paste from examples; a bot started with one fails fast instead of at login.
@@ -37,6 +39,26 @@ class DiscordSettings(BaseModel):
         return value
 
 
+class PlanSettings(BaseModel):
+    """One quota plan: credits per period and how many jobs may be running / waiting.
+
+    A default 2x2 SD 1.5 grid (512², 30 steps, 4 images) costs 1 credit.
+    """
+
+    credits: Decimal = Field(default=Decimal(25), ge=0, decimal_places=3)
+    period: Literal["day", "month"] = "day"
+    max_running: int = Field(default=3, ge=1)
+    max_queued: int = Field(default=10, ge=0)
+
+    @property
+    def credits_milli(self) -> int:
+        return int(self.credits * 1000)
+
+
+def _default_plans() -> dict[str, PlanSettings]:
+    return {"free": PlanSettings()}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NANKE_",
@@ -57,6 +79,13 @@ class Settings(BaseSettings):
     gallery_url: str | None = None
     log_level: str = "INFO"
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    # Quota plans by name (NANKE_PLANS='{"free": {"credits": 25}, "pro": {...}}'); new users
+    # get default_plan.
+    plans: dict[str, PlanSettings] = Field(default_factory=_default_plans)
+    default_plan: str = "free"
+    # Relax mode: members out of credits (or in relax mode) still queue, uncharged, at low
+    # priority.
+    relax_mode: bool = False
 
     @field_validator("log_level")
     @classmethod
@@ -65,6 +94,15 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @model_validator(mode="after")
+    def _known_default_plan(self) -> Settings:
+        if self.default_plan not in self.plans:
+            raise ValueError(
+                f"default_plan {self.default_plan!r} is not one of the configured plans "
+                f"({', '.join(sorted(self.plans))})"
+            )
+        return self
 
     @property
     def effective_database_url(self) -> str:

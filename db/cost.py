@@ -1,0 +1,36 @@
+"""What a job costs, in integer milli-credits (a pure function; the bot calls it at intake)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+_REFERENCE = 512 * 512 * 30 * 4  # a 512² grid of 4 images at 30 steps costs exactly 1 credit
+
+
+def job_cost_milli(width: int, height: int, steps: int, images: int) -> int:
+    """credits = (width × height / 512²) × (steps / 30) × images / 4, rounded up to 1 milli.
+
+    Rounding up means no job is ever free by rounding.
+    """
+    for name, value in (("width", width), ("height", height), ("steps", steps), ("images", images)):
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+    return -(-1000 * width * height * steps * images // _REFERENCE)
+
+
+def credits_to_milli(credits: float | str) -> int:
+    """'2.5' → 2500; refuses sub-milli precision so admins see exactly what they grant."""
+    try:
+        milli = Decimal(str(credits)) * 1000
+    except InvalidOperation:
+        raise ValueError(f"not a number of credits: {credits!r}") from None
+    if milli != milli.to_integral_value():
+        raise ValueError(f"credits have at most 3 decimals, got {credits!r}")
+    return int(milli)
+
+
+def format_credits(milli: int) -> str:
+    """2500 → '2.5', 1000 → '1'."""
+    whole, frac = divmod(abs(milli), 1000)
+    sign = "-" if milli < 0 else ""
+    return f"{sign}{whole}" if frac == 0 else f"{sign}{whole}.{frac:03d}".rstrip("0")

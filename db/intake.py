@@ -1,0 +1,166 @@
+"""Admission: hold quota + insert the job, in the caller's transaction (the bot commits).
+
+The user's row is locked first, so one user's concurrent submissions (gateway replays
+included) run one after another: the replay check, the cap count and the debit all see every
+earlier submission. Different users never wait on each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db import members, quota
+from db.models import Job, JobKind, JobState
+from db.plans import PlanLimits
+
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Submission:
+    job_id: uuid.UUID  # also inside `request`: the bot mints it before building the JobSpec
+    user_id: int
+    kind: JobKind
+    request: Mapping[str, Any]  # the job contract's JSON
+    cost_milli: int  # db.cost.job_cost_milli(...)
+    interaction_id: int | None = None  # idempotency key: a replay returns the first job
+    guild_id: int | None = None
+    channel_id: int | None = None
+    parent_id: uuid.UUID | None = None
+    tile_index: int | None = None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+
+
+@dataclass(frozen=True)
+class Created:
+    job_id: uuid.UUID
+    relaxed: bool  # admitted without charge, to run at low priority
+    charged_milli: int
+    balance_milli: int | None  # after the hold; None when relaxed
+    period_key: str | None
+
+
+@dataclass(frozen=True)
+class Replayed:
+    job_id: uuid.UUID
+    state: JobState
+
+
+@dataclass(frozen=True)
+class OutOfCredits:
+    needed_milli: int
+    balance_milli: int
+    period_key: str
+
+
+@dataclass(frozen=True)
+class OverCaps:
+    active: int  # queued + running jobs the user already has
+    limit: int
+
+
+Admission = Created | Replayed | OutOfCredits | OverCaps
+
+
+async def admit(
+    session: AsyncSession,
+    submission: Submission,
+    plans: Mapping[str, PlanLimits],
+    *,
+    default_plan: str,
+    relax_enabled: bool,
+    now: datetime,
+) -> Admission:
+    """Admit one job or say why not. Writes nothing but the user's first-contact rows unless
+    the job is created; the caller commits (or rolls back) the transaction."""
+    if submission.cost_milli < 0:
+        raise ValueError("cost_milli must not be negative")
+    user_id = submission.user_id
+    await members.ensure_user(session, user_id, default_plan, now)
+    user = await members.lock_user(session, user_id)
+
+    if submission.interaction_id is not None:
+        existing = (
+            await session.execute(
+                select(Job.id, Job.state).where(Job.interaction_id == submission.interaction_id)
+            )
+        ).first()
+        if existing is not None:
+            return Replayed(existing[0], JobState(existing[1]))
+
+    _, plan = members.plan_of(user, plans, default_plan)
+    active = await session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.user_id == user_id,
+            Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+        )
+    )
+    limit = plan.max_running + plan.max_queued
+    if (active or 0) >= limit:
+        return OverCaps(active or 0, limit)
+
+    relaxed = relax_enabled and user.mode == "relax"
+    key: str | None = None
+    balance: int | None = None
+    if not relaxed:
+        key = await quota.ensure_period(session, user_id, plan, now)
+        balance = await quota.debit(session, user_id, key, submission.cost_milli)
+        if balance is None:
+            if not relax_enabled:
+                current = await quota.balance(session, user_id, plan, now)
+                return OutOfCredits(submission.cost_milli, current.balance_milli, key)
+            relaxed, key = True, None
+
+    await session.execute(
+        insert(Job).values(
+            id=submission.job_id,
+            user_id=user_id,
+            kind=JobKind(submission.kind).value,
+            request=dict(submission.request),
+            parent_id=submission.parent_id,
+            tile_index=submission.tile_index,
+            state=JobState.QUEUED.value,
+            relaxed=relaxed,
+            max_attempts=submission.max_attempts,
+            cost_milli=submission.cost_milli,
+            quota_period=key,
+            created_at=now,
+            guild_id=submission.guild_id,
+            channel_id=submission.channel_id,
+            interaction_id=submission.interaction_id,
+        )
+    )
+    if key is None:
+        return Created(submission.job_id, True, 0, None, None)
+    await quota.record_hold(session, user_id, submission.job_id, key, submission.cost_milli, now)
+    return Created(submission.job_id, False, submission.cost_milli, balance, key)
+
+
+async def admit_in_transaction(
+    sessions: async_sessionmaker[AsyncSession],
+    submission: Submission,
+    plans: Mapping[str, PlanLimits],
+    *,
+    default_plan: str,
+    relax_enabled: bool,
+    now: datetime,
+) -> Admission:
+    """`admit` in a transaction of its own, committed on return (what the bot calls)."""
+    async with sessions.begin() as session:
+        return await admit(
+            session,
+            submission,
+            plans,
+            default_plan=default_plan,
+            relax_enabled=relax_enabled,
+            now=now,
+        )

@@ -1,0 +1,1 @@
+"""Alembic migrations for db/ (run with `nanke migrate`)."""

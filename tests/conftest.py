@@ -1,0 +1,3 @@
+"""Fixtures shared by the whole test tree."""
+
+pytest_plugins = ["tests.fixtures.postgres"]
