@@ -21,7 +21,7 @@ from bot.poster import DiscordPoster
 from bot.prompt import SAMPLERS
 from bot.services.catalog import Catalog
 from bot.services.delivery import DeliveryService
-from bot.services.intake import IntakeService
+from bot.services.intake import ADMISSION_CONCURRENCY, IntakeService
 from bot.services.ports import Enqueuer, EventSource, ImageStore, Resolver, Store
 from nanke.settings import Settings
 
@@ -62,6 +62,7 @@ class NankeBot(commands.Bot):
         *,
         pump_events: bool = True,
         sync_commands: bool = True,
+        admission_concurrency: int = ADMISSION_CONCURRENCY,
         **client_options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -82,6 +83,7 @@ class NankeBot(commands.Bot):
             enqueuer=deps.enqueuer,
             resolver=deps.resolver,
             resolve_errors=deps.resolve_errors,
+            admission_concurrency=admission_concurrency,
         )
         self.delivery = DeliveryService(
             store=deps.store,

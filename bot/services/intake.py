@@ -45,9 +45,8 @@ from inference.contracts import ImagineParams, JobKind, JobSpec, UpscaleMode
 CONFIRM_ABOVE = 4
 _PENDING_TTL_S = 15 * 60
 _GUILD_CACHE_S = 30.0
-# Admissions in flight at once. Each is a short transaction; bounding them keeps the event
-# loop free to acknowledge new interactions within Discord's 3 s (docs/BENCHMARKS.md: p99
-# receipt → defer fell from ~1.2 s to ~0.27 s with 50 /imagine at once).
+# Admissions in flight at once: each is a short transaction (one user's are serialised by the
+# database anyway); bounding them keeps a burst from taking every pooled connection.
 ADMISSION_CONCURRENCY = 4
 
 
