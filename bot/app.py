@@ -22,7 +22,7 @@ from bot.prompt import SAMPLERS
 from bot.services.catalog import Catalog
 from bot.services.delivery import DeliveryService
 from bot.services.intake import ADMISSION_CONCURRENCY, IntakeService
-from bot.services.ports import Enqueuer, EventSource, ImageStore, Resolver, Store
+from bot.services.ports import Enqueuer, EventSource, ImageStore, JobEvent, Resolver, Store
 from nanke.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -116,14 +116,22 @@ class NankeBot(commands.Bot):
             await self.tree.sync()
 
     async def pump_events(self) -> None:
-        """Hand every job event to delivery; one failing job never stops the others."""
-        assert self.deps.events is not None
-        async for event in self.deps.events.events():
-            try:
-                await self.delivery.handle(event)
-            except Exception:
-                log.exception("delivering event %s of job %s failed", event.kind, event.job_id)
-            await self.deps.events.ack(event)
+        """Hand every job event to delivery, then acknowledge it (an event not acknowledged
+        comes back after a restart). One failing job never stops the others."""
+        events = self.deps.events
+        assert events is not None
+        while True:
+            batch = await events.read(count=100, block_s=1.0)
+            for delivered in batch:
+                await self.handle_event(delivered.event)
+            if batch:
+                await events.ack([d.entry_id for d in batch])
+
+    async def handle_event(self, event: JobEvent) -> None:
+        try:
+            await self.delivery.handle(event)
+        except Exception:
+            log.exception("delivering event %s of job %s failed", event.kind, event.job_id)
 
     async def close(self) -> None:
         if self._pump_task is not None:

@@ -42,8 +42,18 @@ def require_admin(bot: NankeBot, interaction: discord.Interaction) -> None:
 async def post_queued(
     bot: NankeBot, interaction: discord.Interaction, jobs: tuple[Queued, ...]
 ) -> None:
-    """Show each new job's status: the first in the interaction's own message, the others as
-    followups; delivery edits these messages while the interaction token lives."""
+    """Show each new job's status, then hand the jobs to the workers: the first in the
+    interaction's own message, the others as followups. Delivery edits these messages while
+    the interaction token lives, so they exist before a worker can report anything."""
+    try:
+        await _show_queued(bot, interaction, jobs)
+    finally:
+        await bot.intake.release(jobs)
+
+
+async def _show_queued(
+    bot: NankeBot, interaction: discord.Interaction, jobs: tuple[Queued, ...]
+) -> None:
     for i, queued in enumerate(jobs):
         text, view = waiting_text(queued), waiting_view(queued)
         if i == 0:

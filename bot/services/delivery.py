@@ -126,8 +126,10 @@ class DeliveryService:
         who = mention(job.user_id)
         if event.kind is EventKind.QUEUED:
             if job.state is JobState.QUEUED:
+                # The database's place in line (as /info shows it), not the broker's depth.
+                position = await self._store.queue_position(job.id)
                 out = Outgoing(
-                    formatting.waiting(job.spec, who, event.position), (), (cancel_button(job.id),)
+                    formatting.waiting(job.spec, who, position), (), (cancel_button(job.id),)
                 )
                 await self._poster.edit_live(job.id, out)
         elif event.kind is EventKind.STARTED:

@@ -1,5 +1,9 @@
 """Intake: parse → moderate → hold quota + insert job (one transaction) → enqueue.
 
+Admission and enqueueing are two steps: the cog shows the job's status message (so delivery
+can edit it) between them, and a job admitted but never released is published again by the
+pipeline's reconciler.
+
 Every rejection before the insert costs the member nothing. Admission is idempotent on the
 interaction id, so a replayed interaction (gateway resume) returns the jobs it already made."""
 
@@ -157,7 +161,16 @@ class IntakeService:
         return await self._admit_all(who, account, requests)
 
     async def imagine(self, who: Requester, text: str) -> IntakeResult:
-        return await self.submit(who, await self.validate(who, text))
+        """validate + submit + release, for callers with no message to show in between."""
+        result = await self.submit(who, await self.validate(who, text))
+        await self.release(result.queued)
+        return result
+
+    async def release(self, queued: Sequence[Queued]) -> None:
+        """Hand newly admitted jobs to the workers (a replayed job was handed over before)."""
+        for item in queued:
+            if not item.replayed:
+                await self._enqueuer.enqueue(item.job)
 
     async def confirm(self, token: UUID, presser: Requester) -> IntakeResult:
         self._drop_expired()
@@ -209,8 +222,6 @@ class IntakeService:
             admission = await self._store.admit(new)
         job = _admitted_job(admission)
         created = admission.status is AdmissionStatus.CREATED
-        if created:
-            await self._enqueuer.enqueue(job)
         return Queued(job, await self._store.queue_position(job.id), replayed=not created)
 
     def _resolve(self, make: Callable[[], JobSpec]) -> JobSpec:

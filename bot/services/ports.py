@@ -6,7 +6,7 @@ their own. Views are plain frozen dataclasses so no SQLAlchemy object leaks into
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -185,13 +185,22 @@ class JobEvent:
     job_id: UUID
     kind: EventKind
     attempt: int | None = None
-    position: int | None = None
+    position: int | None = None  # jobs ahead in the broker's queue
     percent: float | None = None
     preview_jpeg: bytes | None = None
     result: JobResult | None = None
     error: str | None = None
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class DeliveredEvent:
+    entry_id: str
+    event: JobEvent
 
 
 class EventSource(Protocol):
-    def events(self) -> AsyncIterator[JobEvent]: ...
-    async def ack(self, event: JobEvent) -> None: ...
+    """The pipeline's event reader: unacknowledged events come back after a restart."""
+
+    async def read(self, *, count: int = 100, block_s: float = 1.0) -> list[DeliveredEvent]: ...
+    async def ack(self, entry_ids: Sequence[str]) -> None: ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import itertools
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from uuid import UUID
@@ -20,6 +20,7 @@ from bot.services.ports import (
     Account,
     Admission,
     AdmissionStatus,
+    DeliveredEvent,
     EventKind,
     GuildConfig,
     JobEvent,
@@ -279,15 +280,6 @@ class RecordingEnqueuer:
         self.sent.append(job.id)
 
 
-class NoEvents:
-    async def events(self) -> AsyncIterator[JobEvent]:  # pragma: no cover - never pumped
-        return
-        yield
-
-    async def ack(self, event: JobEvent) -> None:  # pragma: no cover
-        return None
-
-
 def png(size: tuple[int, int], color: tuple[int, int, int]) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, "PNG")
@@ -361,20 +353,28 @@ class FakeWorker:
 
 
 class QueueEvents:
-    """An in-process event source: what a worker publishes, the bot's pump reads in order."""
+    """An in-process event source with the pipeline reader's contract: read, then ack."""
 
     def __init__(self) -> None:
         import asyncio
 
-        self._queue: asyncio.Queue[JobEvent] = asyncio.Queue()
-        self.acked: list[JobEvent] = []
+        self._queue: asyncio.Queue[DeliveredEvent] = asyncio.Queue()
+        self._ids = itertools.count(1)
+        self.acked: list[str] = []
 
     def publish(self, event: JobEvent) -> None:
-        self._queue.put_nowait(event)
+        self._queue.put_nowait(DeliveredEvent(f"{next(self._ids)}-0", event))
 
-    async def events(self) -> AsyncIterator[JobEvent]:
-        while True:
-            yield await self._queue.get()
+    async def read(self, *, count: int = 100, block_s: float = 1.0) -> list[DeliveredEvent]:
+        import asyncio
+        import contextlib
 
-    async def ack(self, event: JobEvent) -> None:
-        self.acked.append(event)
+        batch: list[DeliveredEvent] = []
+        with contextlib.suppress(TimeoutError):
+            batch.append(await asyncio.wait_for(self._queue.get(), block_s))
+        while batch and len(batch) < count and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def ack(self, entry_ids: Sequence[str]) -> None:
+        self.acked.extend(entry_ids)

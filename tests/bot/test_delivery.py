@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 
 import pytest
-from bot_fakes import FakeResolver, FakeWorker, MemoryImages, MemoryStore
+from bot_fakes import FakeResolver, FakeWorker, MemoryImages, MemoryStore, QueueEvents
 from PIL import Image
 
 from bot.services.delivery import DeliveryService, Outgoing
@@ -80,6 +81,26 @@ class _NoQueue:
 @pytest.fixture
 def rig() -> Rig:
     return Rig(FakePoster())
+
+
+@pytest.fixture
+def world_bot():
+    """A NankeBot (not logged in) whose delivery posts through the fake poster."""
+    from bot.app import BotDeps, build_bot
+    from nanke.settings import Settings
+
+    rig = Rig(FakePoster())
+    events = QueueEvents()
+    deps = BotDeps(
+        store=rig.store,
+        enqueuer=_NoQueue(),
+        resolver=FakeResolver(),
+        images=rig.images,
+        events=events,
+    )
+    bot = build_bot(Settings(), deps)
+    bot.delivery = rig.delivery
+    return bot, events, rig
 
 
 def _labels(out: Outgoing) -> list[str]:
@@ -183,3 +204,25 @@ async def test_a_failed_job_tells_the_member_it_was_refunded(rig):
     assert rig.poster.edits[-1].content.endswith(
         "(Failed: the GPU ran out of memory · credits refunded)"
     )
+
+
+async def test_one_failing_job_never_stops_the_event_pump(world_bot):
+    bot, events, rig = world_bot
+    broken = await rig.imagine("broken")
+    fine = await rig.imagine("fine")
+    for event in rig.worker.run(broken.id):
+        events.publish(event)
+    del rig.images.blobs[f"{broken.id}/grid.png"]  # storage lost the grid
+    for event in rig.worker.run(fine.id):
+        events.publish(event)
+    pump = asyncio.create_task(bot.pump_events())
+    try:
+        for _ in range(500):
+            if len(events.acked) == 10:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        pump.cancel()
+    assert len(events.acked) == 10  # every event handled and acknowledged
+    assert (await rig.store.job(fine.id)).state is JobState.POSTED
+    assert (await rig.store.job(broken.id)).state is JobState.SUCCEEDED  # left for the reconciler

@@ -118,6 +118,8 @@ async def test_more_than_four_jobs_wait_for_a_confirmation(intake, store, enqueu
     with pytest.raises(NotYourJob):
         await intake.confirm(result.confirm_token, who(9, user=8))
     done = await intake.confirm(result.confirm_token, who(9))
+    assert enqueuer.sent == []  # admitted; handed to workers once their messages exist
+    await intake.release(done.queued)
     assert len(done.queued) == 6 == len(enqueuer.sent)
     assert [q.position for q in done.queued] == [1, 2, 3, 4, 5, 6]
 
@@ -155,12 +157,14 @@ async def test_follow_ups_belong_to_the_author_unless_the_guild_allows_everyone(
     with pytest.raises(NotYourJob):
         await intake.follow_up(who(2, user=8), parent.id, JobKind.UPSCALE, 2)
     upscale = await intake.follow_up(who(3), parent.id, JobKind.UPSCALE, 2, UpscaleMode.SUBTLE)
+    await intake.release([upscale])
     assert upscale.job.kind is JobKind.UPSCALE
     assert upscale.job.spec.source is not None and upscale.job.spec.source.index == 2
     assert upscale.job.spec.source.key == f"{parent.id}/2.png"
     await store.update_guild(GuildConfig(GUILD, everyone_can_press=True))
     intake.forget_guild(GUILD)
     other = await intake.follow_up(who(4, user=8), parent.id, JobKind.REROLL)
+    await intake.release([other])
     assert other.job.user_id == 8  # the presser pays for their reroll
     assert len(enqueuer.sent) == 3
 

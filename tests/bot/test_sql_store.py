@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from bot_fakes import FakeResolver, MemoryImages, RecordingEnqueuer
@@ -29,8 +29,13 @@ def plans(credits: int = 3, running: int = 2, queued: int = 3) -> dict[str, Plan
 
 @pytest.fixture
 def store(pg_sessions) -> SqlStore:
+    ticks = itertools.count()  # time moves on a millisecond per call: jobs have an order
     return SqlStore(
-        pg_sessions, plans(), default_plan="free", relax_enabled=False, clock=lambda: NOW
+        pg_sessions,
+        plans(),
+        default_plan="free",
+        relax_enabled=False,
+        clock=lambda: NOW + timedelta(milliseconds=next(ticks)),
     )
 
 

@@ -90,7 +90,7 @@ async def test_imagine_over_the_wire_survives_a_gateway_resume(fake):
         events.publish(produced[-1])  # the job finishes while the gateway is down
         await fake.wait_connected()  # discord.py reconnects and RESUMEs
         await fake.redeliver(interaction)  # Discord may hand the interaction over again
-        await until(lambda: len(events.acked) == len(produced), "all events handled")
+        await until(lambda: len(events.acked) == len(produced), "all events acknowledged")
         await until(lambda: fake.resumes == 1, "the resume")
         await asyncio.sleep(0.2)  # let a (wrong) second handling of the replay show itself
 
