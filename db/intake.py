@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, null, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import members, quota
 from db.models import Job, JobKind, JobState
-from db.plans import PlanLimits
+from db.plans import PlanLimits, period_key
 
 DEFAULT_MAX_ATTEMPTS = 3
 
@@ -83,37 +83,42 @@ async def admit(
     if submission.cost_milli < 0:
         raise ValueError("cost_milli must not be negative")
     user_id = submission.user_id
-    await members.ensure_user(session, user_id, default_plan, now)
-    user = await members.lock_user(session, user_id)
+    plan_name, mode = await members.lock_user(session, user_id, default_plan, now)
 
-    if submission.interaction_id is not None:
-        existing = (
-            await session.execute(
-                select(Job.id, Job.state).where(Job.interaction_id == submission.interaction_id)
-            )
-        ).first()
-        if existing is not None:
-            return Replayed(existing[0], JobState(existing[1]))
-
-    _, plan = members.plan_of(user, plans, default_plan)
-    active = await session.scalar(
+    # One round trip for both checks while the user's row is locked.
+    replay_of = (
+        select(Job.id).where(Job.interaction_id == submission.interaction_id).scalar_subquery()
+        if submission.interaction_id is not None
+        else null()
+    )
+    active_jobs = (
         select(func.count())
         .select_from(Job)
         .where(
             Job.user_id == user_id,
             Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
         )
+        .scalar_subquery()
     )
-    limit = plan.max_running + plan.max_queued
-    if (active or 0) >= limit:
-        return OverCaps(active or 0, limit)
+    replay_id, active = (await session.execute(select(replay_of, active_jobs))).one()
+    if replay_id is not None:
+        state = (await session.execute(select(Job.state).where(Job.id == replay_id))).scalar_one()
+        return Replayed(replay_id, JobState(state))
 
-    relaxed = relax_enabled and user.mode == "relax"
+    _, plan = members.plan_of(plan_name, plans, default_plan)
+    limit = plan.max_running + plan.max_queued
+    if active >= limit:
+        return OverCaps(active, limit)
+
+    relaxed = relax_enabled and mode == "relax"
     key: str | None = None
     balance: int | None = None
     if not relaxed:
-        key = await quota.ensure_period(session, user_id, plan, now)
+        key = period_key(plan.period, now)
         balance = await quota.debit(session, user_id, key, submission.cost_milli)
+        if balance is None and await quota.create_period(session, user_id, plan, now):
+            # First job of the period: its balance row did not exist yet.
+            balance = await quota.debit(session, user_id, key, submission.cost_milli)
         if balance is None:
             if not relax_enabled:
                 current = await quota.balance(session, user_id, plan, now)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal, TypedDict
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import quota
@@ -44,16 +44,23 @@ async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id, populate_existing=True)
 
 
-async def lock_user(session: AsyncSession, user_id: int) -> User:
-    """The user's row, locked until the transaction ends (serialises one user's intake)."""
-    return (
+async def lock_user(
+    session: AsyncSession, user_id: int, default_plan: str, now: datetime
+) -> tuple[str, str]:
+    """Create the user if new, and lock their row until the transaction ends (serialises one
+    user's intake); one statement. Returns (plan, mode)."""
+    stmt = insert(session, User).values(
+        id=user_id, plan=default_plan, created_at=now, updated_at=now
+    )
+    # A no-op DO UPDATE, not DO NOTHING: it locks the existing row and returns it.
+    row = (
         await session.execute(
-            select(User)
-            .where(User.id == user_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+            stmt.on_conflict_do_update(
+                index_elements=[User.id], set_={"plan": User.plan}
+            ).returning(User.plan, User.mode)
         )
-    ).scalar_one()
+    ).one()
+    return row[0], row[1]
 
 
 async def update_settings(
@@ -101,8 +108,11 @@ async def set_plan(
 
 
 def plan_of(
-    user: User | None, plans: Mapping[str, PlanLimits], default_plan: str
+    user: User | str | None, plans: Mapping[str, PlanLimits], default_plan: str
 ) -> tuple[str, PlanLimits]:
-    """The user's plan; a plan removed from the configuration falls back to the default."""
-    name = user.plan if user is not None and user.plan in plans else default_plan
+    """The plan of a user (or plan name); one removed from the configuration falls back to
+    the default."""
+    name = user.plan if isinstance(user, User) else user
+    if name is None or name not in plans:
+        name = default_plan
     return name, plans[name]

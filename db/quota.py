@@ -39,7 +39,15 @@ class Balance:
 async def ensure_period(
     session: AsyncSession, user_id: int, plan: PlanLimits, now: datetime
 ) -> str:
-    """Create this period's balance row (with the plan's allowance) if it is not there yet."""
+    """This period's key, its balance row created (with the plan's allowance) if missing."""
+    await create_period(session, user_id, plan, now)
+    return period_key(plan.period, now)
+
+
+async def create_period(
+    session: AsyncSession, user_id: int, plan: PlanLimits, now: datetime
+) -> bool:
+    """Create this period's balance row; False if it already existed."""
     key = period_key(plan.period, now)
     created = await session.execute(
         insert(session, QuotaBalance)
@@ -52,9 +60,10 @@ async def ensure_period(
         .on_conflict_do_nothing()
         .returning(QuotaBalance.user_id)
     )
-    if created.first() is not None:
-        await _ledger(session, user_id, None, LedgerKind.ALLOWANCE, plan.credits_milli, key, now)
-    return key
+    if created.first() is None:
+        return False
+    await _ledger(session, user_id, None, LedgerKind.ALLOWANCE, plan.credits_milli, key, now)
+    return True
 
 
 async def debit(session: AsyncSession, user_id: int, key: str, cost_milli: int) -> int | None:

@@ -1,0 +1,113 @@
+"""A1111-compatible PNG `parameters` text: build it from a Generation and parse it back.
+
+Layout, as AUTOMATIC1111 writes it (and Civitai, ComfyUI loaders and others read it):
+
+    a red fox in the snow <lora:ink:0.7>
+    Negative prompt: blurry
+    Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7.0, Seed: 42, Size: 512x512, Model: sd15
+
+LoRAs travel as `<lora:name:weight>` tags at the end of the prompt, as in A1111.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from inference.contracts import Generation, LoraRef
+from inference.samplers import name_from_label, sampler
+
+_PAIR = re.compile(r'\s*([A-Za-z][\w \-/]*):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
+_LORA_TAG = re.compile(r"\s*<lora:([^:>]+):([-+]?[\d.]+)>")
+NEGATIVE = "Negative prompt:"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _quote(value: str) -> str:
+    if any(c in value for c in ',:"\n'):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value
+
+
+def build_infotext(
+    gen: Generation,
+    seed: int | None = None,
+    denoising_strength: float | None = None,
+    extra: dict[str, str] | None = None,
+) -> str:
+    """The `parameters` text of one image (`seed`: that image's own seed)."""
+    prompt = gen.prompt + "".join(f" <lora:{x.name}:{_fmt(x.weight)}>" for x in gen.loras)
+    fields: dict[str, str] = {
+        "Steps": str(gen.steps),
+        "Sampler": sampler(gen.sampler).label,
+        "CFG scale": _fmt(gen.cfg),
+        "Seed": str(gen.seed if seed is None else seed),
+        "Size": f"{gen.width}x{gen.height}",
+        "Model": gen.model,
+    }
+    if gen.clip_skip and gen.clip_skip > 1:
+        fields["Clip skip"] = str(gen.clip_skip)
+    if denoising_strength is not None:
+        fields["Denoising strength"] = _fmt(denoising_strength)
+    if gen.tile:
+        fields["Tiling"] = "True"
+    if gen.chaos:
+        fields["Chaos"] = str(gen.chaos)
+    fields.update(extra or {})
+    lines = [prompt]
+    if gen.negative_prompt:
+        lines.append(f"{NEGATIVE} {gen.negative_prompt}")
+    lines.append(", ".join(f"{k}: {_quote(v)}" for k, v in fields.items()))
+    return "\n".join(lines)
+
+
+@dataclass
+class Infotext:
+    prompt: str
+    negative_prompt: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    loras: list[LoraRef] = field(default_factory=list)
+
+    @property
+    def sampler_name(self) -> str | None:
+        label = self.params.get("Sampler")
+        return name_from_label(label) if label else None
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        match = re.fullmatch(r"(\d+)x(\d+)", self.params.get("Size", ""))
+        return (int(match[1]), int(match[2])) if match else None
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value
+
+
+def parse_infotext(text: str) -> Infotext:
+    """Parse A1111 `parameters` text the way A1111's own reader does (lenient, never raises)."""
+    lines = text.strip().split("\n")
+    params: dict[str, str] = {}
+    if lines:
+        pairs = _PAIR.findall(lines[-1])
+        if len(pairs) >= 3:  # A1111's rule: the last line holds the settings
+            params = {k.strip(): _unquote(v) for k, v in pairs}
+            lines = lines[:-1]
+    prompt_lines: list[str] = []
+    negative_lines: list[str] = []
+    for line in lines:
+        if line.startswith(NEGATIVE) and not negative_lines:
+            negative_lines.append(line[len(NEGATIVE) :].strip())
+        elif negative_lines:
+            negative_lines.append(line)
+        else:
+            prompt_lines.append(line)
+    prompt = "\n".join(prompt_lines)
+    loras = [LoraRef(name=m[1], weight=float(m[2])) for m in _LORA_TAG.finditer(prompt)]
+    prompt = _LORA_TAG.sub("", prompt).strip() if loras else prompt.strip()
+    return Infotext(prompt, "\n".join(negative_lines).strip(), params, loras)

@@ -1,0 +1,225 @@
+"""The model registry: models.toml → which checkpoints exist and how to load them (torch-free).
+
+Format (paths are relative to the models.toml file; see docs/engine.md):
+
+    lora_dir = "loras"              # *.safetensors, name = file stem
+    embeddings_dir = "embeddings"   # textual inversions, token = file stem
+
+    [[models]]
+    name = "sd15"
+    source = "stable-diffusion-v1-5/stable-diffusion-v1-5"  # hub id | diffusers dir | .safetensors
+    family = "sd15"                 # sd15 | sd2 | sdxl
+    default_steps = 30              # optional, per family
+    base_size = 512                 # optional, per family: the side of the base pixel area
+    default = true                  # exactly one (or the first entry)
+    # config = "dir or hub id"      # single files only: the diffusers layout to load them with
+
+    [unclip]                        # optional: Stable unCLIP for strong variations
+    source = "…"
+    noise_level = 200               # 0…999: how far a strong variation wanders
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
+
+Family = Literal["sd15", "sd2", "sdxl"]
+SourceKind = Literal["hub", "dir", "single_file"]
+
+FAMILY_DEFAULTS: dict[str, tuple[int, int]] = {  # family → (base_size, default_steps)
+    "sd15": (512, 30),
+    "sd2": (768, 30),
+    "sdxl": (1024, 30),
+}
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+_MODEL_KEYS = {"name", "source", "family", "default_steps", "base_size", "default", "config"}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    source: str  # hub id or absolute path
+    kind: SourceKind
+    family: Family
+    default_steps: int
+    base_size: int
+    config: str | None = None  # single files: diffusers layout (dir or hub id)
+
+    def check_files(self) -> None:
+        if self.kind != "hub" and not Path(self.source).exists():
+            raise ModelFileError(
+                f"model {self.name!r}: {self.source} does not exist; fix `source` in models.toml"
+            )
+
+
+@dataclass(frozen=True)
+class UnclipEntry:
+    source: str
+    kind: SourceKind
+    noise_level: int = 200
+
+
+@dataclass(frozen=True)
+class Registry:
+    models: dict[str, ModelEntry]
+    default: str
+    lora_dir: Path | None = None
+    embeddings_dir: Path | None = None
+    unclip: UnclipEntry | None = None
+    path: Path | None = field(default=None, compare=False)
+
+    def model(self, name: str | None = None) -> ModelEntry:
+        entry = self.models.get(name or self.default)
+        if entry is None:
+            known = ", ".join(sorted(self.models))
+            raise UnknownModelError(f"unknown model {name!r}; this server has: {known}")
+        return entry
+
+    def loras(self) -> list[str]:
+        if self.lora_dir is None or not self.lora_dir.is_dir():
+            return []
+        return sorted(p.stem for p in self.lora_dir.glob("*.safetensors"))
+
+    def lora_path(self, name: str) -> Path:
+        if self.lora_dir is not None:
+            path = self.lora_dir / f"{name}.safetensors"
+            if path.is_file() and path.parent == self.lora_dir:
+                return path
+        known = ", ".join(self.loras()) or "none installed"
+        raise UnknownLoraError(f"unknown LoRA {name!r}; available: {known}")
+
+    def embeddings(self) -> list[Path]:
+        if self.embeddings_dir is None or not self.embeddings_dir.is_dir():
+            return []
+        found = [*self.embeddings_dir.glob("*.safetensors"), *self.embeddings_dir.glob("*.pt")]
+        return sorted(found)
+
+
+def _source(raw: Any, base: Path, where: str) -> tuple[str, SourceKind]:
+    if not isinstance(raw, str) or not raw.strip():
+        raise RegistryError(
+            f"{where}: `source` must be a hub id, a directory or a .safetensors file"
+        )
+    raw = raw.strip()
+    if raw.endswith((".ckpt", ".pt", ".bin")):
+        raise RegistryError(
+            f"{where}: {raw} is a pickle checkpoint (it can run code); use a .safetensors file"
+        )
+    path = (base / Path(raw).expanduser()).resolve()
+    if raw.endswith(".safetensors"):
+        return str(path), "single_file"
+    local = raw.startswith(("/", ".", "~")) or path.exists()
+    if not local and _HUB_ID.fullmatch(raw):
+        return raw, "hub"
+    return str(path), "dir"
+
+
+def _int(table: dict[str, Any], key: str, default: int, where: str, lo: int, hi: int) -> int:
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise RegistryError(f"{where}: `{key}` must be a whole number from {lo} to {hi}")
+    return value
+
+
+def _model(table: Any, base: Path, index: int) -> tuple[ModelEntry, bool]:
+    where = f"models.toml [[models]] #{index + 1}"
+    if not isinstance(table, dict):
+        raise RegistryError(f"{where}: expected a table")
+    unknown = set(table) - _MODEL_KEYS
+    if unknown:
+        raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
+    name = table.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[\w.-]{1,64}", name):
+        raise RegistryError(f"{where}: `name` must be 1-64 letters, digits, '_', '.' or '-'")
+    where = f"models.toml model {name!r}"
+    family = table.get("family")
+    if family not in FAMILY_DEFAULTS:
+        raise RegistryError(f"{where}: `family` must be one of {sorted(FAMILY_DEFAULTS)}")
+    base_size, steps = FAMILY_DEFAULTS[family]
+    source, kind = _source(table.get("source"), base, where)
+    config = table.get("config")
+    if config is not None:
+        if not isinstance(config, str):
+            raise RegistryError(f"{where}: `config` must be a directory or hub id")
+        config = _source(config, base, where)[0]
+    entry = ModelEntry(
+        name=name,
+        source=source,
+        kind=kind,
+        family=family,
+        default_steps=_int(table, "default_steps", steps, where, 1, 150),
+        base_size=_int(table, "base_size", base_size, where, 64, 2048),
+        config=config,
+    )
+    if entry.base_size % 64:
+        raise RegistryError(f"{where}: `base_size` must be a multiple of 64")
+    return entry, bool(table.get("default", False))
+
+
+def parse_registry(data: dict[str, Any], base: Path) -> Registry:
+    tables = data.get("models")
+    if not isinstance(tables, list) or not tables:
+        raise RegistryError("models.toml: add at least one [[models]] entry")
+    models: dict[str, ModelEntry] = {}
+    defaults: list[str] = []
+    for i, table in enumerate(tables):
+        entry, is_default = _model(table, base, i)
+        if entry.name in models:
+            raise RegistryError(f"models.toml: model name {entry.name!r} appears twice")
+        models[entry.name] = entry
+        if is_default:
+            defaults.append(entry.name)
+    if len(defaults) > 1:
+        raise RegistryError(f"models.toml: only one model may say default = true, not {defaults}")
+    unclip = None
+    if "unclip" in data:
+        table = data["unclip"]
+        if not isinstance(table, dict):
+            raise RegistryError("models.toml: [unclip] must be a table")
+        source, kind = _source(table.get("source"), base, "models.toml [unclip]")
+        level = _int(table, "noise_level", 200, "models.toml [unclip]", 0, 999)
+        unclip = UnclipEntry(source=source, kind=kind, noise_level=level)
+
+    def folder(key: str) -> Path | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise RegistryError(f"models.toml: `{key}` must be a folder path")
+        return (base / Path(value).expanduser()).resolve()
+
+    return Registry(
+        models=models,
+        default=defaults[0] if defaults else next(iter(models)),
+        lora_dir=folder("lora_dir"),
+        embeddings_dir=folder("embeddings_dir"),
+        unclip=unclip,
+    )
+
+
+def load_registry(path: Path) -> Registry:
+    """Read models.toml; relative paths in it are relative to its folder."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RegistryError(
+            f"{path} not found: write a models.toml (see docs/engine.md) or run "
+            "`nanke make-tiny-models DIR` for test models"
+        ) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RegistryError(f"{path} is not valid TOML: {exc}") from None
+    registry = parse_registry(data, path.resolve().parent)
+    return Registry(
+        models=registry.models,
+        default=registry.default,
+        lora_dir=registry.lora_dir,
+        embeddings_dir=registry.embeddings_dir,
+        unclip=registry.unclip,
+        path=path,
+    )

@@ -1,0 +1,122 @@
+"""Canonical sampler names → diffusers scheduler class + config, as A1111 configures them.
+
+Data only (torch-free): `inference.worker.schedulers` instantiates them with
+`Class.from_config(model_scheduler_config, **kwargs)`. `label` is A1111's name, written into
+the PNG `parameters` text so other tools recognise the sampler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from inference.errors import UnknownSamplerError
+
+DEFAULT_SAMPLER = "dpm++_2m_karras"
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    name: str
+    label: str  # A1111 display name
+    scheduler: str  # diffusers class name
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+# k-diffusion samplers in A1111 space their sigmas linearly over the model's timesteps
+# ("linspace"); DDIM and PLMS use the original LDM "leading" spacing.
+_K: dict[str, Any] = {"timestep_spacing": "linspace"}
+_KARRAS: dict[str, Any] = {"use_karras_sigmas": True}
+
+
+def _spec(name: str, label: str, scheduler: str, note: str = "", **kwargs: Any) -> SamplerSpec:
+    return SamplerSpec(name, label, scheduler, kwargs, note)
+
+
+SAMPLERS: dict[str, SamplerSpec] = {
+    s.name: s
+    for s in (
+        _spec("euler", "Euler", "EulerDiscreteScheduler", **_K),
+        _spec("euler_a", "Euler a", "EulerAncestralDiscreteScheduler", **_K),
+        _spec("heun", "Heun", "HeunDiscreteScheduler", "2 model calls per step", **_K),
+        _spec("lms", "LMS", "LMSDiscreteScheduler", **_K),
+        _spec("lms_karras", "LMS Karras", "LMSDiscreteScheduler", **_K, **_KARRAS),
+        _spec("ddim", "DDIM", "DDIMScheduler", timestep_spacing="leading", set_alpha_to_one=False),
+        _spec("pndm", "PLMS", "PNDMScheduler", timestep_spacing="leading", skip_prk_steps=True),
+        _spec("dpm2", "DPM2", "KDPM2DiscreteScheduler", "2 model calls per step", **_K),
+        _spec(
+            "dpm2_karras", "DPM2 Karras", "KDPM2DiscreteScheduler", "2 calls/step", **_K, **_KARRAS
+        ),
+        _spec("dpm2_a", "DPM2 a", "KDPM2AncestralDiscreteScheduler", "2 calls/step", **_K),
+        _spec(
+            "dpm2_a_karras",
+            "DPM2 a Karras",
+            "KDPM2AncestralDiscreteScheduler",
+            "2 calls/step",
+            **_K,
+            **_KARRAS,
+        ),
+        _spec("dpm++_2m", "DPM++ 2M", "DPMSolverMultistepScheduler", **_K),
+        _spec("dpm++_2m_karras", "DPM++ 2M Karras", "DPMSolverMultistepScheduler", **_K, **_KARRAS),
+        _spec(
+            "dpm++_2m_sde",
+            "DPM++ 2M SDE",
+            "DPMSolverMultistepScheduler",
+            algorithm_type="sde-dpmsolver++",
+            **_K,
+        ),
+        _spec(
+            "dpm++_2m_sde_karras",
+            "DPM++ 2M SDE Karras",
+            "DPMSolverMultistepScheduler",
+            algorithm_type="sde-dpmsolver++",
+            **_K,
+            **_KARRAS,
+        ),
+        _spec("dpm++_sde", "DPM++ SDE", "DPMSolverSDEScheduler", "2 calls/step", **_K),
+        _spec(
+            "dpm++_sde_karras",
+            "DPM++ SDE Karras",
+            "DPMSolverSDEScheduler",
+            "2 calls/step",
+            **_K,
+            **_KARRAS,
+        ),
+        # diffusers has no ancestral 2S; its second-order single-step solver is the closest.
+        _spec(
+            "dpm++_2s_a",
+            "DPM++ 2S a",
+            "DPMSolverSinglestepScheduler",
+            "approximation (not ancestral)",
+            solver_order=2,
+            **_K,
+        ),
+        _spec(
+            "dpm++_2s_a_karras",
+            "DPM++ 2S a Karras",
+            "DPMSolverSinglestepScheduler",
+            "approximation (not ancestral)",
+            solver_order=2,
+            **_K,
+            **_KARRAS,
+        ),
+        _spec("unipc", "UniPC", "UniPCMultistepScheduler", **_K),
+        _spec("lcm", "LCM", "LCMScheduler", "for LCM models/LoRAs: 4-8 steps, cfg 1-2"),
+    )
+}
+_BY_LABEL = {spec.label.lower(): spec.name for spec in SAMPLERS.values()}
+
+
+def sampler(name: str) -> SamplerSpec:
+    spec = SAMPLERS.get(name)
+    if spec is None:
+        raise UnknownSamplerError(
+            f"unknown sampler {name!r}; choose one of: {', '.join(sorted(SAMPLERS))}"
+        )
+    return spec
+
+
+def name_from_label(label: str) -> str | None:
+    """A1111 display name ('DPM++ 2M Karras') → canonical name, or None if not ours."""
+    return _BY_LABEL.get(label.strip().lower())

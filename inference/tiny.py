@@ -1,0 +1,399 @@
+"""Tiny random-weight models for tests and offline smoke runs (they paint noise).
+
+`build_tiny_models(dir)` writes, all built from configs and saved through the real formats:
+- `tiny-sd15/`: an sd15-family diffusers pipeline with the real CLIP BPE tokenizer;
+- `tiny-sd15.safetensors`: the same weights as one original-layout (LDM) checkpoint;
+- `tiny-unclip/`: a Stable unCLIP image-variation pipeline;
+- `loras/ink.safetensors` (diffusers/peft format) and `loras/glow.safetensors` (kohya format);
+- `embeddings/`: one textual-inversion embedding;
+- `models.toml` that uses all of them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import torch
+
+TEXT_DIM = 32
+IMAGE_EMBED_DIM = 32  # unCLIP image embedding width
+TINY_BASE_SIZE = 64
+TINY_STEPS = 4
+_MODELS_TOML = """\
+# Tiny random-weight models written by `nanke make-tiny-models`. They paint noise: use them to
+# smoke-test Nanke without weights or a GPU, never to judge image quality.
+lora_dir = "loras"
+embeddings_dir = "embeddings"
+
+[[models]]
+name = "tiny"
+source = "tiny-sd15"
+family = "sd15"
+default_steps = {steps}
+base_size = {base}
+default = true
+
+[[models]]
+name = "tiny-single-file"
+source = "tiny-sd15.safetensors"
+config = "tiny-sd15"
+family = "sd15"
+default_steps = {steps}
+base_size = {base}
+
+[unclip]
+source = "tiny-unclip"
+noise_level = 500
+"""
+
+
+def clip_bpe_path() -> Path:
+    """The CLIP BPE merges shipped inside the `openai-clip` package (found, never imported)."""
+    spec = importlib.util.find_spec("clip")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the openai-clip package is not installed (pip install openai-clip)")
+    return Path(next(iter(spec.submodule_search_locations))) / "bpe_simple_vocab_16e6.txt.gz"
+
+
+def _byte_symbols() -> list[str]:
+    # GPT-2/CLIP byte-level alphabet: printable bytes map to themselves, others to 256+.
+    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
+    table, extra = {}, 0
+    for byte in range(256):
+        if byte in keep:
+            table[byte] = chr(byte)
+        else:
+            table[byte] = chr(256 + extra)
+            extra += 1
+    return [table[b] for b in range(256)]
+
+
+def clip_tokenizer() -> Any:
+    """The real CLIP ViT-L/14 tokenizer (49408 ids), built offline from the BPE merges."""
+    import transformers
+
+    tokenizer_cls: Any = transformers.CLIPTokenizer
+
+    with gzip.open(clip_bpe_path(), "rt", encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    merges = [tuple(line.split()) for line in lines[1 : 49152 - 256 - 2 + 1]]
+    symbols = _byte_symbols()
+    tokens = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {tok: i for i, tok in enumerate(tokens)}
+    return tokenizer_cls(
+        vocab=vocab,
+        merges=merges,
+        bos_token="<|startoftext|>",
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        model_max_length=77,
+    )
+
+
+def _text_encoder(vocab_size: int) -> Any:
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config_cls: Any = CLIPTextConfig  # transformers' stubs hide the config kwargs
+    config = config_cls(
+        vocab_size=vocab_size,
+        hidden_size=TEXT_DIM,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        projection_dim=TEXT_DIM,
+        bos_token_id=vocab_size - 2,
+        eos_token_id=vocab_size - 1,
+        pad_token_id=vocab_size - 1,
+    )
+    return CLIPTextModel(config).eval()
+
+
+def _unet(**extra: Any) -> Any:
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=TEXT_DIM,
+        attention_head_dim=8,
+        norm_num_groups=32,
+        **extra,
+    )
+
+
+def _vae() -> Any:
+    from diffusers import AutoencoderKL
+
+    # Four blocks: the usual 8x latent downscale, so sizes behave like real SD.
+    return AutoencoderKL(
+        block_out_channels=(32, 32, 32, 32),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=32,
+        sample_size=TINY_BASE_SIZE,
+    )
+
+
+def _scheduler_config() -> dict[str, Any]:
+    return {
+        "beta_start": 0.00085,
+        "beta_end": 0.012,
+        "beta_schedule": "scaled_linear",
+        "num_train_timesteps": 1000,
+        "steps_offset": 1,
+        "clip_sample": False,
+        "set_alpha_to_one": False,
+        "prediction_type": "epsilon",
+    }
+
+
+def build_sd15(out: Path) -> Any:
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
+
+    tokenizer = clip_tokenizer()
+    pipe: Any = StableDiffusionPipeline(
+        vae=_vae(),
+        text_encoder=_text_encoder(len(tokenizer)),
+        tokenizer=tokenizer,
+        unet=_unet(),
+        scheduler=PNDMScheduler.from_config({**_scheduler_config(), "skip_prk_steps": True}),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(out)
+    return pipe
+
+
+def build_unclip(out: Path) -> None:
+    from diffusers import DDIMScheduler, DDPMScheduler, StableUnCLIPImg2ImgPipeline
+    from diffusers.pipelines.stable_diffusion.stable_unclip_image_normalizer import (
+        StableUnCLIPImageNormalizer,
+    )
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    tokenizer = clip_tokenizer()
+    vision_cls: Any = CLIPVisionConfig
+    vision = vision_cls(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+        projection_dim=IMAGE_EMBED_DIM,
+    )
+    pipe: Any = StableUnCLIPImg2ImgPipeline(
+        feature_extractor=CLIPImageProcessor(crop_size=32, size=32),
+        image_encoder=CLIPVisionModelWithProjection(vision).eval(),
+        image_normalizer=StableUnCLIPImageNormalizer(embedding_dim=IMAGE_EMBED_DIM),
+        image_noising_scheduler=DDPMScheduler(beta_schedule="squaredcos_cap_v2"),
+        tokenizer=tokenizer,
+        text_encoder=_text_encoder(len(tokenizer)),
+        # The image embedding and its noise-level embedding are concatenated: 2 x width.
+        unet=_unet(
+            class_embed_type="projection",
+            projection_class_embeddings_input_dim=IMAGE_EMBED_DIM * 2,
+        ),
+        scheduler=DDIMScheduler.from_config(_scheduler_config()),
+        vae=_vae(),
+    )
+    pipe.save_pretrained(out)
+
+
+def _seeded_random_(module: torch.nn.Module, seed: int, scale: float) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in module.parameters():
+            param.copy_(torch.randn(param.shape, generator=gen) * scale)
+
+
+def build_lora_diffusers(pipe: Any, path: Path, seed: int = 1) -> None:
+    """A LoRA on the UNet attention projections, saved in diffusers' own format."""
+    from diffusers import StableDiffusionPipeline
+    from peft import LoraConfig, get_peft_model_state_dict
+    from peft.tuners.lora import LoraLayer
+
+    unet = pipe.unet
+    config = LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"])
+    unet.add_adapter(config, adapter_name="tiny_build")
+    for module in unet.modules():
+        if isinstance(module, LoraLayer):
+            _seeded_random_(module.lora_A["tiny_build"], seed, 0.5)
+            _seeded_random_(module.lora_B["tiny_build"], seed + 1, 0.5)
+            seed += 2
+    layers = get_peft_model_state_dict(unet, adapter_name="tiny_build")
+    StableDiffusionPipeline.save_lora_weights(
+        str(path.parent), unet_lora_layers=layers, weight_name=path.name, safe_serialization=True
+    )
+    unet.delete_adapters("tiny_build")
+
+
+def build_lora_kohya(pipe: Any, path: Path, seed: int = 2) -> None:
+    """A LoRA in the kohya/sd-scripts layout (`lora_unet_…` / `lora_te_…` keys)."""
+    from safetensors.torch import save_file
+
+    gen = torch.Generator().manual_seed(seed)
+    tensors: dict[str, torch.Tensor] = {}
+    rank = 4
+    targets = [("lora_unet_", pipe.unet, ("to_q", "to_k", "to_v", "to_out.0"))]
+    targets.append(("lora_te_", pipe.text_encoder, ("q_proj", "k_proj", "v_proj", "out_proj")))
+    for prefix, model, leaves in targets:
+        for name, module in model.named_modules():
+            if not isinstance(module, torch.nn.Linear) or not name.endswith(leaves):
+                continue
+            key = prefix + name.replace(".", "_")
+            tensors[f"{key}.lora_down.weight"] = torch.randn(
+                rank, module.in_features, generator=gen
+            )
+            tensors[f"{key}.lora_up.weight"] = torch.randn(module.out_features, rank, generator=gen)
+            tensors[f"{key}.alpha"] = torch.tensor(float(rank))
+    save_file(tensors, str(path))
+
+
+def build_embedding(path: Path, seed: int = 3) -> None:
+    """A one-vector textual-inversion embedding (A1111 safetensors layout)."""
+    from safetensors.torch import save_file
+
+    gen = torch.Generator().manual_seed(seed)
+    save_file({"emb_params": torch.randn(1, TEXT_DIM, generator=gen)}, str(path))
+
+
+# --- single-file checkpoint: diffusers keys → the original (LDM) layout people download ---
+
+_RESNET_TO_LDM = (
+    ("norm1", "in_layers.0"),
+    ("conv1", "in_layers.2"),
+    ("norm2", "out_layers.0"),
+    ("conv2", "out_layers.3"),
+    ("time_emb_proj", "emb_layers.1"),
+    ("conv_shortcut", "skip_connection"),
+)
+_UNET_FIXED = {
+    "time_embedding.linear_1": "time_embed.0",
+    "time_embedding.linear_2": "time_embed.2",
+    "conv_in": "input_blocks.0.0",
+    "conv_norm_out": "out.0",
+    "conv_out": "out.2",
+    "class_embedding.linear_1": "label_emb.0.0",
+    "class_embedding.linear_2": "label_emb.0.2",
+}
+
+
+def _rename(text: str, pairs: tuple[tuple[str, str], ...]) -> str:
+    for old, new in pairs:
+        text = text.replace(old, new)
+    return text
+
+
+def _unet_key_to_ldm(key: str, per_block: int, up_has_attn: set[int]) -> str:
+    parts = key.split(".")
+    head, rest = ".".join(parts[:-1]), parts[-1]
+    for diff, ldm in _UNET_FIXED.items():
+        if head == diff:
+            return f"{ldm}.{rest}"
+    if parts[0] == "mid_block":
+        kind, idx, tail = parts[1], int(parts[2]), ".".join(parts[3:])
+        if kind == "resnets":
+            return f"middle_block.{2 * idx}.{_rename(tail, _RESNET_TO_LDM)}"
+        return f"middle_block.1.{tail}"
+    block, kind = int(parts[1]), parts[2]
+    tail = ".".join(parts[4:])
+    if parts[0] == "down_blocks":
+        if kind == "downsamplers":
+            return f"input_blocks.{1 + block * (per_block + 1) + per_block}.0.op.{parts[-1]}"
+        layer = 1 + block * (per_block + 1) + int(parts[3])
+    else:
+        if kind == "upsamplers":
+            slot = 2 if block in up_has_attn else 1
+            return f"output_blocks.{block * (per_block + 1) + per_block}.{slot}.conv.{parts[-1]}"
+        layer = block * (per_block + 1) + int(parts[3])
+    prefix = "input_blocks" if parts[0] == "down_blocks" else "output_blocks"
+    if kind == "resnets":
+        return f"{prefix}.{layer}.0.{_rename(tail, _RESNET_TO_LDM)}"
+    return f"{prefix}.{layer}.1.{tail}"
+
+
+_VAE_ATTN_TO_LDM = (
+    ("group_norm", "norm"),
+    ("to_q", "q"),
+    ("to_k", "k"),
+    ("to_v", "v"),
+    ("to_out.0", "proj_out"),
+)
+
+
+def _vae_key_to_ldm(key: str, n_up: int) -> str:
+    fixed = {"conv_norm_out": "norm_out"}
+    parts = key.split(".")
+    side = parts[0]
+    if side in ("quant_conv", "post_quant_conv"):
+        return key
+    if parts[1] in ("conv_in", "conv_out", "conv_norm_out"):
+        return f"{side}.{fixed.get(parts[1], parts[1])}.{parts[-1]}"
+    if parts[1] == "mid_block":
+        tail = ".".join(parts[4:])
+        if parts[2] == "resnets":
+            name = f"block_{int(parts[3]) + 1}.{tail.replace('conv_shortcut', 'nin_shortcut')}"
+            return f"{side}.mid.{name}"
+        return f"{side}.mid.attn_1.{_rename(tail, _VAE_ATTN_TO_LDM)}"
+    block = int(parts[2])
+    ldm_block = block if side == "encoder" else n_up - 1 - block
+    level = "down" if side == "encoder" else "up"
+    if parts[3] in ("downsamplers", "upsamplers"):
+        sampler = "downsample" if side == "encoder" else "upsample"
+        return f"{side}.{level}.{ldm_block}.{sampler}.conv.{parts[-1]}"
+    tail = ".".join(parts[5:]).replace("conv_shortcut", "nin_shortcut")
+    return f"{side}.{level}.{ldm_block}.block.{parts[4]}.{tail}"
+
+
+def write_single_file(pipe: Any, path: Path) -> None:
+    """Save a pipeline as one original-layout `.safetensors` checkpoint (as people share them)."""
+    from safetensors.torch import save_file
+
+    unet_cfg = pipe.unet.config
+    up_has_attn = {i for i, t in enumerate(unet_cfg.up_block_types) if "CrossAttn" in t}
+    state: dict[str, torch.Tensor] = {}
+    for key, value in pipe.unet.state_dict().items():
+        ldm = _unet_key_to_ldm(key, unet_cfg.layers_per_block, up_has_attn)
+        state[f"model.diffusion_model.{ldm}"] = value
+    n_up = len(pipe.vae.config.up_block_types)
+    for key, value in pipe.vae.state_dict().items():
+        state[f"first_stage_model.{_vae_key_to_ldm(key, n_up)}"] = value
+    for key, value in pipe.text_encoder.state_dict().items():
+        state[f"cond_stage_model.transformer.{key}"] = value
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+
+
+def build_tiny_models(out: Path) -> Path:
+    """Write every tiny model and a models.toml using them; returns the models.toml path."""
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    pipe = build_sd15(out / "tiny-sd15")
+    write_single_file(pipe, out / "tiny-sd15.safetensors")
+    (out / "loras").mkdir(exist_ok=True)
+    # kohya first: the diffusers builder wraps the UNet's Linear layers in peft layers.
+    build_lora_kohya(pipe, out / "loras" / "glow.safetensors")
+    build_lora_diffusers(pipe, out / "loras" / "ink.safetensors")
+    (out / "embeddings").mkdir(exist_ok=True)
+    build_embedding(out / "embeddings" / "tinytoken.safetensors")
+    torch.manual_seed(1)
+    build_unclip(out / "tiny-unclip")
+    toml = out / "models.toml"
+    toml.write_text(_MODELS_TOML.format(steps=TINY_STEPS, base=TINY_BASE_SIZE), encoding="utf-8")
+    return toml

@@ -1,0 +1,153 @@
+"""Loads each model once and keeps it warm; img2img pipelines are derived with `from_pipe`.
+
+Derived pipelines share the base pipeline's modules (no extra weights), so LoRA adapters set
+on the base apply to them too. Each model's original scheduler config is kept, so every job
+builds its sampler from the model's own settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from inference.errors import ModelFileError
+from inference.registry import ModelEntry, Registry, UnclipEntry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    entry: ModelEntry
+    base: Any  # txt2img pipeline
+    scheduler_config: dict[str, Any]
+    derived: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sdxl(self) -> bool:
+        return self.entry.family == "sdxl"
+
+    def encoders(self) -> list[tuple[Any, Any]]:
+        pairs = [(self.base.tokenizer, self.base.text_encoder)]
+        if self.sdxl:
+            pairs.append((self.base.tokenizer_2, self.base.text_encoder_2))
+        return pairs
+
+    def img2img(self) -> Any:
+        if "img2img" not in self.derived:
+            import diffusers
+
+            cls = (
+                diffusers.StableDiffusionXLImg2ImgPipeline
+                if self.sdxl
+                else diffusers.StableDiffusionImg2ImgPipeline
+            )
+            pipe = cls.from_pipe(self.base)
+            pipe.set_progress_bar_config(disable=True)  # not inherited by from_pipe
+            self.derived["img2img"] = pipe
+        return self.derived["img2img"]
+
+
+@dataclass
+class LoadedUnclip:
+    entry: UnclipEntry
+    pipe: Any
+    scheduler_config: dict[str, Any]
+
+
+def _load_error(what: str, source: str, exc: Exception) -> ModelFileError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ModelFileError(f"cannot load {what} from {source}: {first}")
+
+
+class PipelineCache:
+    """Warm pipelines, at most `max_models` base models at once (least recently used leaves)."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        max_models: int = 2,
+    ) -> None:
+        self.registry = registry
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.max_models = max_models
+        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._unclip: LoadedUnclip | None = None
+
+    def model(self, name: str) -> LoadedModel:
+        if name in self._models:
+            self._models.move_to_end(name)
+            return self._models[name]
+        entry = self.registry.model(name)
+        while len(self._models) >= self.max_models:
+            self._models.popitem(last=False)
+        loaded = self._load(entry)
+        self._models[name] = loaded
+        return loaded
+
+    def unclip(self) -> LoadedUnclip | None:
+        entry = self.registry.unclip
+        if entry is None:
+            return None
+        if self._unclip is None:
+            import diffusers
+
+            if entry.kind != "hub" and not Path(entry.source).exists():
+                raise ModelFileError(f"unCLIP model {entry.source} does not exist (models.toml)")
+            try:
+                pipe = diffusers.StableUnCLIPImg2ImgPipeline.from_pretrained(
+                    entry.source, dtype=self.dtype
+                )
+            except (OSError, ValueError, KeyError) as exc:
+                raise _load_error("the unCLIP model", entry.source, exc) from None
+            pipe.to(self.device)
+            pipe.set_progress_bar_config(disable=True)
+            self._unclip = LoadedUnclip(entry, pipe, dict(pipe.scheduler.config))
+        return self._unclip
+
+    def _load(self, entry: ModelEntry) -> LoadedModel:
+        import diffusers
+
+        entry.check_files()
+        sdxl = entry.family == "sdxl"
+        cls = diffusers.StableDiffusionXLPipeline if sdxl else diffusers.StableDiffusionPipeline
+        extra: dict[str, Any] = {} if sdxl else {"safety_checker": None}
+        log.info("loading model %s from %s", entry.name, entry.source)
+        try:
+            if entry.kind == "single_file":
+                if entry.config is None:
+                    raise ModelFileError(
+                        f'model {entry.name!r} is a single file: add `config = "<diffusers '
+                        'model dir or hub id>"` to its models.toml entry so it loads offline'
+                    )
+                pipe = cls.from_single_file(
+                    entry.source, config=entry.config, dtype=self.dtype, **extra
+                )
+            else:
+                # A hub id downloads on first use, with huggingface_hub's progress bars.
+                pipe = cls.from_pretrained(entry.source, dtype=self.dtype, **extra)
+        except ModelFileError:
+            raise
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise _load_error(f"model {entry.name!r}", entry.source, exc) from None
+        pipe.to(self.device)
+        pipe.set_progress_bar_config(disable=True)
+        if not sdxl:
+            self._load_embeddings(pipe)
+        return LoadedModel(entry, pipe, dict(pipe.scheduler.config))
+
+    def _load_embeddings(self, pipe: Any) -> None:
+        for path in self.registry.embeddings():
+            try:
+                pipe.load_textual_inversion(str(path), token=path.stem)
+            except (ValueError, RuntimeError, OSError) as exc:
+                # An embedding for another model family must not stop the worker.
+                log.warning("skipping embedding %s: %s", path.name, exc)

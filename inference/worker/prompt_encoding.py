@@ -1,0 +1,144 @@
+"""Prompt text → conditioning tensors, the A1111 way, without truncation.
+
+- A1111 attention syntax (`(word:1.3)`, `[word]`, BREAK) gives each token a weight;
+- tokens go into 75-token chunks (a full chunk breaks after its last comma if that comma is
+  within the last 20 tokens, like A1111); each chunk is encoded as BOS + 75 + EOS = 77 tokens
+  and the chunks are concatenated, so prompts of any length are encoded whole;
+- token weights scale the hidden states, then the chunk is rescaled to its original mean;
+- clip skip N (A1111 numbering: 1 = last layer) takes the N-th hidden state from the end and
+  applies the final layer norm ourselves, independent of transformers' `clip_skip`;
+- `::` parts are encoded separately and averaged with their weights;
+- the negative prompt is padded to the same number of chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from inference.contracts import PromptPart
+from inference.prompt_weights import BREAK, parse_attention
+
+CHUNK = 75
+_COMMA_LOOKBACK = 20
+
+Chunk = list[tuple[int, float]]
+
+
+@dataclass
+class Encoded:
+    cond: torch.Tensor  # [1, 77·n, D]
+    uncond: torch.Tensor  # [1, 77·n, D]
+    pooled: torch.Tensor | None = None  # SDXL only
+    uncond_pooled: torch.Tensor | None = None
+    chunks: int = 1
+    tokens: int = 0  # prompt tokens encoded (all of them: nothing is cut)
+
+
+def chunk_tokens(tokenizer: Any, text: str) -> list[Chunk]:
+    """Weighted token ids of `text` in chunks of at most 75."""
+    comma = tokenizer.convert_tokens_to_ids(",</w>")
+    chunks: list[Chunk] = [[]]
+    for fragment, weight in parse_attention(text):
+        if fragment == BREAK and weight == -1.0:
+            chunks.append([])
+            continue
+        ids = tokenizer(fragment, add_special_tokens=False, truncation=False)["input_ids"]
+        for token in ids:
+            current = chunks[-1]
+            if len(current) == CHUNK:
+                tail: Chunk = []
+                commas = [i for i, (t, _) in enumerate(current) if t == comma]
+                if commas and commas[-1] >= CHUNK - _COMMA_LOOKBACK:
+                    cut = commas[-1] + 1
+                    tail = current[cut:]
+                    del current[cut:]
+                chunks.append(tail)
+            chunks[-1].append((token, weight))
+    if len(chunks) > 1 and not chunks[-1]:
+        chunks.pop()
+    return chunks
+
+
+def _final_norm(encoder: Any) -> Any:
+    # transformers >= 5.6 dropped CLIPTextModel.text_model; look in both places.
+    inner = getattr(encoder, "text_model", encoder)
+    return inner.final_layer_norm
+
+
+def _encode_chunk(
+    tokenizer: Any, encoder: Any, chunk: Chunk, clip_skip: int, penultimate: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    ids = [tokenizer.bos_token_id, *(t for t, _ in chunk), tokenizer.eos_token_id]
+    weights = [1.0, *(w for _, w in chunk), 1.0]
+    ids += [pad] * (CHUNK + 2 - len(ids))
+    weights += [1.0] * (CHUNK + 2 - len(weights))
+    device = encoder.device
+    out = encoder(torch.tensor([ids], device=device), output_hidden_states=True)
+    if penultimate:  # SDXL: hidden states without the final norm, one layer deeper per skip
+        hidden = out.hidden_states[-(1 + clip_skip)]
+    elif clip_skip > 1:
+        hidden = _final_norm(encoder)(out.hidden_states[-clip_skip])
+    else:
+        hidden = out.last_hidden_state
+    pooled = getattr(out, "text_embeds", None)
+    w = torch.tensor(weights, device=device, dtype=hidden.dtype)[None, :, None]
+    if bool((w != 1.0).any()):
+        mean = hidden.float().mean()
+        hidden = hidden * w
+        hidden = hidden * (mean / hidden.float().mean()).to(hidden.dtype)
+    return hidden, pooled
+
+
+def _encode_text_chunks(
+    encoders: list[tuple[Any, Any]], chunks_per_encoder: list[list[Chunk]], clip_skip: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    sdxl = len(encoders) == 2
+    per_encoder: list[torch.Tensor] = []
+    pooled: torch.Tensor | None = None
+    for (tokenizer, encoder), chunks in zip(encoders, chunks_per_encoder, strict=True):
+        hidden = []
+        for i, chunk in enumerate(chunks):
+            h, p = _encode_chunk(tokenizer, encoder, chunk, clip_skip, penultimate=sdxl)
+            hidden.append(h)
+            if i == 0 and p is not None:
+                pooled = p
+        per_encoder.append(torch.cat(hidden, dim=1))
+    return torch.cat(per_encoder, dim=-1), pooled
+
+
+def _pad(chunks: list[Chunk], n: int) -> list[Chunk]:
+    return chunks + [[] for _ in range(n - len(chunks))]
+
+
+@torch.inference_mode()
+def encode_prompt(
+    encoders: list[tuple[Any, Any]],
+    parts: tuple[PromptPart, ...],
+    negative: str,
+    clip_skip: int | None = None,
+) -> Encoded:
+    """Encode weighted `parts` and the negative prompt with one (SD) or two (SDXL) encoders."""
+    skip = clip_skip or 1
+    parts = parts or (PromptPart(text=""),)
+    part_chunks = [[chunk_tokens(tok, p.text) for tok, _ in encoders] for p in parts]
+    neg_chunks = [chunk_tokens(tok, negative) for tok, _ in encoders]
+    n = max(len(c) for per_enc in [*part_chunks, neg_chunks] for c in per_enc)
+    tokens = sum(len(chunk) for per_enc in part_chunks for chunk in per_enc[0])
+
+    total = sum(p.weight for p in parts)
+    norm = total if total > 0 else sum(abs(p.weight) for p in parts) or 1.0
+    cond: torch.Tensor | None = None
+    pooled: torch.Tensor | None = None
+    for part, chunks in zip(parts, part_chunks, strict=True):
+        embeds, part_pooled = _encode_text_chunks(encoders, [_pad(c, n) for c in chunks], skip)
+        share = part.weight / norm if len(parts) > 1 else 1.0
+        cond = embeds * share if cond is None else cond + embeds * share
+        if part_pooled is not None:
+            pooled = part_pooled * share if pooled is None else pooled + part_pooled * share
+    uncond, uncond_pooled = _encode_text_chunks(encoders, [_pad(c, n) for c in neg_chunks], skip)
+    assert cond is not None
+    return Encoded(cond, uncond, pooled, uncond_pooled, chunks=n, tokens=tokens)

@@ -1,0 +1,140 @@
+"""Shared by `nanke imagine / upscale / vary`: the engine, the progress bar and job folders.
+
+A job folder holds `1.png` … `4.png`, `grid.png` (for grids) and `job.json`: the JobSpec as
+run, the JobResult (file names as keys, seeds, timings) and the models.toml it used. Heavy
+imports (torch, diffusers) happen inside the functions, never at import.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from inference.contracts import JobResult, JobSpec
+from inference.errors import EngineError
+from inference.registry import Registry, load_registry
+
+T = TypeVar("T")
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Errors a user can fix become one line and exit status 1, never a traceback."""
+    try:
+        yield
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from None
+    except OSError as exc:
+        raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".strip()) from None
+
+
+def models_file_option(default_from_job: Path | None = None) -> Path:
+    from nanke.settings import load_settings
+
+    return default_from_job or load_settings().models_file
+
+
+def registry_from(path: Path) -> Registry:
+    return load_registry(path)
+
+
+class _Progress:
+    """A click progress bar that learns the step count from the first callback."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, step: int, total: int, _latents: Any) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(step - self.done)
+        self.done = step
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def run_engine(
+    registry: Registry, spec: JobSpec, source: Any = None, label: str = "painting"
+) -> Any:
+    from inference.worker.engine import Engine, default_device
+
+    device, dtype = default_device()
+    engine = Engine(registry, device=device, dtype=dtype)
+    progress = _Progress(label)
+    try:
+        return engine.run(spec, source=source, on_progress=progress)
+    finally:
+        progress.close()
+
+
+def write_job(out_dir: Path, spec: JobSpec, output: Any, models_file: Path) -> JobResult:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [f"{i}.png" for i in range(1, len(output.pngs) + 1)]
+    for name, data in zip(names, output.pngs, strict=True):
+        (out_dir / name).write_bytes(data)
+    if output.grid_png is not None:
+        (out_dir / "grid.png").write_bytes(output.grid_png)
+    result = JobResult(
+        job_id=spec.job_id,
+        image_keys=tuple(names),
+        grid_key="grid.png" if output.grid_png is not None else None,
+        seeds=tuple(output.seeds),
+        width=output.width,
+        height=output.height,
+        infotext=output.infotexts[0],
+        timings_ms=output.timings_ms,
+    )
+    job = {
+        "spec": spec.model_dump(mode="json"),
+        "result": result.model_dump(mode="json"),
+        "models_file": str(models_file.resolve()),
+    }
+    (out_dir / "job.json").write_text(json.dumps(job, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def read_job(job_dir: Path) -> tuple[JobSpec, Path]:
+    path = job_dir / "job.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return JobSpec.model_validate(data["spec"]), Path(data["models_file"])
+    except FileNotFoundError:
+        raise click.ClickException(
+            f"{path} not found: JOB_DIR must be a folder written by `nanke imagine` or `nanke vary`"
+        ) from None
+    except (ValueError, KeyError, TypeError, ValidationError):
+        raise click.ClickException(f"{path} is not a Nanke job file") from None
+
+
+def tile_image(job_dir: Path, index: int) -> Any:
+    from PIL import Image
+
+    path = job_dir / f"{index}.png"
+    if not path.is_file():
+        raise click.ClickException(f"{path} not found: pick a tile that {job_dir} has")
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def report(out_dir: Path, result: JobResult, echo: Callable[[str], None] = click.echo) -> None:
+    t = result.timings_ms
+    files = ", ".join([*(result.image_keys), *([result.grid_key] if result.grid_key else [])])
+    echo(f"wrote {out_dir}/ ({files}, job.json)")
+    echo(f"seeds {', '.join(map(str, result.seeds))} · {result.width}x{result.height}")
+    echo(
+        f"text encode {t.get('text_encode', 0):.0f} ms · denoise {t.get('denoise', 0):.0f} ms "
+        f"({t.get('denoise_per_step', 0):.0f} ms/step) · VAE decode {t.get('vae_decode', 0):.0f} "
+        f"ms · PNG {t.get('image_encode', 0):.0f} ms"
+    )

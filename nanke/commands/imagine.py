@@ -1,0 +1,59 @@
+"""`nanke imagine PROMPT`: a 2x2 grid from the command line, with the real engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from inference.contracts import ImagineParams, PromptPart
+
+
+def requests_from(prompt: str) -> list[ImagineParams]:
+    # Temporary until bot.prompt.parse_prompt lands: the whole text is the prompt.
+    return [ImagineParams(prompt=prompt, parts=(PromptPart(text=prompt),))]
+
+
+@click.command("imagine")
+@click.argument("prompt")
+@click.option(
+    "--models",
+    "models_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="models.toml to use (default: NANKE_MODELS_FILE or ./models.toml).",
+)
+@click.option("--model", "model", help="Model name from models.toml (default: its default).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: out/<job id>).",
+)
+def command(prompt: str, models_file: Path | None, model: str | None, out_dir: Path | None) -> None:
+    """Paint a 2x2 grid for PROMPT (with --ar, --no, --seed, … flags as in Discord).
+
+    Writes OUT/grid.png, OUT/1.png … OUT/4.png and OUT/job.json.
+    """
+    from inference.resolve import imagine_spec
+    from nanke.commands.engine_jobs import (
+        models_file_option,
+        registry_from,
+        report,
+        run_engine,
+        user_errors,
+        write_job,
+    )
+
+    path = models_file or models_file_option()
+    with user_errors():
+        registry = registry_from(path)
+        requests = requests_from(prompt)
+        for n, params in enumerate(requests, start=1):
+            if model:
+                params = params.model_copy(update={"model": model})
+            spec = imagine_spec(params, registry)
+            target = out_dir or Path("out") / str(spec.job_id)[:8]
+            if len(requests) > 1:
+                target = target / str(n)
+            output = run_engine(registry, spec)
+            report(target, write_job(target, spec, output, path))

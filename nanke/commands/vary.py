@@ -1,0 +1,54 @@
+"""`nanke vary JOB_DIR --index N --strength subtle|strong`: a new grid from one tile (V1–V4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("vary")
+@click.argument("job_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--index", "index", type=click.IntRange(1, 4), required=True, help="Tile 1-4.")
+@click.option(
+    "--strength",
+    type=click.Choice(["subtle", "strong"]),
+    required=True,
+    help="subtle stays close to the tile; strong wanders (Stable unCLIP if configured).",
+)
+@click.option(
+    "--models",
+    "models_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="models.toml (default: the one the job used).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: JOB_DIR-vN).",
+)
+def command(
+    job_dir: Path, index: int, strength: str, models_file: Path | None, out_dir: Path | None
+) -> None:
+    """Paint a new 2x2 grid from tile N of JOB_DIR; writes a job folder like `imagine`."""
+    from inference.resolve import vary_spec
+    from nanke.commands.engine_jobs import (
+        read_job,
+        registry_from,
+        report,
+        run_engine,
+        tile_image,
+        user_errors,
+        write_job,
+    )
+
+    parent, used = read_job(job_dir)
+    path = models_file or used
+    with user_errors():
+        registry = registry_from(path)
+        source = tile_image(job_dir, index)
+        spec = vary_spec(parent, index, strength == "strong", str(job_dir / f"{index}.png"))
+        output = run_engine(registry, spec, source, label=f"varying V{index}")
+        target = out_dir or job_dir.with_name(f"{job_dir.name}-v{index}")
+        report(target, write_job(target, spec, output, path))

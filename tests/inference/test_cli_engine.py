@@ -1,0 +1,99 @@
+"""`nanke imagine / upscale / vary / make-tiny-models` end to end on the tiny models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from inference.infotext import parse_infotext
+from nanke.cli import cli
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_make_tiny_models_says_the_images_are_noise(tiny_build: tuple[Path, str]) -> None:
+    toml, output = tiny_build
+    assert "noise" in output and str(toml) in output
+    assert (toml.parent / "tiny-sd15.safetensors").is_file()
+    assert sorted(p.name for p in (toml.parent / "loras").iterdir()) == [
+        "glow.safetensors",
+        "ink.safetensors",
+    ]
+
+
+@pytest.fixture(scope="module")
+def job_dir(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "fox"
+    code, output = _invoke("imagine", "a red fox", "--models", str(tiny_models), "--out", str(out))
+    assert code == 0, output
+    assert "denoise" in output and "ms/step" in output
+    return out
+
+
+def test_imagine_writes_grid_tiles_and_job(job_dir: Path) -> None:
+    names = sorted(p.name for p in job_dir.iterdir())
+    assert names == ["1.png", "2.png", "3.png", "4.png", "grid.png", "job.json"]
+    job = json.loads((job_dir / "job.json").read_text())
+    assert job["spec"]["kind"] == "imagine" and job["spec"]["generation"]["model"] == "tiny"
+    seeds = job["result"]["seeds"]
+    assert seeds == [seeds[0] + i for i in range(4)]
+    assert set(job["result"]["timings_ms"]) >= {"text_encode", "denoise", "vae_decode"}
+    with Image.open(job_dir / "3.png") as image:
+        assert image.size == (64, 64)
+        assert parse_infotext(str(image.info["parameters"])).params["Seed"] == str(seeds[2])
+    with Image.open(job_dir / "grid.png") as grid:
+        assert grid.size == (128, 128)
+
+
+def test_upscale_and_vary_from_a_job_folder(job_dir: Path, tmp_path: Path) -> None:
+    code, output = _invoke("upscale", str(job_dir), "--index", "2", "--out", str(tmp_path / "u"))
+    assert code == 0, output
+    with Image.open(tmp_path / "u" / "1.png") as image:
+        assert image.size == (128, 128)
+    assert json.loads((tmp_path / "u" / "job.json").read_text())["spec"]["kind"] == "upscale"
+    for strength in ("subtle", "strong"):
+        out = tmp_path / strength
+        code, output = _invoke(
+            "vary", str(job_dir), "--index", "4", "--strength", strength, "--out", str(out)
+        )
+        assert code == 0, output
+        assert (out / "grid.png").is_file()
+        assert json.loads((out / "job.json").read_text())["spec"]["kind"] == f"vary_{strength}"
+    # A vary folder is a job folder too.
+    code, output = _invoke(
+        "upscale", str(tmp_path / "strong"), "--index", "1", "--mode", "creative"
+    )
+    assert code == 0, output
+    assert (tmp_path / "strong-u1" / "1.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["imagine", "a fox", "--model", "nope"], "unknown model 'nope'"),
+        (["imagine", "a fox", "--models", "/nonexistent/models.toml"], "make-tiny-models"),
+        (["upscale", "/nonexistent", "--index", "1"], "written by `nanke imagine`"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(
+    tiny_models: Path, args: list[str], message: str
+) -> None:
+    if "--models" not in args:
+        args = [*args, "--models", str(tiny_models)] if args[0] == "imagine" else args
+    code, output = _invoke(*args)
+    assert code == 1 and message in output
+    assert "Traceback" not in output and len(output.strip().splitlines()) == 1
+
+
+def test_missing_tile_is_a_message(job_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "job").mkdir()
+    (tmp_path / "job" / "job.json").write_text((job_dir / "job.json").read_text())
+    code, output = _invoke("vary", str(tmp_path / "job"), "--index", "1", "--strength", "subtle")
+    assert code == 1 and "1.png not found" in output

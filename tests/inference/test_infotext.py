@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from inference.contracts import Generation, LoraRef, PromptPart
+from inference.infotext import build_infotext, parse_infotext
+from inference.png import encode_png, read_parameters
+from inference.samplers import SAMPLERS
+
+
+def _gen(**kw: object) -> Generation:
+    base: dict[str, object] = {
+        "model": "sd15",
+        "prompt": "a red fox, (snow:1.2), at dusk",
+        "parts": (PromptPart(text="a red fox"),),
+        "negative_prompt": "blurry, text",
+        "width": 640,
+        "height": 448,
+        "steps": 30,
+        "cfg": 7.5,
+        "sampler": "dpm++_2m_karras",
+        "seed": 1234,
+    }
+    base.update(kw)
+    return Generation.model_validate(base)
+
+
+def test_round_trip_through_an_a1111_style_parser() -> None:
+    gen = _gen(clip_skip=2, loras=(LoraRef(name="ink", weight=0.7), LoraRef(name="glow")))
+    text = build_infotext(gen, seed=1236, denoising_strength=0.3)
+    lines = text.split("\n")
+    assert lines[0] == "a red fox, (snow:1.2), at dusk <lora:ink:0.7> <lora:glow:1>"
+    assert lines[1] == "Negative prompt: blurry, text"
+    assert lines[2].startswith("Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 1236")
+    parsed = parse_infotext(text)
+    assert parsed.prompt == gen.prompt
+    assert parsed.negative_prompt == gen.negative_prompt
+    assert parsed.loras == list(gen.loras)
+    assert parsed.sampler_name == "dpm++_2m_karras"
+    assert parsed.size == (640, 448)
+    assert parsed.params["Seed"] == "1236" and parsed.params["CFG scale"] == "7.5"
+    assert parsed.params["Model"] == "sd15" and parsed.params["Clip skip"] == "2"
+    assert parsed.params["Denoising strength"] == "0.3"
+
+
+def test_every_sampler_label_round_trips() -> None:
+    for name in SAMPLERS:
+        assert parse_infotext(build_infotext(_gen(sampler=name))).sampler_name == name
+
+
+def test_quotes_multiline_prompts_and_no_negative() -> None:
+    gen = _gen(prompt="line one\nline two", negative_prompt="", model='my, "odd" model', tile=True)
+    parsed = parse_infotext(build_infotext(gen, extra={"Note": "a: b"}))
+    assert parsed.prompt == "line one\nline two" and parsed.negative_prompt == ""
+    assert parsed.params["Model"] == 'my, "odd" model'
+    assert parsed.params["Note"] == "a: b" and parsed.params["Tiling"] == "True"
+
+
+def test_parses_text_written_by_a1111() -> None:
+    text = (
+        "masterpiece, 1girl <lora:foo:0.8>\nNegative prompt: lowres\n"
+        "Steps: 20, Sampler: Euler a, Schedule type: Automatic, CFG scale: 7, Seed: 3, "
+        'Size: 512x768, Model hash: abc, Model: any, Lora hashes: "foo: 123, bar: 456", '
+        "Version: v1.10.1"
+    )
+    parsed = parse_infotext(text)
+    assert parsed.prompt == "masterpiece, 1girl" and parsed.loras == [
+        LoraRef(name="foo", weight=0.8)
+    ]
+    assert parsed.sampler_name == "euler_a" and parsed.size == (512, 768)
+    assert parsed.params["Lora hashes"] == "foo: 123, bar: 456"
+
+
+def test_png_carries_the_parameters_chunk() -> None:
+    from PIL import Image
+
+    text = build_infotext(_gen())
+    data = encode_png(Image.new("RGB", (8, 8), "red"), text)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert read_parameters(data) == text
