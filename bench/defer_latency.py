@@ -28,7 +28,7 @@ import yarl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests/bot"), str(ROOT / "tests/bot/wire")]
 
-from bot_fakes import FakeResolver, MemoryImages  # noqa: E402
+from bot_fakes import MemoryImages, tiny_resolver  # noqa: E402
 from fake_discord import FakeDiscord  # noqa: E402
 
 from bot.app import BotDeps, build_bot  # noqa: E402
@@ -94,7 +94,7 @@ async def run(
 
             store = MemoryStore(max_running=100, max_queued=1000)
         deps = BotDeps(
-            store=store, enqueuer=enqueuer, resolver=FakeResolver(), images=MemoryImages()
+            store=store, enqueuer=enqueuer, resolver=tiny_resolver(), images=MemoryImages()
         )
         bot = build_bot(
             Settings(),

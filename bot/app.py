@@ -21,6 +21,7 @@ from bot.poster import DiscordPoster
 from bot.prompt import SAMPLERS
 from bot.services.catalog import Catalog
 from bot.services.delivery import DeliveryService
+from bot.services.engine_resolver import RESOLVE_ERRORS
 from bot.services.intake import ADMISSION_CONCURRENCY, IntakeService
 from bot.services.ports import Enqueuer, EventSource, ImageStore, JobEvent, Resolver, Store
 from nanke.settings import Settings
@@ -51,7 +52,7 @@ class BotDeps:
     events: EventSource | None = None
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     # Errors the resolver raises for a request the member can fix (unknown model, LoRA…).
-    resolve_errors: tuple[type[Exception], ...] = ()
+    resolve_errors: tuple[type[Exception], ...] = RESOLVE_ERRORS
 
 
 class NankeBot(commands.Bot):

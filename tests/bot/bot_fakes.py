@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import io
 import itertools
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID
 
 from PIL import Image
 
+from bot.services.engine_resolver import RegistryResolver
 from bot.services.ports import (
     Account,
     Admission,
@@ -31,67 +32,21 @@ from bot.services.ports import (
     UserPrefs,
 )
 from inference.contracts import (
-    Generation,
-    ImagineParams,
-    JobKind,
     JobResult,
-    JobSpec,
-    SourceImage,
-    UpscaleMode,
 )
+from inference.registry import ModelEntry, Registry
 
 COST_MILLI = 1000
 
 
-class FakeResolver:
-    """Resolves like the engine at a fixed size (64² by default: tiny images, fast tests)."""
-
-    def __init__(self, size: int = 64, steps: int = 20) -> None:
-        self.size = size
-        self.steps = steps
-
-    def imagine(self, job_id: UUID, params: ImagineParams, prefs: UserPrefs) -> JobSpec:
-        return JobSpec(
-            job_id=job_id, kind=JobKind.IMAGINE, params=params, generation=self._gen(params, prefs)
-        )
-
-    def follow_up(
-        self,
-        job_id: UUID,
-        parent: JobSpec,
-        kind: JobKind,
-        index: int | None,
-        source_key: str | None,
-        upscale_mode: UpscaleMode | None = None,
-        params: ImagineParams | None = None,
-        prefs: UserPrefs | None = None,
-    ) -> JobSpec:
-        params = params or parent.params
-        source = None
-        if index is not None:
-            assert source_key is not None
-            source = SourceImage(job_id=parent.job_id, index=index, key=source_key)
-        return JobSpec(
-            job_id=job_id,
-            kind=kind,
-            params=params,
-            generation=self._gen(params, UserPrefs()),
-            source=source,
-            upscale_mode=upscale_mode,
-        )
-
-    def _gen(self, params: ImagineParams, prefs: UserPrefs) -> Generation:
-        return Generation(
-            model=params.model or prefs.model or "tiny",
-            prompt=params.prompt,
-            parts=params.parts,
-            width=self.size,
-            height=self.size,
-            steps=self.steps,
-            cfg=7.0,
-            sampler=params.sampler or prefs.sampler or "euler_a",
-            seed=params.seed if params.seed is not None else random.randrange(2**32),
-        )
+def tiny_resolver(
+    lora_dir: Path | None = None, base_size: int = 64, steps: int = 20
+) -> RegistryResolver:
+    """The engine's resolver over a registry of one small model (no weights are loaded:
+    resolving is torch-free); 64² tiles by default keep the fake worker's PNGs tiny."""
+    model = ModelEntry("tiny", str(lora_dir or Path.cwd()), "dir", "sd15", steps, base_size)
+    xl = ModelEntry("tiny-xl", str(lora_dir or Path.cwd()), "dir", "sdxl", steps, base_size)
+    return RegistryResolver(Registry({"tiny": model, "tiny-xl": xl}, "tiny", lora_dir=lora_dir))
 
 
 @dataclass
@@ -313,9 +268,8 @@ class FakeWorker:
             JobEvent(job_id, EventKind.PROGRESS, percent=p, preview_jpeg=preview)
             for p in (25.0, 50.0, 75.0)
         ]
-        count = 1 if job.kind is JobKind.UPSCALE else 4
-        scale = 2 if job.kind is JobKind.UPSCALE else 1
-        size = (gen.width * scale, gen.height * scale)
+        count = gen.batch
+        size = (gen.width, gen.height)  # the resolver already doubled an upscale
         keys = []
         for i in range(count):
             key = f"{job_id}/{i + 1}.png"

@@ -7,7 +7,7 @@ import io
 import uuid
 
 import pytest
-from bot_fakes import FakeResolver, FakeWorker, MemoryImages, MemoryStore, QueueEvents
+from bot_fakes import FakeWorker, MemoryImages, MemoryStore, QueueEvents, tiny_resolver
 from PIL import Image
 
 from bot.services.delivery import DeliveryService, Outgoing
@@ -52,7 +52,7 @@ class Rig:
         self.intake = IntakeService(
             store=self.store,
             enqueuer=_NoQueue(),
-            resolver=FakeResolver(),
+            resolver=tiny_resolver(),
         )
         self.delivery = DeliveryService(
             store=self.store,
@@ -94,7 +94,7 @@ def world_bot():
     deps = BotDeps(
         store=rig.store,
         enqueuer=_NoQueue(),
-        resolver=FakeResolver(),
+        resolver=tiny_resolver(),
         images=rig.images,
         events=events,
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from bot_fakes import FakeResolver
+from bot_fakes import tiny_resolver
 
 from bot.prompt import parse_prompt
 from bot.services import formatting
@@ -10,7 +10,7 @@ from bot.services.ports import UserPrefs
 
 
 def _spec(prompt: str = "a red fox"):
-    return FakeResolver().imagine(uuid.uuid4(), parse_prompt(prompt)[0], UserPrefs())
+    return tiny_resolver().imagine(uuid.uuid4(), parse_prompt(prompt)[0], UserPrefs())
 
 
 def test_waiting_line_shows_prompt_member_and_position():

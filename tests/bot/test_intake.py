@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from bot_fakes import (
     COST_MILLI,
-    FakeResolver,
     FakeWorker,
     MemoryImages,
     MemoryStore,
     RecordingEnqueuer,
+    tiny_resolver,
 )
 
 from bot.services.errors import (
@@ -49,7 +49,7 @@ def intake(store, enqueuer) -> IntakeService:
     return IntakeService(
         store=store,
         enqueuer=enqueuer,
-        resolver=FakeResolver(),
+        resolver=tiny_resolver(),
     )
 
 

@@ -8,7 +8,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from bot_fakes import FakeResolver, MemoryImages, RecordingEnqueuer
+from bot_fakes import MemoryImages, RecordingEnqueuer, tiny_resolver
 
 from bot.services.errors import CannotCancel, MemberBanned, OutOfCredits, OverCaps
 from bot.services.intake import IntakeService, Requester
@@ -42,7 +42,7 @@ def store(pg_sessions) -> SqlStore:
 @pytest.fixture
 def intake(store) -> IntakeService:
     return IntakeService(
-        store=store, enqueuer=RecordingEnqueuer(), resolver=FakeResolver(size=512, steps=30)
+        store=store, enqueuer=RecordingEnqueuer(), resolver=tiny_resolver(base_size=512, steps=30)
     )
 
 

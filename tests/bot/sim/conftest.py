@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import pytest
 from bot_fakes import (
-    FakeResolver,
     FakeWorker,
     MemoryImages,
     MemoryStore,
     RecordingEnqueuer,
+    tiny_resolver,
 )
 
 from bot.app import BotDeps, NankeBot, build_bot
@@ -36,7 +36,7 @@ def world(tmp_path) -> World:  # type: ignore[no-untyped-def]
     deps = BotDeps(
         store=store,
         enqueuer=enqueuer,
-        resolver=FakeResolver(),
+        resolver=tiny_resolver(lora_dir),
         images=images,
         models=("tiny", "tiny-xl"),
         lora_dir=lora_dir,

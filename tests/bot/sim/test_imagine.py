@@ -47,6 +47,16 @@ async def test_a_bad_prompt_is_an_ephemeral_fix_it_message_and_costs_nothing(sce
     assert scene.world.enqueuer.sent == []
 
 
+async def test_an_unknown_model_or_lora_is_refused_privately_and_costs_nothing(scene):
+    for prompt, hint in [("a fox --model nope", "tiny-xl"), ("a fox --lora nope", "watercolor")]:
+        result = await scene.alice.slash(scene.channel, "imagine", prompt=prompt)
+        (note,) = result.followups
+        assert note.ephemeral and hint in note.content and "nothing was charged" in note.content
+    assert scene.world.enqueuer.sent == []
+    account = await scene.world.store.account(scene.alice.id)
+    assert account.credits_left_milli == 25 * COST_MILLI
+
+
 async def test_a_banned_word_is_refused_ephemerally(scene):
     await scene.world.store.update_guild(GuildConfig(scene.guild.id, banned_words=("gore",)))
     result = await scene.alice.slash(scene.channel, "imagine", prompt="GORE everywhere")

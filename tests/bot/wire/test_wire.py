@@ -11,12 +11,12 @@ import discord
 import pytest
 import yarl
 from bot_fakes import (
-    FakeResolver,
     FakeWorker,
     MemoryImages,
     MemoryStore,
     QueueEvents,
     RecordingEnqueuer,
+    tiny_resolver,
 )
 from fake_discord import FakeDiscord
 
@@ -59,7 +59,7 @@ async def test_imagine_over_the_wire_survives_a_gateway_resume(fake):
     deps = BotDeps(
         store=store,
         enqueuer=enqueuer,
-        resolver=FakeResolver(),
+        resolver=tiny_resolver(),
         images=images,
         events=events,
     )
