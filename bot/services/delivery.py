@@ -157,12 +157,14 @@ class DeliveryService:
         if await self._poster.edit_live(job.id, out) is None:
             await self._poster.send_channel(job.channel_id, out, job.id)
 
-    async def deliver(self, job_id: UUID) -> bool:
-        """Post a succeeded job's result once. False when it was not ours to post."""
+    async def deliver(self, job_id: UUID, *, claimed: bool = False) -> bool:
+        """Post a succeeded job's result once. False when it was not ours to post.
+
+        `claimed`: the caller (the reconciler) already holds the job's posting claim."""
         job = await self._store.job(job_id)
         if job is None or job.state is not JobState.SUCCEEDED or job.result is None:
             return False
-        if not await self._store.claim_delivery(job_id):
+        if not claimed and not await self._store.claim_delivery(job_id):
             return False  # another delivery (a replayed event, the reconciler) has it
         out = await self.result_message(job)
         message_id = await self._poster.edit_live(job.id, out)

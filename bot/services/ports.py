@@ -49,6 +49,7 @@ class JobView:
     message_id: int | None = None
     error: str | None = None
     cost_milli: int = 0
+    relaxed: bool = False  # admitted without credits: runs on the relax queue
 
 
 @dataclass(frozen=True)

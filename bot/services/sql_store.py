@@ -242,8 +242,11 @@ class SqlStore:
 
 
 def _view(row: Job) -> JobView:
-    result = JobResult.model_validate(row.result) if row.result else None
-    nsfw = tuple(bool(flag) for flag in (row.result or {}).get("nsfw", ()))
+    raw = row.result or {}
+    # The safety checker's per-image verdict travels beside the result when one is configured.
+    nsfw = tuple(bool(flag) for flag in raw.get("nsfw", ()))
+    fields = {k: v for k, v in raw.items() if k in JobResult.model_fields}
+    result = JobResult.model_validate(fields) if raw else None
     return JobView(
         id=row.id,
         kind=JobKind(row.kind),
@@ -258,6 +261,7 @@ def _view(row: Job) -> JobView:
         message_id=row.message_id,
         error=row.error,
         cost_milli=row.cost_milli,
+        relaxed=row.relaxed,
     )
 
 

@@ -226,3 +226,13 @@ async def test_one_failing_job_never_stops_the_event_pump(world_bot):
     assert len(events.acked) == 10  # every event handled and acknowledged
     assert (await rig.store.job(fine.id)).state is JobState.POSTED
     assert (await rig.store.job(broken.id)).state is JobState.SUCCEEDED  # left for the reconciler
+
+
+async def test_the_reconciler_hands_over_an_already_claimed_job(rig):
+    job = await rig.imagine()
+    rig.worker.run(job.id)  # succeeded, but its event never reached the bot
+    assert await rig.store.claim_delivery(job.id)  # the reconciler's claim
+    assert not await rig.delivery.deliver(job.id)  # a second poster backs off
+    assert await rig.delivery.deliver(job.id, claimed=True)
+    posted = await rig.store.job(job.id)
+    assert posted is not None and posted.state is JobState.POSTED
