@@ -17,10 +17,13 @@ from sqlalchemy import func, insert, null, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import members, quota
+from db.base import Base
 from db.models import Job, JobKind, JobState
 from db.plans import PlanLimits, period_key
 
 DEFAULT_MAX_ATTEMPTS = 3
+# Core insert: no ORM bookkeeping on the hot path.
+_INSERT_JOB = insert(Base.metadata.tables[Job.__tablename__])
 
 
 @dataclass(frozen=True)
@@ -126,23 +129,24 @@ async def admit(
             relaxed, key = True, None
 
     await session.execute(
-        insert(Job).values(
-            id=submission.job_id,
-            user_id=user_id,
-            kind=JobKind(submission.kind).value,
-            request=dict(submission.request),
-            parent_id=submission.parent_id,
-            tile_index=submission.tile_index,
-            state=JobState.QUEUED.value,
-            relaxed=relaxed,
-            max_attempts=submission.max_attempts,
-            cost_milli=submission.cost_milli,
-            quota_period=key,
-            created_at=now,
-            guild_id=submission.guild_id,
-            channel_id=submission.channel_id,
-            interaction_id=submission.interaction_id,
-        )
+        _INSERT_JOB,
+        {
+            "id": submission.job_id,
+            "user_id": user_id,
+            "kind": JobKind(submission.kind).value,
+            "request": dict(submission.request),
+            "parent_id": submission.parent_id,
+            "tile_index": submission.tile_index,
+            "state": JobState.QUEUED.value,
+            "relaxed": relaxed,
+            "max_attempts": submission.max_attempts,
+            "cost_milli": submission.cost_milli,
+            "quota_period": key,
+            "created_at": now,
+            "guild_id": submission.guild_id,
+            "channel_id": submission.channel_id,
+            "interaction_id": submission.interaction_id,
+        },
     )
     if key is None:
         return Created(submission.job_id, True, 0, None, None)

@@ -11,10 +11,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import literal, select, update
+from sqlalchemy import bindparam, literal, select, update
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.base import UTCDateTime
+from db.base import Base, UTCDateTime
 from db.cost import format_credits
 from db.dialect import insert
 from db.models import Job, JobState, LedgerKind, QuotaBalance, QuotaLedger
@@ -66,19 +67,25 @@ async def create_period(
     return True
 
 
+# Built once: the admission path runs these for every job (no per-call statement building).
+_BALANCES = Base.metadata.tables[QuotaBalance.__tablename__]
+_balances = _BALANCES.c
+_DEBIT = (
+    update(_BALANCES)
+    .where(
+        _balances.user_id == bindparam("b_user"),
+        _balances.period_key == bindparam("b_period"),
+        _balances.balance_milli >= bindparam("b_cost"),
+    )
+    .values(balance_milli=_balances.balance_milli - bindparam("b_cost"))
+    .returning(_balances.balance_milli)
+)
+_INSERT_LEDGER = sa_insert(Base.metadata.tables[QuotaLedger.__tablename__])
+
+
 async def debit(session: AsyncSession, user_id: int, key: str, cost_milli: int) -> int | None:
     """Take `cost_milli` from the balance if it is there; the new balance, or None."""
-    row = await session.execute(
-        update(QuotaBalance)
-        .where(
-            QuotaBalance.user_id == user_id,
-            QuotaBalance.period_key == key,
-            QuotaBalance.balance_milli >= cost_milli,
-        )
-        .values(balance_milli=QuotaBalance.balance_milli - cost_milli)
-        .returning(QuotaBalance.balance_milli)
-        .execution_options(synchronize_session=False)
-    )
+    row = await session.execute(_DEBIT, {"b_user": user_id, "b_period": key, "b_cost": cost_milli})
     return row.scalar_one_or_none()
 
 
@@ -223,13 +230,14 @@ async def _ledger(
     note: str | None = None,
 ) -> None:
     await session.execute(
-        insert(session, QuotaLedger).values(
-            user_id=user_id,
-            job_id=job_id,
-            kind=kind.value,
-            amount_milli=amount_milli,
-            period_key=key,
-            note=note,
-            created_at=now,
-        )
+        _INSERT_LEDGER,
+        {
+            "user_id": user_id,
+            "job_id": job_id,
+            "kind": kind.value,
+            "amount_milli": amount_milli,
+            "period_key": key,
+            "note": note,
+            "created_at": now,
+        },
     )

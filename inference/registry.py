@@ -203,6 +203,22 @@ def parse_registry(data: dict[str, Any], base: Path) -> Registry:
     )
 
 
+DEFAULT_HUB_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+
+
+def default_registry() -> Registry:
+    """What runs with no models.toml at all: SD 1.5 from the hub (downloaded on first use)."""
+    entry = ModelEntry(
+        name="sd15",
+        source=DEFAULT_HUB_MODEL,
+        kind="hub",
+        family="sd15",
+        default_steps=FAMILY_DEFAULTS["sd15"][1],
+        base_size=FAMILY_DEFAULTS["sd15"][0],
+    )
+    return Registry(models={entry.name: entry}, default=entry.name)
+
+
 def load_registry(path: Path) -> Registry:
     """Read models.toml; relative paths in it are relative to its folder."""
     try:

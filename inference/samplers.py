@@ -28,6 +28,7 @@ class SamplerSpec:
 # ("linspace"); DDIM and PLMS use the original LDM "leading" spacing.
 _K: dict[str, Any] = {"timestep_spacing": "linspace"}
 _KARRAS: dict[str, Any] = {"use_karras_sigmas": True}
+_TWICE = "2 model calls per step"
 
 
 def _spec(name: str, label: str, scheduler: str, note: str = "", **kwargs: Any) -> SamplerSpec:
@@ -39,21 +40,19 @@ SAMPLERS: dict[str, SamplerSpec] = {
     for s in (
         _spec("euler", "Euler", "EulerDiscreteScheduler", **_K),
         _spec("euler_a", "Euler a", "EulerAncestralDiscreteScheduler", **_K),
-        _spec("heun", "Heun", "HeunDiscreteScheduler", "2 model calls per step", **_K),
+        _spec("heun", "Heun", "HeunDiscreteScheduler", _TWICE, **_K),
         _spec("lms", "LMS", "LMSDiscreteScheduler", **_K),
         _spec("lms_karras", "LMS Karras", "LMSDiscreteScheduler", **_K, **_KARRAS),
         _spec("ddim", "DDIM", "DDIMScheduler", timestep_spacing="leading", set_alpha_to_one=False),
         _spec("pndm", "PLMS", "PNDMScheduler", timestep_spacing="leading", skip_prk_steps=True),
-        _spec("dpm2", "DPM2", "KDPM2DiscreteScheduler", "2 model calls per step", **_K),
-        _spec(
-            "dpm2_karras", "DPM2 Karras", "KDPM2DiscreteScheduler", "2 calls/step", **_K, **_KARRAS
-        ),
-        _spec("dpm2_a", "DPM2 a", "KDPM2AncestralDiscreteScheduler", "2 calls/step", **_K),
+        _spec("dpm2", "DPM2", "KDPM2DiscreteScheduler", _TWICE, **_K),
+        _spec("dpm2_karras", "DPM2 Karras", "KDPM2DiscreteScheduler", _TWICE, **_K, **_KARRAS),
+        _spec("dpm2_a", "DPM2 a", "KDPM2AncestralDiscreteScheduler", _TWICE, **_K),
         _spec(
             "dpm2_a_karras",
             "DPM2 a Karras",
             "KDPM2AncestralDiscreteScheduler",
-            "2 calls/step",
+            _TWICE,
             **_K,
             **_KARRAS,
         ),
@@ -74,12 +73,12 @@ SAMPLERS: dict[str, SamplerSpec] = {
             **_K,
             **_KARRAS,
         ),
-        _spec("dpm++_sde", "DPM++ SDE", "DPMSolverSDEScheduler", "2 calls/step", **_K),
+        _spec("dpm++_sde", "DPM++ SDE", "DPMSolverSDEScheduler", _TWICE, **_K),
         _spec(
             "dpm++_sde_karras",
             "DPM++ SDE Karras",
             "DPMSolverSDEScheduler",
-            "2 calls/step",
+            _TWICE,
             **_K,
             **_KARRAS,
         ),

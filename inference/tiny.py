@@ -216,6 +216,52 @@ def build_unclip(out: Path) -> None:
     pipe.save_pretrained(out)
 
 
+def build_sdxl(out: Path) -> Any:
+    """A tiny sdxl-family pipeline: two text encoders, pooled + size conditioning."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    tokenizer = clip_tokenizer()
+    config_cls: Any = CLIPTextConfig
+    second = config_cls(
+        vocab_size=len(tokenizer),
+        hidden_size=TEXT_DIM,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        projection_dim=TEXT_DIM,
+        bos_token_id=len(tokenizer) - 2,
+        eos_token_id=len(tokenizer) - 1,
+        pad_token_id=len(tokenizer) - 1,
+    )
+    time_dim = 8
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=TEXT_DIM * 2,  # both encoders' hidden states, concatenated
+        attention_head_dim=8,
+        norm_num_groups=32,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=time_dim,
+        projection_class_embeddings_input_dim=TEXT_DIM + 6 * time_dim,
+    )
+    pipe: Any = StableDiffusionXLPipeline(
+        vae=_vae(),
+        text_encoder=_text_encoder(len(tokenizer)),
+        text_encoder_2=CLIPTextModelWithProjection(second).eval(),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=EulerDiscreteScheduler.from_config(_scheduler_config()),
+    )
+    pipe.save_pretrained(out)
+    return pipe
+
+
 def _seeded_random_(module: torch.nn.Module, seed: int, scale: float) -> None:
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -9,6 +9,7 @@ called after every denoising step with the current latents (for previews).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -169,7 +170,11 @@ class Engine:
                 assert source is not None
                 size = (gen.width, gen.height)
                 init = source.convert("RGB").resize(size, Image.Resampling.LANCZOS)
-                kwargs.update(image=[init] * gen.batch, strength=strength)
+                # img2img runs int(steps × strength) steps: make that at least one.
+                steps = max(gen.steps, math.ceil(1 / strength))
+                kwargs.update(
+                    image=[init] * gen.batch, strength=strength, num_inference_steps=steps
+                )
             else:
                 kwargs.update(width=gen.width, height=gen.height)
 

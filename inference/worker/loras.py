@@ -7,6 +7,7 @@ weights are never reloaded). At most `max_loaded` adapters stay loaded per model
 from __future__ import annotations
 
 import re
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -24,10 +25,13 @@ class LoraManager:
     def __init__(self, registry: Registry, max_loaded: int = 8) -> None:
         self.registry = registry
         self.max_loaded = max_loaded
-        self._loaded: dict[int, OrderedDict[str, None]] = {}
+        # Per pipeline object, dropped with it (an evicted model must not leave stale state).
+        self._loaded: weakref.WeakKeyDictionary[Any, OrderedDict[str, None]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def apply(self, pipe: Any, loras: tuple[LoraRef, ...]) -> None:
-        loaded = self._loaded.setdefault(id(pipe), OrderedDict())
+        loaded = self._loaded.setdefault(pipe, OrderedDict())
         for lora in loras:
             name = adapter_name(lora.name)
             if name in loaded:

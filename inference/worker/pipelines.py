@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,24 @@ class LoadedUnclip:
     scheduler_config: dict[str, Any]
 
 
+@contextmanager
+def _quiet_loading(enabled: bool) -> Iterator[None]:
+    """No per-component progress bars for local loads (they take a second, not minutes)."""
+    import diffusers
+    import transformers
+
+    if not enabled:
+        yield
+        return
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        diffusers.utils.logging.enable_progress_bar()
+        transformers.utils.logging.enable_progress_bar()
+
+
 def _load_error(what: str, source: str, exc: Exception) -> ModelFileError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return ModelFileError(f"cannot load {what} from {source}: {first}")
@@ -103,9 +123,10 @@ class PipelineCache:
             if entry.kind != "hub" and not Path(entry.source).exists():
                 raise ModelFileError(f"unCLIP model {entry.source} does not exist (models.toml)")
             try:
-                pipe = diffusers.StableUnCLIPImg2ImgPipeline.from_pretrained(
-                    entry.source, dtype=self.dtype
-                )
+                with _quiet_loading(entry.kind != "hub"):
+                    pipe = diffusers.StableUnCLIPImg2ImgPipeline.from_pretrained(
+                        entry.source, dtype=self.dtype
+                    )
             except (OSError, ValueError, KeyError) as exc:
                 raise _load_error("the unCLIP model", entry.source, exc) from None
             pipe.to(self.device)
@@ -122,18 +143,8 @@ class PipelineCache:
         extra: dict[str, Any] = {} if sdxl else {"safety_checker": None}
         log.info("loading model %s from %s", entry.name, entry.source)
         try:
-            if entry.kind == "single_file":
-                if entry.config is None:
-                    raise ModelFileError(
-                        f'model {entry.name!r} is a single file: add `config = "<diffusers '
-                        'model dir or hub id>"` to its models.toml entry so it loads offline'
-                    )
-                pipe = cls.from_single_file(
-                    entry.source, config=entry.config, dtype=self.dtype, **extra
-                )
-            else:
-                # A hub id downloads on first use, with huggingface_hub's progress bars.
-                pipe = cls.from_pretrained(entry.source, dtype=self.dtype, **extra)
+            with _quiet_loading(entry.kind != "hub"):
+                pipe = self._from_files(cls, entry, extra)
         except ModelFileError:
             raise
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -143,6 +154,19 @@ class PipelineCache:
         if not sdxl:
             self._load_embeddings(pipe)
         return LoadedModel(entry, pipe, dict(pipe.scheduler.config))
+
+    def _from_files(self, cls: Any, entry: ModelEntry, extra: dict[str, Any]) -> Any:
+        if entry.kind == "single_file":
+            if entry.config is None:
+                raise ModelFileError(
+                    f'model {entry.name!r} is a single file: add `config = "<diffusers '
+                    'model dir or hub id>"` to its models.toml entry so it loads offline'
+                )
+            return cls.from_single_file(
+                entry.source, config=entry.config, dtype=self.dtype, **extra
+            )
+        # A hub id downloads on first use, with huggingface_hub's progress bars.
+        return cls.from_pretrained(entry.source, dtype=self.dtype, **extra)
 
     def _load_embeddings(self, pipe: Any) -> None:
         for path in self.registry.embeddings():

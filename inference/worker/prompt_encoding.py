@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from inference.contracts import PromptPart
+from inference.errors import BadRequestError
 from inference.prompt_weights import BREAK, parse_attention
 
 CHUNK = 75
@@ -78,6 +79,11 @@ def _encode_chunk(
     weights += [1.0] * (CHUNK + 2 - len(weights))
     device = encoder.device
     out = encoder(torch.tensor([ids], device=device), output_hidden_states=True)
+    layers = len(out.hidden_states) - 1
+    if clip_skip + int(penultimate) > layers:
+        raise BadRequestError(
+            f"--clip-skip {clip_skip} is too deep: this model's text encoder has {layers} layers"
+        )
     if penultimate:  # SDXL: hidden states without the final norm, one layer deeper per skip
         hidden = out.hidden_states[-(1 + clip_skip)]
     elif clip_skip > 1:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from inference.contracts import JobResult, JobSpec
 from inference.errors import EngineError
-from inference.registry import Registry, load_registry
+from inference.registry import Registry, default_registry, load_registry
 
 T = TypeVar("T")
 
@@ -35,13 +35,34 @@ def user_errors() -> Iterator[None]:
         raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".strip()) from None
 
 
-def models_file_option(default_from_job: Path | None = None) -> Path:
-    from nanke.settings import load_settings
+def models_file_option() -> tuple[Path, bool]:
+    """The configured models.toml, and whether it was set explicitly (env or .env)."""
+    from nanke.settings import Settings, load_settings
 
-    return default_from_job or load_settings().models_file
+    path = load_settings().models_file
+    return path, path != Settings.model_fields["models_file"].default
 
 
-def registry_from(path: Path) -> Registry:
+def registry_for_job(models_file: Path | None, used: Path | None) -> Registry:
+    """--models if given, else the models.toml the job was made with, else the configured one."""
+    chosen = models_file or used
+    if chosen is not None:
+        return registry_from(chosen)
+    return registry_from(*models_file_option())
+
+
+def registry_from(path: Path, explicit: bool = True) -> Registry:
+    """models.toml; with none configured and none present, the built-in default model."""
+    if not explicit and not path.exists():
+        registry = default_registry()
+        model = registry.model()
+        click.echo(
+            f"no {path} here: using {model.source} from the Hugging Face hub "
+            "(downloaded once, about 4 GB); write a models.toml to choose models "
+            "(docs/engine.md)",
+            err=True,
+        )
+        return registry
     return load_registry(path)
 
 
@@ -79,7 +100,7 @@ def run_engine(
         progress.close()
 
 
-def write_job(out_dir: Path, spec: JobSpec, output: Any, models_file: Path) -> JobResult:
+def write_job(out_dir: Path, spec: JobSpec, output: Any, registry: Registry) -> JobResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [f"{i}.png" for i in range(1, len(output.pngs) + 1)]
     for name, data in zip(names, output.pngs, strict=True):
@@ -99,17 +120,19 @@ def write_job(out_dir: Path, spec: JobSpec, output: Any, models_file: Path) -> J
     job = {
         "spec": spec.model_dump(mode="json"),
         "result": result.model_dump(mode="json"),
-        "models_file": str(models_file.resolve()),
+        # None: the built-in default registry (no models.toml).
+        "models_file": str(registry.path.resolve()) if registry.path else None,
     }
     (out_dir / "job.json").write_text(json.dumps(job, indent=2) + "\n", encoding="utf-8")
     return result
 
 
-def read_job(job_dir: Path) -> tuple[JobSpec, Path]:
+def read_job(job_dir: Path) -> tuple[JobSpec, Path | None]:
     path = job_dir / "job.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return JobSpec.model_validate(data["spec"]), Path(data["models_file"])
+        used = data["models_file"]
+        return JobSpec.model_validate(data["spec"]), Path(used) if used else None
     except FileNotFoundError:
         raise click.ClickException(
             f"{path} not found: JOB_DIR must be a folder written by `nanke imagine` or `nanke vary`"

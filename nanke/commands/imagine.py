@@ -6,13 +6,6 @@ from pathlib import Path
 
 import click
 
-from inference.contracts import ImagineParams, PromptPart
-
-
-def requests_from(prompt: str) -> list[ImagineParams]:
-    # Temporary until bot.prompt.parse_prompt lands: the whole text is the prompt.
-    return [ImagineParams(prompt=prompt, parts=(PromptPart(text=prompt),))]
-
 
 @click.command("imagine")
 @click.argument("prompt")
@@ -34,6 +27,7 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
 
     Writes OUT/grid.png, OUT/1.png … OUT/4.png and OUT/job.json.
     """
+    from bot.prompt import PromptError, parse_prompt
     from inference.resolve import imagine_spec
     from nanke.commands.engine_jobs import (
         models_file_option,
@@ -44,10 +38,14 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
         write_job,
     )
 
-    path = models_file or models_file_option()
+    path, explicit = (models_file, True) if models_file else models_file_option()
+    try:
+        requests = parse_prompt(prompt)
+    except PromptError as exc:
+        flag = f" ({exc.flag})" if exc.flag else ""
+        raise click.ClickException(f"{exc.message}{flag}") from None
     with user_errors():
-        registry = registry_from(path)
-        requests = requests_from(prompt)
+        registry = registry_from(path, explicit)
         for n, params in enumerate(requests, start=1):
             if model:
                 params = params.model_copy(update={"model": model})
@@ -56,4 +54,4 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
             if len(requests) > 1:
                 target = target / str(n)
             output = run_engine(registry, spec)
-            report(target, write_job(target, spec, output, path))
+            report(target, write_job(target, spec, output, registry))

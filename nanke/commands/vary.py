@@ -35,7 +35,7 @@ def command(
     from inference.resolve import vary_spec
     from nanke.commands.engine_jobs import (
         read_job,
-        registry_from,
+        registry_for_job,
         report,
         run_engine,
         tile_image,
@@ -44,11 +44,10 @@ def command(
     )
 
     parent, used = read_job(job_dir)
-    path = models_file or used
     with user_errors():
-        registry = registry_from(path)
+        registry = registry_for_job(models_file, used)
         source = tile_image(job_dir, index)
         spec = vary_spec(parent, index, strength == "strong", str(job_dir / f"{index}.png"))
         output = run_engine(registry, spec, source, label=f"varying V{index}")
         target = out_dir or job_dir.with_name(f"{job_dir.name}-v{index}")
-        report(target, write_job(target, spec, output, path))
+        report(target, write_job(target, spec, output, registry))

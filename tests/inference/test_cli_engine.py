@@ -31,7 +31,8 @@ def test_make_tiny_models_says_the_images_are_noise(tiny_build: tuple[Path, str]
 @pytest.fixture(scope="module")
 def job_dir(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "fox"
-    code, output = _invoke("imagine", "a red fox", "--models", str(tiny_models), "--out", str(out))
+    prompt = "a red (fox:1.2) <lora:ink:0.5> --seed 5 --sampler Euler a --no snow --steps 3"
+    code, output = _invoke("imagine", prompt, "--models", str(tiny_models), "--out", str(out))
     assert code == 0, output
     assert "denoise" in output and "ms/step" in output
     return out
@@ -43,11 +44,17 @@ def test_imagine_writes_grid_tiles_and_job(job_dir: Path) -> None:
     job = json.loads((job_dir / "job.json").read_text())
     assert job["spec"]["kind"] == "imagine" and job["spec"]["generation"]["model"] == "tiny"
     seeds = job["result"]["seeds"]
-    assert seeds == [seeds[0] + i for i in range(4)]
+    assert seeds == [5, 6, 7, 8]
+    gen = job["spec"]["generation"]
+    assert (gen["sampler"], gen["negative_prompt"], gen["steps"]) == ("euler_a", "snow", 3)
+    assert gen["loras"] == [{"name": "ink", "weight": 0.5}]
     assert set(job["result"]["timings_ms"]) >= {"text_encode", "denoise", "vae_decode"}
     with Image.open(job_dir / "3.png") as image:
         assert image.size == (64, 64)
-        assert parse_infotext(str(image.info["parameters"])).params["Seed"] == str(seeds[2])
+        info = parse_infotext(str(image.info["parameters"]))
+        assert info.params["Seed"] == "7" and info.params["Sampler"] == "Euler a"
+        assert info.prompt == "a red (fox:1.2)" and info.negative_prompt == "snow"
+        assert [(x.name, x.weight) for x in info.loras] == [("ink", 0.5)]
     with Image.open(job_dir / "grid.png") as grid:
         assert grid.size == (128, 128)
 
@@ -78,6 +85,10 @@ def test_upscale_and_vary_from_a_job_folder(job_dir: Path, tmp_path: Path) -> No
     ("args", "message"),
     [
         (["imagine", "a fox", "--model", "nope"], "unknown model 'nope'"),
+        (["imagine", "a fox --lora nope"], "unknown LoRA 'nope'; available: glow, ink"),
+        (["imagine", "a fox --sampler warp"], "unknown sampler"),
+        (["imagine", "a fox --ar 16:9 in a hat"], "move 'in a hat' before --ar"),
+        (["imagine", "a fox --clip-skip 12 --steps 1"], "too deep"),
         (["imagine", "a fox", "--models", "/nonexistent/models.toml"], "make-tiny-models"),
         (["upscale", "/nonexistent", "--index", "1"], "written by `nanke imagine`"),
     ],
@@ -89,7 +100,23 @@ def test_user_errors_are_one_line_without_traceback(
         args = [*args, "--models", str(tiny_models)] if args[0] == "imagine" else args
     code, output = _invoke(*args)
     assert code == 1 and message in output
-    assert "Traceback" not in output and len(output.strip().splitlines()) == 1
+    # Only the one-line error (model loading may draw progress bars before it).
+    assert "Traceback" not in output and output.strip().splitlines()[-1].startswith("Error: ")
+
+
+def test_one_folder_per_request(tiny_models: Path, tmp_path: Path) -> None:
+    code, output = _invoke(
+        "imagine",
+        "a {red, blue} fox --steps 1",
+        "--models",
+        str(tiny_models),
+        "--out",
+        str(tmp_path),
+    )
+    assert code == 0, output
+    for n, colour in ((1, "red"), (2, "blue")):
+        job = json.loads((tmp_path / str(n) / "job.json").read_text())
+        assert job["spec"]["generation"]["prompt"] == f"a {colour} fox"
 
 
 def test_missing_tile_is_a_message(job_dir: Path, tmp_path: Path) -> None:
@@ -97,3 +124,23 @@ def test_missing_tile_is_a_message(job_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "job" / "job.json").write_text((job_dir / "job.json").read_text())
     code, output = _invoke("vary", str(tmp_path / "job"), "--index", "1", "--strength", "subtle")
     assert code == 1 and "1.png not found" in output
+
+
+def test_without_models_toml_the_default_is_sd15_from_the_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inference.registry import default_registry
+    from nanke.commands.engine_jobs import models_file_option, registry_from
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NANKE_MODELS_FILE", raising=False)
+    path, explicit = models_file_option()
+    assert not explicit
+    registry = registry_from(path, explicit)  # never downloads here: loading is lazy
+    assert registry == default_registry()
+    model = registry.model()
+    assert (model.kind, model.family, model.source) == (
+        "hub",
+        "sd15",
+        "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    )

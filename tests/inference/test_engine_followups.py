@@ -11,7 +11,7 @@ import pytest
 from inference.contracts import JobKind, UpscaleMode
 from inference.infotext import parse_infotext
 from inference.resolve import reroll_spec, upscale_spec, vary_spec
-from tests.inference.engine_helpers import diff, pixels, spec
+from tests.inference.engine_helpers import diff, pixels, spec, with_gen
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,9 @@ def test_upscale_is_exactly_2x_in_both_modes(registry: Any, engine: Any, parent:
     assert info.params["Denoising strength"] == "0.3" and info.size == (128, 128)
     again = engine.run(subtle_job, source=tile)
     assert np.array_equal(pixels(again), pixels(subtle)), "same seed, same upscale"
+    # Few steps × low strength still repaints at least one step.
+    short = upscale_spec(with_gen(job, steps=1), 2, UpscaleMode.SUBTLE, "k/2.png")
+    assert engine.run(short, source=tile).steps_run == 1
 
 
 def test_vary_subtle_is_a_new_grid_from_the_tile(registry: Any, engine: Any, parent: Any) -> None:

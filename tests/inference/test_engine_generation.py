@@ -203,3 +203,38 @@ def test_nan_output_is_an_error_not_an_image(registry: Any) -> None:
         broken.pipelines.model("tiny").base.unet.conv_out.weight.fill_(float("nan"))
     with pytest.raises(NaNOutputError, match="NaN"):
         broken.run(spec(registry, steps=2))
+
+
+def test_bad_or_missing_model_file_is_a_clear_error(registry: Any, tmp_path: Any) -> None:
+    import dataclasses
+
+    from inference.errors import ModelFileError
+    from inference.registry import ModelEntry
+    from inference.worker.engine import Engine
+
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a checkpoint")
+    config = registry.model("tiny").source
+    entries = {
+        name: ModelEntry(name, str(path), "single_file", "sd15", 2, 64, config)
+        for name, path in (("bad", garbage), ("gone", tmp_path / "gone.safetensors"))
+    }
+    broken = Engine(dataclasses.replace(registry, models={**registry.models, **entries}))
+    with pytest.raises(ModelFileError, match="cannot load model 'bad'"):
+        broken.run(with_gen(spec(registry), model="bad"))
+    with pytest.raises(ModelFileError, match=r"gone\.safetensors does not exist"):
+        broken.run(with_gen(spec(registry), model="gone"))
+
+
+def test_out_of_memory_is_a_message(
+    registry: Any, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inference.errors import OutOfMemoryError
+    from inference.worker import engine as engine_module
+
+    def exhausted(*args: Any, **kwargs: Any) -> Any:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(engine_module, "encode_prompt", exhausted)
+    with pytest.raises(OutOfMemoryError, match=r"out of GPU memory at 64x64 x1: try a smaller"):
+        engine.run(spec(registry))

@@ -1,0 +1,39 @@
+"""The sdxl family path (two text encoders, pooled embeddings) on a tiny SDXL pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from inference.contracts import UpscaleMode
+from inference.registry import ModelEntry
+from inference.resolve import upscale_spec
+from tests.inference.engine_helpers import diff, pixels, spec
+
+
+@pytest.fixture(scope="module")
+def xl(registry: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    from inference.tiny import build_sdxl
+    from inference.worker.engine import Engine
+
+    folder = tmp_path_factory.mktemp("tiny-sdxl") / "tiny-sdxl"
+    build_sdxl(folder)
+    entry = ModelEntry("xl", str(folder), "dir", "sdxl", 2, 64)
+    with_xl = dataclasses.replace(registry, models={**registry.models, "xl": entry})
+    return with_xl, Engine(with_xl)
+
+
+def test_sdxl_imagine_clip_skip_and_upscale(xl: tuple[Any, Path]) -> None:
+    registry, engine = xl
+    job = spec(registry, model="xl", batch=2)
+    out = engine.run(job)
+    assert len(out.images) == 2 and out.images[0].size == (64, 64)
+    assert np.array_equal(pixels(engine.run(job)), pixels(out))
+    assert diff(engine.run(spec(registry, model="xl", batch=2, clip_skip=2)), out) > 0.5
+    assert diff(engine.run(spec(registry, "a castle", model="xl", batch=2)), out) > 0.5
+    up = engine.run(upscale_spec(job, 2, UpscaleMode.SUBTLE, "k/2.png"), source=out.images[1])
+    assert up.images[0].size == (128, 128) and up.seeds == [out.seeds[1]]

@@ -1,0 +1,109 @@
+"""`nanke migrate` and `nanke admin …` against a real database, as an operator runs them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from db import jobs, quota
+from db.engine import create_engine, session_factory
+from db.plans import Plan
+from nanke.cli import cli
+from tests.fixtures.db_helpers import new_user_id, submission, submit
+
+PLANS_ENV = '{"free": {"credits": 25}, "pro": {"credits": 200, "period": "month"}}'
+
+
+@pytest.fixture
+def operator_env(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("NANKE_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("NANKE_PLANS", PLANS_ENV)
+    return postgres_url
+
+
+def _nanke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_quota_show_grant_and_plan_set(operator_env: str) -> None:
+    user = new_user_id()
+    day = datetime.now(UTC).strftime("d%Y-%m-%d")
+    code, out = _nanke("admin", "quota", "show", str(user))
+    assert code == 0, out
+    assert f"plan free · period {day} · 25 of 25 credits left · running 0/3, queued 0/10" in out
+
+    code, out = _nanke("admin", "quota", "grant", f"<@{user}>", "2.5", "--note", "prize")
+    assert code == 0, out
+    assert "27.5 left" in out
+
+    code, out = _nanke("admin", "quota", "grant", str(user), "--", "-100")
+    assert code == 1 and "has 27.5 credits left" in out and "cannot take 100" in out
+
+    code, out = _nanke("admin", "plan", "set", str(user), "pro")
+    assert code == 0, out
+    assert "200 of 200 credits left in m" in out
+    code, out = _nanke("admin", "quota", "show", str(user))
+    assert "plan pro" in out and "200 of 200" in out
+
+    code, out = _nanke("admin", "plan", "set", str(user), "gold")
+    assert code == 2 and "configured plans: free, pro" in out
+
+    # The grant went through the ledger like any other balance change.
+    async def check() -> None:
+        engine = create_engine(operator_env)
+        async with session_factory(engine)() as s:
+            balance = await quota.balance(s, user, Plan(25_000), datetime.now(UTC))
+            assert balance.balance_milli == 27_500
+        await engine.dispose()
+
+    asyncio.run(check())
+
+
+def test_quota_show_counts_active_jobs(operator_env: str) -> None:
+    user = new_user_id()
+
+    async def prepare() -> None:
+        engine = create_engine(operator_env)
+        async with session_factory(engine).begin() as s:
+            now = datetime.now(UTC)
+            running = submission(user)
+            await submit(s, running, now=now)
+            await submit(s, submission(user), now=now)
+            assert await jobs.claim(s, running.job_id, "w", now) is not None
+        await engine.dispose()
+
+    asyncio.run(prepare())
+    code, out = _nanke("admin", "quota", "show", str(user))
+    assert code == 0 and "23 of 25 credits left · running 1/3, queued 1/10" in out
+
+
+def test_bad_user_is_a_usage_error(operator_env: str) -> None:
+    code, out = _nanke("admin", "quota", "show", "alice")
+    assert code == 2 and "not a Discord user id" in out
+
+
+def test_migrate_then_admin_on_a_fresh_sqlite_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NANKE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("NANKE_DATA_DIR", str(tmp_path / "data"))
+    code, out = _nanke("admin", "quota", "show", "1")
+    assert code == 1 and "run `nanke migrate` first" in out
+    code, out = _nanke("migrate")
+    assert code == 0 and "is at revision 0001" in out
+    code, out = _nanke("migrate")  # idempotent
+    assert code == 0, out
+    code, out = _nanke("admin", "quota", "show", "1")
+    assert code == 0 and "25 of 25 credits left" in out
+
+
+def test_migrate_reports_an_unreachable_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NANKE_DATABASE_URL", "postgresql+asyncpg://nanke:secret@127.0.0.1:1/x")
+    code, out = _nanke("migrate")
+    assert code == 1 and "cannot use the database" in out
+    assert "secret" not in out
