@@ -172,3 +172,16 @@ async def test_share_posts_an_upscale_to_the_gallery_channel_once(scene):
     again = await scene.alice.click(pressed.response, label="Share")
     assert again.ephemeral and "Already shared" in again.response.content
     assert len(gallery.history()) == 1 and gallery.last_message.attachments
+
+
+async def test_stealth_images_are_never_shared(scene):
+    gallery = scene.guild.create_text_channel("gallery")
+    await scene.world.store.update_guild(GuildConfig(scene.guild.id, gallery_channel_id=gallery.id))
+    scene.bot.intake.forget_guild(scene.guild.id)
+    await scene.alice.slash(scene.channel, "settings", stealth=True)
+    grid, _ = await _grid(scene)
+    pressed = await scene.alice.click(grid, label="U2")
+    await scene.finish(scene.last_job().id)
+    refused = await scene.alice.click(pressed.response, label="Share")
+    assert refused.ephemeral and "stealth" in refused.response.content
+    assert gallery.history() == []
