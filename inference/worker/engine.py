@@ -28,7 +28,7 @@ from inference.resolve import denoise_strength, tile_seed
 from inference.worker.chaos import apply_chaos
 from inference.worker.grid import make_grid
 from inference.worker.loras import LoraManager
-from inference.worker.pipelines import PipelineCache
+from inference.worker.pipelines import LoadedUnclip, PipelineCache
 from inference.worker.prompt_encoding import Encoded, encode_prompt
 from inference.worker.schedulers import make_scheduler
 from inference.worker.tiling import circular_padding
@@ -141,9 +141,6 @@ class Engine:
                 )
             return tensors
 
-        def on_legacy_step(i: int, t: Any, latents: torch.Tensor) -> None:
-            on_step(pipe, i, t, {"latents": latents})
-
         generators = [torch.Generator(self.device).manual_seed(s) for s in seeds]
         kwargs.update(
             num_inference_steps=gen.steps,
@@ -151,32 +148,7 @@ class Engine:
             generator=generators,
             output_type="latent",
         )
-        if unclip is not None:
-            assert source is not None
-            kwargs.update(
-                # Stable unCLIP still has only the legacy per-step callback.
-                callback=on_legacy_step,
-                callback_steps=1,
-                image=source.convert("RGB"),
-                noise_level=unclip.entry.noise_level,
-                width=gen.width,
-                height=gen.height,
-            )
-        else:
-            kwargs.update(
-                callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"]
-            )
-            if strength is not None:
-                assert source is not None
-                size = (gen.width, gen.height)
-                init = source.convert("RGB").resize(size, Image.Resampling.LANCZOS)
-                # img2img runs int(steps × strength) steps: make that at least one.
-                steps = max(gen.steps, math.ceil(1 / strength))
-                kwargs.update(
-                    image=[init] * gen.batch, strength=strength, num_inference_steps=steps
-                )
-            else:
-                kwargs.update(width=gen.width, height=gen.height)
+        kwargs.update(self._task_kwargs(spec, pipe, source, strength, unclip, on_step))
 
         modules = [pipe.unet, pipe.vae]
         with circular_padding(*modules, enabled=gen.tile):
@@ -209,6 +181,49 @@ class Engine:
             timings_ms=timings,
             steps_run=steps_run,
         )
+
+    @staticmethod
+    def _task_kwargs(
+        spec: JobSpec,
+        pipe: Any,
+        source: Image.Image | None,
+        strength: float | None,
+        unclip: LoadedUnclip | None,
+        on_step: Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The pipeline arguments that differ between txt2img, img2img and unCLIP jobs."""
+        gen = spec.generation
+        if unclip is not None:
+            assert source is not None
+
+            def on_legacy_step(i: int, t: Any, latents: torch.Tensor) -> None:
+                on_step(pipe, i, t, {"latents": latents})
+
+            # Stable unCLIP still has only the legacy per-step callback.
+            return {
+                "callback": on_legacy_step,
+                "callback_steps": 1,
+                "image": source.convert("RGB"),
+                "noise_level": unclip.entry.noise_level,
+                "width": gen.width,
+                "height": gen.height,
+            }
+        kwargs: dict[str, Any] = {
+            "callback_on_step_end": on_step,
+            "callback_on_step_end_tensor_inputs": ["latents"],
+        }
+        if strength is None:
+            return {**kwargs, "width": gen.width, "height": gen.height}
+        assert source is not None
+        init = source.convert("RGB").resize((gen.width, gen.height), Image.Resampling.LANCZOS)
+        # img2img runs int(steps × strength) steps: make that at least one.
+        steps = max(gen.steps, math.ceil(1 / strength))
+        return {
+            **kwargs,
+            "image": [init] * gen.batch,
+            "strength": strength,
+            "num_inference_steps": steps,
+        }
 
     def _embeds(self, encoded: Encoded, chaos: int, seeds: list[int]) -> dict[str, Any]:
         batch = len(seeds)

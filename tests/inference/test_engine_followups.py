@@ -25,7 +25,13 @@ def test_upscale_is_exactly_2x_in_both_modes(registry: Any, engine: Any, parent:
     tile = out.images[1]
     subtle_job = upscale_spec(job, 2, UpscaleMode.SUBTLE, "k/2.png")
     subtle = engine.run(subtle_job, source=tile)
-    creative = engine.run(upscale_spec(job, 2, UpscaleMode.CREATIVE, "k/2.png"), source=tile)
+    steps: list[tuple[int, int]] = []
+    creative = engine.run(
+        upscale_spec(job, 2, UpscaleMode.CREATIVE, "k/2.png"),
+        source=tile,
+        on_progress=lambda step, total, latents: steps.append((step, total)),
+    )
+    assert steps == [(1, 2), (2, 2)], "progress counts the img2img steps that run"
     for result in (subtle, creative):
         assert len(result.images) == 1 and result.grid is None
         assert result.images[0].size == (tile.width * 2, tile.height * 2)
@@ -62,7 +68,11 @@ def test_vary_strong_uses_unclip_and_its_noise_level(
 
     job, out = parent
     strong_job = vary_spec(job, 1, strong=True, source_key="k/1.png", seed=77)
-    strong = engine.run(strong_job, source=out.images[0])
+    steps: list[int] = []
+    strong = engine.run(
+        strong_job, source=out.images[0], on_progress=lambda step, total, lat: steps.append(step)
+    )
+    assert steps == [1, 2, 3, 4], "unCLIP reports progress too"
     assert engine.pipelines.unclip() is not None
     assert len(strong.images) == 4 and strong.images[0].size == (64, 64)
     assert "Denoising strength" not in parse_infotext(strong.infotexts[0]).params

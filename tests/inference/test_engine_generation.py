@@ -238,3 +238,22 @@ def test_out_of_memory_is_a_message(
     monkeypatch.setattr(engine_module, "encode_prompt", exhausted)
     with pytest.raises(OutOfMemoryError, match=r"out of GPU memory at 64x64 x1: try a smaller"):
         engine.run(spec(registry))
+
+
+def test_a_lora_that_does_not_fit_is_a_clear_error(registry: Any, tmp_path: Any) -> None:
+    import dataclasses
+
+    from safetensors.torch import save_file
+
+    from inference.errors import ModelFileError
+    from inference.worker.engine import Engine
+
+    junk = {"lora_unet_no_such_layer.lora_down.weight": torch.zeros(4, 8)}
+    junk["lora_unet_no_such_layer.lora_up.weight"] = torch.zeros(8, 4)
+    save_file(junk, str(tmp_path / "alien.safetensors"))
+    with_alien = dataclasses.replace(registry, lora_dir=tmp_path)
+    other = Engine(with_alien)
+    with pytest.raises(ModelFileError, match="LoRA 'alien' does not fit this model"):
+        other.run(spec(with_alien, loras=(LoraRef(name="alien"),)))
+    plain = other.run(spec(registry))  # the model is still usable afterwards
+    assert pixels(plain).std() > 1
