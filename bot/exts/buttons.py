@@ -127,6 +127,8 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
                 )
             )
             return
+    # The new job gets its own message; acknowledge before the admission's transaction.
+    await interaction.response.defer(thinking=True)
     queued = await bot.intake.follow_up(
         who, parent.id, kind, index if action is not Action.REROLL else None, mode
     )
