@@ -94,11 +94,13 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     who = requester(interaction)
     action = pressed.action
     if action is Action.CONFIRM:
+        bot.intake.check_confirm(pressed.job_id, who)
+        await interaction.response.defer()  # acknowledge before the admissions
         result = await bot.intake.confirm(pressed.job_id, who)
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=f"Running {len(result.queued)} jobs.", view=None
         )
-        await post_queued(bot, interaction, result.queued)
+        await post_queued(bot, interaction, result.queued, as_followups=True)
         if result.note:
             await interaction.followup.send(result.note, ephemeral=True)
         return

@@ -40,23 +40,27 @@ def require_admin(bot: NankeBot, interaction: discord.Interaction) -> None:
 
 
 async def post_queued(
-    bot: NankeBot, interaction: discord.Interaction, jobs: tuple[Queued, ...]
+    bot: NankeBot,
+    interaction: discord.Interaction,
+    jobs: tuple[Queued, ...],
+    *,
+    as_followups: bool = False,
 ) -> None:
     """Show each new job's status, then hand the jobs to the workers: the first in the
     interaction's own message, the others as followups. Delivery edits these messages while
     the interaction token lives, so they exist before a worker can report anything."""
     try:
-        await _show_queued(bot, interaction, jobs)
+        await _show_queued(bot, interaction, jobs, as_followups)
     finally:
         await bot.intake.release(jobs)
 
 
 async def _show_queued(
-    bot: NankeBot, interaction: discord.Interaction, jobs: tuple[Queued, ...]
+    bot: NankeBot, interaction: discord.Interaction, jobs: tuple[Queued, ...], as_followups: bool
 ) -> None:
     for i, queued in enumerate(jobs):
         text, view = waiting_text(queued), waiting_view(queued)
-        if i == 0:
+        if i == 0 and not as_followups:
             if interaction.response.is_done():
                 await interaction.edit_original_response(content=text, view=view)
             else:

@@ -172,7 +172,11 @@ class IntakeService:
             if not item.replayed:
                 await self._enqueuer.enqueue(item.job)
 
-    async def confirm(self, token: UUID, presser: Requester) -> IntakeResult:
+    def check_confirm(self, token: UUID, presser: Requester) -> None:
+        """The in-memory part of `confirm`: cheap enough to run before acknowledging."""
+        self._pending_for(token, presser)
+
+    def _pending_for(self, token: UUID, presser: Requester) -> _Pending:
         self._drop_expired()
         pending = self._pending.get(token)
         if pending is None:
@@ -182,6 +186,10 @@ class IntakeService:
         check_can_press(
             presser_id=presser.user_id, author_id=pending.who.user_id, everyone_allowed=False
         )
+        return pending
+
+    async def confirm(self, token: UUID, presser: Requester) -> IntakeResult:
+        pending = self._pending_for(token, presser)
         account, _ = await self.check_member(pending.who)
         # Keys derive from the original interaction, so a double click admits nothing twice.
         result = await self._admit_all(pending.who, account, pending.params)
