@@ -121,3 +121,39 @@ class JobResult(_Frozen):
     height: int
     infotext: str  # A1111 `parameters` text of tile 1
     timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class JobEventKind(StrEnum):
+    QUEUED = "queued"
+    STARTED = "started"
+    PROGRESS = "progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+# A progress preview travels inline in the event (a small JPEG), never through storage: it is
+# worthless a second later, so writing and cleaning up an object per preview is pure cost.
+MAX_PREVIEW_BYTES = 24_000
+
+
+class JobEvent(_Frozen):
+    """Something that happened to a job, for the bot to show (docs/pipeline.md).
+
+    queued: `position` jobs ahead. started: `attempt`. progress: `percent` and optionally
+    `preview_jpeg`. succeeded: `result`. failed: `error`, a message fit for the member.
+    """
+
+    # Bytes go over JSON as base64.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+    job_id: UUID
+    kind: JobEventKind
+    attempt: int | None = None
+    position: int | None = Field(default=None, ge=0)
+    percent: float | None = Field(default=None, ge=0, le=100)
+    preview_jpeg: bytes | None = Field(default=None, max_length=MAX_PREVIEW_BYTES)
+    result: JobResult | None = None
+    error: str | None = None
+    at: float = 0.0  # Unix time the event was made (informational)

@@ -20,6 +20,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
     "upscale": ("nanke.commands.upscale", "Upscale one tile of a job folder to 2x."),
     "vary": ("nanke.commands.vary", "Paint a new grid from one tile of a job folder."),
+    "worker": ("nanke.commands.worker", "Run a GPU worker (Celery, one per GPU)."),
 }
 
 

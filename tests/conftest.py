@@ -1,3 +1,3 @@
 """Fixtures shared by the whole test tree."""
 
-pytest_plugins = ["tests.fixtures.postgres"]
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.redis_server"]

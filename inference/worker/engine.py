@@ -27,6 +27,7 @@ from inference.registry import Registry
 from inference.resolve import denoise_strength, tile_seed
 from inference.worker.chaos import apply_chaos
 from inference.worker.grid import make_grid
+from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
 from inference.worker.pipelines import LoadedUnclip, PipelineCache
 from inference.worker.prompt_encoding import Encoded, encode_prompt
@@ -81,6 +82,7 @@ class Engine:
         self.registry = registry
         self.device = torch.device(device)
         self.dtype = dtype
+        quiet_libraries()
         self.pipelines = PipelineCache(registry, self.device, dtype, max_models)
         self.loras = LoraManager(registry)
 

@@ -16,6 +16,9 @@ def command(directory: Path) -> None:
     end to end without downloading weights or owning a GPU.
     """
     from inference.tiny import build_tiny_models
+    from inference.worker.library_logs import quiet_libraries
+
+    quiet_libraries()
 
     try:
         toml = build_tiny_models(directory)
