@@ -1,4 +1,5 @@
-"""Run the bot: `python -m bot` or `nanke bot`. The composition root of the bot process."""
+"""Run the bot: `python -m bot` or `nanke bot` (`nanke run` adds an embedded worker).
+The composition root of the bot process."""
 
 from __future__ import annotations
 
@@ -10,20 +11,20 @@ from bot.wiring import open_deps
 from nanke.settings import Settings, load_settings
 
 
-async def _main(settings: Settings, token: str) -> None:
-    async with open_deps(settings) as deps:
+async def _main(settings: Settings, token: str, embedded: bool) -> None:
+    async with open_deps(settings, embedded=embedded) as deps:
         bot = build_bot(settings, deps)
         async with bot:
             await bot.start(token)
 
 
-def run(settings: Settings, token: str) -> None:
+def run(settings: Settings, token: str, *, embedded: bool = False) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # discord.py logs the token nowhere, but its HTTP debug lines are noisy.
+    # discord.py never logs the token, but its HTTP debug lines are noisy.
     logging.getLogger("discord.http").setLevel(logging.WARNING)
-    asyncio.run(_main(settings, token))
+    asyncio.run(_main(settings, token, embedded))
 
 
 if __name__ == "__main__":

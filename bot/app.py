@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import discord
 from discord.ext import commands
@@ -23,7 +24,8 @@ from bot.services.catalog import Catalog
 from bot.services.delivery import DeliveryService
 from bot.services.engine_resolver import RESOLVE_ERRORS
 from bot.services.intake import ADMISSION_CONCURRENCY, IntakeService
-from bot.services.ports import Enqueuer, EventSource, ImageStore, JobEvent, Resolver, Store
+from bot.services.ports import Enqueuer, EventSource, ImageStore, Resolver, Store
+from inference.contracts import JobEvent
 from nanke.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ class BotDeps:
     lora_dir: Path | None = None
     events: EventSource | None = None
     admin_ids: frozenset[int] = field(default_factory=frozenset)
+    # Builds the pipeline's reconciler around delivery (requeues expired leases, republishes
+    # lost jobs, hands succeeded-but-unposted jobs to delivery); None in tests.
+    reconciler: Callable[[Callable[[UUID], Awaitable[None]]], Any] | None = None
     # Errors the resolver raises for a request the member can fix (unknown model, LoRA…).
     resolve_errors: tuple[type[Exception], ...] = RESOLVE_ERRORS
 
@@ -97,7 +102,8 @@ class NankeBot(commands.Bot):
         )
         self._pump_events = pump_events
         self._sync_commands = sync_commands
-        self._pump_task: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
@@ -105,7 +111,12 @@ class NankeBot(commands.Bot):
         if self._sync_commands:
             await self.sync_commands()
         if self._pump_events and self.deps.events is not None:
-            self._pump_task = asyncio.create_task(self.pump_events(), name="nanke-events")
+            self._background.append(asyncio.create_task(self.pump_events(), name="nanke-events"))
+        if self._pump_events and self.deps.reconciler is not None:
+            reconciler = self.deps.reconciler(self._deliver_claimed)
+            self._background.append(
+                asyncio.create_task(reconciler.run_forever(self._stopping), name="nanke-reconciler")
+            )
 
     async def sync_commands(self) -> None:
         guild_ids = self.settings.discord.dev_guild_ids
@@ -134,11 +145,15 @@ class NankeBot(commands.Bot):
         except Exception:
             log.exception("delivering event %s of job %s failed", event.kind, event.job_id)
 
+    async def _deliver_claimed(self, job_id: UUID) -> None:
+        await self.delivery.deliver(job_id, claimed=True)
+
     async def close(self) -> None:
-        if self._pump_task is not None:
-            self._pump_task.cancel()
+        self._stopping.set()
+        for task in self._background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._pump_task
+                await task
         await super().close()
 
 

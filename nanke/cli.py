@@ -18,6 +18,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "make-tiny-models": ("nanke.commands.make_tiny_models", "Write tiny test models (noise)."),
     "migrate": ("nanke.commands.migrate", "Upgrade the database to the latest schema."),
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
+    "run": ("nanke.commands.run", "Run the bot with an embedded worker (one box, no Redis)."),
     "upscale": ("nanke.commands.upscale", "Upscale one tile of a job folder to 2x."),
     "vary": ("nanke.commands.vary", "Paint a new grid from one tile of a job folder."),
     "worker": ("nanke.commands.worker", "Run a GPU worker (Celery, one per GPU)."),

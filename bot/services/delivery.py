@@ -18,9 +18,10 @@ from PIL import Image
 
 from bot.services import formatting
 from bot.services.custom_ids import Action, ButtonId
-from bot.services.ports import EventKind, ImageStore, JobEvent, JobState, JobView, Store
+from bot.services.ports import ImageStore, JobState, JobView, Store
 from bot.services.upload import DEFAULT_LIMIT, fit_upload
-from inference.contracts import JobKind
+from inference.contracts import JobEvent, JobKind
+from inference.contracts import JobEventKind as EventKind
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from typing import Protocol
 from uuid import UUID
 
 from inference.contracts import ImagineParams, JobKind, JobResult, JobSpec, UpscaleMode
+from inference.events import DeliveredEvent
 
 
 class JobState(StrEnum):
@@ -169,35 +170,6 @@ class Resolver(Protocol):
     ) -> JobSpec:
         """U/V/🔄 from a finished parent; `params` replaces the prompt (remix)."""
         ...
-
-
-class EventKind(StrEnum):
-    QUEUED = "queued"
-    STARTED = "started"
-    PROGRESS = "progress"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class JobEvent:
-    """Mirrors the pipeline's event: previews travel inline as small JPEGs."""
-
-    job_id: UUID
-    kind: EventKind
-    attempt: int | None = None
-    position: int | None = None  # jobs ahead in the broker's queue
-    percent: float | None = None
-    preview_jpeg: bytes | None = None
-    result: JobResult | None = None
-    error: str | None = None
-    at: float = 0.0
-
-
-@dataclass(frozen=True)
-class DeliveredEvent:
-    entry_id: str
-    event: JobEvent
 
 
 class EventSource(Protocol):

@@ -21,10 +21,7 @@ from bot.services.ports import (
     Account,
     Admission,
     AdmissionStatus,
-    DeliveredEvent,
-    EventKind,
     GuildConfig,
-    JobEvent,
     JobState,
     JobView,
     NewJob,
@@ -32,8 +29,10 @@ from bot.services.ports import (
     UserPrefs,
 )
 from inference.contracts import (
+    JobEvent,
     JobResult,
 )
+from inference.contracts import JobEventKind as EventKind
 from inference.registry import ModelEntry, Registry
 
 COST_MILLI = 1000
@@ -262,10 +261,10 @@ class FakeWorker:
         job = self.store.jobs[job_id].view
         gen = job.spec.generation
         self.store.start(job_id)
-        events = [JobEvent(job_id, EventKind.STARTED)]
+        events = [JobEvent(job_id=job_id, kind=EventKind.STARTED)]
         preview = jpeg((32, 32), (90, 90, 90))
         events += [
-            JobEvent(job_id, EventKind.PROGRESS, percent=p, preview_jpeg=preview)
+            JobEvent(job_id=job_id, kind=EventKind.PROGRESS, percent=p, preview_jpeg=preview)
             for p in (25.0, 50.0, 75.0)
         ]
         count = gen.batch
@@ -297,38 +296,10 @@ class FakeWorker:
             infotext=f"{gen.prompt}\nSteps: {gen.steps}, Sampler: {gen.sampler}",
         )
         self.store.succeed(job_id, result, nsfw or (False,) * count)
-        events.append(JobEvent(job_id, EventKind.SUCCEEDED, result=result))
+        events.append(JobEvent(job_id=job_id, kind=EventKind.SUCCEEDED, result=result))
         return events
 
     def crash(self, job_id: UUID, error: str) -> list[JobEvent]:
         self.store.start(job_id)
         self.store.fail(job_id, error)
-        return [JobEvent(job_id, EventKind.FAILED, error=error)]
-
-
-class QueueEvents:
-    """An in-process event source with the pipeline reader's contract: read, then ack."""
-
-    def __init__(self) -> None:
-        import asyncio
-
-        self._queue: asyncio.Queue[DeliveredEvent] = asyncio.Queue()
-        self._ids = itertools.count(1)
-        self.acked: list[str] = []
-
-    def publish(self, event: JobEvent) -> None:
-        self._queue.put_nowait(DeliveredEvent(f"{next(self._ids)}-0", event))
-
-    async def read(self, *, count: int = 100, block_s: float = 1.0) -> list[DeliveredEvent]:
-        import asyncio
-        import contextlib
-
-        batch: list[DeliveredEvent] = []
-        with contextlib.suppress(TimeoutError):
-            batch.append(await asyncio.wait_for(self._queue.get(), block_s))
-        while batch and len(batch) < count and not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        return batch
-
-    async def ack(self, entry_ids: Sequence[str]) -> None:
-        self.acked.extend(entry_ids)
+        return [JobEvent(job_id=job_id, kind=EventKind.FAILED, error=error)]

@@ -15,3 +15,16 @@ def test_nanke_bot_refuses_to_start_without_a_real_token(monkeypatch, tmp_path, 
     assert result.exit_code == 1
     assert "NANKE_DISCORD__TOKEN is not set" in result.output
     assert "Traceback" not in result.output
+
+
+def test_nanke_bot_says_what_is_missing_before_connecting(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    env = {"NANKE_DISCORD__TOKEN": "a-real-looking-token"}
+    result = CliRunner().invoke(cli, ["bot"], env=env)
+    assert result.exit_code == 1 and "models.toml not found" in result.output
+    (tmp_path / "models.toml").write_text(
+        '[[models]]\nname = "m"\nsource = "."\nfamily = "sd15"\ndefault = true\n'
+    )
+    result = CliRunner().invoke(cli, ["bot"], env=env)
+    assert result.exit_code == 1 and "NANKE_BROKER_URL" in result.output
+    assert "nanke run" in result.output and "Traceback" not in result.output

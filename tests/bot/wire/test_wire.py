@@ -5,47 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 
-import discord
-import pytest
-import yarl
 from bot_fakes import (
     FakeWorker,
     MemoryImages,
     MemoryStore,
-    QueueEvents,
     RecordingEnqueuer,
     tiny_resolver,
 )
-from fake_discord import FakeDiscord
+from fake_discord import until
 
 from bot.app import BotDeps, build_bot
+from inference.events import InMemoryEvents
 from nanke.settings import Settings
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def _content(request) -> str:
     return request.payload.get("content") or "" if isinstance(request.payload, dict) else ""
-
-
-@pytest.fixture
-async def fake(monkeypatch):
-    server = FakeDiscord()
-    base = await server.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", f"{base}/api/v10")
-    monkeypatch.setattr(
-        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url)
-    )
-    yield server
-    await server.stop()
 
 
 async def test_imagine_over_the_wire_survives_a_gateway_resume(fake):
@@ -53,7 +29,7 @@ async def test_imagine_over_the_wire_survives_a_gateway_resume(fake):
         MemoryStore(),
         MemoryImages(),
         RecordingEnqueuer(),
-        QueueEvents(),
+        InMemoryEvents(),
     )
     worker = FakeWorker(store, images)
     deps = BotDeps(
@@ -90,7 +66,10 @@ async def test_imagine_over_the_wire_survives_a_gateway_resume(fake):
         events.publish(produced[-1])  # the job finishes while the gateway is down
         await fake.wait_connected()  # discord.py reconnects and RESUMEs
         await fake.redeliver(interaction)  # Discord may hand the interaction over again
-        await until(lambda: len(events.acked) == len(produced), "all events acknowledged")
+        await until(
+            lambda: store.jobs[job_id].view.state.value == "posted" and not events.pending,
+            "the result posted and every event acknowledged",
+        )
         await until(lambda: fake.resumes == 1, "the resume")
         await asyncio.sleep(0.2)  # let a (wrong) second handling of the replay show itself
 
