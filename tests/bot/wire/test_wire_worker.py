@@ -10,6 +10,7 @@ import io
 
 from fake_discord import until
 from PIL import Image
+from sqlalchemy import text
 
 from bot.app import build_bot
 from bot.wiring import open_deps
@@ -58,10 +59,11 @@ async def test_imagine_end_to_end_with_the_embedded_worker(
                 for b in row["components"]
             ]
             assert labels == ["U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4", "🔄"]
-            async with deps.store._sessions() as session:  # one job, posted
-                from sqlalchemy import text
-
-                rows = (await session.execute(text("SELECT state FROM jobs"))).all()
+            jobs = await deps.store.active_jobs(fake.user_id)
+            assert jobs == []  # nothing left queued or running for the member
+            async with deps.store._sessions() as session:  # exactly one job, posted
+                query = text("SELECT state FROM jobs WHERE user_id = :user")
+                rows = (await session.execute(query, {"user": fake.user_id})).all()
             assert [r[0] for r in rows] == ["posted"]
         finally:
             await bot.close()
