@@ -1,5 +1,5 @@
-"""The bot's services on the real data layer (Postgres): intake, queue, delivery claims,
-accounts, per-server rules and sharing."""
+"""The bot's services on the real data layer (Postgres here; SQLite in
+test_sql_store_sqlite.py): intake, queue, delivery claims, accounts, per-server rules, sharing."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def who(user: int, interaction: int | None = None) -> Requester:
     )
 
 
-async def test_intake_holds_credits_queues_and_replays_on_postgres(intake, store):
+async def test_intake_holds_credits_queues_and_replays(intake, store):
     user = next(_ids)
     first = (await intake.imagine(who(user, 11), "a fox")).queued[0]
     assert first.job.state is JobState.QUEUED and first.position is not None
