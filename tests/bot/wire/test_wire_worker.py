@@ -1,6 +1,6 @@
 """End to end over the wire: real discord.py against the fake Discord, the bot wired by the
-composition root on Postgres, and the embedded worker running the tiny models (`nanke run`'s
-stack). A gateway drop + resume while the job runs loses and duplicates nothing."""
+composition root on Postgres or SQLite (`nanke run`'s default), and the embedded worker running
+the tiny models. A gateway drop + resume while the job runs loses and duplicates nothing."""
 
 from __future__ import annotations
 
@@ -8,19 +8,38 @@ import asyncio
 import contextlib
 import io
 
+import pytest
 from fake_discord import until
 from PIL import Image
 from sqlalchemy import text
 
 from bot.app import build_bot
 from bot.wiring import open_deps
+from db.engine import create_engine
+from db.migrate import upgrade
 from nanke.settings import Settings
 
 
+@pytest.fixture(params=["postgres", "sqlite"])
+def database_url(request, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    url = f"sqlite+aiosqlite:///{tmp_path / 'nanke.db'}"
+
+    async def migrate() -> None:  # `nanke migrate`
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(migrate())
+    return url
+
+
 async def test_imagine_end_to_end_with_the_embedded_worker(
-    fake, postgres_url, tiny_models_toml, tmp_path
+    fake, database_url, tiny_models_toml, tmp_path
 ):
-    settings = Settings(database_url=postgres_url, models_file=tiny_models_toml, data_dir=tmp_path)
+    settings = Settings(database_url=database_url, models_file=tiny_models_toml, data_dir=tmp_path)
     async with open_deps(settings, embedded=True) as deps:
         bot = build_bot(settings, deps, guild_ready_timeout=0.1)
         runner = asyncio.create_task(bot.start("fake-token"))
