@@ -50,6 +50,17 @@ class PipelineEnqueuer:
 Deliver = Callable[[UUID], Awaitable[None]]
 
 
+async def _probe(sessions: Any) -> None:
+    """Fail at start, not at a member's first /imagine, when the database is unreachable or
+    not migrated to the bot's tables (the caller turns that into one line)."""
+    from sqlalchemy import select
+
+    from db.models import GuildBan
+
+    async with sessions() as session:
+        await session.execute(select(GuildBan.guild_id).limit(1))
+
+
 @asynccontextmanager
 async def open_deps(settings: Settings, *, embedded: bool = False) -> AsyncIterator[BotDeps]:
     """Everything the bot needs. Jobs go to Celery on NANKE_BROKER_URL and events come from
@@ -65,6 +76,16 @@ async def open_deps(settings: Settings, *, embedded: bool = False) -> AsyncItera
     from inference.registry import load_registry
     from inference.storage import build_storage
 
+    # Configuration first (cheap, and the most likely mistakes), then the services.
+    events_url = settings.effective_events_url
+    if not embedded:
+        if not settings.broker_url:
+            raise SettingsError(
+                "nanke bot needs NANKE_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to reach "
+                "its workers; on a single box without Redis, run `nanke run` instead"
+            )
+        if not events_url:
+            raise SettingsError("nanke bot needs NANKE_EVENTS_URL (a Redis URL) for job events")
     try:
         registry = load_registry(settings.models_file)
     except RegistryError as exc:
@@ -76,6 +97,11 @@ async def open_deps(settings: Settings, *, embedded: bool = False) -> AsyncItera
 
     db_engine = create_engine(settings.effective_database_url)
     sessions = session_factory(db_engine)
+    try:
+        await _probe(sessions)
+    except BaseException:
+        await db_engine.dispose()
+        raise
     clients: list[Any] = []
     broker_task_ids: Callable[[], set[str]] | None = None
     dispatcher: Any
@@ -89,14 +115,7 @@ async def open_deps(settings: Settings, *, embedded: bool = False) -> AsyncItera
         reader: Any = events
         broker_task_ids = dispatcher.task_ids
     else:
-        if not settings.broker_url:
-            raise SettingsError(
-                "nanke bot needs NANKE_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to reach "
-                "its workers; on a single box without Redis, run `nanke run` instead"
-            )
-        events_url = settings.effective_events_url
-        if not events_url:
-            raise SettingsError("nanke bot needs NANKE_EVENTS_URL (a Redis URL) for job events")
+        assert settings.broker_url is not None and events_url is not None
         from inference.broker_state import RedisBrokerState
         from inference.celery_app import build_celery_app
         from inference.client import CeleryJobClient

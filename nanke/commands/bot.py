@@ -22,8 +22,10 @@ def command(log_level: str | None) -> None:
         raise click.ClickException(str(exc)) from None
 
     from bot.__main__ import run
+    from nanke.commands._database import database_errors
 
     try:
-        run(settings, token)
+        with database_errors(settings):
+            run(settings, token)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None

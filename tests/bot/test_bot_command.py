@@ -21,10 +21,24 @@ def test_nanke_bot_says_what_is_missing_before_connecting(monkeypatch, tmp_path)
     monkeypatch.chdir(tmp_path)
     env = {"NANKE_DISCORD__TOKEN": "a-real-looking-token"}
     result = CliRunner().invoke(cli, ["bot"], env=env)
+    assert result.exit_code == 1 and "NANKE_BROKER_URL" in result.output
+    assert "nanke run" in result.output and "Traceback" not in result.output
+    env["NANKE_BROKER_URL"] = "redis://127.0.0.1:6379/0"
+    result = CliRunner().invoke(cli, ["bot"], env=env)
     assert result.exit_code == 1 and "models.toml not found" in result.output
+
+
+def test_nanke_bot_asks_for_migrations_before_connecting(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "models.toml").write_text(
         '[[models]]\nname = "m"\nsource = "."\nfamily = "sd15"\ndefault = true\n'
     )
+    env = {
+        "NANKE_DISCORD__TOKEN": "a-real-looking-token",
+        "NANKE_DATA_DIR": str(tmp_path / "data"),
+        "NANKE_BROKER_URL": "redis://127.0.0.1:6379/0",
+    }
+    (tmp_path / "data").mkdir()
     result = CliRunner().invoke(cli, ["bot"], env=env)
-    assert result.exit_code == 1 and "NANKE_BROKER_URL" in result.output
-    assert "nanke run" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 1, result.output
+    assert "run `nanke migrate` first" in result.output and "Traceback" not in result.output
