@@ -161,3 +161,23 @@ def report(out_dir: Path, result: JobResult, echo: Callable[[str], None] = click
         f"({t.get('denoise_per_step', 0):.0f} ms/step) · VAE decode {t.get('vae_decode', 0):.0f} "
         f"ms · PNG {t.get('image_encode', 0):.0f} ms"
     )
+
+
+def run_followup(
+    job_dir: Path,
+    index: int,
+    models_file: Path | None,
+    out_dir: Path | None,
+    make_spec: Callable[[JobSpec, str], JobSpec],
+    label: str,
+    suffix: str,
+) -> None:
+    """Shared body of `upscale` and `vary`: tile N of a job folder → a new job folder."""
+    parent, used = read_job(job_dir)
+    with user_errors():
+        registry = registry_for_job(models_file, used)
+        source = tile_image(job_dir, index)
+        spec = make_spec(parent, str(job_dir / f"{index}.png"))
+        output = run_engine(registry, spec, source, label=label)
+        target = out_dir or job_dir.with_name(f"{job_dir.name}-{suffix}")
+        report(target, write_job(target, spec, output, registry))

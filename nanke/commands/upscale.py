@@ -35,21 +35,14 @@ def command(
     """Upscale tile N of the grid in JOB_DIR to 2x; writes OUT/1.png and OUT/job.json."""
     from inference.contracts import UpscaleMode
     from inference.resolve import upscale_spec
-    from nanke.commands.engine_jobs import (
-        read_job,
-        registry_for_job,
-        report,
-        run_engine,
-        tile_image,
-        user_errors,
-        write_job,
-    )
+    from nanke.commands.engine_jobs import run_followup
 
-    parent, used = read_job(job_dir)
-    with user_errors():
-        registry = registry_for_job(models_file, used)
-        source = tile_image(job_dir, index)
-        spec = upscale_spec(parent, index, UpscaleMode(mode), str(job_dir / f"{index}.png"))
-        output = run_engine(registry, spec, source, label=f"upscaling U{index}")
-        target = out_dir or job_dir.with_name(f"{job_dir.name}-u{index}")
-        report(target, write_job(target, spec, output, registry))
+    run_followup(
+        job_dir,
+        index,
+        models_file,
+        out_dir,
+        lambda parent, key: upscale_spec(parent, index, UpscaleMode(mode), key),
+        label=f"upscaling U{index}",
+        suffix=f"u{index}",
+    )

@@ -33,21 +33,14 @@ def command(
 ) -> None:
     """Paint a new 2x2 grid from tile N of JOB_DIR; writes a job folder like `imagine`."""
     from inference.resolve import vary_spec
-    from nanke.commands.engine_jobs import (
-        read_job,
-        registry_for_job,
-        report,
-        run_engine,
-        tile_image,
-        user_errors,
-        write_job,
-    )
+    from nanke.commands.engine_jobs import run_followup
 
-    parent, used = read_job(job_dir)
-    with user_errors():
-        registry = registry_for_job(models_file, used)
-        source = tile_image(job_dir, index)
-        spec = vary_spec(parent, index, strength == "strong", str(job_dir / f"{index}.png"))
-        output = run_engine(registry, spec, source, label=f"varying V{index}")
-        target = out_dir or job_dir.with_name(f"{job_dir.name}-v{index}")
-        report(target, write_job(target, spec, output, registry))
+    run_followup(
+        job_dir,
+        index,
+        models_file,
+        out_dir,
+        lambda parent, key: vary_spec(parent, index, strength == "strong", key),
+        label=f"varying V{index}",
+        suffix=f"v{index}",
+    )
