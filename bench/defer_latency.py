@@ -2,9 +2,10 @@
 
 Real discord.py logs into the fake Discord of the wire-level tests (tests/bot/wire) on
 127.0.0.1; the bot runs with the Postgres store (a fresh database, migrated) and publishes
-jobs to Redis through Celery. The fake sends N INTERACTION_CREATE events at once (N members)
-and times each from sending it to receiving its defer callback: gateway parsing, command
-dispatch, the prompt parser, the guild/ban/credit reads, and the defer request itself.
+jobs to Redis through Celery (the real client, under a key prefix of its own; no worker
+runs). The fake sends N INTERACTION_CREATE events at once (N members) and times each from
+sending it to receiving its defer callback: gateway parsing, command dispatch, the prompt
+parser, the guild's (cached) rules, and the defer request itself.
 
     PYTHONPATH=. .venv/bin/python bench/defer_latency.py [--concurrency 50] [--rounds 5]
 """
@@ -42,24 +43,39 @@ from nanke.settings import Settings  # noqa: E402
 ADMIN_DSN = os.environ.get("NANKE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-class RedisEnqueuer:
-    """Publishes like the real client would (an LPUSH of the job id to a bench list)."""
+class CeleryEnqueuer:
+    """The bot's real publisher (Celery `send_task` to the family queue + a `queued` event on
+    the Redis stream), under a key prefix of its own so nothing else sees the bench's jobs."""
 
     def __init__(self, url: str) -> None:
-        import redis.asyncio as redis
+        import redis
 
-        self._redis = redis.from_url(url)
-        self.key = f"nanke-bench-{secrets.token_hex(4)}"
+        from bot.wiring import PipelineEnqueuer
+        from inference.broker_state import RedisBrokerState
+        from inference.celery_app import build_celery_app
+        from inference.client import CeleryJobClient
+        from inference.events import RedisEventPublisher
+        from nanke.settings import PipelineSettings
+
+        self.prefix = f"nanke-bench-{secrets.token_hex(4)}:"
+        self._redis = redis.Redis.from_url(url)
+        pipeline = PipelineSettings()
+        app = build_celery_app(url, pipeline, key_prefix=self.prefix)
+        events = RedisEventPublisher(self._redis, f"{self.prefix}events")
+        self._inner = PipelineEnqueuer(CeleryJobClient(app), events, lambda model: "sd15")
+        self._broker = RedisBrokerState(self._redis, key_prefix=self.prefix)
 
     async def enqueue(self, job: JobView) -> None:
-        await self._redis.lpush(self.key, str(job.id))
+        await self._inner.enqueue(job)
 
     async def count(self) -> int:
-        return int(await self._redis.llen(self.key))
+        return len(await asyncio.to_thread(self._broker.task_ids))
 
     async def close(self) -> None:
-        await self._redis.delete(self.key)
-        await self._redis.aclose()
+        keys = list(self._redis.scan_iter(match=f"{self.prefix}*", count=1000))
+        if keys:
+            self._redis.delete(*keys)
+        self._redis.close()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -76,7 +92,7 @@ async def run(
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     engine = create_engine(url, pool_size=20, max_overflow=0)
     fake = FakeDiscord()
-    enqueuer = RedisEnqueuer("redis://127.0.0.1:6379/0")
+    enqueuer = CeleryEnqueuer("redis://127.0.0.1:6379/0")
     latencies: list[float] = []
     try:
         await upgrade(engine)
