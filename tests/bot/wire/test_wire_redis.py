@@ -51,6 +51,9 @@ async def test_imagine_reaches_the_celery_queue_and_the_event_stream(
 
             await until(lambda: len(edited()) >= 2, "the queued event's edit via the stream")
             assert all(e.endswith("(Waiting to start · position 1)") for e in edited())
+            # No worker runs here: cancel the job, or other tests sharing this database would
+            # find it queued (their reconciler would republish it to their workers).
+            assert await deps.store.cancel(job.id)
         finally:
             await bot.close()
             runner.cancel()
