@@ -228,3 +228,15 @@ def _scoped(guild_id: int | None) -> _Query:
 async def _items(session: AsyncSession, stmt: _Query) -> list[GalleryItem]:
     rows = await session.execute(stmt)
     return [GalleryItem(*row) for row in rows]
+
+
+async def remove(session: AsyncSession, entry_id: uuid.UUID) -> bool:
+    """An admin's removal: the entry and its likes go, so it disappears from every listing,
+    the web gallery included. True if there was such an entry."""
+    removed = await session.execute(
+        delete(GalleryEntry)
+        .where(GalleryEntry.id == entry_id)
+        .returning(GalleryEntry.id)
+        .execution_options(synchronize_session=False)
+    )
+    return removed.first() is not None

@@ -21,6 +21,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("nanke.commands.run", "Run the bot with an embedded worker (one box, no Redis)."),
     "upscale": ("nanke.commands.upscale", "Upscale one tile of a job folder to 2x."),
     "vary": ("nanke.commands.vary", "Paint a new grid from one tile of a job folder."),
+    "web": ("nanke.commands.web", "Serve the public community galleries on the web."),
     "worker": ("nanke.commands.worker", "Run a GPU worker (Celery, one per GPU)."),
 }
 

@@ -1,0 +1,179 @@
+"""The app factory: `create_app(readers, store)` → a FastAPI app. Nothing is built at import.
+
+The composition root (`nanke web`) makes the database session factory and the storage and
+passes them in; tests pass the same things built against their own database.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.prompt.remake import imagine_command
+from gallery.cursor import CursorError
+from gallery.listing import GalleryReader, ReaderFactory
+from gallery.thumbnails import BlobStore, Thumbnails
+
+HERE = Path(__file__).parent
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+# Listings change as members share and like: a short shared cache keeps a busy page cheap
+# behind a reverse proxy, and a removed entry is gone from every listing within this time.
+PAGE_CACHE = "public, max-age=30"
+
+
+@dataclass
+class GalleryContext:
+    readers: ReaderFactory
+    store: BlobStore
+    thumbnails: Thumbnails
+    templates: Jinja2Templates
+    page_size: int
+
+
+def context_of(request: Request) -> GalleryContext:
+    ctx: GalleryContext = request.app.state.gallery
+    return ctx
+
+
+async def reader_of(request: Request) -> AsyncIterator[GalleryReader]:
+    """FastAPI dependency: one read-only session per request."""
+    async with context_of(request).readers() as reader:
+        yield reader
+
+
+def content_security_policy() -> str:
+    """Only this app's own files, plus the inline scripts of our templates by their hash: a
+    prompt that slipped past escaping still could not run a script."""
+    hashes = []
+    for template in sorted((HERE / "templates").glob("*.html")):
+        for script in _INLINE_SCRIPT.findall(template.read_text(encoding="utf-8")):
+            digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+            hashes.append(f"'sha256-{digest}'")
+    script_src = " ".join(hashes) or "'none'"
+    return (
+        "default-src 'none'; img-src 'self'; style-src 'self'; "
+        f"script-src {script_src}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+class SecurityHeaders:
+    """ASGI middleware: set these headers on every response that does not set its own."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self.app = app
+        self.headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def root_of(request: Request) -> str:
+    """The path prefix the app is served under (`--root-path` behind a reverse proxy)."""
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/")
+
+
+def _templates() -> Jinja2Templates:
+    # Autoescape every template: prompts are member-written text, shown as text.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # templates ship with the package: no stat() per render
+    )
+    env.globals["imagine_command"] = imagine_command
+    return Jinja2Templates(env=env, context_processors=[lambda r: {"root": root_of(r)}])
+
+
+def create_app(
+    readers: ReaderFactory,
+    store: BlobStore,
+    *,
+    title: str = "Nanke gallery",
+    page_size: int = 48,
+    on_close: Callable[[], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """`readers` opens a read session per request; `on_close` runs at shutdown (the composition
+    root passes the engine's dispose)."""
+    # Local imports keep the route modules free of app-building code (and of import cycles).
+    from gallery import api, media, pages
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_close is not None:
+            await on_close()
+
+    app = FastAPI(
+        title=title,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    templates = _templates()
+    templates.env.globals["site_title"] = title
+    app.state.gallery = GalleryContext(readers, store, Thumbnails(store), templates, page_size)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(media.router)
+
+    security_headers = {
+        "Content-Security-Policy": content_security_policy(),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+    app.add_middleware(SecurityHeaders, headers=security_headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(CursorError)
+    async def _cursor_error(request: Request, exc: CursorError) -> Response:
+        return _error(request, 400, str(exc))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def _health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if status == 404:
+        message = "Nothing here: this gallery or image is not public, or it was removed."
+    if request.url.path.startswith(("/api/", "/media/")):
+        return JSONResponse({"error": message}, status_code=status)
+    templates = context_of(request).templates
+    response: HTMLResponse = templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+    return response

@@ -1,0 +1,62 @@
+"""`nanke web`: serve the community galleries (read-only) with uvicorn.
+
+The composition root of the web process: settings → database engine → storage → app.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--root-path",
+    default="",
+    help="Path prefix when a reverse proxy serves the gallery under a sub-path (e.g. /gallery).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    help="Proxies trusted for X-Forwarded-For/-Proto ('*' trusts every peer).",
+)
+@click.option("--page-size", default=48, show_default=True, type=click.IntRange(1, 100))
+def command(host: str, port: int, root_path: str, forwarded_allow_ips: str, page_size: int) -> None:
+    """Serve the public community galleries on the web (read-only, works without JavaScript).
+
+    Reads the database at NANKE_DATABASE_URL and the images in the configured storage.
+    """
+    import uvicorn
+
+    from db.engine import create_engine, session_factory
+    from gallery.app import create_app
+    from gallery.pg_reader import reader_factory
+    from gallery.storage_blobs import StorageBlobs
+    from inference.storage import StorageError, build_storage
+    from nanke.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+        storage = build_storage(settings.storage, settings.data_dir)
+    except (SettingsError, StorageError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    engine = create_engine(settings.effective_database_url)
+    app = create_app(
+        reader_factory(session_factory(engine)),
+        StorageBlobs(storage),
+        page_size=page_size,
+        on_close=engine.dispose,
+    )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        root_path=root_path.rstrip("/"),
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level=settings.log_level.lower(),
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
