@@ -249,3 +249,24 @@ class GalleryLike(Base):
     )
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), primary_key=True)
     created_at: Mapped[datetime]
+
+
+class GuildBan(Base):
+    """A member banned from Nanke in one server (bans are per server, set by its admins)."""
+
+    __tablename__ = "guild_bans"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    banned_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class GuildButtonAccess(Base):
+    """Servers where anyone may press any job's buttons (the default is only its author)."""
+
+    __tablename__ = "guild_button_access"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    everyone: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime]

@@ -54,8 +54,8 @@ def parse_prompt(text: str) -> list[ImagineParams]:
 
 
 def _nth_repeat(params: ImagineParams, k: int) -> ImagineParams:
-    """Repeat k of a prompt with a fixed --seed starts 4 seeds further on (a grid uses seed..seed+3),
-    so `--repeat 3 --seed 7` paints three different grids, not one grid three times."""
+    """Repeat k of a prompt with a fixed --seed starts 4 seeds further on (a grid uses
+    seed..seed+3), so `--repeat 3 --seed 7` paints three different grids, not one three times."""
     if k == 0 or params.seed is None:
         return params
     return params.model_copy(update={"seed": (params.seed + 4 * k) % (MAX_SEED + 1)})

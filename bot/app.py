@@ -1,0 +1,163 @@
+"""The bot's composition root: `build_bot(settings, deps)` wires services into a NankeBot.
+
+Intents: only `guilds` (channels, roles and permissions for the guilds the bot is in). Slash
+commands and buttons arrive as interactions, which need no intent; no privileged intent
+(members, presences, message content) is used."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import discord
+from discord.ext import commands
+
+from bot.poster import DiscordPoster
+from bot.prompt import SAMPLERS
+from bot.services.catalog import Catalog
+from bot.services.delivery import DeliveryService
+from bot.services.engine_resolver import RESOLVE_ERRORS
+from bot.services.intake import ADMISSION_CONCURRENCY, IntakeService
+from bot.services.ports import Enqueuer, EventSource, ImageStore, Resolver, Store
+from inference.contracts import JobEvent
+from nanke.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = (
+    "bot.exts.errors",
+    "bot.exts.imagine",
+    "bot.exts.buttons",
+    "bot.exts.info",
+    "bot.exts.settings",
+    "bot.exts.show",
+    "bot.exts.admin",
+)
+
+
+@dataclass
+class BotDeps:
+    """What the bot needs from the data layer and the pipeline, built by the caller."""
+
+    store: Store
+    enqueuer: Enqueuer
+    resolver: Resolver
+    images: ImageStore
+    models: Sequence[str] = ()
+    lora_dir: Path | None = None
+    events: EventSource | None = None
+    admin_ids: frozenset[int] = field(default_factory=frozenset)
+    # Builds the pipeline's reconciler around delivery (requeues expired leases, republishes
+    # lost jobs, hands succeeded-but-unposted jobs to delivery); None in tests.
+    reconciler: Callable[[Callable[[UUID], Awaitable[None]]], Any] | None = None
+    # Errors the resolver raises for a request the member can fix (unknown model, LoRA…).
+    resolve_errors: tuple[type[Exception], ...] = RESOLVE_ERRORS
+
+
+class NankeBot(commands.Bot):
+    def __init__(
+        self,
+        settings: Settings,
+        deps: BotDeps,
+        *,
+        pump_events: bool = True,
+        sync_commands: bool = True,
+        admission_concurrency: int = ADMISSION_CONCURRENCY,
+        **client_options: Any,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions(users=True, everyone=False, roles=False),
+            **client_options,
+        )
+        self.settings = settings
+        self.deps = deps
+        self.admin_ids = frozenset(settings.discord.admin_ids) | deps.admin_ids
+        self.poster = DiscordPoster(self)
+        self.intake = IntakeService(
+            store=deps.store,
+            enqueuer=deps.enqueuer,
+            resolver=deps.resolver,
+            resolve_errors=deps.resolve_errors,
+            admission_concurrency=admission_concurrency,
+        )
+        self.delivery = DeliveryService(
+            store=deps.store,
+            images=deps.images,
+            poster=self.poster,
+            gallery_url=settings.gallery_url,
+        )
+        self.catalog = Catalog(
+            samplers=SAMPLERS, models=lambda: deps.models, lora_dir=deps.lora_dir
+        )
+        self._pump_events = pump_events
+        self._sync_commands = sync_commands
+        self._background: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    async def setup_hook(self) -> None:
+        for name in EXTENSIONS:
+            await self.load_extension(name)
+        if self._sync_commands:
+            await self.sync_commands()
+        if self._pump_events and self.deps.events is not None:
+            self._background.append(asyncio.create_task(self.pump_events(), name="nanke-events"))
+        if self._pump_events and self.deps.reconciler is not None:
+            reconciler = self.deps.reconciler(self._deliver_claimed)
+            self._background.append(
+                asyncio.create_task(reconciler.run_forever(self._stopping), name="nanke-reconciler")
+            )
+
+    async def sync_commands(self) -> None:
+        guild_ids = self.settings.discord.dev_guild_ids
+        for guild_id in guild_ids:
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        if not guild_ids:
+            await self.tree.sync()
+
+    async def pump_events(self) -> None:
+        """Hand every job event to delivery, then acknowledge it (an event not acknowledged
+        comes back after a restart). One failing job never stops the others."""
+        events = self.deps.events
+        assert events is not None
+        while True:
+            batch = await events.read(count=100, block_s=1.0)
+            for delivered in batch:
+                await self.handle_event(delivered.event)
+            if batch:
+                await events.ack([d.entry_id for d in batch])
+
+    async def handle_event(self, event: JobEvent) -> None:
+        try:
+            await self.delivery.handle(event)
+        except Exception:
+            log.exception("delivering event %s of job %s failed", event.kind, event.job_id)
+
+    async def _deliver_claimed(self, job_id: UUID) -> None:
+        await self.delivery.deliver(job_id, claimed=True)
+
+    async def close(self) -> None:
+        self._stopping.set()
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await super().close()
+
+
+def build_bot(settings: Settings, deps: BotDeps, **options: Any) -> NankeBot:
+    """The bot, wired. Options: pump_events / sync_commands (tests drive those themselves) and
+    discord.py client options."""
+    return NankeBot(settings, deps, **options)

@@ -1,0 +1,1 @@
+"""One cog per feature, each with a single setup()."""

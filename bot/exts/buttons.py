@@ -1,0 +1,203 @@
+"""The job buttons: U1–U4, V1–V4, 🔄, ❌, the post-upscale row, ⭐ Share and batch confirmation.
+
+Each is a DynamicItem whose custom_id (`nk:<action>:<job>:<n>`) carries all it needs, so old
+buttons keep working after a restart. With remix on, V and 🔄 open a modal first."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+from discord.ext import commands
+
+from bot.exts.common import post_queued, requester
+from bot.exts.errors import report, user_errors
+from bot.prompt import format_prompt
+from bot.services import custom_ids, formatting
+from bot.services.custom_ids import Action, ButtonId
+from bot.services.delivery import Button, mention
+from bot.services.sharing import check_shareable
+from bot.services.upload import fit_upload
+from inference.contracts import JobKind, UpscaleMode
+
+if TYPE_CHECKING:
+    from bot.app import NankeBot
+
+_STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "secondary": discord.ButtonStyle.secondary,
+    "danger": discord.ButtonStyle.danger,
+}
+
+# Button action → (job kind, upscale mode) for the buttons that make a follow-up job.
+_FOLLOW_UPS: dict[Action, tuple[JobKind, UpscaleMode | None]] = {
+    Action.UPSCALE: (JobKind.UPSCALE, UpscaleMode.SUBTLE),
+    Action.VARY: (JobKind.VARY_SUBTLE, None),
+    Action.REROLL: (JobKind.REROLL, None),
+    Action.VARY_SUBTLE: (JobKind.VARY_SUBTLE, None),
+    Action.VARY_STRONG: (JobKind.VARY_STRONG, None),
+    Action.UPSCALE_SUBTLE: (JobKind.UPSCALE, UpscaleMode.SUBTLE),
+    Action.UPSCALE_CREATIVE: (JobKind.UPSCALE, UpscaleMode.CREATIVE),
+}
+# These ask for the prompt first when the presser has remix on.
+_REMIXABLE = {Action.VARY, Action.REROLL, Action.VARY_SUBTLE, Action.VARY_STRONG}
+
+
+class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=custom_ids.PATTERN):
+    def __init__(
+        self,
+        button_id: ButtonId,
+        *,
+        label: str = "",
+        emoji: str | None = None,
+        style: str = "secondary",
+        row: int | None = None,
+    ) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or None,
+                emoji=emoji,
+                style=_STYLES.get(style, discord.ButtonStyle.secondary),
+                custom_id=button_id.encode(),
+                row=row,
+            )
+        )
+        self.button_id = button_id
+
+    @classmethod
+    def from_spec(cls, spec: Button) -> JobButton:
+        assert spec.custom_id is not None
+        return cls(
+            custom_ids.decode(spec.custom_id),
+            label=spec.label,
+            emoji=spec.emoji,
+            style=spec.style,
+            row=spec.row,
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> JobButton:
+        return cls(custom_ids.decode(match.string))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = cast("NankeBot", interaction.client)
+        async with user_errors(interaction):
+            await _press(bot, interaction, self.button_id)
+
+
+async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: ButtonId) -> None:
+    who = requester(interaction)
+    action = pressed.action
+    if action is Action.CONFIRM:
+        bot.intake.check_confirm(pressed.job_id, who)
+        await interaction.response.defer()  # acknowledge before the admissions
+        result = await bot.intake.confirm(pressed.job_id, who)
+        await interaction.edit_original_response(
+            content=f"Running {len(result.queued)} jobs.", view=None
+        )
+        await post_queued(bot, interaction, result.queued, as_followups=True)
+        if result.note:
+            await interaction.followup.send(result.note, ephemeral=True)
+        return
+    if action is Action.CANCEL:
+        job = await bot.intake.cancel(pressed.job_id, who)
+        await interaction.response.edit_message(
+            content=formatting.cancelled(job.spec, mention(job.user_id)), view=None
+        )
+        return
+    if action is Action.SHARE:
+        await _share(bot, interaction, pressed)
+        return
+    kind, mode = _FOLLOW_UPS[action]
+    parent, _ = await bot.intake.job_for_presser(pressed.job_id, who)
+    # Grid buttons name their tile; the post-upscale row works on the one upscaled image.
+    index = pressed.n or 1
+    if action in _REMIXABLE:
+        account = await bot.deps.store.account(who.user_id)
+        if account.prefs.remix:
+            await interaction.response.send_modal(
+                RemixModal(
+                    parent.id,
+                    kind,
+                    index if action is not Action.REROLL else None,
+                    format_prompt(parent.spec.params),
+                )
+            )
+            return
+    # The new job gets its own message; acknowledge before the admission's transaction.
+    await interaction.response.defer(thinking=True)
+    queued = await bot.intake.follow_up(
+        who, parent.id, kind, index if action is not Action.REROLL else None, mode
+    )
+    await post_queued(bot, interaction, (queued,))
+
+
+async def _share(bot: NankeBot, interaction: discord.Interaction, pressed: ButtonId) -> None:
+    """⭐: post the upscaled image to the server's gallery channel, once."""
+    job, guild = await bot.intake.job_for_presser(pressed.job_id, requester(interaction))
+    author = await bot.deps.store.account(job.user_id)
+    check_shareable(job, author, guild)
+    assert guild is not None and guild.gallery_channel_id is not None and job.result is not None
+    shared = await bot.deps.store.share(job.id, 1, interaction.user.id)
+    channel = f"<#{guild.gallery_channel_id}>"
+    if not shared.created:
+        await interaction.response.send_message(f"Already shared to {channel}.", ephemeral=True)
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    png = await bot.deps.images.read(job.result.image_keys[0])
+    upload = await asyncio.to_thread(fit_upload, png, f"nanke_{job.id.hex[:8]}")
+    target = bot.get_channel(guild.gallery_channel_id) or await bot.fetch_channel(
+        guild.gallery_channel_id
+    )
+    assert isinstance(target, discord.abc.Messageable)
+    await target.send(
+        f"**{formatting.shown_prompt(job.spec)}** — by {mention(job.user_id)}",
+        file=discord.File(io.BytesIO(upload.data), filename=upload.filename),
+        allowed_mentions=discord.AllowedMentions.none(),
+    )
+    await interaction.followup.send(f"Shared to {channel}. ⭐", ephemeral=True)
+
+
+class RemixModal(discord.ui.Modal, title="Remix"):
+    prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
+        label="Prompt", style=discord.TextStyle.paragraph, max_length=4000, custom_id="prompt"
+    )
+
+    def __init__(self, parent_id: Any, kind: JobKind, index: int | None, prompt: str) -> None:
+        super().__init__(timeout=15 * 60)
+        self.parent_id = parent_id
+        self.kind = kind
+        self.index = index
+        self.prompt.default = prompt[:4000]
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        bot = cast("NankeBot", interaction.client)
+        async with user_errors(interaction):
+            queued = await bot.intake.follow_up(
+                requester(interaction),
+                self.parent_id,
+                self.kind,
+                self.index,
+                remix_prompt=self.prompt.value,
+            )
+            await post_queued(bot, interaction, (queued,))
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        await report(interaction, error)
+
+
+class Buttons(commands.Cog):
+    def __init__(self, bot: NankeBot) -> None:
+        self.bot = bot
+
+
+async def setup(bot: NankeBot) -> None:
+    bot.add_dynamic_items(JobButton)
+    await bot.add_cog(Buttons(bot))

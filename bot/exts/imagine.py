@@ -1,0 +1,93 @@
+"""/imagine: validate, defer, admit, show the queue position; autocomplete for flags."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.exts.common import post_queued, requester
+from bot.exts.errors import user_errors
+from bot.poster import build_view
+from bot.services.custom_ids import Action, ButtonId
+from bot.services.delivery import Button
+
+if TYPE_CHECKING:
+    from bot.app import NankeBot
+
+log = logging.getLogger(__name__)
+
+
+# Discord's codes for an interaction already acknowledged (a replay after a gateway resume,
+# handled by its first delivery) and for one past its 3 s window.
+_ALREADY_ACKNOWLEDGED = 40060
+_UNKNOWN_INTERACTION = 10062
+
+
+async def _defer(interaction: discord.Interaction) -> bool:
+    """Defer publicly; False when this delivery of the interaction must do nothing more."""
+    try:
+        await interaction.response.defer(thinking=True)
+    except discord.HTTPException as exc:
+        if exc.code == _ALREADY_ACKNOWLEDGED:
+            log.info("interaction %s was replayed; its first delivery owns it", interaction.id)
+            return False
+        if exc.code == _UNKNOWN_INTERACTION:
+            # Arrived too late (e.g. missed during a gateway outage): nothing was charged,
+            # and the member sees Discord's "interaction failed" and can simply retry.
+            log.warning("interaction %s expired before it could be acknowledged", interaction.id)
+            return False
+        raise
+    return True
+
+
+class Imagine(commands.Cog):
+    def __init__(self, bot: NankeBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="imagine", description="Create four images from a prompt")
+    @app_commands.describe(prompt="What to paint, then flags such as --ar 16:9 --sampler euler_a")
+    @app_commands.guild_only()
+    async def imagine(self, interaction: discord.Interaction, prompt: str) -> None:
+        who = requester(interaction)
+        async with user_errors(interaction):
+            # Parsing and the guild's rules come first: a rejection is ephemeral and free.
+            requests = await self.bot.intake.validate(who, prompt)
+            if not await _defer(interaction):
+                return
+            result = await self.bot.intake.submit(who, requests)
+            if result.confirm_token is not None:
+                confirm = Button(
+                    f"Run {result.pending_count} jobs",
+                    0,
+                    ButtonId(Action.CONFIRM, result.confirm_token).encode(),
+                    emoji="✅",
+                    style="primary",
+                )
+                await interaction.edit_original_response(
+                    content=(
+                        f"This prompt makes **{result.pending_count} jobs**, each charged like "
+                        "one /imagine. Run them all?"
+                    ),
+                    view=build_view((confirm,)),
+                )
+                return
+            await post_queued(self.bot, interaction, result.queued)
+            if result.note:
+                await interaction.followup.send(result.note, ephemeral=True)
+
+    @imagine.autocomplete("prompt")
+    async def prompt_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=c.name, value=c.value)
+            for c in self.bot.catalog.suggest(current)
+        ]
+
+
+async def setup(bot: NankeBot) -> None:
+    await bot.add_cog(Imagine(bot))

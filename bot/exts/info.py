@@ -1,0 +1,57 @@
+"""/info: plan, credits and renewal, fast/relax mode, and the member's jobs in the queue."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.exts.errors import user_errors
+from bot.services import formatting
+from bot.services.ports import JobState
+
+if TYPE_CHECKING:
+    from bot.app import NankeBot
+
+
+class Info(commands.Cog):
+    def __init__(self, bot: NankeBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="info", description="Your plan, credits and jobs")
+    async def info(self, interaction: discord.Interaction) -> None:
+        async with user_errors(interaction):
+            store = self.bot.deps.store
+            account = await store.account(interaction.user.id)
+            credits = account.credits_left_milli / 1000
+            renews = (
+                f" · renew {discord.utils.format_dt(account.renews_at, 'R')}"
+                if account.renews_at
+                else ""
+            )
+            lines = [
+                f"**Plan:** {account.plan}",
+                f"**Credits left:** {credits:g}{renews}",
+                f"**Mode:** {account.prefs.mode.value}",
+                f"**Limits:** {account.max_running} running, {account.max_queued} queued",
+            ]
+            jobs = await store.active_jobs(interaction.user.id)
+            if not jobs:
+                lines.append("**Jobs:** none running or queued")
+            else:
+                lines.append("**Jobs:**")
+                for job in jobs:
+                    if job.state is JobState.RUNNING:
+                        where = "running"
+                    else:
+                        position = await store.queue_position(job.id)
+                        where = f"queued · position {position}" if position else "queued"
+                    prompt = formatting.shown_prompt(job.spec)[:80]
+                    lines.append(f"- `{job.id.hex}` {job.kind.value} — {prompt} ({where})")
+            await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+
+async def setup(bot: NankeBot) -> None:
+    await bot.add_cog(Info(bot))

@@ -1,0 +1,127 @@
+"""Delivery's Discord side: edits the member's interaction message while its token lives,
+else posts to the channel with the job id as the nonce."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import discord
+
+from bot.services.delivery import Button, Outgoing
+from bot.services.upload import DEFAULT_LIMIT
+
+if TYPE_CHECKING:
+    from discord.ext import commands
+
+# Stop using an interaction token a little before Discord's 15 minutes run out.
+_TOKEN_MARGIN = dt.timedelta(seconds=30)
+
+_STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "secondary": discord.ButtonStyle.secondary,
+    "danger": discord.ButtonStyle.danger,
+}
+
+
+def nonce_for(job_id: UUID) -> str:
+    """The job id in base 36: 25 characters at most, Discord's nonce limit."""
+    value, digits = job_id.int, []
+    alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+    while True:
+        value, rest = divmod(value, 36)
+        digits.append(alphabet[rest])
+        if value == 0:
+            return "".join(reversed(digits))
+
+
+def build_view(buttons: tuple[Button, ...]) -> discord.ui.View:
+    from bot.exts.buttons import JobButton
+
+    view = discord.ui.View(timeout=None)
+    for spec in buttons:
+        if spec.url:
+            view.add_item(
+                discord.ui.Button(label=spec.label, url=spec.url, emoji=spec.emoji, row=spec.row)
+            )
+        else:
+            assert spec.custom_id is not None
+            view.add_item(JobButton.from_spec(spec))
+    return view
+
+
+def files_of(out: Outgoing) -> list[discord.File]:
+    import io
+
+    return [discord.File(io.BytesIO(f.data), filename=f.filename) for f in out.files]
+
+
+@dataclass
+class LiveMessage:
+    """A message made through an interaction: the original response or a followup."""
+
+    interaction: discord.Interaction
+    message: discord.WebhookMessage | None = None
+
+    def alive(self) -> bool:
+        return discord.utils.utcnow() < self.interaction.expires_at - _TOKEN_MARGIN
+
+    async def edit(self, out: Outgoing) -> int:
+        view = build_view(out.buttons) if out.buttons else None
+        if self.message is not None:
+            edited = await self.message.edit(
+                content=out.content, attachments=files_of(out), view=view
+            )
+            return edited.id
+        original = await self.interaction.edit_original_response(
+            content=out.content, attachments=files_of(out), view=view
+        )
+        return original.id
+
+
+class DiscordPoster:
+    def __init__(self, bot: commands.Bot) -> None:
+        self._bot = bot
+        self._live: dict[UUID, LiveMessage] = {}
+
+    def track(
+        self,
+        job_id: UUID,
+        interaction: discord.Interaction,
+        message: discord.WebhookMessage | None = None,
+    ) -> None:
+        self._live[job_id] = LiveMessage(interaction, message)
+
+    def upload_limit(self, job_id: UUID) -> int:
+        live = self._live.get(job_id)
+        return live.interaction.filesize_limit if live else DEFAULT_LIMIT
+
+    def channel_is_nsfw(self, channel_id: int) -> bool:
+        channel = self._bot.get_channel(channel_id)
+        is_nsfw = getattr(channel, "is_nsfw", None)
+        return bool(is_nsfw()) if callable(is_nsfw) else False
+
+    async def edit_live(self, job_id: UUID, out: Outgoing) -> int | None:
+        live = self._live.get(job_id)
+        if live is None or not live.alive():
+            self._live.pop(job_id, None)
+            return None
+        try:
+            return await live.edit(out)
+        except discord.NotFound:  # the member deleted it, or the token died early
+            self._live.pop(job_id, None)
+            return None
+
+    async def send_channel(self, channel_id: int, out: Outgoing, nonce: UUID) -> int:
+        channel = self._bot.get_channel(channel_id) or await self._bot.fetch_channel(channel_id)
+        assert isinstance(channel, discord.abc.Messageable)
+        message = await channel.send(
+            out.content,
+            files=files_of(out),
+            view=build_view(out.buttons) if out.buttons else discord.utils.MISSING,
+            nonce=nonce_for(nonce),
+        )
+        self._live.pop(nonce, None)
+        return message.id

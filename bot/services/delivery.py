@@ -1,0 +1,221 @@
+"""Delivery: job events → Discord messages, with each result posted exactly once.
+
+The result is claimed in the store before posting (post state in the job row), the channel
+message carries the job id as its nonce, and within the 15-minute interaction window the
+member's own interaction message is edited instead. Progress edits are paced by a throttle."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from PIL import Image
+
+from bot.services import formatting
+from bot.services.custom_ids import Action, ButtonId
+from bot.services.ports import ImageStore, JobState, JobView, Store
+from bot.services.upload import DEFAULT_LIMIT, fit_upload
+from inference.contracts import JobEvent, JobKind
+from inference.contracts import JobEventKind as EventKind
+
+log = logging.getLogger(__name__)
+
+GRID_KINDS = (JobKind.IMAGINE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG, JobKind.REROLL)
+
+
+@dataclass(frozen=True)
+class OutFile:
+    data: bytes
+    filename: str
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    row: int
+    custom_id: str | None = None
+    url: str | None = None
+    emoji: str | None = None
+    style: str = "secondary"  # primary, secondary, danger (link when url is set)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    content: str
+    files: tuple[OutFile, ...] = ()
+    buttons: tuple[Button, ...] = ()
+
+
+class Poster(Protocol):
+    """The Discord side of delivery (bot/poster.py)."""
+
+    def upload_limit(self, job_id: UUID) -> int: ...
+    def channel_is_nsfw(self, channel_id: int) -> bool: ...
+    async def edit_live(self, job_id: UUID, out: Outgoing) -> int | None:
+        """Edit the member's interaction message; None when there is none or it expired."""
+        ...
+
+    async def send_channel(self, channel_id: int, out: Outgoing, nonce: UUID) -> int: ...
+
+
+def mention(user_id: int) -> str:
+    return f"<@{user_id}>"
+
+
+def cancel_button(job_id: UUID) -> Button:
+    return Button("Cancel", 0, ButtonId(Action.CANCEL, job_id).encode(), emoji="❌", style="danger")
+
+
+def grid_buttons(job_id: UUID, withheld: Sequence[int] = ()) -> tuple[Button, ...]:
+    """U1–U4 on the first row; V1–V4 and 🔄 on the second. Withheld tiles get no buttons."""
+    buttons = [
+        Button(f"U{n}", 0, ButtonId(Action.UPSCALE, job_id, n).encode())
+        for n in range(1, 5)
+        if n not in withheld
+    ]
+    buttons += [
+        Button(f"V{n}", 1, ButtonId(Action.VARY, job_id, n).encode())
+        for n in range(1, 5)
+        if n not in withheld
+    ]
+    buttons.append(Button("", 1, ButtonId(Action.REROLL, job_id).encode(), emoji="🔄"))
+    return tuple(buttons)
+
+
+def upscale_buttons(job_id: UUID, web_url: str | None) -> tuple[Button, ...]:
+    def make(action: Action, label: str, row: int, emoji: str | None = None) -> Button:
+        return Button(label, row, ButtonId(action, job_id).encode(), emoji=emoji)
+
+    buttons = [
+        make(Action.VARY_SUBTLE, "Vary (Subtle)", 0),
+        make(Action.VARY_STRONG, "Vary (Strong)", 0),
+        make(Action.UPSCALE_SUBTLE, "Upscale (Subtle)", 0),
+        make(Action.UPSCALE_CREATIVE, "Upscale (Creative)", 0),
+        make(Action.SHARE, "Share", 1, emoji="⭐"),
+    ]
+    if web_url:
+        buttons.append(Button("Web", 1, url=web_url, emoji="🔗"))
+    return tuple(buttons)
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        images: ImageStore,
+        poster: Poster,
+        gallery_url: str | None = None,
+        throttle: formatting.ProgressThrottle | None = None,
+    ) -> None:
+        self._store = store
+        self._images = images
+        self._poster = poster
+        self._gallery_url = gallery_url.rstrip("/") if gallery_url else None
+        self._throttle = throttle or formatting.ProgressThrottle()
+
+    async def handle(self, event: JobEvent) -> None:
+        job = await self._store.job(event.job_id)
+        if job is None:
+            log.warning("event for unknown job %s", event.job_id)
+            return
+        who = mention(job.user_id)
+        if event.kind is EventKind.QUEUED:
+            if job.state is JobState.QUEUED:
+                # The database's place in line (as /info shows it), not the broker's depth.
+                position = await self._store.queue_position(job.id)
+                out = Outgoing(
+                    formatting.waiting(job.spec, who, position), (), (cancel_button(job.id),)
+                )
+                await self._poster.edit_live(job.id, out)
+        elif event.kind is EventKind.STARTED:
+            await self._poster.edit_live(job.id, Outgoing(formatting.running(job.spec, who, None)))
+        elif event.kind is EventKind.PROGRESS:
+            await self._progress(job, event)
+        elif event.kind is EventKind.SUCCEEDED:
+            self._throttle.forget(job.id)
+            await self.deliver(job.id)
+        elif event.kind is EventKind.FAILED:
+            self._throttle.forget(job.id)
+            await self._failed(job, event.error or job.error)
+
+    async def _progress(self, job: JobView, event: JobEvent) -> None:
+        if not self._throttle.allow(job.id):
+            return
+        files: tuple[OutFile, ...] = ()
+        if event.preview_jpeg:
+            files = (OutFile(event.preview_jpeg, "preview.jpg"),)
+        content = formatting.running(job.spec, mention(job.user_id), event.percent)
+        await self._poster.edit_live(job.id, Outgoing(content, files))
+
+    async def _failed(self, job: JobView, reason: str | None) -> None:
+        out = Outgoing(formatting.failed(job.spec, mention(job.user_id), reason))
+        if await self._poster.edit_live(job.id, out) is None:
+            await self._poster.send_channel(job.channel_id, out, job.id)
+
+    async def deliver(self, job_id: UUID, *, claimed: bool = False) -> bool:
+        """Post a succeeded job's result once. False when it was not ours to post.
+
+        `claimed`: the caller (the reconciler) already holds the job's posting claim."""
+        job = await self._store.job(job_id)
+        if job is None or job.state is not JobState.SUCCEEDED or job.result is None:
+            return False
+        if not claimed and not await self._store.claim_delivery(job_id):
+            return False  # another delivery (a replayed event, the reconciler) has it
+        out = await self.result_message(job)
+        message_id = await self._poster.edit_live(job.id, out)
+        if message_id is None:
+            # The interaction token is dead (15 min) or gone (restart): a channel message,
+            # de-duplicated by Discord through its nonce.
+            channel_out = Outgoing(out.content, out.files, out.buttons)
+            message_id = await self._poster.send_channel(job.channel_id, channel_out, job.id)
+        await self._store.mark_posted(job.id, job.channel_id, message_id)
+        return True
+
+    async def result_message(self, job: JobView) -> Outgoing:
+        """A finished job's message: the image (flagged tiles withheld) and its buttons."""
+        assert job.result is not None
+        result = job.result
+        flagged = [i + 1 for i, bad in enumerate(job.nsfw) if bad]
+        if self._poster.channel_is_nsfw(job.channel_id):
+            flagged = []
+        content = formatting.finished(job.spec, mention(job.user_id))
+        limit = self._poster.upload_limit(job.id) or DEFAULT_LIMIT
+        stem = f"nanke_{job.id.hex[:8]}"
+        if job.kind in GRID_KINDS and result.grid_key:
+            tiles = [await self._images.read(k) for k in result.image_keys] if flagged else []
+            grid = await self._images.read(result.grid_key)
+            if flagged:
+                grid = await asyncio.to_thread(_mask_grid, tiles, flagged)
+                content += formatting.withheld_note(len(flagged))
+            if len(flagged) == len(result.image_keys):
+                return Outgoing(content, (), ())
+            buttons = grid_buttons(job.id, flagged)
+        else:
+            if flagged:
+                return Outgoing(content + formatting.withheld_note(1), (), ())
+            grid = await self._images.read(result.image_keys[0])
+            web = f"{self._gallery_url}/j/{job.id.hex}" if self._gallery_url else None
+            buttons = upscale_buttons(job.id, web)
+        upload = await asyncio.to_thread(fit_upload, grid, stem, limit)
+        if upload.note:
+            content += f"\n-# {upload.note}"
+        return Outgoing(content, (OutFile(upload.data, upload.filename),), buttons)
+
+
+def _mask_grid(tiles: Sequence[bytes], withheld: Sequence[int]) -> bytes:
+    """Rebuild the 2x2 grid with withheld tiles blanked, so nothing flagged is uploaded."""
+    images = [Image.open(io.BytesIO(t)).convert("RGB") for t in tiles]
+    width, height = images[0].size
+    grid = Image.new("RGB", (width * 2, height * 2), (32, 32, 32))
+    for i, image in enumerate(images):
+        if i + 1 not in withheld:
+            grid.paste(image, ((i % 2) * width, (i // 2) * height))
+    buffer = io.BytesIO()
+    grid.save(buffer, "PNG")
+    return buffer.getvalue()

@@ -1,0 +1,90 @@
+"""The text of job messages and the pacing of their progress edits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from uuid import UUID
+
+from inference.contracts import JobKind, JobSpec
+
+# Discord messages hold 2000 characters; leave room for the mention and the status.
+_PROMPT_ROOM = 1700
+PREVIEW_INTERVAL_S = 2.0
+
+_KIND_LABEL = {
+    JobKind.UPSCALE: "Upscaled",
+    JobKind.VARY_SUBTLE: "Variations (Subtle)",
+    JobKind.VARY_STRONG: "Variations (Strong)",
+    JobKind.REROLL: "Reroll",
+}
+
+
+def shown_prompt(spec: JobSpec) -> str:
+    text = " ".join(spec.params.prompt.split()) or "(empty prompt)"
+    # Stop markdown in the prompt from breaking the bold around it.
+    text = text.replace("*", "\\*")
+    if len(text) > _PROMPT_ROOM:
+        text = text[: _PROMPT_ROOM - 1] + "…"
+    return text
+
+
+def _line(spec: JobSpec, mention: str, status: str) -> str:
+    label = _KIND_LABEL.get(spec.kind)
+    lead = f"**{shown_prompt(spec)}** — "
+    if label:
+        tile = f" #{spec.source.index}" if spec.source else ""
+        lead += f"{label}{tile} by "
+    return f"{lead}{mention} ({status})"
+
+
+def waiting(spec: JobSpec, mention: str, position: int | None) -> str:
+    status = "Waiting to start" if position is None else f"Waiting to start · position {position}"
+    return _line(spec, mention, status)
+
+
+def running(spec: JobSpec, mention: str, percent: float | None) -> str:
+    status = "Starting" if percent is None else f"{max(0, min(100, round(percent)))}%"
+    return _line(spec, mention, status)
+
+
+def finished(spec: JobSpec, mention: str, mode: str = "fast") -> str:
+    return _line(spec, mention, mode)
+
+
+def failed(spec: JobSpec, mention: str, reason: str | None) -> str:
+    why = f"Failed: {reason}" if reason else "Failed"
+    return _line(spec, mention, f"{why} · credits refunded")
+
+
+def cancelled(spec: JobSpec, mention: str) -> str:
+    return _line(spec, mention, "Cancelled · credits refunded")
+
+
+def withheld_note(count: int) -> str:
+    noun = "image was" if count == 1 else "images were"
+    return f"\n-# {count} {noun} withheld by the safety checker: this channel is not marked NSFW."
+
+
+class ProgressThrottle:
+    """Lets a job's progress edit through at most once per interval (Discord rate limits)."""
+
+    def __init__(
+        self,
+        interval_s: float = PREVIEW_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._interval = interval_s
+        self._clock = clock
+        self._last: dict[UUID, float] = {}
+
+    def allow(self, job_id: UUID) -> bool:
+        now = self._clock()
+        last = self._last.get(job_id)
+        if last is not None and now - last < self._interval:
+            return False
+        self._last[job_id] = now
+        return True
+
+    def forget(self, job_id: UUID) -> None:
+        self._last.pop(job_id, None)

@@ -1,0 +1,179 @@
+"""The seams between the bot's services and the data layer / job pipeline.
+
+The bot sees jobs, accounts and guilds through these small views and protocols; the composition
+root plugs in the Postgres/Redis implementations (bot/services/adapters.py), tests may plug in
+their own. Views are plain frozen dataclasses so no SQLAlchemy object leaks into the cogs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+from uuid import UUID
+
+from inference.contracts import ImagineParams, JobKind, JobResult, JobSpec, UpscaleMode
+from inference.events import DeliveredEvent
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    POSTED = "posted"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
+
+
+class Mode(StrEnum):
+    FAST = "fast"
+    RELAX = "relax"
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: UUID
+    kind: JobKind
+    state: JobState
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    spec: JobSpec
+    created_at: datetime
+    result: JobResult | None = None
+    # The safety checker's verdict per image of the result (True = flagged NSFW).
+    nsfw: tuple[bool, ...] = ()
+    message_id: int | None = None
+    error: str | None = None
+    cost_milli: int = 0
+    relaxed: bool = False  # admitted without credits: runs on the relax queue
+
+
+@dataclass(frozen=True)
+class UserPrefs:
+    sampler: str | None = None
+    aspect_ratio: str | None = None
+    model: str | None = None
+    quality: float | None = None
+    remix: bool = False
+    stealth: bool = False
+    mode: Mode = Mode.FAST
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: int
+    plan: str
+    prefs: UserPrefs
+    credits_left_milli: int
+    renews_at: datetime | None
+    # Plan caps: how many jobs may run and wait at once.
+    max_running: int
+    max_queued: int
+
+
+@dataclass(frozen=True)
+class GuildConfig:
+    guild_id: int
+    allowed: bool = True
+    # Anyone in the guild may press any job's buttons (else only its author).
+    everyone_can_press: bool = False
+    banned_words: tuple[str, ...] = ()
+    gallery_channel_id: int | None = None
+
+
+class AdmissionStatus(StrEnum):
+    CREATED = "created"
+    REPLAYED = "replayed"  # same interaction seen before: the existing job
+    OUT_OF_CREDITS = "out_of_credits"
+    OVER_CAPS = "over_caps"
+
+
+@dataclass(frozen=True)
+class Admission:
+    status: AdmissionStatus
+    job: JobView | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What intake asks the store to hold quota for and insert, in one transaction."""
+
+    # The Discord interaction: a replay of it returns the existing job. Only the first job
+    # of a batch carries it; the batch stops at a replayed first job.
+    interaction_id: int | None
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    spec: JobSpec
+    relax: bool = False
+    parent_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class Shared:
+    created: bool  # False: this image was shared before
+
+
+class Store(Protocol):
+    """Jobs, accounts and guilds. Every method is one transaction."""
+
+    async def admit(self, new: NewJob) -> Admission: ...
+    async def job(self, job_id: UUID) -> JobView | None: ...
+    async def queue_position(self, job_id: UUID) -> int | None: ...
+    async def active_jobs(self, user_id: int) -> Sequence[JobView]: ...
+    async def cancel(self, job_id: UUID) -> bool: ...
+    async def claim_delivery(self, job_id: UUID) -> bool: ...
+    async def mark_posted(self, job_id: UUID, channel_id: int, message_id: int) -> None: ...
+
+    async def account(self, user_id: int) -> Account: ...
+    async def update_prefs(self, user_id: int, prefs: UserPrefs) -> None: ...
+    async def grant(self, user_id: int, credits: int, by: int) -> Account: ...
+    async def set_plan(self, user_id: int, plan: str) -> Account: ...
+    async def is_banned(self, guild_id: int, user_id: int) -> bool: ...
+    async def set_banned(self, guild_id: int, user_id: int, banned: bool) -> None: ...
+    async def plans(self) -> Sequence[str]: ...
+
+    async def guild(self, guild_id: int) -> GuildConfig: ...
+    async def update_guild(self, config: GuildConfig) -> None: ...
+
+    async def share(self, job_id: UUID, index: int, user_id: int) -> Shared: ...
+
+
+class Enqueuer(Protocol):
+    async def enqueue(self, job: JobView) -> None: ...
+
+
+class ImageStore(Protocol):
+    async def read(self, key: str) -> bytes: ...
+
+
+class Resolver(Protocol):
+    """Turns what a member asked for into the job a worker runs (inference/resolve.py)."""
+
+    def imagine(self, job_id: UUID, params: ImagineParams, prefs: UserPrefs) -> JobSpec: ...
+    def follow_up(
+        self,
+        job_id: UUID,
+        parent: JobSpec,
+        kind: JobKind,
+        index: int | None,
+        source_key: str | None,
+        upscale_mode: UpscaleMode | None = None,
+        params: ImagineParams | None = None,
+        prefs: UserPrefs | None = None,
+    ) -> JobSpec:
+        """U/V/🔄 from a finished parent; `params` replaces the prompt (remix)."""
+        ...
+
+
+class EventSource(Protocol):
+    """The pipeline's event reader: unacknowledged events come back after a restart."""
+
+    async def read(self, *, count: int = 100, block_s: float = 1.0) -> list[DeliveredEvent]: ...
+    async def ack(self, entry_ids: Sequence[str]) -> None: ...

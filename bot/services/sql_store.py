@@ -1,0 +1,274 @@
+"""The bot's Store on the data layer (db/): Postgres in production, SQLite embedded.
+
+One transaction per method; the data layer's repositories do the work, this class only maps
+rows to the bot's views (bot/services/ports.py)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.ports import (
+    Account,
+    Admission,
+    AdmissionStatus,
+    GuildConfig,
+    JobState,
+    JobView,
+    Mode,
+    NewJob,
+    Shared,
+    UserPrefs,
+)
+from db import discord_rules, gallery, guilds, intake, jobs, members, queue_view, quota
+from db.cost import format_credits, job_cost_milli
+from db.models import Job
+from db.models import JobKind as DbJobKind
+from db.plans import PlanLimits
+from inference.contracts import JobKind, JobResult, JobSpec
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlStore:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        plans: Mapping[str, PlanLimits],
+        *,
+        default_plan: str,
+        relax_enabled: bool,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._plans = plans
+        self._default_plan = default_plan
+        self._relax = relax_enabled
+        self._now = clock
+
+    # --- jobs ---------------------------------------------------------------------------
+    async def admit(self, new: NewJob) -> Admission:
+        spec, gen = new.spec, new.spec.generation
+        submission = intake.Submission(
+            job_id=spec.job_id,
+            user_id=new.user_id,
+            kind=DbJobKind(spec.kind.value),
+            request=spec.model_dump(mode="json"),
+            cost_milli=job_cost_milli(gen.width, gen.height, gen.steps, gen.batch),
+            interaction_id=new.interaction_id,
+            guild_id=new.guild_id,
+            channel_id=new.channel_id,
+            parent_id=new.parent_id,
+            tile_index=spec.source.index if spec.source else None,
+        )
+        outcome = await intake.admit_in_transaction(
+            self._sessions,
+            submission,
+            self._plans,
+            default_plan=self._default_plan,
+            relax_enabled=self._relax,
+            now=self._now(),
+        )
+        if isinstance(outcome, intake.OutOfCredits):
+            return Admission(
+                AdmissionStatus.OUT_OF_CREDITS,
+                detail=(
+                    f"This needs {format_credits(outcome.needed_milli)} credits and you have "
+                    f"{format_credits(outcome.balance_milli)} left. Check /info for when they "
+                    "renew."
+                ),
+            )
+        if isinstance(outcome, intake.OverCaps):
+            return Admission(
+                AdmissionStatus.OVER_CAPS,
+                detail=(
+                    f"You already have {outcome.active} jobs running or waiting (your plan "
+                    f"allows {outcome.limit}). Wait for one to finish, or cancel a queued one "
+                    "with its ❌ button."
+                ),
+            )
+        status = (
+            AdmissionStatus.CREATED
+            if isinstance(outcome, intake.Created)
+            else AdmissionStatus.REPLAYED
+        )
+        job = await self.job(outcome.job_id)
+        assert job is not None
+        return Admission(status, job)
+
+    async def job(self, job_id: uuid.UUID) -> JobView | None:
+        async with self._sessions() as session:
+            row = await jobs.get(session, job_id)
+            return _view(row) if row is not None else None
+
+    async def queue_position(self, job_id: uuid.UUID) -> int | None:
+        async with self._sessions() as session:
+            return await queue_view.queue_position(session, job_id)
+
+    async def active_jobs(self, user_id: int) -> Sequence[JobView]:
+        async with self._sessions() as session:
+            return [_view(row) for row in await queue_view.active_jobs(session, user_id)]
+
+    async def cancel(self, job_id: uuid.UUID) -> bool:
+        async with self._sessions.begin() as session:
+            return await jobs.cancel(session, job_id, self._now())
+
+    async def claim_delivery(self, job_id: uuid.UUID) -> bool:
+        async with self._sessions.begin() as session:
+            return await jobs.mark_posting(session, job_id, self._now())
+
+    async def mark_posted(self, job_id: uuid.UUID, channel_id: int, message_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await jobs.mark_posted(session, job_id, self._now(), message_id)
+
+    # --- members ------------------------------------------------------------------------
+    async def account(self, user_id: int) -> Account:
+        now = self._now()
+        async with self._sessions() as session:
+            user = await members.get_user(session, user_id)
+            plan_name, plan = members.plan_of(user, self._plans, self._default_plan)
+            balance = await quota.balance(session, user_id, plan, now)
+        prefs = UserPrefs()
+        if user is not None:
+            prefs = UserPrefs(
+                sampler=user.sampler,
+                aspect_ratio=user.aspect_ratio,
+                model=user.model,
+                quality=user.quality,
+                remix=user.remix,
+                stealth=user.stealth,
+                mode=Mode(user.mode),
+            )
+        return Account(
+            user_id=user_id,
+            plan=plan_name,
+            prefs=prefs,
+            credits_left_milli=balance.balance_milli,
+            renews_at=_next_period(plan.period, now),
+            max_running=plan.max_running,
+            max_queued=plan.max_queued,
+        )
+
+    async def update_prefs(self, user_id: int, prefs: UserPrefs) -> None:
+        changes: members.UserSettingsChange = {
+            "sampler": prefs.sampler,
+            "aspect_ratio": prefs.aspect_ratio,
+            "model": prefs.model,
+            "quality": prefs.quality,
+            "remix": prefs.remix,
+            "stealth": prefs.stealth,
+            "mode": prefs.mode.value,
+        }
+        async with self._sessions.begin() as session:
+            await members.update_settings(
+                session, user_id, changes, self._default_plan, self._now()
+            )
+
+    async def grant(self, user_id: int, credits: int, by: int) -> Account:
+        now = self._now()
+        async with self._sessions.begin() as session:
+            await members.ensure_user(session, user_id, self._default_plan, now)
+            user = await members.get_user(session, user_id)
+            _, plan = members.plan_of(user, self._plans, self._default_plan)
+            await quota.grant(session, user_id, plan, credits * 1000, now, note=f"by {by}")
+        return await self.account(user_id)
+
+    async def set_plan(self, user_id: int, plan: str) -> Account:
+        async with self._sessions.begin() as session:
+            await members.set_plan(
+                session, user_id, plan, self._plans, self._default_plan, self._now()
+            )
+        return await self.account(user_id)
+
+    async def plans(self) -> Sequence[str]:
+        return sorted(self._plans)
+
+    async def is_banned(self, guild_id: int, user_id: int) -> bool:
+        async with self._sessions() as session:
+            return await discord_rules.is_banned(session, guild_id, user_id)
+
+    async def set_banned(self, guild_id: int, user_id: int, banned: bool) -> None:
+        async with self._sessions.begin() as session:
+            if banned:
+                await discord_rules.ban(session, guild_id, user_id, None, self._now())
+            else:
+                await discord_rules.unban(session, guild_id, user_id)
+
+    # --- guilds -------------------------------------------------------------------------
+    async def guild(self, guild_id: int) -> GuildConfig:
+        async with self._sessions() as session:
+            settings = await guilds.get_settings(session, guild_id)
+            everyone = await discord_rules.everyone_can_press(session, guild_id)
+        return GuildConfig(
+            guild_id=guild_id,
+            allowed=settings.allowed,
+            everyone_can_press=everyone,
+            banned_words=tuple(settings.banned_words),
+            gallery_channel_id=settings.gallery_channel_id,
+        )
+
+    async def update_guild(self, config: GuildConfig) -> None:
+        now = self._now()
+        async with self._sessions.begin() as session:
+            await guilds.update_settings(
+                session,
+                config.guild_id,
+                {
+                    "allowed": config.allowed,
+                    "banned_words": list(config.banned_words),
+                    "gallery_channel_id": config.gallery_channel_id,
+                },
+                now,
+            )
+            await discord_rules.set_everyone_can_press(
+                session, config.guild_id, config.everyone_can_press, now
+            )
+
+    async def share(self, job_id: uuid.UUID, index: int, user_id: int) -> Shared:
+        async with self._sessions.begin() as session:
+            row = await jobs.get(session, job_id)
+            assert row is not None
+            image = next(i for i in await jobs.images(session, job_id) if i.index == index)
+            spec = JobSpec.model_validate(row.request)
+            shared = await gallery.share(
+                session, image.id, row.user_id, row.guild_id, spec.params.prompt, self._now()
+            )
+        return Shared(shared.created)
+
+
+def _view(row: Job) -> JobView:
+    raw = row.result or {}
+    # The safety checker's per-image verdict travels beside the result when one is configured.
+    nsfw = tuple(bool(flag) for flag in raw.get("nsfw", ()))
+    fields = {k: v for k, v in raw.items() if k in JobResult.model_fields}
+    result = JobResult.model_validate(fields) if raw else None
+    return JobView(
+        id=row.id,
+        kind=JobKind(row.kind),
+        state=JobState(row.state),
+        user_id=row.user_id,
+        guild_id=row.guild_id,
+        channel_id=row.channel_id or 0,
+        spec=JobSpec.model_validate(row.request),
+        created_at=row.created_at,
+        result=result,
+        nsfw=nsfw,
+        message_id=row.message_id,
+        error=row.error,
+        cost_milli=row.cost_milli,
+        relaxed=row.relaxed,
+    )
+
+
+def _next_period(period: str, now: datetime) -> datetime:
+    """When a day or month period's fresh allowance starts (UTC)."""
+    utc = now.astimezone(UTC)
+    if period == "day":
+        return datetime(utc.year, utc.month, utc.day, tzinfo=UTC) + timedelta(days=1)
+    year, month = (utc.year + 1, 1) if utc.month == 12 else (utc.year, utc.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)

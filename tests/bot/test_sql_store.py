@@ -1,0 +1,181 @@
+"""The bot's services on the real data layer (Postgres here; SQLite in
+test_sql_store_sqlite.py): intake, queue, delivery claims, accounts, per-server rules, sharing."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from bot_fakes import MemoryImages, RecordingEnqueuer, tiny_resolver
+
+from bot.services.errors import CannotCancel, MemberBanned, OutOfCredits, OverCaps
+from bot.services.intake import IntakeService, Requester
+from bot.services.ports import GuildConfig, JobState, Mode, UserPrefs
+from bot.services.sql_store import SqlStore
+from db import jobs
+from db.plans import Plan
+from inference.contracts import JobKind
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+_ids = itertools.count(7_000_000_000_000)
+GUILD = 555
+
+
+def plans(credits: int = 3, running: int = 2, queued: int = 3) -> dict[str, Plan]:
+    return {"free": Plan(credits * 1000, "day", running, queued), "pro": Plan(99_000, "month")}
+
+
+@pytest.fixture
+def store(pg_sessions) -> SqlStore:
+    ticks = itertools.count()  # time moves on a millisecond per call: jobs have an order
+    return SqlStore(
+        pg_sessions,
+        plans(),
+        default_plan="free",
+        relax_enabled=False,
+        clock=lambda: NOW + timedelta(milliseconds=next(ticks)),
+    )
+
+
+@pytest.fixture
+def intake(store) -> IntakeService:
+    return IntakeService(
+        store=store, enqueuer=RecordingEnqueuer(), resolver=tiny_resolver(base_size=512, steps=30)
+    )
+
+
+def who(user: int, interaction: int | None = None) -> Requester:
+    return Requester(
+        interaction_id=interaction or next(_ids), user_id=user, guild_id=GUILD, channel_id=42
+    )
+
+
+async def test_intake_holds_credits_queues_and_replays(intake, store):
+    user = next(_ids)
+    first = (await intake.imagine(who(user, 11), "a fox")).queued[0]
+    assert first.job.state is JobState.QUEUED and first.position is not None
+    assert first.job.spec.params.prompt == "a fox"
+    replay = (await intake.imagine(who(user, 11), "a fox")).queued[0]
+    assert replay.job.id == first.job.id and replay.replayed
+    assert (await store.account(user)).credits_left_milli == 2000
+    second = (await intake.imagine(who(user), "a cat")).queued[0]
+    assert second.position == first.position + 1
+    assert [j.id for j in await store.active_jobs(user)] == [first.job.id, second.job.id]
+
+
+async def test_caps_and_credits_are_enforced_by_the_database(intake, store):
+    user = next(_ids)
+    results = await asyncio.gather(
+        *(intake.imagine(who(user), f"fox {i}") for i in range(6)), return_exceptions=True
+    )
+    admitted = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, OutOfCredits | OverCaps)]
+    assert len(admitted) == 3 and len(refused) == 3  # 3 credits, caps 2 + 3
+    assert (await store.account(user)).credits_left_milli == 0
+
+
+async def test_cancel_refunds_and_a_result_is_claimed_for_posting_once(intake, store, pg_sessions):
+    user = next(_ids)
+    job = (await intake.imagine(who(user), "a fox")).queued[0].job
+    await intake.cancel(job.id, who(user))
+    assert (await store.account(user)).credits_left_milli == 3000
+    with pytest.raises(CannotCancel):
+        await intake.cancel(job.id, who(user))
+
+    job = (await intake.imagine(who(user), "a fox")).queued[0].job
+    async with pg_sessions.begin() as session:
+        claim = await jobs.claim(session, job.id, "worker-1", NOW)
+        assert claim is not None
+        await jobs.complete(
+            session,
+            job.id,
+            claim.attempt,
+            NOW,
+            result={
+                "job_id": str(job.id),
+                "image_keys": ["k/1.png"],
+                "grid_key": "k/grid.png",
+                "seeds": [1],
+                "width": 64,
+                "height": 64,
+                "infotext": "x",
+            },
+        )
+    done = await store.job(job.id)
+    assert done is not None and done.state is JobState.SUCCEEDED
+    assert done.result is not None and done.result.grid_key == "k/grid.png"
+    claims = await asyncio.gather(*(store.claim_delivery(job.id) for _ in range(5)))
+    assert claims.count(True) == 1
+    await store.mark_posted(job.id, 42, 9001)
+    posted = await store.job(job.id)
+    assert posted is not None and posted.state is JobState.POSTED and posted.message_id == 9001
+
+
+async def test_accounts_prefs_plans_grants_and_per_server_bans(intake, store):
+    user = next(_ids)
+    await store.update_prefs(user, UserPrefs(sampler="euler", remix=True, mode=Mode.RELAX))
+    account = await store.account(user)
+    assert (account.prefs.sampler, account.prefs.remix, account.prefs.mode) == (
+        "euler",
+        True,
+        Mode.RELAX,
+    )
+    assert account.renews_at == datetime(2026, 11, 24, tzinfo=UTC)
+    assert (await store.grant(user, 5, by=1)).credits_left_milli == 8000
+    pro = await store.set_plan(user, "pro")
+    assert pro.plan == "pro" and pro.renews_at == datetime(2026, 12, 1, tzinfo=UTC)
+    await store.set_banned(GUILD, user, True)
+    with pytest.raises(MemberBanned):
+        await intake.imagine(who(user), "a fox")
+    assert not await store.is_banned(GUILD + 1, user)
+    await store.set_banned(GUILD, user, False)
+    assert (await intake.imagine(who(user), "a fox")).queued
+
+
+async def test_guild_rules_round_trip(store):
+    guild = next(_ids)
+    assert await store.guild(guild) == GuildConfig(guild)
+    config = GuildConfig(
+        guild, allowed=False, everyone_can_press=True, banned_words=("gore",), gallery_channel_id=77
+    )
+    await store.update_guild(config)
+    assert await store.guild(guild) == config
+
+
+async def test_an_upscale_is_shared_once(intake, store, pg_sessions):
+    user = next(_ids)
+    images = MemoryImages()
+    parent = (await intake.imagine(who(user), "a fox")).queued[0].job
+    await _finish(pg_sessions, parent.id, 4)
+    up = await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 2)
+    await _finish(pg_sessions, up.job.id, 1)
+    assert (await store.share(up.job.id, 1, user)).created
+    assert not (await store.share(up.job.id, 1, user)).created
+    del images
+
+
+async def _finish(pg_sessions, job_id, count: int) -> None:
+    from db.jobs import NewImage
+
+    async with pg_sessions.begin() as session:
+        claim = await jobs.claim(session, job_id, "w", NOW)
+        assert claim is not None
+        keys = [f"{job_id}/{i}.png" for i in range(1, count + 1)]
+        await jobs.complete(
+            session,
+            job_id,
+            claim.attempt,
+            NOW,
+            [NewImage(i, k, 64, 64, i) for i, k in enumerate(keys, 1)],
+            result={
+                "job_id": str(job_id),
+                "image_keys": keys,
+                "grid_key": None,
+                "seeds": list(range(count)),
+                "width": 64,
+                "height": 64,
+                "infotext": "x",
+            },
+        )
