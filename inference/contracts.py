@@ -121,6 +121,7 @@ class JobResult(_Frozen):
     height: int
     infotext: str  # A1111 `parameters` text of tile 1
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    nsfw: tuple[bool, ...] = ()  # safety checker flag per image_keys entry; () when unchecked
 
 
 class JobEventKind(StrEnum):

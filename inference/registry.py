@@ -17,6 +17,9 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
     [unclip]                        # optional: Stable unCLIP for strong variations
     source = "…"
     noise_level = 200               # 0…999: how far a strong variation wanders
+
+    [safety_checker]                # optional: flag NSFW outputs (the bot withholds them)
+    source = "CompVis/stable-diffusion-safety-checker"  # hub id | dir (checker + processor)
 """
 
 from __future__ import annotations
@@ -66,12 +69,19 @@ class UnclipEntry:
 
 
 @dataclass(frozen=True)
+class SafetyCheckerEntry:
+    source: str  # hub id or absolute directory
+    kind: SourceKind
+
+
+@dataclass(frozen=True)
 class Registry:
     models: dict[str, ModelEntry]
     default: str
     lora_dir: Path | None = None
     embeddings_dir: Path | None = None
     unclip: UnclipEntry | None = None
+    safety_checker: SafetyCheckerEntry | None = None
     path: Path | None = field(default=None, compare=False)
 
     def model(self, name: str | None = None) -> ModelEntry:
@@ -200,7 +210,26 @@ def parse_registry(data: dict[str, Any], base: Path) -> Registry:
         lora_dir=folder("lora_dir"),
         embeddings_dir=folder("embeddings_dir"),
         unclip=unclip,
+        safety_checker=_safety_checker(data.get("safety_checker"), base),
     )
+
+
+def _safety_checker(table: Any, base: Path) -> SafetyCheckerEntry | None:
+    where = "models.toml [safety_checker]"
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise RegistryError(f"{where} must be a table")
+    unknown = set(table) - {"source"}
+    if unknown:
+        raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
+    source, kind = _source(table.get("source"), base, where)
+    if kind == "single_file":
+        raise RegistryError(
+            f"{where}: `source` must be a hub id or a directory holding the checker saved "
+            "with save_pretrained and its preprocessor_config.json, not a single file"
+        )
+    return SafetyCheckerEntry(source=source, kind=kind)
 
 
 DEFAULT_HUB_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -237,5 +266,6 @@ def load_registry(path: Path) -> Registry:
         lora_dir=registry.lora_dir,
         embeddings_dir=registry.embeddings_dir,
         unclip=registry.unclip,
+        safety_checker=registry.safety_checker,
         path=path,
     )

@@ -6,6 +6,8 @@
 - `tiny-unclip/`: a Stable unCLIP image-variation pipeline;
 - `loras/ink.safetensors` (diffusers/peft format) and `loras/glow.safetensors` (kohya format);
 - `embeddings/`: one textual-inversion embedding;
+- `tiny-safety-checker/`: a StableDiffusionSafetyChecker + CLIPImageProcessor; its thresholds
+  sit at the cosine maximum, so it flags nothing until a test lowers them;
 - `models.toml` that uses all of them.
 """
 
@@ -47,6 +49,9 @@ base_size = {base}
 [unclip]
 source = "tiny-unclip"
 noise_level = 500
+
+[safety_checker]
+source = "tiny-safety-checker"
 """
 
 
@@ -214,6 +219,31 @@ def build_unclip(out: Path) -> None:
         vae=_vae(),
     )
     pipe.save_pretrained(out)
+
+
+def build_safety_checker(out: Path) -> None:
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    config_cls: Any = CLIPConfig
+    config = config_cls(
+        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1},
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=IMAGE_EMBED_DIM,
+    )
+    checker = StableDiffusionSafetyChecker(config).eval()
+    # A concept is flagged when cosine similarity - threshold > 0: at 1.0 nothing ever is.
+    checker.concept_embeds_weights.data.fill_(1.0)
+    checker.special_care_embeds_weights.data.fill_(1.0)
+    checker.save_pretrained(out)
+    CLIPImageProcessor(crop_size=32, size=32).save_pretrained(out)
 
 
 def build_sdxl(out: Path) -> Any:
@@ -440,6 +470,7 @@ def build_tiny_models(out: Path) -> Path:
     build_embedding(out / "embeddings" / "tinytoken.safetensors")
     torch.manual_seed(1)
     build_unclip(out / "tiny-unclip")
+    build_safety_checker(out / "tiny-safety-checker")
     toml = out / "models.toml"
     toml.write_text(_MODELS_TOML.format(steps=TINY_STEPS, base=TINY_BASE_SIZE), encoding="utf-8")
     return toml

@@ -31,6 +31,7 @@ from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
 from inference.worker.pipelines import LoadedUnclip, PipelineCache
 from inference.worker.prompt_encoding import Encoded, encode_prompt
+from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from inference.worker.tiling import circular_padding
 
@@ -49,6 +50,7 @@ class EngineOutput:
     grid_png: bytes | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     steps_run: int = 0
+    nsfw: list[bool] = field(default_factory=list)  # one per image; all False with no checker
 
 
 class _Clock:
@@ -85,6 +87,14 @@ class Engine:
         quiet_libraries()
         self.pipelines = PipelineCache(registry, self.device, dtype, max_models)
         self.loras = LoraManager(registry)
+        self._safety: SafetyChecker | None = None
+
+    def safety_checker(self) -> SafetyChecker | None:
+        """The configured checker, loaded once on first use (like the pipelines)."""
+        entry = self.registry.safety_checker
+        if entry is not None and self._safety is None:
+            self._safety = SafetyChecker.load(entry, self.device, self.dtype)
+        return self._safety
 
     def run(
         self,
@@ -112,6 +122,7 @@ class Engine:
         if needs_source and source is None:
             raise BadRequestError(f"a {spec.kind.value} job needs its source image")
         clock = _Clock(self.device)
+        checker = self.safety_checker()  # first: a bad [safety_checker] fails fast
         model = self.pipelines.model(gen.model)
         unclip = self.pipelines.unclip() if spec.kind == JobKind.VARY_STRONG else None
         strength = denoise_strength(spec, has_unclip=unclip is not None)
@@ -164,6 +175,12 @@ class Engine:
             with clock("vae_decode"):
                 images = self._decode(pipe, latents)
 
+        if checker is not None:
+            with clock("safety_check"):
+                nsfw = checker.flags(images)
+        else:
+            nsfw = [False] * len(images)
+
         # The PNG says what ran: unCLIP takes no LoRAs, so its text lists none.
         ran = gen.model_copy(update={"loras": ()}) if unclip is not None else gen
         infotexts = [build_infotext(ran, seed=s, denoising_strength=strength) for s in seeds]
@@ -184,6 +201,7 @@ class Engine:
             grid_png=grid_png,
             timings_ms=timings,
             steps_run=steps_run,
+            nsfw=nsfw,
         )
 
     @staticmethod

@@ -241,6 +241,7 @@ class JobRunner:
             height=output.height,
             infotext=output.infotexts[0],
             timings_ms=dict(output.timings_ms),
+            nsfw=tuple(output.nsfw),
         )
         images = [
             NewImage(index=i, key=key, width=output.width, height=output.height, seed=seed)

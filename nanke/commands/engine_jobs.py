@@ -125,6 +125,7 @@ def write_job(out_dir: Path, spec: JobSpec, output: Any, registry: Registry) -> 
         height=output.height,
         infotext=output.infotexts[0],
         timings_ms=output.timings_ms,
+        nsfw=tuple(output.nsfw),
     )
     job = {
         "spec": spec.model_dump(mode="json"),
@@ -170,6 +171,9 @@ def report(out_dir: Path, result: JobResult, echo: Callable[[str], None] = click
         f"({t.get('denoise_per_step', 0):.0f} ms/step) · VAE decode {t.get('vae_decode', 0):.0f} "
         f"ms · PNG {t.get('image_encode', 0):.0f} ms"
     )
+    flagged = [key for key, bad in zip(result.image_keys, result.nsfw, strict=False) if bad]
+    if flagged:
+        echo(f"note: the safety checker flagged {', '.join(flagged)} as possibly NSFW")
 
 
 def run_followup(

@@ -179,3 +179,69 @@ async def _finish(pg_sessions, job_id, count: int) -> None:
                 "infotext": "x",
             },
         )
+
+
+async def test_stored_safety_flags_reach_delivery_which_withholds_the_tile(
+    intake, store, pg_sessions
+):
+    """The flags as the worker stores them (JobResult JSON) → SqlStore → delivery."""
+    import io
+
+    from bot_fakes import png
+    from PIL import Image
+    from test_delivery import FakePoster
+
+    from bot.services.delivery import DeliveryService
+    from bot.services.formatting import ProgressThrottle
+    from db.jobs import NewImage
+    from inference.contracts import JobEvent, JobEventKind, JobResult
+
+    job = (await intake.imagine(who(next(_ids)), "a fox")).queued[0].job
+    images = MemoryImages()
+    colors = [(200, 40, 40), (40, 200, 40), (40, 40, 200), (200, 200, 40)]
+    keys = [f"{job.id}/{i}.png" for i in range(1, 5)]
+    grid = Image.new("RGB", (128, 128))
+    for i, (key, color) in enumerate(zip(keys, colors, strict=True)):
+        images.blobs[key] = png((64, 64), color)
+        grid.paste(Image.new("RGB", (64, 64), color), ((i % 2) * 64, (i // 2) * 64))
+    buffer = io.BytesIO()
+    grid.save(buffer, "PNG")
+    images.blobs[f"{job.id}/grid.png"] = buffer.getvalue()
+    result = JobResult(
+        job_id=job.id,
+        image_keys=tuple(keys),
+        grid_key=f"{job.id}/grid.png",
+        seeds=(1, 2, 3, 4),
+        width=64,
+        height=64,
+        infotext="x",
+        nsfw=(False, True, False, False),
+    )
+    async with pg_sessions.begin() as session:
+        claim = await jobs.claim(session, job.id, "w", NOW)
+        assert claim is not None
+        await jobs.complete(
+            session,
+            job.id,
+            claim.attempt,
+            NOW,
+            [NewImage(i, k, 64, 64, i) for i, k in enumerate(keys, 1)],
+            result=result.model_dump(mode="json"),
+        )
+    stored = await store.job(job.id)
+    assert stored is not None and stored.nsfw == (False, True, False, False)
+
+    poster = FakePoster()  # not an NSFW channel
+    delivery = DeliveryService(
+        store=store,
+        images=images,
+        poster=poster,
+        gallery_url="https://g.example/",
+        throttle=ProgressThrottle(2.0, clock=lambda: 0.0),
+    )
+    await delivery.handle(JobEvent(job_id=job.id, kind=JobEventKind.SUCCEEDED, result=result))
+    final = poster.edits[-1]
+    assert "1 image was withheld" in final.content
+    shown = Image.open(io.BytesIO(final.files[0].data)).convert("RGB")
+    assert shown.getpixel((96, 32)) == (32, 32, 32)  # tile 2 blanked
+    assert shown.getpixel((32, 32)) == (200, 40, 40)  # tile 1 kept

@@ -60,6 +60,22 @@ noise_level = 300
         single.check_files()
 
 
+_MINIMAL = '[[models]]\nname = "a"\nsource = "x/y"\nfamily = "sd15"\n'
+
+
+def test_safety_checker_is_optional_and_takes_a_hub_id_or_a_folder(tmp_path: Path) -> None:
+    assert load_registry(_write(tmp_path, _MINIMAL)).safety_checker is None
+    hub = load_registry(_write(tmp_path, _MINIMAL + '[safety_checker]\nsource = "Org/checker"'))
+    assert hub.safety_checker is not None
+    assert (hub.safety_checker.source, hub.safety_checker.kind) == ("Org/checker", "hub")
+    local = load_registry(_write(tmp_path, _MINIMAL + '[safety_checker]\nsource = "./sc"'))
+    assert local.safety_checker is not None
+    assert (local.safety_checker.source, local.safety_checker.kind) == (
+        str((tmp_path / "sc").resolve()),
+        "dir",
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -74,6 +90,10 @@ noise_level = 300
             "twice",
         ),
         ("[[models]\n", "not valid TOML"),
+        ('safety_checker = "x/y"\n' + _MINIMAL, r"\[safety_checker\] must be a table"),
+        (_MINIMAL + '[safety_checker]\nsource = "sc.safetensors"', "not a single file"),
+        (_MINIMAL + '[safety_checker]\nsource = "x/y"\nstrict = 1', "unknown keys"),
+        (_MINIMAL + "[safety_checker]\n", "`source` must be"),
     ],
 )
 def test_bad_registry_says_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:

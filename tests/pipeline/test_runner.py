@@ -50,6 +50,7 @@ class StandInEngine:
     def __init__(self) -> None:
         self.before: Callable[[JobSpec], None] = lambda spec: None
         self.prompts: list[str] = []
+        self.nsfw: list[bool] | None = None  # the safety checker's verdict; None: all clear
 
     def run(self, spec: JobSpec, source: Any, on_progress: Any) -> Any:
         self.before(spec)
@@ -68,6 +69,7 @@ class StandInEngine:
                 "height": 64,
                 "infotexts": ["a prompt\nSteps: 2"] * n,
                 "timings_ms": {"denoise": 1.0},
+                "nsfw": self.nsfw or [False] * n,
             },
         )()
 
@@ -150,6 +152,18 @@ async def test_success_writes_images_settles_and_reports(setup: Setup) -> None:
     # A duplicate delivery of the finished job does nothing.
     assert await asyncio.to_thread(setup.runner("w2").run, job_id) is Outcome.SKIPPED
     assert await ledger_kinds(setup.sessions, job_id) == ["hold", "settle"]
+
+
+async def test_safety_flags_are_stored_with_the_result_and_sent_in_the_event(
+    setup: Setup,
+) -> None:
+    setup.engine.nsfw = [False, True, False, False]
+    job_id = await setup.job()
+    assert await asyncio.to_thread(setup.runner().run, job_id) is Outcome.SUCCEEDED
+    job = await job_row(setup.sessions, job_id)
+    assert job.result is not None and job.result["nsfw"] == [False, True, False, False]
+    done = [d.event for d in list(setup.events._queue) if d.event.job_id == job_id][-1]
+    assert done.result is not None and done.result.nsfw == (False, True, False, False)
 
 
 async def test_a_user_fixable_engine_error_fails_and_refunds_at_once(setup: Setup) -> None:
