@@ -23,6 +23,7 @@ from bot.prompt import SAMPLERS
 from bot.services.catalog import Catalog
 from bot.services.delivery import DeliveryService
 from bot.services.engine_resolver import RESOLVE_ERRORS
+from bot.services.gallery_feed import GalleryFeed
 from bot.services.intake import ADMISSION_CONCURRENCY, IntakeService
 from bot.services.ports import Enqueuer, EventSource, ImageStore, Resolver, Store
 from inference.contracts import JobEvent
@@ -38,6 +39,7 @@ EXTENSIONS = (
     "bot.exts.settings",
     "bot.exts.show",
     "bot.exts.admin",
+    "bot.exts.gallery",
 )
 
 
@@ -58,6 +60,8 @@ class BotDeps:
     reconciler: Callable[[Callable[[UUID], Awaitable[None]]], Any] | None = None
     # Errors the resolver raises for a request the member can fix (unknown model, LoRA…).
     resolve_errors: tuple[type[Exception], ...] = RESOLVE_ERRORS
+    # /gallery listings and ❤️ likes; None leaves them off (⭐ Share still posts).
+    gallery: GalleryFeed | None = None
 
 
 class NankeBot(commands.Bot):

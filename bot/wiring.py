@@ -14,6 +14,7 @@ from uuid import UUID
 
 from bot.app import BotDeps
 from bot.services.engine_resolver import RegistryResolver
+from bot.services.gallery_feed import SqlGalleryFeed
 from bot.services.ports import JobView
 from bot.services.sql_store import SqlStore
 from nanke.settings import Settings, SettingsError
@@ -164,6 +165,7 @@ async def open_deps(settings: Settings, *, embedded: bool = False) -> AsyncItera
             lora_dir=registry.lora_dir,
             events=reader,
             reconciler=reconciler,
+            gallery=SqlGalleryFeed(sessions, default_plan=settings.default_plan),
         )
     finally:
         if embedded:  # finish the running job; queued ones stay queued in the database

@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.exts.common import post_queued, requester
 from bot.exts.errors import report, user_errors
+from bot.exts.gallery import like_view
 from bot.prompt import format_prompt
 from bot.services import custom_ids, formatting
 from bot.services.custom_ids import Action, ButtonId
@@ -155,10 +156,12 @@ async def _share(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
         guild.gallery_channel_id
     )
     assert isinstance(target, discord.abc.Messageable)
+    entry_id = await bot.deps.gallery.find(guild.guild_id, job.id) if bot.deps.gallery else None
     await target.send(
         f"**{formatting.shown_prompt(job.spec)}** — by {mention(job.user_id)}",
         file=discord.File(io.BytesIO(upload.data), filename=upload.filename),
         allowed_mentions=discord.AllowedMentions.none(),
+        view=like_view(entry_id, 0) if entry_id else discord.utils.MISSING,
     )
     await interaction.followup.send(f"Shared to {channel}. ⭐", ephemeral=True)
 
