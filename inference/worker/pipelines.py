@@ -63,7 +63,7 @@ class LoadedUnclip:
 
 
 @contextmanager
-def _quiet_loading(enabled: bool) -> Iterator[None]:
+def quiet_loading(enabled: bool) -> Iterator[None]:
     """No per-component progress bars for local loads (they take a second, not minutes)."""
     import diffusers
     import transformers
@@ -123,7 +123,7 @@ class PipelineCache:
             if entry.kind != "hub" and not Path(entry.source).exists():
                 raise ModelFileError(f"unCLIP model {entry.source} does not exist (models.toml)")
             try:
-                with _quiet_loading(entry.kind != "hub"):
+                with quiet_loading(entry.kind != "hub"):
                     pipe = diffusers.StableUnCLIPImg2ImgPipeline.from_pretrained(
                         entry.source, dtype=self.dtype
                     )
@@ -143,7 +143,7 @@ class PipelineCache:
         extra: dict[str, Any] = {} if sdxl else {"safety_checker": None}
         log.info("loading model %s from %s", entry.name, entry.source)
         try:
-            with _quiet_loading(entry.kind != "hub"):
+            with quiet_loading(entry.kind != "hub"):
                 pipe = self._from_files(cls, entry, extra)
         except ModelFileError:
             raise
