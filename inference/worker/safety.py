@@ -16,7 +16,7 @@ from PIL import Image
 
 from inference.errors import ModelFileError
 from inference.registry import SafetyCheckerEntry
-from inference.worker.pipelines import quiet_loading as quiet_loading
+from inference.worker.pipelines import quiet_loading
 
 log = logging.getLogger(__name__)
 
