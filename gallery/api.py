@@ -88,12 +88,9 @@ async def guild_entries(
     cursor: str | None = None,
     limit: int = route_params.PAGE_SIZE,
 ) -> JSONResponse:
-    guild_id = route_params.snowflake(guild)
-    card = await reader.public_guild(guild_id)
-    if card is None:
-        raise HTTPException(404)
+    card = await route_params.public_guild(reader, guild)
     page = await reader.list_entries(
-        guild_id, route_params.list_query(sort, q, cursor, limit=limit)
+        card.guild_id, route_params.list_query(sort, q, cursor, limit=limit)
     )
     root = root_of(request)
     return _json({"guild": guild_json(card, root), **page_json(page, root)})
@@ -109,12 +106,10 @@ async def member_entries(
     cursor: str | None = None,
     limit: int = route_params.PAGE_SIZE,
 ) -> JSONResponse:
-    guild_id, member_id = route_params.snowflake(guild), route_params.snowflake(member)
-    card = await reader.public_guild(guild_id)
-    if card is None:
-        raise HTTPException(404)
+    member_id = route_params.snowflake(member)
+    card = await route_params.public_guild(reader, guild)
     query = route_params.list_query(sort, None, cursor, member_id=member_id, limit=limit)
-    page = await reader.list_entries(guild_id, query)
+    page = await reader.list_entries(card.guild_id, query)
     if not page.items and cursor is None:
         raise HTTPException(404)
     root = root_of(request)

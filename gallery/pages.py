@@ -37,12 +37,9 @@ async def guild_page(
     q: str | None = None,
     cursor: str | None = None,
 ) -> HTMLResponse:
-    guild_id = route_params.snowflake(guild)
-    card = await reader.public_guild(guild_id)
-    if card is None:
-        raise HTTPException(404)
+    card = await route_params.public_guild(reader, guild)
     query = route_params.list_query(sort, q, cursor, limit=context_of(request).page_size)
-    page = await reader.list_entries(guild_id, query)
+    page = await reader.list_entries(card.guild_id, query)
     context = {"guild": card, "query": query, "page": page, "sorts": list(Sort), "member": None}
     return _render(request, "grid.html", context)
 
@@ -56,14 +53,12 @@ async def member_page(
     sort: str | None = None,
     cursor: str | None = None,
 ) -> HTMLResponse:
-    guild_id, member_id = route_params.snowflake(guild), route_params.snowflake(member)
-    card = await reader.public_guild(guild_id)
-    if card is None:
-        raise HTTPException(404)
+    member_id = route_params.snowflake(member)
+    card = await route_params.public_guild(reader, guild)
     query = route_params.list_query(
         sort, None, cursor, member_id=member_id, limit=context_of(request).page_size
     )
-    page = await reader.list_entries(guild_id, query)
+    page = await reader.list_entries(card.guild_id, query)
     if not page.items and cursor is None:
         raise HTTPException(404)  # no public images: do not confirm the member exists
     author = page.items[0].author if page.items else None

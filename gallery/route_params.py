@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import HTTPException
 
-from gallery.listing import ListQuery, Sort
+from gallery.listing import GalleryReader, GuildCard, ListQuery, Sort
 
 MAX_SEARCH = 200
 PAGE_SIZE = 48
@@ -19,6 +19,14 @@ def snowflake(value: str) -> int:
     if not value.isdigit() or len(value) > 20 or int(value) > _SNOWFLAKE_MAX:
         raise HTTPException(404)
     return int(value)
+
+
+async def public_guild(reader: GalleryReader, value: str) -> GuildCard:
+    """The guild from the path when its gallery is public; any other guild does not exist."""
+    card = await reader.public_guild(snowflake(value))
+    if card is None:
+        raise HTTPException(404)
+    return card
 
 
 def image_id(value: str) -> UUID:
