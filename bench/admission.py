@@ -1,4 +1,4 @@
-"""Admission throughput on Postgres: `db.intake.admit` (hold quota + insert job) per second.
+"""Admission throughput on Postgres: `db.admission.admit` (hold quota + insert job) per second.
 
 Creates a scratch database on the server (dropped afterwards), migrates it with Alembic and
 submits --jobs jobs from --users users through --concurrency connections, each admission in
@@ -22,11 +22,11 @@ from datetime import UTC, datetime
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from db.engine import create_engine, session_factory
-from db.intake import Created, Submission, admit_in_transaction
+from db.admission import Created, Submission, admit_in_transaction
 from db.migrate import upgrade
 from db.models import JobKind
 from db.plans import Plan
+from db.sessions import create_engine, session_factory
 
 DEFAULT_ADMIN = os.environ.get(
     "NANKE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"

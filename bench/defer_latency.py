@@ -35,9 +35,9 @@ from fake_discord import FakeDiscord  # noqa: E402
 from bot.app import BotDeps, build_bot  # noqa: E402
 from bot.services.ports import JobView  # noqa: E402
 from bot.services.sql_store import SqlStore  # noqa: E402
-from db.engine import create_engine, session_factory  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.plans import Plan  # noqa: E402
+from db.sessions import create_engine, session_factory  # noqa: E402
 from nanke.settings import Settings  # noqa: E402
 
 ADMIN_DSN = os.environ.get("NANKE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -50,12 +50,12 @@ class CeleryEnqueuer:
     def __init__(self, url: str) -> None:
         import redis
 
-        from bot.wiring import PipelineEnqueuer
-        from inference.broker_state import RedisBrokerState
-        from inference.celery_app import build_celery_app
-        from inference.client import CeleryJobClient
-        from inference.events import RedisEventPublisher
-        from nanke.settings import PipelineSettings
+        from bot.services.adapters import PipelineEnqueuer
+        from pipeline.broker_state import RedisBrokerState
+        from pipeline.celery_app import build_celery_app
+        from pipeline.client import CeleryJobClient
+        from pipeline.events import RedisEventPublisher
+        from pipeline.settings import PipelineSettings
 
         self.prefix = f"nanke-bench-{secrets.token_hex(4)}:"
         self._redis = redis.Redis.from_url(url)
@@ -86,6 +86,7 @@ def percentile(values: list[float], q: float) -> float:
 async def run(
     concurrency: int, rounds: int, memory_store: bool = False, admissions: int = 4
 ) -> list[float]:
+    # long: a benchmark script's setup, run and teardown, kept together to read in one go.
     name = f"nanke_bench_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')

@@ -24,11 +24,11 @@ import asyncpg
 import httpx
 from sqlalchemy import insert
 
-from db.engine import create_engine, session_factory
 from db.migrate import upgrade
 from db.models import GalleryEntry, Guild, Image, Job, User
+from db.sessions import create_engine, session_factory
 from gallery.app import create_app
-from gallery.pg_reader import reader_factory
+from gallery.sql_reader import reader_factory
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 GUILD = 930_000_000_000_001

@@ -36,19 +36,19 @@ import asyncpg
 import redis
 from sqlalchemy.engine import make_url
 
-from db.engine import create_engine, session_factory
-from db.intake import Created, Submission, admit_in_transaction
+from db.admission import Created, Submission, admit_in_transaction
 from db.migrate import upgrade
 from db.models import JobKind
 from db.plans import Plan
-from inference.celery_app import build_celery_app, queue_name
-from inference.client import CeleryJobClient
-from inference.contracts import ImagineParams, PromptPart
-from inference.enqueue import enqueue
-from inference.events import RedisEventPublisher
+from db.sessions import create_engine, session_factory
 from inference.registry import load_registry
 from inference.resolve import imagine_spec
-from nanke.settings import PipelineSettings
+from pipeline.celery_app import build_celery_app, queue_name
+from pipeline.client import CeleryJobClient
+from pipeline.enqueue import enqueue
+from pipeline.events import RedisEventPublisher
+from pipeline.settings import PipelineSettings
+from prompt.request import ImagineParams, PromptPart
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ADMIN = os.environ.get(

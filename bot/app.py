@@ -1,4 +1,4 @@
-"""The bot's composition root: `build_bot(settings, deps)` wires services into a NankeBot.
+"""The Discord bot: `build_bot(settings, deps)` wires the services it is given into a NankeBot.
 
 Intents: only `guilds` (channels, roles and permissions for the guilds the bot is in). Slash
 commands and buttons arrive as interactions, which need no intent; no privileged intent
@@ -19,15 +19,16 @@ import discord
 from discord.ext import commands
 
 from bot.poster import DiscordPoster
-from bot.prompt import SAMPLERS
 from bot.services.catalog import Catalog
 from bot.services.delivery import DeliveryService
-from bot.services.engine_resolver import RESOLVE_ERRORS
 from bot.services.gallery_feed import GalleryFeed
 from bot.services.intake import ADMISSION_CONCURRENCY, IntakeService
 from bot.services.ports import Enqueuer, EventSource, ImageStore, Resolver, Store
-from inference.contracts import JobEvent
-from nanke.settings import Settings
+from bot.services.resolver import RESOLVE_ERRORS
+from bot.settings import BotConfig
+from bot.views import PressHandler
+from pipeline.contracts import JobEvent
+from prompt import SAMPLERS
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ EXTENSIONS = (
     "bot.exts.imagine",
     "bot.exts.buttons",
     "bot.exts.info",
-    "bot.exts.settings",
+    "bot.exts.preferences",
     "bot.exts.show",
     "bot.exts.admin",
     "bot.exts.gallery",
@@ -67,7 +68,7 @@ class BotDeps:
 class NankeBot(commands.Bot):
     def __init__(
         self,
-        settings: Settings,
+        settings: BotConfig,
         deps: BotDeps,
         *,
         pump_events: bool = True,
@@ -86,6 +87,8 @@ class NankeBot(commands.Bot):
         )
         self.settings = settings
         self.deps = deps
+        # Set by the buttons extension: what pressing a job button does.
+        self.press_job_button: PressHandler | None = None
         self.admin_ids = frozenset(settings.discord.admin_ids) | deps.admin_ids
         self.poster = DiscordPoster(self)
         self.intake = IntakeService(
@@ -161,7 +164,7 @@ class NankeBot(commands.Bot):
         await super().close()
 
 
-def build_bot(settings: Settings, deps: BotDeps, **options: Any) -> NankeBot:
+def build_bot(settings: BotConfig, deps: BotDeps, **options: Any) -> NankeBot:
     """The bot, wired. Options: pump_events / sync_commands (tests drive those themselves) and
     discord.py client options."""
     return NankeBot(settings, deps, **options)

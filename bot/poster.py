@@ -10,20 +10,15 @@ from uuid import UUID
 
 import discord
 
-from bot.services.delivery import Button, Outgoing
+from bot.services.delivery import Outgoing
 from bot.services.upload import DEFAULT_LIMIT
+from bot.views import build_view
 
 if TYPE_CHECKING:
     from discord.ext import commands
 
 # Stop using an interaction token a little before Discord's 15 minutes run out.
 _TOKEN_MARGIN = dt.timedelta(seconds=30)
-
-_STYLES = {
-    "primary": discord.ButtonStyle.primary,
-    "secondary": discord.ButtonStyle.secondary,
-    "danger": discord.ButtonStyle.danger,
-}
 
 
 def nonce_for(job_id: UUID) -> str:
@@ -35,21 +30,6 @@ def nonce_for(job_id: UUID) -> str:
         digits.append(alphabet[rest])
         if value == 0:
             return "".join(reversed(digits))
-
-
-def build_view(buttons: tuple[Button, ...]) -> discord.ui.View:
-    from bot.exts.buttons import JobButton
-
-    view = discord.ui.View(timeout=None)
-    for spec in buttons:
-        if spec.url:
-            view.add_item(
-                discord.ui.Button(label=spec.label, url=spec.url, emoji=spec.emoji, row=spec.row)
-            )
-        else:
-            assert spec.custom_id is not None
-            view.add_item(JobButton.from_spec(spec))
-    return view
 
 
 def files_of(out: Outgoing) -> list[discord.File]:

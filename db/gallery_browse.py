@@ -150,6 +150,7 @@ async def list_entries(
     """One page of a public guild's entries, starting after the row whose key is `after`.
 
     `now` (trending only) is the time scores are measured at: the same for every page."""
+    # long: one query built from its optional parts (sort, search, author, cursor), read top down.
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be 1..{MAX_PAGE}")
     dialect = session.bind.dialect.name if session.bind else "postgresql"

@@ -80,26 +80,6 @@ async def claim(
     return None if row is None else Claim(row[0], row[1], row[2], row[3])
 
 
-async def claim_next(
-    session: AsyncSession, owner: str, now: datetime, lease: timedelta = DEFAULT_LEASE
-) -> Claim | None:
-    """Claim the oldest queued job (fast before relaxed), skipping rows others are claiming."""
-    pick = (
-        select(Job.id)
-        .where(Job.state == JobState.QUEUED.value, Job.attempts < Job.max_attempts)
-        .order_by(Job.relaxed, Job.created_at)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    row = (
-        await session.execute(
-            _claim_update(owner, now, lease).where(Job.id == pick).returning(*_CLAIM_COLUMNS)
-        )
-    ).first()
-    return None if row is None else Claim(row[0], row[1], row[2], row[3])
-
-
 def _at(now: datetime) -> Any:
     return literal(now, UTCDateTime())
 

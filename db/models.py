@@ -46,9 +46,6 @@ class JobState(StrEnum):
     CANCELLED = "cancelled"
 
 
-TERMINAL_STATES = frozenset({JobState.POSTED, JobState.FAILED, JobState.CANCELLED})
-
-
 class LedgerKind(StrEnum):
     ALLOWANCE = "allowance"  # the plan's credits, written when a period's balance row is created
     HOLD = "hold"  # debited at intake
@@ -106,7 +103,7 @@ class Job(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(16))
-    # The job contract's JSON (inference.contracts.JobSpec), stored as given.
+    # The job contract's JSON (pipeline.contracts.JobSpec), stored as given.
     request: Mapped[dict[str, Any]]
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id"))
     tile_index: Mapped[int | None] = mapped_column(SmallInteger)

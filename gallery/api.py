@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from bot.prompt.remake import imagine_command
 from gallery import route_params
-from gallery.app import PAGE_CACHE, reader_of, root_of
+from gallery.deps import PAGE_CACHE, reader_of, root_of
 from gallery.listing import EntryCard, EntryDetail, GalleryReader, GuildCard, Page
+from prompt.remake import imagine_command
 
 # HEAD too: uptime checks and proxies probe with it.
 _METHODS = ["GET", "HEAD"]

@@ -1,7 +1,7 @@
 """The app factory: `create_app(readers, store)` → a FastAPI app. Nothing is built at import.
 
-The composition root (`nanke web`) makes the database session factory and the storage and
-passes them in; tests pass the same things built against their own database.
+The composition root of the web process (`nanke.roots.web`) makes the database session factory
+and the storage and passes them in; tests pass the same things built against their own database.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import hashlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -23,37 +22,14 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.prompt.remake import imagine_command
 from gallery.cursor import CursorError
-from gallery.listing import GalleryReader, ReaderFactory
-from gallery.thumbnails import BlobStore, Thumbnails
+from gallery.deps import GalleryContext, context_of, root_of
+from gallery.listing import ReaderFactory
+from pipeline.thumbnails import BlobStore, Thumbnails
+from prompt.remake import imagine_command
 
 HERE = Path(__file__).parent
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
-
-# Listings change as members share and like: a short shared cache keeps a busy page cheap
-# behind a reverse proxy, and a removed entry is gone from every listing within this time.
-PAGE_CACHE = "public, max-age=30"
-
-
-@dataclass
-class GalleryContext:
-    readers: ReaderFactory
-    store: BlobStore
-    thumbnails: Thumbnails
-    templates: Jinja2Templates
-    page_size: int
-
-
-def context_of(request: Request) -> GalleryContext:
-    ctx: GalleryContext = request.app.state.gallery
-    return ctx
-
-
-async def reader_of(request: Request) -> AsyncIterator[GalleryReader]:
-    """FastAPI dependency: one read-only session per request."""
-    async with context_of(request).readers() as reader:
-        yield reader
 
 
 def content_security_policy() -> str:
@@ -91,12 +67,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def root_of(request: Request) -> str:
-    """The path prefix the app is served under (`--root-path` behind a reverse proxy)."""
-    root: str = request.scope.get("root_path", "")
-    return root.rstrip("/")
 
 
 def _templates() -> Jinja2Templates:

@@ -1,7 +1,7 @@
 """What the web gallery shows, as plain typed values, and the read port it gets them through.
 
 Pages and the JSON API render these dataclasses; `GalleryReader` is implemented over Postgres
-(`gallery.pg_reader`). Every method answers only what is public: a guild whose gallery is
+(`gallery.sql_reader`). Every method answers only what is public: a guild whose gallery is
 public, entries that were shared and not removed. Anything else is `None` / empty, so the
 routes turn it into a 404 without knowing why.
 """
@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
-from bot.prompt.remake import Recipe
+from prompt.remake import Recipe
 
 
 class Sort(StrEnum):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
 from gallery import route_params
-from gallery.app import context_of, reader_of
+from gallery.deps import context_of, reader_of
 from gallery.listing import GalleryReader
 
 # HEAD too: uptime checks and proxies probe with it.

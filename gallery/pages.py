@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gallery import route_params
-from gallery.app import PAGE_CACHE, context_of, reader_of, root_of
+from gallery.deps import PAGE_CACHE, context_of, reader_of, root_of
 from gallery.listing import GalleryReader, Sort
 
 # HEAD too: uptime checks and proxies probe with it.

@@ -1,4 +1,4 @@
-"""Nanke's image storage (`inference.storage`, blocking calls) as the gallery's async BlobStore.
+"""Nanke's image storage (`pipeline.storage`, blocking calls) as the gallery's async BlobStore.
 
 Each call runs in a worker thread, so a slow S3 read never stalls other requests.
 """

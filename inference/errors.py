@@ -6,13 +6,12 @@ and exits non-zero, the bot shows it to the member.
 
 from __future__ import annotations
 
+from pipeline.errors import JobError
 
-class EngineError(Exception):
-    """Base class: `message` is safe to show to the person who asked."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class EngineError(JobError):
+    """Base class: `message` is safe to show to the person who asked; a job that raises one
+    fails without a retry."""
 
 
 class RegistryError(EngineError):

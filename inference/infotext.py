@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from inference.contracts import Generation, LoraRef
 from inference.samplers import name_from_label, sampler
+from prompt.request import Generation, LoraRef
 
 _PAIR = re.compile(r'\s*([A-Za-z][\w \-/]*):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
 _LORA_TAG = re.compile(r"\s*<lora:([^:>]+):([-+]?[\d.]+)>")

@@ -17,18 +17,11 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inference.contracts import (
-    MAX_SEED,
-    Generation,
-    ImagineParams,
-    JobKind,
-    JobSpec,
-    SourceImage,
-    UpscaleMode,
-)
 from inference.errors import BadRequestError
 from inference.registry import Registry
 from inference.samplers import DEFAULT_SAMPLER, sampler
+from pipeline.contracts import JobKind, JobSpec, SourceImage, UpscaleMode
+from prompt.request import MAX_SEED, Generation, ImagineParams
 
 DEFAULT_CFG = 7.0
 # Denoising strength of each img2img follow-up: how much of the source is repainted.

@@ -1,16 +1,15 @@
 """Alembic environment, async: uses the connection db.migrate passes in, or opens one itself
-from `sqlalchemy.url` / NANKE_DATABASE_URL when run through the `alembic` command."""
+from `sqlalchemy.url` when run through the `alembic` command (`nanke migrate` is the way)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from db.engine import create_engine
 from db.models import Base
+from db.sessions import create_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -42,9 +41,9 @@ def main() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = config.get_main_option("sqlalchemy.url") or os.environ.get("NANKE_DATABASE_URL")
+    url = config.get_main_option("sqlalchemy.url")
     if not url:
-        raise SystemExit("set sqlalchemy.url or NANKE_DATABASE_URL to run migrations")
+        raise SystemExit("run migrations with `nanke migrate` (it reads NANKE_DATABASE_URL)")
     asyncio.run(_run_async(url))
 
 

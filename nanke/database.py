@@ -23,7 +23,7 @@ def safe_url(url: str) -> str:
 @asynccontextmanager
 async def open_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     """An engine for the configured database (SQLite's folder is created), disposed after."""
-    from db.engine import create_engine
+    from db.sessions import create_engine
 
     url = settings.effective_database_url
     if url.startswith("sqlite"):

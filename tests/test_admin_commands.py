@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from db import jobs, quota
-from db.engine import create_engine, session_factory
 from db.plans import Plan
+from db.sessions import create_engine, session_factory
 from nanke.cli import cli
 from tests.fixtures.db_helpers import new_user_id, submission, submit
 

@@ -11,8 +11,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.exts.common import require_admin
-from bot.exts.errors import user_errors
+from bot.interactions import require_admin
+from bot.reporting import user_errors
 from bot.services.errors import NankeError
 from bot.services.moderation import normalize_word_list
 from bot.services.ports import GuildConfig

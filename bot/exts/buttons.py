@@ -7,31 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
-from discord.ext import commands
 
-from bot.exts.common import post_queued, requester
-from bot.exts.errors import report, user_errors
-from bot.exts.gallery import like_view
-from bot.prompt import format_prompt
-from bot.services import custom_ids, formatting
+from bot.interactions import post_queued, requester
+from bot.reporting import report, user_errors
+from bot.services import formatting
 from bot.services.custom_ids import Action, ButtonId
-from bot.services.delivery import Button, mention
+from bot.services.delivery import mention
 from bot.services.sharing import check_shareable
 from bot.services.upload import fit_upload
-from inference.contracts import JobKind, UpscaleMode
+from bot.views import JobButton, like_view
+from pipeline.contracts import JobKind, UpscaleMode
+from prompt import format_prompt
 
 if TYPE_CHECKING:
     from bot.app import NankeBot
 
-_STYLES = {
-    "primary": discord.ButtonStyle.primary,
-    "secondary": discord.ButtonStyle.secondary,
-    "danger": discord.ButtonStyle.danger,
-}
 
 # Button action → (job kind, upscale mode) for the buttons that make a follow-up job.
 _FOLLOW_UPS: dict[Action, tuple[JobKind, UpscaleMode | None]] = {
@@ -45,50 +38,6 @@ _FOLLOW_UPS: dict[Action, tuple[JobKind, UpscaleMode | None]] = {
 }
 # These ask for the prompt first when the presser has remix on.
 _REMIXABLE = {Action.VARY, Action.REROLL, Action.VARY_SUBTLE, Action.VARY_STRONG}
-
-
-class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=custom_ids.PATTERN):
-    def __init__(
-        self,
-        button_id: ButtonId,
-        *,
-        label: str = "",
-        emoji: str | None = None,
-        style: str = "secondary",
-        row: int | None = None,
-    ) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label or None,
-                emoji=emoji,
-                style=_STYLES.get(style, discord.ButtonStyle.secondary),
-                custom_id=button_id.encode(),
-                row=row,
-            )
-        )
-        self.button_id = button_id
-
-    @classmethod
-    def from_spec(cls, spec: Button) -> JobButton:
-        assert spec.custom_id is not None
-        return cls(
-            custom_ids.decode(spec.custom_id),
-            label=spec.label,
-            emoji=spec.emoji,
-            style=spec.style,
-            row=spec.row,
-        )
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> JobButton:
-        return cls(custom_ids.decode(match.string))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        bot = cast("NankeBot", interaction.client)
-        async with user_errors(interaction):
-            await _press(bot, interaction, self.button_id)
 
 
 async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: ButtonId) -> None:
@@ -196,11 +145,12 @@ class RemixModal(discord.ui.Modal, title="Remix"):
         await report(interaction, error)
 
 
-class Buttons(commands.Cog):
-    def __init__(self, bot: NankeBot) -> None:
-        self.bot = bot
+async def _on_press(interaction: discord.Interaction, pressed: ButtonId) -> None:
+    bot = cast("NankeBot", interaction.client)
+    async with user_errors(interaction):
+        await _press(bot, interaction, pressed)
 
 
 async def setup(bot: NankeBot) -> None:
+    bot.press_job_button = _on_press
     bot.add_dynamic_items(JobButton)
-    await bot.add_cog(Buttons(bot))

@@ -11,75 +11,28 @@ from __future__ import annotations
 import asyncio
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.exts.common import require_admin
-from bot.exts.errors import user_errors
-from bot.services.errors import NankeError
-from bot.services.gallery_feed import FeedItem, FeedPage, GalleryFeed, Listing
+from bot.interactions import require_admin
+from bot.reporting import user_errors
+from bot.services.errors import GalleryError
+from bot.services.gallery_feed import FeedItem, FeedPage, Listing
 from bot.services.upload import fit_upload
-from gallery.thumbnails import make_thumbnail
+from bot.views import LikeButton, feed_of
+from pipeline.thumbnails import make_thumbnail
 
 if TYPE_CHECKING:
     from bot.app import NankeBot
 
-LIKE_PATTERN = r"nkg:like:(?P<entry>[0-9a-f]{32})"
 _EMPTY = {
     Listing.MINE: "You have not shared anything here yet: press ⭐ Share under an upscale.",
     Listing.SEARCH: "No shared image matches that search.",
 }
-
-
-class GalleryError(NankeError):
-    pass
-
-
-def feed_of(bot: NankeBot) -> GalleryFeed:
-    feed = bot.deps.gallery
-    if feed is None:
-        raise GalleryError("The gallery is not set up on this Nanke: ask its operator.")
-    return feed
-
-
-class LikeButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=LIKE_PATTERN):
-    def __init__(self, entry_id: UUID, likes: int = 0) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=str(likes),
-                emoji="❤️",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"nkg:like:{entry_id.hex}",
-            )
-        )
-        self.entry_id = entry_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: Any,
-    ) -> LikeButton:
-        return cls(UUID(hex=match["entry"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        bot = cast("NankeBot", interaction.client)
-        async with user_errors(interaction):
-            result = await feed_of(bot).toggle_like(self.entry_id, interaction.user.id)
-            if result is None:
-                raise GalleryError("This image was removed from the gallery.")
-            await interaction.response.edit_message(view=like_view(self.entry_id, result.likes))
-
-
-def like_view(entry_id: UUID, likes: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(LikeButton(entry_id, likes))
-    return view
 
 
 @dataclass

@@ -9,9 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.exts.common import post_queued, requester
-from bot.exts.errors import user_errors
+from bot.interactions import post_queued, requester
 from bot.poster import build_view
+from bot.reporting import user_errors
 from bot.services.custom_ids import Action, ButtonId
 from bot.services.delivery import Button
 

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.exts.errors import user_errors
+from bot.reporting import user_errors
 from bot.services import formatting
 from bot.services.ports import JobState
 

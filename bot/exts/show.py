@@ -9,9 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.exts.common import requester
-from bot.exts.errors import user_errors
+from bot.interactions import requester
 from bot.poster import build_view, files_of
+from bot.reporting import user_errors
 from bot.services import formatting
 from bot.services.delivery import mention
 from bot.services.errors import JobNotFound

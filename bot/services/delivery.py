@@ -20,8 +20,8 @@ from bot.services import formatting
 from bot.services.custom_ids import Action, ButtonId
 from bot.services.ports import ImageStore, JobState, JobView, Store
 from bot.services.upload import DEFAULT_LIMIT, fit_upload
-from inference.contracts import JobEvent, JobKind
-from inference.contracts import JobEventKind as EventKind
+from pipeline.contracts import JobEvent, JobKind
+from pipeline.contracts import JobEventKind as EventKind
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class DeliveryService:
             # de-duplicated by Discord through its nonce.
             channel_out = Outgoing(out.content, out.files, out.buttons)
             message_id = await self._poster.send_channel(job.channel_id, channel_out, job.id)
-        await self._store.mark_posted(job.id, job.channel_id, message_id)
+        await self._store.mark_posted(job.id, message_id)
         return True
 
     async def result_message(self, job: JobView) -> Outgoing:

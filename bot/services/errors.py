@@ -61,3 +61,7 @@ class CannotCancel(NankeError):
 
 class StaleButton(NankeError):
     """A button whose custom_id is malformed, or a confirmation that expired."""
+
+
+class GalleryError(NankeError):
+    """The gallery cannot do what was asked (not set up, entry removed)."""

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from uuid import UUID
 
-from inference.contracts import JobKind, JobSpec
+from pipeline.contracts import JobKind, JobSpec
 
 # Discord messages hold 2000 characters; leave room for the mention and the status.
 _PROMPT_ROOM = 1700

@@ -17,9 +17,9 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.prompt import remake
 from db import gallery, gallery_browse, members
 from db.models import GalleryEntry, Image
+from prompt import remake
 
 PER_PAGE = 4
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from bot.prompt import PromptError, parse_prompt
 from bot.services.errors import (
     BannedWord,
     CannotCancel,
@@ -43,7 +42,9 @@ from bot.services.ports import (
     Resolver,
     Store,
 )
-from inference.contracts import ImagineParams, JobKind, JobSpec, UpscaleMode
+from pipeline.contracts import JobKind, JobSpec, UpscaleMode
+from prompt import PromptError, parse_prompt
+from prompt.request import ImagineParams
 
 # More jobs than this from one /imagine asks the member to confirm first.
 CONFIRM_ABOVE = 4

@@ -1,7 +1,8 @@
 """The seams between the bot's services and the data layer / job pipeline.
 
 The bot sees jobs, accounts and guilds through these small views and protocols; the composition
-root plugs in the Postgres/Redis implementations (bot/services/adapters.py), tests may plug in
+root plugs in the Postgres/Redis implementations (bot/services/sql_store.py and
+bot/services/adapters.py), tests may plug in
 their own. Views are plain frozen dataclasses so no SQLAlchemy object leaks into the cogs."""
 
 from __future__ import annotations
@@ -13,20 +14,10 @@ from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
-from inference.contracts import ImagineParams, JobKind, JobResult, JobSpec, UpscaleMode
-from inference.events import DeliveredEvent
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    POSTED = "posted"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
+from db.models import JobState
+from pipeline.contracts import JobKind, JobResult, JobSpec, UpscaleMode
+from pipeline.events import DeliveredEvent
+from prompt.request import ImagineParams
 
 
 class Mode(StrEnum):
@@ -129,7 +120,7 @@ class Store(Protocol):
     async def active_jobs(self, user_id: int) -> Sequence[JobView]: ...
     async def cancel(self, job_id: UUID) -> bool: ...
     async def claim_delivery(self, job_id: UUID) -> bool: ...
-    async def mark_posted(self, job_id: UUID, channel_id: int, message_id: int) -> None: ...
+    async def mark_posted(self, job_id: UUID, message_id: int) -> None: ...
 
     async def account(self, user_id: int) -> Account: ...
     async def update_prefs(self, user_id: int, prefs: UserPrefs) -> None: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.services.errors import NankeError
 from bot.services.ports import Account, GuildConfig, JobView
-from inference.contracts import JobKind
+from pipeline.contracts import JobKind
 
 
 class CannotShare(NankeError):

@@ -23,12 +23,12 @@ from bot.services.ports import (
     Shared,
     UserPrefs,
 )
-from db import discord_rules, gallery, guilds, intake, jobs, members, queue_view, quota
+from db import admission, discord_rules, gallery, guilds, jobs, members, queue_view, quota
 from db.cost import format_credits, job_cost_milli
 from db.models import Job
 from db.models import JobKind as DbJobKind
 from db.plans import PlanLimits
-from inference.contracts import JobKind, JobResult, JobSpec
+from pipeline.contracts import JobKind, JobResult, JobSpec
 
 
 def _utcnow() -> datetime:
@@ -54,7 +54,7 @@ class SqlStore:
     # --- jobs ---------------------------------------------------------------------------
     async def admit(self, new: NewJob) -> Admission:
         spec, gen = new.spec, new.spec.generation
-        submission = intake.Submission(
+        submission = admission.Submission(
             job_id=spec.job_id,
             user_id=new.user_id,
             kind=DbJobKind(spec.kind.value),
@@ -66,7 +66,7 @@ class SqlStore:
             parent_id=new.parent_id,
             tile_index=spec.source.index if spec.source else None,
         )
-        outcome = await intake.admit_in_transaction(
+        outcome = await admission.admit_in_transaction(
             self._sessions,
             submission,
             self._plans,
@@ -74,7 +74,7 @@ class SqlStore:
             relax_enabled=self._relax,
             now=self._now(),
         )
-        if isinstance(outcome, intake.OutOfCredits):
+        if isinstance(outcome, admission.OutOfCredits):
             return Admission(
                 AdmissionStatus.OUT_OF_CREDITS,
                 detail=(
@@ -83,7 +83,7 @@ class SqlStore:
                     "renew."
                 ),
             )
-        if isinstance(outcome, intake.OverCaps):
+        if isinstance(outcome, admission.OverCaps):
             return Admission(
                 AdmissionStatus.OVER_CAPS,
                 detail=(
@@ -94,7 +94,7 @@ class SqlStore:
             )
         status = (
             AdmissionStatus.CREATED
-            if isinstance(outcome, intake.Created)
+            if isinstance(outcome, admission.Created)
             else AdmissionStatus.REPLAYED
         )
         job = await self.job(outcome.job_id)
@@ -122,7 +122,7 @@ class SqlStore:
         async with self._sessions.begin() as session:
             return await jobs.mark_posting(session, job_id, self._now())
 
-    async def mark_posted(self, job_id: uuid.UUID, channel_id: int, message_id: int) -> None:
+    async def mark_posted(self, job_id: uuid.UUID, message_id: int) -> None:
         async with self._sessions.begin() as session:
             await jobs.mark_posted(session, job_id, self._now(), message_id)
 

@@ -19,8 +19,13 @@ from typing import Any
 import torch
 from PIL import Image
 
-from inference.contracts import JobKind, JobSpec
-from inference.errors import BadRequestError, NaNOutputError, OutOfMemoryError
+from inference.errors import (
+    BadRequestError,
+    EngineError,
+    ModelFileError,
+    NaNOutputError,
+    OutOfMemoryError,
+)
 from inference.infotext import build_infotext
 from inference.png import encode_png
 from inference.registry import Registry
@@ -34,6 +39,7 @@ from inference.worker.prompt_encoding import Encoded, encode_prompt
 from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from inference.worker.tiling import circular_padding
+from pipeline.contracts import JobKind, JobSpec
 
 ProgressFn = Callable[[int, int, torch.Tensor], None]
 
@@ -80,14 +86,28 @@ class Engine:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         max_models: int = 2,
+        *,
+        library_logs: bool = False,
     ) -> None:
         self.registry = registry
         self.device = torch.device(device)
         self.dtype = dtype
-        quiet_libraries()
+        if not library_logs:
+            quiet_libraries()
         self.pipelines = PipelineCache(registry, self.device, dtype, max_models)
         self.loras = LoraManager(registry)
         self._safety: SafetyChecker | None = None
+
+    def load_models(self, names: list[str]) -> None:
+        """Load these models now (a worker does before its first job); a model that cannot be
+        loaded is an EngineError naming it."""
+        for name in names:
+            try:
+                self.pipelines.model(name)
+            except EngineError:
+                raise
+            except (OSError, ValueError, RuntimeError, torch.OutOfMemoryError) as exc:
+                raise ModelFileError(f"cannot load model {name!r}: {exc}") from exc
 
     def safety_checker(self) -> SafetyChecker | None:
         """The configured checker, loaded once on first use (like the pipelines)."""
@@ -117,6 +137,8 @@ class Engine:
     def _run(
         self, spec: JobSpec, source: Image.Image | None, on_progress: ProgressFn | None
     ) -> EngineOutput:
+        # long: one job's stages in order (load, encode, denoise, decode, check, encode PNGs), each
+        # timed by the clock; issue #13 splits it when encoding moves off the GPU thread.
         gen = spec.generation
         needs_source = spec.kind in (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG)
         if needs_source and source is None:

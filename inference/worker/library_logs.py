@@ -2,19 +2,18 @@
 
 Their notices (torchvision fall-backs, embedding resizes, per-shard progress bars) say nothing a
 Nanke user can act on; real failures still reach us as exceptions, which the engine turns into
-its own errors. `NANKE_LIBRARY_LOGS=1` brings them back for debugging.
+its own errors. `NANKE_LIBRARY_LOGS=1` (settings' `library_logs`) brings them back for debugging:
+the composition roots then never call this.
 """
 
 from __future__ import annotations
-
-import os
 
 _done = False
 
 
 def quiet_libraries() -> None:
     global _done
-    if _done or os.environ.get("NANKE_LIBRARY_LOGS") == "1":
+    if _done:
         return
     import diffusers
     import huggingface_hub

@@ -11,9 +11,9 @@ import weakref
 from collections import OrderedDict
 from typing import Any
 
-from inference.contracts import LoraRef
 from inference.errors import ModelFileError
 from inference.registry import Registry
+from prompt.request import LoraRef
 
 
 def adapter_name(lora: str) -> str:

@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
-from inference.contracts import PromptPart
 from inference.errors import BadRequestError
 from inference.prompt_weights import BREAK, parse_attention
+from prompt.request import PromptPart
 
 CHUNK = 75
 _COMMA_LOOKBACK = 20

@@ -158,7 +158,7 @@ def _run(action: Callable[[AsyncSession, Settings, datetime], Awaitable[T]]) -> 
     settings = load_settings()
 
     async def run() -> T:
-        from db.engine import session_factory
+        from db.sessions import session_factory
 
         async with open_engine(settings) as engine, session_factory(engine).begin() as session:
             return await action(session, settings, datetime.now(UTC))

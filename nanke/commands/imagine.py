@@ -27,9 +27,8 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
 
     Writes OUT/grid.png, OUT/1.png … OUT/4.png and OUT/job.json.
     """
-    from bot.prompt import PromptError, parse_prompt
     from inference.resolve import imagine_spec
-    from nanke.commands.engine_jobs import (
+    from nanke.commands.job_folders import (
         make_engine,
         models_file_option,
         registry_from,
@@ -38,6 +37,7 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
         user_errors,
         write_job,
     )
+    from prompt import PromptError, parse_prompt
 
     path, explicit = (models_file, True) if models_file else models_file_option()
     try:

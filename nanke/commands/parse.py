@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from bot.prompt import PromptError, format_prompt, parse_prompt
-from inference.contracts import ImagineParams
+from prompt import PromptError, format_prompt, parse_prompt
+from prompt.request import ImagineParams
 
 # The keys of one request object, in order: the JSON contract of `nanke parse --json`.
 REQUEST_KEYS = (

@@ -33,9 +33,9 @@ def command(
     job_dir: Path, index: int, mode: str, models_file: Path | None, out_dir: Path | None
 ) -> None:
     """Upscale tile N of the grid in JOB_DIR to 2x; writes OUT/1.png and OUT/job.json."""
-    from inference.contracts import UpscaleMode
     from inference.resolve import upscale_spec
-    from nanke.commands.engine_jobs import run_followup
+    from nanke.commands.job_folders import run_followup
+    from pipeline.contracts import UpscaleMode
 
     run_followup(
         job_dir,

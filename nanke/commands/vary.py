@@ -33,7 +33,7 @@ def command(
 ) -> None:
     """Paint a new 2x2 grid from tile N of JOB_DIR; writes a job folder like `imagine`."""
     from inference.resolve import vary_spec
-    from nanke.commands.engine_jobs import run_followup
+    from nanke.commands.job_folders import run_followup
 
     run_followup(
         job_dir,

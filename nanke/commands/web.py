@@ -1,7 +1,5 @@
-"""`nanke web`: serve the community galleries (read-only) with uvicorn.
-
-The composition root of the web process: settings → database engine → storage → app.
-"""
+"""`nanke web`: serve the community galleries (read-only) with uvicorn (`nanke.roots.web`
+builds the app)."""
 
 from __future__ import annotations
 
@@ -30,25 +28,15 @@ def command(host: str, port: int, root_path: str, forwarded_allow_ips: str, page
     """
     import uvicorn
 
-    from db.engine import create_engine, session_factory
-    from gallery.app import create_app
-    from gallery.pg_reader import reader_factory
-    from gallery.storage_blobs import StorageBlobs
-    from inference.storage import StorageError, build_storage
+    from nanke.roots.web import build_web_app
     from nanke.settings import SettingsError, load_settings
+    from pipeline.storage import StorageError
 
     try:
         settings = load_settings()
-        storage = build_storage(settings.storage, settings.data_dir)
+        app = build_web_app(settings, page_size=page_size)
     except (SettingsError, StorageError) as exc:
         raise click.ClickException(str(exc)) from exc
-    engine = create_engine(settings.effective_database_url)
-    app = create_app(
-        reader_factory(session_factory(engine)),
-        StorageBlobs(storage),
-        page_size=page_size,
-        on_close=engine.dispose,
-    )
     config = uvicorn.Config(
         app,
         host=host,

@@ -19,7 +19,7 @@ import click
 def command(queues: str | None, name: str | None) -> None:
     """Run a GPU worker: claims jobs, runs the engine, stores images, reports events."""
     from inference.errors import EngineError
-    from inference.worker.service import WorkerStartError, run_worker
+    from nanke.roots.worker import WorkerStartError, run_worker
     from nanke.settings import SettingsError, load_settings
 
     try:

@@ -16,7 +16,6 @@ from uuid import UUID
 
 from PIL import Image
 
-from bot.services.engine_resolver import RegistryResolver
 from bot.services.ports import (
     Account,
     Admission,
@@ -28,12 +27,10 @@ from bot.services.ports import (
     Shared,
     UserPrefs,
 )
-from inference.contracts import (
-    JobEvent,
-    JobResult,
-)
-from inference.contracts import JobEventKind as EventKind
+from bot.services.resolver import RegistryResolver
 from inference.registry import ModelEntry, Registry
+from pipeline.contracts import JobEvent, JobResult
+from pipeline.contracts import JobEventKind as EventKind
 
 COST_MILLI = 1000
 
@@ -156,7 +153,7 @@ class MemoryStore:
         row.posting = True
         return True
 
-    async def mark_posted(self, job_id: UUID, channel_id: int, message_id: int) -> None:
+    async def mark_posted(self, job_id: UUID, message_id: int) -> None:
         self._set(job_id, state=JobState.POSTED, message_id=message_id)
 
     # worker side ------------------------------------------------------------------------

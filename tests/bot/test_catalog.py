@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from bot.prompt import SAMPLERS
 from bot.services.catalog import MAX_CHOICES, Catalog
+from prompt import SAMPLERS
 
 
 def _catalog(tmp_path, names):

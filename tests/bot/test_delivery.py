@@ -14,9 +14,9 @@ from bot.services.delivery import DeliveryService, Outgoing
 from bot.services.formatting import ProgressThrottle
 from bot.services.intake import IntakeService, Requester
 from bot.services.ports import JobState
-from inference.contracts import JobEvent, JobKind, UpscaleMode
-from inference.contracts import JobEventKind as EventKind
-from inference.events import InMemoryEvents
+from pipeline.contracts import JobEvent, JobKind, UpscaleMode
+from pipeline.contracts import JobEventKind as EventKind
+from pipeline.events import InMemoryEvents
 
 
 class FakePoster:

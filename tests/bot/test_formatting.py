@@ -4,9 +4,9 @@ import uuid
 
 from bot_fakes import tiny_resolver
 
-from bot.prompt import parse_prompt
 from bot.services import formatting
 from bot.services.ports import UserPrefs
+from prompt import parse_prompt
 
 
 def _spec(prompt: str = "a red fox"):

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.prompt import parse_prompt
 from bot.services.gallery_feed import Listing, SqlGalleryFeed
+from prompt import parse_prompt
 from tests.gallery.seed import ALICE, LIKERS, NOW, PRIVATE, PUBLIC, PUBLIC_ENTRIES, Seeded, seed
 
 

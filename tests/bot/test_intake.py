@@ -25,7 +25,7 @@ from bot.services.errors import (
 )
 from bot.services.intake import IntakeService, Requester
 from bot.services.ports import GuildConfig, JobState
-from inference.contracts import JobKind, UpscaleMode
+from pipeline.contracts import JobKind, UpscaleMode
 
 GUILD = 10
 

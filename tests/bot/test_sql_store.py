@@ -16,7 +16,7 @@ from bot.services.ports import GuildConfig, JobState, Mode, UserPrefs
 from bot.services.sql_store import SqlStore
 from db import jobs
 from db.plans import Plan
-from inference.contracts import JobKind
+from pipeline.contracts import JobKind
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 _ids = itertools.count(7_000_000_000_000)
@@ -108,7 +108,7 @@ async def test_cancel_refunds_and_a_result_is_claimed_for_posting_once(intake, s
     assert done.result is not None and done.result.grid_key == "k/grid.png"
     claims = await asyncio.gather(*(store.claim_delivery(job.id) for _ in range(5)))
     assert claims.count(True) == 1
-    await store.mark_posted(job.id, 42, 9001)
+    await store.mark_posted(job.id, 9001)
     posted = await store.job(job.id)
     assert posted is not None and posted.state is JobState.POSTED and posted.message_id == 9001
 
@@ -194,7 +194,7 @@ async def test_stored_safety_flags_reach_delivery_which_withholds_the_tile(
     from bot.services.delivery import DeliveryService
     from bot.services.formatting import ProgressThrottle
     from db.jobs import NewImage
-    from inference.contracts import JobEvent, JobEventKind, JobResult
+    from pipeline.contracts import JobEvent, JobEventKind, JobResult
 
     job = (await intake.imagine(who(next(_ids)), "a fox")).queued[0].job
     images = MemoryImages()

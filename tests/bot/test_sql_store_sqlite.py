@@ -19,8 +19,8 @@ from test_sql_store import (  # noqa: F401  (collected again here, on SQLite)
     test_intake_holds_credits_queues_and_replays,
 )
 
-from db.engine import create_engine, session_factory
 from db.migrate import upgrade
+from db.sessions import create_engine, session_factory
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import jobs, quota
-from db.intake import Created
+from db.admission import Created
 from db.jobs import NewImage
 from db.models import JobState
 from tests.fixtures.db_helpers import (
@@ -195,17 +195,3 @@ async def test_posting_is_claimed_once_and_posted_once(pg_session: AsyncSession)
     assert not await jobs.mark_posted(pg_session, job_id, later, message_id=556)
     job = await jobs.get(pg_session, job_id)
     assert job is not None and job.state == "posted" and job.message_id == 555
-
-
-async def test_claim_next_prefers_fast_over_relaxed_then_oldest(pg_session: AsyncSession) -> None:
-    user = new_user_id()
-    relaxed = await submit(pg_session, submission(user, cost_milli=10**9), relax=True)
-    fast_old = await submit(pg_session, submission(user), now=NOW)
-    fast_new = await submit(pg_session, submission(user), now=NOW + timedelta(seconds=1))
-    assert isinstance(relaxed, Created) and relaxed.relaxed
-    assert isinstance(fast_old, Created) and isinstance(fast_new, Created)
-    order = []
-    while (claim := await jobs.claim_next(pg_session, "w1", NOW)) is not None:
-        order.append(claim.job_id)
-    expected = [fast_old.job_id, fast_new.job_id, relaxed.job_id]
-    assert [j for j in order if j in expected] == expected

@@ -10,9 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import create_engine
 from db.migrate import current_revision, downgrade, upgrade
 from db.models import Base
+from db.sessions import create_engine
 
 TABLES = {table.name for table in Base.metadata.sorted_tables}
 

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import jobs, members, quota
+from db.admission import Created
 from db.cost import credits_to_milli, format_credits, job_cost_milli
-from db.intake import Created
 from db.models import Job, LedgerKind, QuotaBalance, QuotaLedger
 from db.plans import Plan, period_key
 from tests.fixtures.db_helpers import (

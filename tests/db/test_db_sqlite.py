@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import gallery, guilds, jobs, members, quota
-from db.engine import create_engine, session_factory
-from db.intake import Created, OutOfCredits, OverCaps, Replayed
+from db.admission import Created, OutOfCredits, OverCaps, Replayed
 from db.migrate import upgrade
 from db.models import JobState
+from db.sessions import create_engine, session_factory
 from tests.fixtures.db_helpers import NOW, concurrently, plans, stored_balance, submission, submit
 from tests.fixtures.gallery_data import finished_image
 

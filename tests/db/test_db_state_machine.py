@@ -26,10 +26,10 @@ from hypothesis.stateful import (
 from sqlalchemy import and_, func, select
 
 from db import jobs, quota
-from db.engine import create_engine, session_factory
-from db.intake import Created, OutOfCredits, OverCaps
+from db.admission import Created, OutOfCredits, OverCaps
 from db.models import Job, JobState, LedgerKind, QuotaBalance, QuotaLedger
 from db.plans import Plan
+from db.sessions import create_engine, session_factory
 from tests.fixtures.db_helpers import NOW, new_user_id, submission, submit
 
 T = TypeVar("T")

@@ -19,10 +19,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from db.engine import create_engine, session_factory
 from db.migrate import upgrade
+from db.sessions import create_engine, session_factory
 from gallery.app import create_app
-from gallery.pg_reader import reader_factory
+from gallery.sql_reader import reader_factory
 from tests.gallery.seed import NOW, Seeded, seed
 
 ADMIN_DSN = os.environ.get("NANKE_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gallery.app import create_app
-from gallery.pg_reader import reader_factory
+from gallery.sql_reader import reader_factory
 from tests.gallery.conftest import GalleryDB, MemoryStore
 from tests.gallery.seed import (
     ALICE,

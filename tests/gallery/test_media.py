@@ -8,7 +8,7 @@ import io
 import httpx
 from PIL import Image
 
-from gallery.thumbnails import THUMB_SIDE, make_thumbnail, thumbnail_key
+from pipeline.thumbnails import THUMB_SIDE, make_thumbnail, thumbnail_key
 from tests.gallery.conftest import GalleryDB, MemoryStore
 from tests.gallery.seed import png
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import gallery
 from gallery.app import create_app
-from gallery.pg_reader import reader_factory
+from gallery.sql_reader import reader_factory
 from tests.gallery.conftest import GalleryDB, MemoryStore
 from tests.gallery.seed import ALICE, BOB, NOW, PRIVATE, PUBLIC, XSS, World
 

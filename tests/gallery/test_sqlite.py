@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from db.engine import create_engine, session_factory
 from db.migrate import upgrade
+from db.sessions import create_engine, session_factory
 from gallery.app import create_app
-from gallery.pg_reader import reader_factory
+from gallery.sql_reader import reader_factory
 from tests.gallery.conftest import MemoryStore
 from tests.gallery.seed import PRIVATE, PUBLIC, seed
 

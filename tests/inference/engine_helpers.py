@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from inference.contracts import ImagineParams, JobSpec, PromptPart
 from inference.resolve import imagine_spec
+from pipeline.contracts import JobSpec
+from prompt.request import ImagineParams, PromptPart
 
 PROMPT = "a red fox in the snow, watercolor"
 

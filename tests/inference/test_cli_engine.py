@@ -156,7 +156,7 @@ def test_without_models_toml_the_default_is_sd15_from_the_hub(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from inference.registry import default_registry
-    from nanke.commands.engine_jobs import models_file_option, registry_from
+    from nanke.commands.job_folders import models_file_option, registry_from
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NANKE_MODELS_FILE", raising=False)

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inference.contracts import JobKind, UpscaleMode
 from inference.infotext import parse_infotext
 from inference.resolve import reroll_spec, upscale_spec, vary_spec
+from pipeline.contracts import JobKind, UpscaleMode
 from tests.inference.engine_helpers import diff, pixels, spec, with_gen
 
 

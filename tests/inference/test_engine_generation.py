@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from inference.contracts import LoraRef, PromptPart
 from inference.errors import (
     BadRequestError,
     NaNOutputError,
@@ -19,6 +18,7 @@ from inference.errors import (
 from inference.infotext import parse_infotext
 from inference.png import read_parameters
 from inference.samplers import SAMPLERS
+from prompt.request import LoraRef, PromptPart
 from tests.inference.engine_helpers import PROMPT, diff, pixels, spec, with_gen
 
 

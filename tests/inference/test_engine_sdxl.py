@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inference.contracts import UpscaleMode
 from inference.registry import ModelEntry
 from inference.resolve import upscale_spec
+from pipeline.contracts import UpscaleMode
 from tests.inference.engine_helpers import diff, pixels, spec
 
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from inference.contracts import Generation, LoraRef, PromptPart
 from inference.infotext import build_infotext, parse_infotext
 from inference.png import encode_png, read_parameters
 from inference.samplers import SAMPLERS
+from prompt.request import Generation, LoraRef, PromptPart
 
 
 def _gen(**kw: object) -> Generation:

@@ -9,7 +9,6 @@ from inference.worker.library_logs import quiet_libraries
 
 
 def test_hub_download_bars_survive_quieting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NANKE_LIBRARY_LOGS", raising=False)
     monkeypatch.setattr("inference.worker.library_logs._done", False)
     quiet_libraries()
     assert not huggingface_hub.utils.are_progress_bars_disabled()

@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from inference.contracts import PromptPart
 from inference.worker.prompt_encoding import encode_prompt
+from prompt.request import PromptPart
 
 
 def _ours(engine: Any, text: str, negative: str = "", clip_skip: int | None = None) -> Any:

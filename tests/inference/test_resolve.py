@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from inference.contracts import ImagineParams, JobKind, LoraRef, PromptPart, UpscaleMode
 from inference.errors import BadRequestError, UnknownLoraError, UnknownSamplerError
 from inference.registry import Registry, load_registry
 from inference.resolve import (
@@ -19,6 +18,8 @@ from inference.resolve import (
     upscale_spec,
     vary_spec,
 )
+from pipeline.contracts import JobKind, UpscaleMode
+from prompt.request import ImagineParams, LoraRef, PromptPart
 
 
 @pytest.fixture

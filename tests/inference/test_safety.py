@@ -16,7 +16,7 @@ import pytest
 
 from inference.errors import ModelFileError
 from inference.registry import SafetyCheckerEntry
-from nanke.commands.engine_jobs import report
+from nanke.commands.job_folders import report
 from tests.inference.engine_helpers import diff, spec
 
 
@@ -63,7 +63,7 @@ def test_a_missing_checker_folder_says_how_to_fix(registry: Any, tmp_path: Path)
 def test_the_cli_records_flags_and_notes_flagged_tiles(
     engine: Any, registry: Any, tmp_path: Path
 ) -> None:
-    from nanke.commands.engine_jobs import write_job
+    from nanke.commands.job_folders import write_job
 
     with verdict(engine, flag_everything=True):
         job = spec(registry, batch=1, steps=1)

@@ -20,12 +20,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.intake import Created, Submission, admit
+from db.admission import Created, Submission, admit
 from db.models import Image, Job, JobKind, QuotaLedger
 from db.plans import Plan
-from inference.contracts import ImagineParams, JobSpec, PromptPart
 from inference.registry import Registry
 from inference.resolve import imagine_spec
+from pipeline.contracts import JobSpec
+from prompt.request import ImagineParams, PromptPart
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = {"free": Plan(credits_milli=1_000_000)}

@@ -10,9 +10,9 @@ import pytest
 from kombu import Consumer, Queue
 from pydantic import ValidationError
 
-from inference.celery_app import RUN_JOB_TASK, build_celery_app, queue_name, worker_queues
-from inference.client import CeleryJobClient
-from nanke.settings import PipelineSettings
+from pipeline.celery_app import RUN_JOB_TASK, build_celery_app, queue_name, worker_queues
+from pipeline.client import CeleryJobClient
+from pipeline.settings import PipelineSettings
 from tests.fixtures.redis_server import RedisNamespace
 
 

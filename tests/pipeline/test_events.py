@@ -9,8 +9,8 @@ import uuid
 import redis
 import redis.asyncio as aredis
 
-from inference.contracts import JobEvent, JobEventKind
-from inference.events import (
+from pipeline.contracts import JobEvent, JobEventKind
+from pipeline.events import (
     InMemoryEvents,
     PreviewThrottle,
     RedisEventPublisher,

@@ -21,17 +21,17 @@ import redis
 import redis.asyncio as aredis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.engine import create_engine, session_factory
-from inference.broker_state import RedisBrokerState
-from inference.celery_app import build_celery_app, queue_name
-from inference.client import CeleryJobClient
-from inference.contracts import JobEventKind
-from inference.enqueue import enqueue
-from inference.events import RedisEventPublisher, RedisEventReader
-from inference.reconciler import Reconciler, default_queue_of
+from db.sessions import create_engine, session_factory
 from inference.registry import Registry, load_registry
-from inference.storage import LocalStorage
-from nanke.settings import PipelineSettings
+from pipeline.broker_state import RedisBrokerState
+from pipeline.celery_app import build_celery_app, queue_name
+from pipeline.client import CeleryJobClient
+from pipeline.contracts import JobEventKind
+from pipeline.enqueue import enqueue
+from pipeline.events import RedisEventPublisher, RedisEventReader
+from pipeline.reconciler import Reconciler, default_queue_of
+from pipeline.settings import PipelineSettings
+from pipeline.storage import LocalStorage
 from tests.fixtures.redis_server import PrivateRedis
 from tests.pipeline.harness import (
     Workers,

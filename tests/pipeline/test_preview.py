@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from inference.contracts import MAX_PREVIEW_BYTES
-from inference.worker.preview import latents_to_rgb, preview_jpeg
+from pipeline.contracts import MAX_PREVIEW_BYTES
+from pipeline.preview import latents_to_rgb, preview_jpeg
 
 
 def test_zero_latents_are_mid_grey_and_channel_four_tints_blue() -> None:

@@ -22,16 +22,16 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import jobs
-from db.engine import create_engine, session_factory
 from db.migrate import upgrade
-from inference.contracts import JobEventKind, JobSpec
+from db.sessions import create_engine, session_factory
 from inference.errors import UnknownLoraError
-from inference.events import InMemoryEvents
-from inference.storage import LocalStorage
-from inference.worker.embedded import InProcessDispatcher
-from inference.worker.job_store import DbJobStore
-from inference.worker.runner import RETRY_MESSAGE, JobRunner, Outcome
-from nanke.settings import PipelineSettings
+from pipeline.contracts import JobEventKind, JobSpec
+from pipeline.events import InMemoryEvents
+from pipeline.in_process import InProcessDispatcher
+from pipeline.job_store import DbJobStore
+from pipeline.runner import RETRY_MESSAGE, JobRunner, Outcome
+from pipeline.settings import PipelineSettings
+from pipeline.storage import LocalStorage
 from tests.pipeline.harness import image_keys, job_row, ledger_kinds, submit
 
 SETTINGS = PipelineSettings(preview_interval_s=0)
@@ -75,7 +75,8 @@ class StandInEngine:
 
 
 def _spec(prompt: str = "a fox") -> JobSpec:
-    from inference.contracts import Generation, ImagineParams, JobKind, PromptPart
+    from pipeline.contracts import JobKind
+    from prompt.request import Generation, ImagineParams, PromptPart
 
     parts = (PromptPart(text=prompt),)
     return JobSpec(
@@ -258,7 +259,7 @@ async def test_embedded_worker_on_sqlite_serves_fast_before_relax(tmp_path: Path
 
 
 async def test_a_variation_whose_source_image_is_gone_fails_without_retry(setup: Setup) -> None:
-    from inference.contracts import JobKind, SourceImage
+    from pipeline.contracts import JobKind, SourceImage
 
     spec = _spec().model_copy(
         update={
@@ -279,8 +280,9 @@ async def test_start_embedded_worker_wires_a_job_through(
     import types
 
     from inference.registry import parse_registry
-    from inference.worker.embedded import start_embedded_worker
-    from nanke.settings import Settings, StorageSettings
+    from nanke.settings import Settings
+    from pipeline.in_process import start_embedded_worker
+    from pipeline.settings import StorageSettings
 
     # The real engine module imports torch (tens of seconds here); the builder's wiring is
     # what this test is about, so the stand-in engine takes its place.

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from inference.storage import (
+from pipeline.settings import StorageSettings
+from pipeline.storage import (
     InvalidKeyError,
     LocalStorage,
     ObjectNotFoundError,
@@ -20,7 +21,6 @@ from inference.storage import (
     job_key,
     validate_key,
 )
-from nanke.settings import StorageSettings
 
 BAD_KEYS = [
     "",

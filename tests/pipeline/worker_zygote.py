@@ -30,9 +30,8 @@ import diffusers  # noqa: E402
 import kombu.transport.redis  # noqa: E402, F401
 import transformers  # noqa: E402
 
-import inference.worker.engine  # noqa: E402
-import inference.worker.service  # noqa: E402, F401
 import nanke.cli  # noqa: E402
+import nanke.roots.worker  # noqa: E402
 
 # diffusers and transformers import their pipeline and model modules lazily, on first
 # attribute access (10+ s here): resolve the ones a worker loads, before forking.

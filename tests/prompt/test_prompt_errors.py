@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.prompt import PromptError, parse_prompt
+from prompt import PromptError, parse_prompt
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.prompt import parse_prompt
-from inference.contracts import ImagineParams, LoraRef, PromptPart
+from prompt import parse_prompt
+from prompt.request import ImagineParams, LoraRef, PromptPart
 
 UNSET: dict[str, Any] = {
     "negative_prompt": None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.prompt import parse_prompt
+from prompt import parse_prompt
 
 
 def parts(text: str) -> list[tuple[str, float]]:

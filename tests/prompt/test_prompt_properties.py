@@ -11,11 +11,11 @@ from typing import TypeVar
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.prompt import SAMPLERS, PromptError, format_prompt, parse_prompt
-from bot.prompt.flags import FLAG_START
-from bot.prompt.multiprompt import split_parts
-from bot.prompt.parser import collapse
-from inference.contracts import LORA_NAME_RE, MAX_SEED, ImagineParams, LoraRef
+from prompt import SAMPLERS, PromptError, format_prompt, parse_prompt
+from prompt.flags import FLAG_START
+from prompt.multiprompt import split_parts
+from prompt.parser import collapse
+from prompt.request import LORA_NAME_RE, MAX_SEED, ImagineParams, LoraRef
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.prompt import SAMPLERS, PromptError, canonical_sampler
+from prompt import SAMPLERS, PromptError, canonical_sampler
 
 
 def test_canonical_names_in_the_issues_order() -> None:
@@ -91,3 +91,12 @@ def test_unknown_sampler_lists_the_closest(name: str, closest: str) -> None:
     assert caught.value.flag == "--sampler"
     assert "closest:" in caught.value.message
     assert closest in caught.value.message
+
+
+def test_the_language_and_the_engine_know_the_same_samplers() -> None:
+    """The prompt language's names (what members type) and the engine's table (what runs) are
+    two lists: every name the parser accepts must run, and every sampler that runs is nameable."""
+    from inference.samplers import SAMPLERS as ENGINE_SAMPLERS
+    from prompt.samplers import SAMPLERS as LANGUAGE_SAMPLERS
+
+    assert tuple(ENGINE_SAMPLERS) == LANGUAGE_SAMPLERS

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from bot.prompt import parse_prompt
-from bot.prompt.remake import Recipe, aspect_ratio, imagine_command
-from inference.contracts import LoraRef
+from prompt import parse_prompt
+from prompt.remake import Recipe, aspect_ratio, imagine_command
+from prompt.request import LoraRef
 
 
 def recipe(**changes: Any) -> Recipe:

@@ -6,7 +6,7 @@ from bot_fakes import COST_MILLI
 from conftest import make_bot
 
 from bot.services.ports import GuildConfig, JobState, UserPrefs
-from inference.contracts import JobKind, UpscaleMode
+from pipeline.contracts import JobKind, UpscaleMode
 
 
 def labels(message) -> list[str | None]:

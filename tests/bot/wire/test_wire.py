@@ -16,8 +16,8 @@ from bot_fakes import (
 from fake_discord import until
 
 from bot.app import BotDeps, build_bot
-from inference.events import InMemoryEvents
 from nanke.settings import Settings
+from pipeline.events import InMemoryEvents
 
 
 def _content(request) -> str:

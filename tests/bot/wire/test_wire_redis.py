@@ -11,9 +11,9 @@ import uuid
 from fake_discord import until
 
 from bot.app import build_bot
-from bot.wiring import open_deps
-from inference.broker_state import RedisBrokerState
+from nanke.roots.bot import open_deps
 from nanke.settings import Settings
+from pipeline.broker_state import RedisBrokerState
 
 MODELS_TOML = '[[models]]\nname = "tiny"\nsource = "."\nfamily = "sd15"\ndefault = true\n'
 

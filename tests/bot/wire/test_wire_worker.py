@@ -14,9 +14,9 @@ from PIL import Image
 from sqlalchemy import text
 
 from bot.app import build_bot
-from bot.wiring import open_deps
-from db.engine import create_engine
 from db.migrate import upgrade
+from db.sessions import create_engine
+from nanke.roots.bot import open_deps
 from nanke.settings import Settings
 
 
@@ -40,7 +40,7 @@ async def test_imagine_end_to_end_with_the_embedded_worker(
     fake, database_url, tiny_models_toml, tmp_path
 ):
     settings = Settings(database_url=database_url, models_file=tiny_models_toml, data_dir=tmp_path)
-    async with open_deps(settings, embedded=True) as deps:
+    async with open_deps(settings, one_box=True) as deps:
         bot = build_bot(settings, deps, guild_ready_timeout=0.1)
         runner = asyncio.create_task(bot.start("fake-token"))
         try:

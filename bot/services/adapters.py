@@ -1,0 +1,37 @@
+"""The bot's ports (bot.services.ports) implemented on the job pipeline: storage read off the
+event loop, and enqueueing on a model family's queue. The Postgres store is `sql_store`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from bot.services.ports import JobView
+from pipeline.celery_app import queue_name
+from pipeline.enqueue import enqueue
+
+
+class StorageImages:
+    """The pipeline's storage, read off the event loop."""
+
+    def __init__(self, storage: Any) -> None:
+        self._storage = storage
+
+    async def read(self, key: str) -> bytes:
+        data: bytes = await asyncio.to_thread(self._storage.get, key)
+        return data
+
+
+class PipelineEnqueuer:
+    """Publishes a job to its model family's queue (relax queue when admitted uncharged) and
+    announces its place in line, as the pipeline's `enqueue` does."""
+
+    def __init__(self, dispatcher: Any, events: Any, family_of: Callable[[str], str]) -> None:
+        self._dispatcher = dispatcher
+        self._events = events
+        self._family_of = family_of
+
+    async def enqueue(self, job: JobView) -> None:
+        queue = queue_name(self._family_of(job.spec.generation.model), relax=job.relaxed)
+        await asyncio.to_thread(enqueue, self._dispatcher, self._events, job.id, queue)

@@ -1,0 +1,26 @@
+"""The bot's own settings: what it needs to know about Discord. `nanke.settings` composes them."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class DiscordSettings(BaseModel):
+    token: SecretStr | None = None
+    # Discord user ids that are Nanke admins everywhere, beside members with Manage Server.
+    admin_ids: list[int] = Field(default_factory=list)
+    # Guilds to sync slash commands to at once (global sync can take up to an hour).
+    dev_guild_ids: list[int] = Field(default_factory=list)
+
+
+class BotConfig(Protocol):
+    """What the bot reads from the process's settings (`nanke.settings.Settings` has it)."""
+
+    @property
+    def discord(self) -> DiscordSettings: ...
+
+    # Public base URL of the web gallery, for 🔗 Web buttons; None hides them.
+    @property
+    def gallery_url(self) -> str | None: ...

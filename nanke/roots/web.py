@@ -1,0 +1,25 @@
+"""The composition root of the web process (`nanke web`): settings → database → storage → app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nanke.settings import Settings
+
+
+def build_web_app(settings: Settings, *, page_size: int) -> Any:
+    """The gallery app on the configured database and storage (StorageError if that is wrong)."""
+    from db.sessions import create_engine, session_factory
+    from gallery.app import create_app
+    from gallery.sql_reader import reader_factory
+    from gallery.storage_blobs import StorageBlobs
+    from pipeline.storage import build_storage
+
+    storage = build_storage(settings.storage, settings.data_dir)
+    engine = create_engine(settings.effective_database_url)
+    return create_app(
+        reader_factory(session_factory(engine)),
+        StorageBlobs(storage),
+        page_size=page_size,
+        on_close=engine.dispose,
+    )

@@ -1,0 +1,132 @@
+"""The composition root of the worker process (`nanke worker`): settings → registry → engine →
+runner → Celery.
+
+One worker per GPU, solo pool: the job runs in the worker's main thread, so the models loaded
+at start stay warm and one GPU never runs two jobs. Models are loaded before the worker
+consumes anything; if they cannot be, the worker exits with a message and never takes a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from nanke.settings import Settings, SettingsError
+from pipeline.celery_app import build_celery_app, queue_name, worker_queues
+from pipeline.events import RedisEventPublisher
+from pipeline.storage import build_storage
+
+log = logging.getLogger(__name__)
+
+
+class WorkerStartError(RuntimeError):
+    """The worker cannot start; the message says what to fix."""
+
+
+@dataclass
+class WorkerPlan:
+    queues: list[str]
+    models: list[str]  # registry names to load before consuming
+
+
+def plan_worker(registry: Any, queues: list[str] | None) -> WorkerPlan:
+    """Which queues to consume and which models that needs (all families by default)."""
+    families = list(dict.fromkeys(entry.family for entry in registry.models.values()))
+    chosen = queues or worker_queues(families)
+    served = {queue_name(f) for f in families} | {queue_name(f, relax=True) for f in families}
+    unknown = [q for q in chosen if q not in served]
+    if unknown:
+        raise WorkerStartError(
+            f"no model in the registry serves queue(s) {', '.join(unknown)}; "
+            f"this registry serves: {', '.join(sorted(served))}"
+        )
+    needed = {q.removeprefix("nanke.").removesuffix(".relax") for q in chosen}
+    models = [name for name, entry in registry.models.items() if entry.family in needed]
+    return WorkerPlan(chosen, models)
+
+
+def run_worker(settings: Settings, queues: list[str] | None, name: str | None) -> int:
+    """Start a Celery worker (blocks until it stops); returns its exit code."""
+    database_url, events_url = _required_urls(settings)
+    from inference.registry import load_registry
+
+    # Everything that can be checked without torch is checked first: a typo fails in 1 s.
+    registry = load_registry(settings.models_file)
+    plan = plan_worker(registry, queues)
+    for model in plan.models:
+        registry.model(model).check_files()
+    engine = _loaded_engine(settings, registry, plan.models)
+
+    import redis
+
+    from db.sessions import create_engine, session_factory
+    from pipeline.job_store import DbJobStore
+    from pipeline.loop_thread import LoopThread
+    from pipeline.runner import JobRunner
+    from pipeline.tasks import register_tasks
+
+    hostname = name or f"gpu@{socket.gethostname()}-{os.getpid()}"
+    loop = LoopThread()
+    db_engine = create_engine(database_url)
+    store = DbJobStore(
+        session_factory(db_engine), loop.run, timedelta(seconds=settings.pipeline.lease_s)
+    )
+    events = RedisEventPublisher(
+        redis.Redis.from_url(events_url),
+        settings.pipeline.events_stream,
+        maxlen=settings.pipeline.events_maxlen,
+    )
+    storage = build_storage(settings.storage, settings.data_dir)
+    runner = JobRunner(engine, store, storage, events, settings.pipeline, owner=hostname)
+    app = build_celery_app(settings.broker_url or "", settings.pipeline)
+    register_tasks(app, runner)
+    log.info("worker %s consuming %s", hostname, ", ".join(plan.queues))
+    worker = app.Worker(
+        hostname=hostname,
+        queues=plan.queues,
+        pool="solo",
+        concurrency=1,
+        loglevel=settings.log_level,
+        without_gossip=True,
+        without_mingle=True,
+        without_heartbeat=True,
+    )
+    try:
+        worker.start()
+    finally:
+        loop.run(db_engine.dispose())
+        loop.close()
+    return int(worker.exitcode or 0)
+
+
+def _required_urls(settings: Settings) -> tuple[str, str]:
+    """The database and events URLs a worker cannot run without (the broker is checked too)."""
+    if not settings.broker_url:
+        raise SettingsError(
+            "nanke worker needs NANKE_BROKER_URL (e.g. redis://127.0.0.1:6379/0); "
+            "on a single box without Redis, `nanke run` runs an embedded worker instead"
+        )
+    if not settings.database_url:
+        raise SettingsError(
+            "nanke worker needs NANKE_DATABASE_URL pointing at the bot's Postgres database"
+        )
+    events_url = settings.effective_events_url
+    if not events_url:
+        raise SettingsError("nanke worker needs NANKE_EVENTS_URL (a Redis URL) for job events")
+    return settings.database_url, events_url
+
+
+def _loaded_engine(settings: Settings, registry: Any, models: list[str]) -> Any:
+    """The engine with every served model loaded, before the worker takes a job."""
+    from nanke.roots.cli_engine import make_engine
+
+    engine = make_engine(
+        registry, library_logs=settings.library_logs, max_models=max(2, len(models))
+    )
+    log.info("loading %s on %s", ", ".join(models), engine.device)
+    engine.load_models(models)
+    return engine

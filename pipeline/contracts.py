@@ -1,0 +1,94 @@
+"""The one JSON contract that travels from the bot to a worker (torch-free).
+
+`JobSpec` is what a worker receives (by job id, from Postgres or the CLI's job.json): the
+member's `ImagineParams` and the resolved `Generation` (both from `prompt.request`), plus the job's
+kind and source image. `JobResult` and `JobEvent` come back.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from db.models import JobKind
+from prompt.request import Generation, ImagineParams
+
+__all__ = ["JobKind"]  # the kinds are the database's enum: one list for the table and the contract
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class UpscaleMode(StrEnum):
+    SUBTLE = "subtle"
+    CREATIVE = "creative"
+
+
+class SourceImage(_Frozen):
+    """The tile an upscale or variation starts from."""
+
+    job_id: UUID
+    index: int = Field(ge=1, le=4)  # 1-based, as on the U1–U4 / V1–V4 buttons
+    key: str  # storage key of that tile's PNG
+
+
+class JobSpec(_Frozen):
+    job_id: UUID
+    kind: JobKind
+    params: ImagineParams  # as asked: reroll, remix and /show start from these
+    generation: Generation  # as resolved and run
+    source: SourceImage | None = None
+    upscale_mode: UpscaleMode | None = None
+
+
+class JobResult(_Frozen):
+    """What a finished job produced; images are storage keys, never bytes."""
+
+    job_id: UUID
+    image_keys: tuple[str, ...]  # tile 1..n
+    grid_key: str | None = None  # the 2x2 grid, for imagine/vary/reroll
+    seeds: tuple[int, ...]
+    width: int
+    height: int
+    infotext: str  # A1111 `parameters` text of tile 1
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    nsfw: tuple[bool, ...] = ()  # safety checker flag per image_keys entry; () when unchecked
+
+
+class JobEventKind(StrEnum):
+    QUEUED = "queued"
+    STARTED = "started"
+    PROGRESS = "progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+# A progress preview travels inline in the event (a small JPEG), never through storage: it is
+# worthless a second later, so writing and cleaning up an object per preview is pure cost.
+MAX_PREVIEW_BYTES = 24_000
+
+
+class JobEvent(_Frozen):
+    """Something that happened to a job, for the bot to show (docs/pipeline.md).
+
+    queued: `position` jobs ahead. started: `attempt`. progress: `percent` and optionally
+    `preview_jpeg`. succeeded: `result`. failed: `error`, a message fit for the member.
+    """
+
+    # Bytes go over JSON as base64.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+    job_id: UUID
+    kind: JobEventKind
+    attempt: int | None = None
+    position: int | None = Field(default=None, ge=0)
+    percent: float | None = Field(default=None, ge=0, le=100)
+    preview_jpeg: bytes | None = Field(default=None, max_length=MAX_PREVIEW_BYTES)
+    result: JobResult | None = None
+    error: str | None = None
+    at: float = 0.0  # Unix time the event was made (informational)

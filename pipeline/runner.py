@@ -1,0 +1,278 @@
+"""One job, start to finish, on a worker: claim → heartbeat → engine → storage → complete.
+
+The same runner serves the Celery task and the embedded in-process worker. Every step that
+changes the job goes through the data layer's fenced transitions, so a duplicate delivery, a
+worker that lost its lease or a redelivered message can never produce a second result:
+
+- claim: only a queued job with attempts left is taken; anything else is dropped (it is
+  running elsewhere, finished, or cancelled).
+- heartbeat: a thread extends the lease; if the job is no longer this attempt's, the engine
+  is stopped at its next step and nothing is written.
+- complete: only the current attempt succeeds; a stale attempt deletes what it wrote.
+- errors: the engine's typed errors (bad input, unknown model, out of memory, NaN) fail the
+  job and refund it at once; anything else is retried while attempts are left.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from PIL import Image
+from pydantic import ValidationError
+
+from db.jobs import Claim, NewImage
+from db.models import JobState
+from pipeline.contracts import JobEvent, JobEventKind, JobSpec
+from pipeline.errors import JobError, SourceMissingError
+from pipeline.events import EventPublisher, PreviewThrottle
+from pipeline.preview import preview_jpeg
+from pipeline.results import store_output
+from pipeline.settings import PipelineSettings
+from pipeline.storage import ObjectNotFoundError, Storage, job_key, job_prefix
+
+log = logging.getLogger(__name__)
+
+RETRY_MESSAGE = (
+    "the job failed on every attempt because of an error on the GPU worker; "
+    "your credits were refunded"
+)
+
+
+class Outcome(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # failed and refunded
+    REQUEUED = "requeued"  # retryable error, attempts left: queued again
+    STALE = "stale"  # lost the job to another attempt: output discarded
+    SKIPPED = "skipped"  # not claimable (running elsewhere, done, cancelled)
+
+
+class JobStore(Protocol):
+    def claim(self, job_id: uuid.UUID, owner: str) -> Claim | None: ...
+
+    def heartbeat(self, job_id: uuid.UUID, attempt: int) -> bool: ...
+
+    def complete(
+        self, job_id: uuid.UUID, attempt: int, images: list[NewImage], result: dict[str, Any]
+    ) -> bool: ...
+
+    def fail(
+        self, job_id: uuid.UUID, attempt: int, error: str, *, retryable: bool
+    ) -> JobState | None: ...
+
+
+class EngineLike(Protocol):
+    def run(self, spec: JobSpec, source: Image.Image | None, on_progress: Any) -> Any: ...
+
+
+class LeaseLost(Exception):
+    """This attempt no longer owns the job; stop without writing anything."""
+
+
+class _Heartbeat:
+    def __init__(self, store: JobStore, job_id: uuid.UUID, attempt: int, every_s: float) -> None:
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._store, self._job_id, self._attempt, self._every = store, job_id, attempt, every_s
+        self._thread = threading.Thread(target=self._loop, name="nanke-heartbeat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._every + 5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                if not self._store.heartbeat(self._job_id, self._attempt):
+                    log.warning("job %s attempt %s lost its lease", self._job_id, self._attempt)
+                    self.lost.set()
+                    return
+            except Exception:  # the database blipped: keep trying; complete() decides
+                log.exception("heartbeat for job %s failed", self._job_id)
+
+
+class JobRunner:
+    def __init__(
+        self,
+        engine: EngineLike,
+        store: JobStore,
+        storage: Storage,
+        events: EventPublisher,
+        settings: PipelineSettings,
+        *,
+        owner: str,
+        requeue: Callable[[uuid.UUID], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._storage = storage
+        self._events = events
+        self._settings = settings
+        self._owner = owner
+        self._requeue = requeue
+        self._clock = clock
+        # Wall time of the last job outside the engine call: claim, storage, complete.
+        self.last_overhead_ms = 0.0
+
+    def run(self, job_id: uuid.UUID, requeue: Callable[[uuid.UUID], None] | None = None) -> Outcome:
+        started = self._clock()
+        claim = self._store.claim(job_id, self._owner)
+        if claim is None:
+            log.info("job %s is not claimable (running elsewhere or finished): dropped", job_id)
+            return Outcome.SKIPPED
+        attempt = claim.attempt
+        log.info("job %s attempt %s started on %s", job_id, attempt, self._owner)
+        self._publish(JobEvent(job_id=job_id, kind=JobEventKind.STARTED, attempt=attempt))
+        engine_ms = 0.0
+        try:
+            spec = JobSpec.model_validate(claim.request)
+            source = self._source(spec)
+            with _Heartbeat(self._store, job_id, attempt, self._settings.heartbeat_s) as beat:
+                t0 = self._clock()
+                output = self._engine.run(spec, source, self._progress(job_id, attempt, beat))
+                engine_ms = (self._clock() - t0) * 1000
+            if beat.lost.is_set():
+                raise LeaseLost
+            if engine_ms > self._settings.job_timeout_s * 1000:
+                log.warning(
+                    "job %s ran %.0f s, over pipeline.job_timeout_s: raise it together with "
+                    "the visibility timeout",
+                    job_id,
+                    engine_ms / 1000,
+                )
+            outcome = self._finish(job_id, attempt, output)
+        except LeaseLost:
+            log.warning("job %s attempt %s was taken over: output discarded", job_id, attempt)
+            outcome = Outcome.STALE
+        except (JobError, ValidationError) as exc:
+            message = exc.message if isinstance(exc, JobError) else "the job's request is invalid"
+            outcome = self._fail(job_id, attempt, message, retryable=False)
+        except Exception as exc:
+            log.exception("job %s attempt %s crashed", job_id, attempt)
+            self._discard(job_id, attempt)
+            # The row keeps the technical cause for operators; the member sees RETRY_MESSAGE.
+            detail = f"worker error: {type(exc).__name__}: {exc}"[:500]
+            outcome = self._fail(job_id, attempt, detail, retryable=True, shown=RETRY_MESSAGE)
+            if outcome is Outcome.REQUEUED:
+                (requeue or self._requeue or (lambda _id: None))(job_id)
+        self.last_overhead_ms = (self._clock() - started) * 1000 - engine_ms
+        if outcome is Outcome.SUCCEEDED:
+            log.info(
+                "job %s attempt %s succeeded: engine %.1f ms, overhead %.1f ms",
+                job_id,
+                attempt,
+                engine_ms,
+                self.last_overhead_ms,
+            )
+        return outcome
+
+    def _source(self, spec: JobSpec) -> Image.Image | None:
+        if spec.source is None:
+            return None
+        try:
+            data = self._storage.get(spec.source.key)
+        except ObjectNotFoundError:
+            raise SourceMissingError(
+                f"the image this job starts from ({spec.source.key}) is no longer stored; "
+                "run /imagine again"
+            ) from None
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image
+
+    def _progress(
+        self, job_id: uuid.UUID, attempt: int, beat: _Heartbeat
+    ) -> Callable[[int, int, Any], None]:
+        throttle = PreviewThrottle(self._settings.preview_interval_s)
+
+        def on_progress(step: int, total: int, latents: Any) -> None:
+            if beat.lost.is_set():
+                raise LeaseLost
+            if not throttle.ready():
+                return
+            try:
+                preview = preview_jpeg(latents)
+            except Exception:  # a preview is a nicety; never fail a job over one
+                log.debug("preview failed", exc_info=True)
+                preview = None
+            percent = min(100.0, 100.0 * step / max(total, 1))
+            self._publish(
+                JobEvent(
+                    job_id=job_id,
+                    kind=JobEventKind.PROGRESS,
+                    attempt=attempt,
+                    percent=round(percent, 1),
+                    preview_jpeg=preview,
+                )
+            )
+
+        return on_progress
+
+    def _finish(self, job_id: uuid.UUID, attempt: int, output: Any) -> Outcome:
+        # Keys carry the attempt, so a stale attempt can never overwrite the winner's files.
+        folder = str(attempt)
+        result = store_output(
+            job_id,
+            output,
+            lambda key, data: self._storage.put(key, data, "image/png"),
+            lambda name: job_key(job_id, folder, name),
+        )
+        keys = result.image_keys
+        images = [
+            NewImage(index=i, key=key, width=output.width, height=output.height, seed=seed)
+            for i, (key, seed) in enumerate(zip(keys, output.seeds, strict=True), start=1)
+        ]
+        if not self._store.complete(job_id, attempt, images, result.model_dump(mode="json")):
+            self._discard(job_id, attempt)
+            log.warning("job %s attempt %s is stale: output discarded", job_id, attempt)
+            return Outcome.STALE
+        self._publish(
+            JobEvent(job_id=job_id, kind=JobEventKind.SUCCEEDED, attempt=attempt, result=result)
+        )
+        return Outcome.SUCCEEDED
+
+    def _discard(self, job_id: uuid.UUID, attempt: int) -> None:
+        try:
+            self._storage.delete_prefix(f"{job_prefix(job_id)}{attempt}/")
+        except Exception:
+            log.exception("could not delete stale output of job %s attempt %s", job_id, attempt)
+
+    def _fail(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        message: str,
+        *,
+        retryable: bool,
+        shown: str | None = None,
+    ) -> Outcome:
+        state = self._store.fail(job_id, attempt, message, retryable=retryable)
+        if state is None:
+            return Outcome.STALE
+        if state is JobState.QUEUED:
+            self._publish(JobEvent(job_id=job_id, kind=JobEventKind.QUEUED, attempt=attempt))
+            return Outcome.REQUEUED
+        self._publish(
+            JobEvent(
+                job_id=job_id, kind=JobEventKind.FAILED, attempt=attempt, error=shown or message
+            )
+        )
+        log.info("job %s failed: %s", job_id, message)
+        return Outcome.FAILED
+
+    def _publish(self, event: JobEvent) -> None:
+        try:
+            self._events.publish(event.model_copy(update={"at": time.time()}))
+        except Exception:  # events are for display; the job row is the truth
+            log.exception("could not publish %s event for job %s", event.kind, event.job_id)

@@ -1,0 +1,50 @@
+"""ImagineParams → the canonical prompt string that parses back to the same request."""
+
+from __future__ import annotations
+
+from prompt.request import ImagineParams
+from prompt.values import fmt_number
+
+
+def escape_braces(text: str) -> str:
+    """Escape what permutation expansion would otherwise consume: braces, and a comma that
+    follows a backslash (`\\,` would become `,`)."""
+    out: list[str] = []
+    previous = ""
+    for char in text:
+        if char in "{}" or (char == "," and previous == "\\"):
+            out.append("\\")
+        out.append(char)
+        previous = char
+    return "".join(out)
+
+
+def format_prompt(params: ImagineParams) -> str:
+    """The prompt text, then every set flag in the table's order; inline LoRAs become --lora."""
+    words = [escape_braces(params.prompt)]
+    if params.negative_prompt:
+        words += ["--no", escape_braces(params.negative_prompt)]
+    if params.aspect_ratio is not None:
+        words += ["--ar", params.aspect_ratio]
+    if params.cfg is not None:
+        words += ["--cfg", fmt_number(params.cfg)]
+    if params.sampler is not None:
+        words += ["--sampler", params.sampler]
+    for lora in params.loras:
+        weight = "" if lora.weight == 1.0 else f":{fmt_number(lora.weight)}"
+        words += ["--lora", f"{lora.name}{weight}"]
+    if params.seed is not None:
+        words += ["--seed", str(params.seed)]
+    if params.steps is not None:
+        words += ["--steps", str(params.steps)]
+    if params.quality is not None:
+        words += ["--q", fmt_number(params.quality)]
+    if params.model is not None:
+        words += ["--model", params.model]
+    if params.chaos is not None:
+        words += ["--chaos", str(params.chaos)]
+    if params.tile:
+        words.append("--tile")
+    if params.clip_skip is not None:
+        words += ["--clip-skip", str(params.clip_skip)]
+    return " ".join(words)

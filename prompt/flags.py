@@ -1,0 +1,90 @@
+"""The flag table and the split of a prompt into its text and its flags."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from prompt.errors import PromptError
+
+# `--name`, or one em/en dash (phones turn `--` into a dash), at the start of a word.
+FLAG_START = re.compile(r"(?<!\S)(?:--|[—–])([A-Za-z][A-Za-z0-9_-]*)")
+
+
+class Value(Enum):
+    TOKEN = "one token"  # anything after it is stray text
+    TEXT = "text up to the next flag"
+    NONE = "no value"
+
+
+@dataclass(frozen=True)
+class FlagSpec:
+    name: str  # canonical, without dashes
+    value: Value
+    example: str  # shown when the value is missing
+    repeatable: bool = False
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name}"
+
+
+FLAGS: dict[str, FlagSpec] = {
+    spec.name: spec
+    for spec in (
+        FlagSpec("ar", Value.TOKEN, "16:9"),
+        FlagSpec("cfg", Value.TOKEN, "7"),
+        FlagSpec("sampler", Value.TEXT, "euler_a"),
+        FlagSpec("lora", Value.TOKEN, "watercolor:0.7", repeatable=True),
+        FlagSpec("seed", Value.TOKEN, "1234"),
+        FlagSpec("no", Value.TEXT, "text, watermark"),
+        FlagSpec("steps", Value.TOKEN, "30"),
+        FlagSpec("q", Value.TOKEN, "1"),
+        FlagSpec("model", Value.TOKEN, "sd15"),
+        FlagSpec("chaos", Value.TOKEN, "50"),
+        FlagSpec("tile", Value.NONE, ""),
+        FlagSpec("clip-skip", Value.TOKEN, "2"),
+        FlagSpec("repeat", Value.TOKEN, "4"),
+    )
+}
+
+# Midjourney's long and short spellings of the same flags.
+ALIASES: dict[str, str] = {
+    "aspect": "ar",
+    "quality": "q",
+    "c": "chaos",
+    "r": "repeat",
+    "clipskip": "clip-skip",
+}
+
+
+@dataclass(frozen=True)
+class FlagUse:
+    spec: FlagSpec
+    value: str  # raw text after the flag, up to the next flag
+
+
+def _lookup(typed: str) -> FlagSpec:
+    key = typed.lower().replace("_", "-")
+    key = ALIASES.get(key, key)
+    if key in FLAGS:
+        return FLAGS[key]
+    best = difflib.get_close_matches(key, [*FLAGS, *ALIASES], n=1, cutoff=0.0)
+    hint = f"did you mean --{ALIASES.get(best[0], best[0])}? " if best else ""
+    known = ", ".join(f"--{name}" for name in FLAGS)
+    shown = f"--{typed}" if len(typed) <= 30 else f"--{typed[:29]}…"
+    raise PromptError(f"unknown flag {shown}: {hint}(flags: {known})", shown)
+
+
+def split_flags(text: str) -> tuple[str, list[FlagUse]]:
+    """The prompt text before the first flag, and each flag with its raw value."""
+    starts = list(FLAG_START.finditer(text))
+    if not starts:
+        return text, []
+    uses = []
+    for match, following in zip(starts, [*starts[1:], None], strict=True):
+        end = following.start() if following else len(text)
+        uses.append(FlagUse(_lookup(match.group(1)), text[match.end() : end]))
+    return text[: starts[0].start()], uses

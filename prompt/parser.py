@@ -1,0 +1,199 @@
+"""Text after `/imagine` → one ImagineParams per expanded request. No defaults are applied."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from prompt.errors import PromptError
+from prompt.flags import FlagSpec, FlagUse, Value, split_flags
+from prompt.loras import extract_inline_loras, parse_lora_flag
+from prompt.multiprompt import split_parts
+from prompt.permutations import expand_permutations
+from prompt.request import LORA_NAME_RE, MAX_SEED, ImagineParams, LoraRef
+from prompt.samplers import canonical_sampler, find_sampler
+from prompt.values import parse_float, parse_int, quote
+
+MAX_PROMPT_CHARS = 6000
+MAX_REQUESTS = 10
+MAX_RATIO = 4
+QUALITIES = (0.25, 0.5, 1.0, 2.0)
+_MAX_SAMPLER_WORDS = 6  # the longest name, 'DPM++ 2M SDE Karras', has 4
+
+# Control characters (other than whitespace, which is collapsed anyway) are never meant: they
+# come from copy and paste, and Postgres cannot store NUL. They become spaces.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_RATIO = re.compile(r"([0-9]{1,9}):([0-9]{1,9})")
+
+
+def collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def parse_prompt(text: str) -> list[ImagineParams]:
+    """Parse one /imagine prompt; PromptError (never another exception) when it is invalid."""
+    if len(text) > MAX_PROMPT_CHARS:
+        raise PromptError(
+            f"the prompt is {len(text):,} characters long; the limit is {MAX_PROMPT_CHARS:,}: "
+            "shorten it"
+        )
+    text = _CONTROL.sub(" ", text)
+    if not text.strip():
+        raise PromptError("the prompt is empty: describe the image, e.g. 'a lighthouse at dusk'")
+    variants = [_parse_one(variant) for variant in expand_permutations(text, MAX_REQUESTS)]
+    total = sum(repeat for _, repeat in variants)
+    if total > MAX_REQUESTS:
+        raise PromptError(
+            f"this prompt would make {total} requests ({len(variants)} prompt(s) × --repeat); "
+            f"the limit is {MAX_REQUESTS}: lower --repeat or use fewer {{…}} options",
+            "--repeat",
+        )
+    return [_nth_repeat(params, k) for params, repeat in variants for k in range(repeat)]
+
+
+def _nth_repeat(params: ImagineParams, k: int) -> ImagineParams:
+    """Repeat k of a prompt with a fixed --seed starts 4 seeds further on (a grid uses
+    seed..seed+3), so `--repeat 3 --seed 7` paints three different grids, not one three times."""
+    if k == 0 or params.seed is None:
+        return params
+    return params.model_copy(update={"seed": (params.seed + 4 * k) % (MAX_SEED + 1)})
+
+
+def _parse_one(text: str) -> tuple[ImagineParams, int]:
+    # Inline tags go first: removing one can turn the text after it into a flag
+    # ('<lora:x:1>--ar 2:1'), and a tag is a LoRA wherever it stands.
+    inline_loras, text = extract_inline_loras(text)
+    head, uses = split_flags(text)
+    fields: dict[str, Any] = {}
+    loras: list[LoraRef] = list(inline_loras)
+    seen: set[str] = set()
+    for use in uses:
+        spec = use.spec
+        if spec.name in seen and not spec.repeatable:
+            raise PromptError(f"{spec.flag} is given twice: keep one", spec.flag)
+        seen.add(spec.name)
+        value = _value(use)
+        if spec.name == "lora":
+            loras.append(parse_lora_flag(value))
+        else:
+            field, parsed = _FIELD_PARSERS[spec.name](value, spec.flag)
+            fields[field] = parsed
+    names = [lora.name for lora in loras]
+    for name in names:
+        if names.count(name) > 1:
+            raise PromptError(f"LoRA {name} is given twice: keep one", "--lora")
+
+    prompt = collapse(head)
+    if not prompt:
+        raise PromptError(
+            "the prompt has no text before its flags: describe the image first, "
+            "e.g. 'a lighthouse --ar 16:9'"
+        )
+    repeat = fields.pop("repeat", 1)
+    params = ImagineParams(prompt=prompt, parts=split_parts(prompt), loras=tuple(loras), **fields)
+    return params, repeat
+
+
+def _value(use: FlagUse) -> str:
+    """The flag's value; stray text after a one-token value is an error."""
+    spec: FlagSpec = use.spec
+    words = use.value.split()
+    if spec.value is Value.NONE:
+        if words:
+            raise PromptError(
+                f"move {quote(' '.join(words))} before {spec.flag}: {spec.flag} takes no value",
+                spec.flag,
+            )
+        return ""
+    if not words:
+        raise PromptError(f"{spec.flag} needs a value, e.g. {spec.flag} {spec.example}", spec.flag)
+    if spec.value is Value.TEXT:
+        return " ".join(words)
+    return words[0] if len(words) == 1 else _check_stray(spec, words)
+
+
+def _check_stray(spec: FlagSpec, words: list[str]) -> str:
+    # Validate the value first, so '--ar 16 9' says what is wrong with '16' rather than '9'.
+    if spec.name == "lora":
+        parse_lora_flag(words[0])
+    else:
+        _FIELD_PARSERS[spec.name](words[0], spec.flag)
+    raise PromptError(
+        f"move {quote(' '.join(words[1:]))} before {spec.flag}: "
+        "only the flag's value may follow a flag",
+        spec.flag,
+    )
+
+
+def _ratio(value: str, flag: str) -> tuple[str, Any]:
+    match = _RATIO.fullmatch(value)
+    if not match:
+        raise PromptError(
+            f"{flag} needs a ratio W:H of whole numbers, e.g. 16:9, not {quote(value)}", flag
+        )
+    width, height = int(match.group(1)), int(match.group(2))
+    if not width or not height:
+        raise PromptError(f"{flag} {value}: both sides must be positive, e.g. 16:9", flag)
+    if width > MAX_RATIO * height or height > MAX_RATIO * width:
+        raise PromptError(f"{flag} {value} is too extreme: use a ratio from 1:4 to 4:1", flag)
+    gcd = math.gcd(width, height)
+    return "aspect_ratio", f"{width // gcd}:{height // gcd}"
+
+
+def _quality(value: str, flag: str) -> tuple[str, Any]:
+    problem = PromptError(f"{flag} {quote(value)} is not a quality: use 0.25, 0.5, 1 or 2", flag)
+    try:
+        number = parse_float(value, flag, 0, 2, flag)
+    except PromptError:
+        raise problem from None
+    if number not in QUALITIES:
+        raise problem
+    return "quality", number
+
+
+def _sampler(value: str, flag: str) -> tuple[str, Any]:
+    try:
+        return "sampler", canonical_sampler(value)
+    except PromptError as unknown:
+        # Names may hold spaces, so stray text shows up as an unknown name: find the sampler
+        # the value starts with, if any, and point at the rest.
+        words = value.split()
+        for cut in range(min(len(words) - 1, _MAX_SAMPLER_WORDS), 0, -1):
+            if find_sampler(" ".join(words[:cut])) is None:
+                continue
+            raise PromptError(
+                f"move {quote(' '.join(words[cut:]))} before {flag}: "
+                "only the flag's value may follow a flag",
+                flag,
+            ) from None
+        raise unknown from None
+
+
+def _model(value: str, flag: str) -> tuple[str, Any]:
+    # Registry names share the LoRA name rules: a name, never a path.
+    if not LORA_NAME_RE.fullmatch(value) or ".." in value:
+        raise PromptError(
+            f"{quote(value)} is not a model name: use letters, digits, '_', '.' or '-' "
+            "(see the model list for the names)",
+            flag,
+        )
+    return "model", value
+
+
+# flag name → (ImagineParams field, parsed value); "repeat" is not a field, the parser uses it.
+_FIELD_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
+    "ar": _ratio,
+    "cfg": lambda v, f: ("cfg", parse_float(v, f, 1, 30, f)),
+    "sampler": _sampler,
+    "seed": lambda v, f: ("seed", parse_int(v, f, 0, MAX_SEED, f)),
+    "no": lambda v, f: ("negative_prompt", v),
+    "steps": lambda v, f: ("steps", parse_int(v, f, 1, 150, f)),
+    "q": _quality,
+    "model": _model,
+    "chaos": lambda v, f: ("chaos", parse_int(v, f, 0, 100, f)),
+    "tile": lambda v, f: ("tile", True),
+    "clip-skip": lambda v, f: ("clip_skip", parse_int(v, f, 1, 12, f)),
+    "repeat": lambda v, f: ("repeat", parse_int(v, f, 1, 10, f)),
+}

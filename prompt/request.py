@@ -1,0 +1,78 @@
+"""What a member asks for, as the prompt language reads it, and the fully resolved recipe.
+
+`ImagineParams` is what a member asked for, with unset values left unset (None) so per-user and
+per-model defaults can fill them. `Generation` is the fully resolved recipe the engine runs.
+Pure data (pydantic, no discord, no torch): the parser builds them, the job contract carries them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+LORA_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_SEED = 2**32 - 1
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PromptPart(_Frozen):
+    """One `::` part of a multi-prompt; text may still hold A1111 attention syntax."""
+
+    text: str
+    weight: float = 1.0
+
+
+class LoraRef(_Frozen):
+    name: str
+    weight: float = Field(default=1.0, ge=-2.0, le=2.0)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        # A name, never a path: it is looked up in the LoRA folder by file stem.
+        if not LORA_NAME_RE.fullmatch(value) or ".." in value:
+            raise ValueError(f"invalid LoRA name {value!r}")
+        return value
+
+
+class ImagineParams(_Frozen):
+    """What the member asked for (the parser's output). None means 'use the default'."""
+
+    prompt: str
+    parts: tuple[PromptPart, ...]
+    negative_prompt: str | None = None
+    aspect_ratio: str | None = None  # "16:9", lowest terms
+    cfg: float | None = None
+    sampler: str | None = None  # canonical sampler name
+    loras: tuple[LoraRef, ...] = ()
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    steps: int | None = Field(default=None, ge=1, le=150)
+    quality: float | None = None  # 0.25, 0.5, 1 or 2
+    model: str | None = None
+    chaos: int | None = Field(default=None, ge=0, le=100)
+    tile: bool = False
+    clip_skip: int | None = Field(default=None, ge=1, le=12)
+
+
+class Generation(_Frozen):
+    """A fully resolved recipe: everything the engine needs, nothing left to defaults."""
+
+    model: str
+    prompt: str
+    parts: tuple[PromptPart, ...]
+    negative_prompt: str = ""
+    width: int = Field(ge=64, le=4096)
+    height: int = Field(ge=64, le=4096)
+    steps: int = Field(ge=1, le=300)
+    cfg: float = Field(ge=1.0, le=30.0)
+    sampler: str
+    seed: int = Field(ge=0, le=MAX_SEED)  # tile i (0-based) uses seed + i
+    chaos: int = Field(default=0, ge=0, le=100)
+    tile: bool = False
+    clip_skip: int | None = Field(default=None, ge=1, le=12)
+    loras: tuple[LoraRef, ...] = ()
+    batch: int = Field(default=4, ge=1, le=4)
