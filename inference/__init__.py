@@ -1,5 +1,6 @@
-"""The job contract and the GPU side.
+"""The engine: what turns a job's recipe into images.
 
-Torch-free modules here (contracts, registry, resolve, client, celery_app, settings) are
-importable by the bot; only `inference.worker` and `inference.tiny` import torch.
+Torch-free modules (registry, resolve, samplers, infotext, prompt_weights, png, errors) are
+importable by the bot and the CLI; only `inference.worker` and the test-model builders
+(`inference.tiny*`) import torch and diffusers.
 """

@@ -1,4 +1,4 @@
-"""Building the data layer from settings (used by the composition roots: commands, bot)."""
+"""Opening the configured database for the CLI's database commands (migrate, admin)."""
 
 from __future__ import annotations
 

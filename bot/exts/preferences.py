@@ -40,7 +40,7 @@ def describe(prefs: UserPrefs) -> str:
     )
 
 
-class Settings(commands.Cog):
+class Preferences(commands.Cog):
     def __init__(self, bot: NankeBot) -> None:
         self.bot = bot
 
@@ -116,4 +116,4 @@ def _choices(values: list[str]) -> _Choices:
 
 
 async def setup(bot: NankeBot) -> None:
-    await bot.add_cog(Settings(bot))
+    await bot.add_cog(Preferences(bot))

@@ -12,12 +12,17 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from bot.app import BotDeps, build_bot
 from nanke.roots.pipeline_ends import PipelineEnds
 from nanke.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from inference.registry import Registry
 
 
 def run_bot(settings: Settings, token: str, *, one_box: bool = False) -> None:
@@ -105,7 +110,7 @@ def _require_broker(settings: Settings) -> None:
         raise SettingsError("nanke bot needs NANKE_EVENTS_URL (a Redis URL) for job events")
 
 
-def _load_registry(settings: Settings) -> Any:
+def _load_registry(settings: Settings) -> Registry:
     from inference.errors import RegistryError
     from inference.registry import load_registry
 
@@ -115,7 +120,7 @@ def _load_registry(settings: Settings) -> Any:
         raise SettingsError(exc.message) from None
 
 
-async def _probe(sessions: Any) -> None:
+async def _probe(sessions: async_sessionmaker[AsyncSession]) -> None:
     """Fail at start, not at a member's first /imagine, when the database is unreachable or
     not migrated to the bot's tables (the caller turns that into one line)."""
     from sqlalchemy import select

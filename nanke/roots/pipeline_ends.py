@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+from bot.services.ports import EventSource
+from pipeline.client import JobDispatcher
+from pipeline.events import EventPublisher
 
 
 @dataclass
 class PipelineEnds:
     """The bot's ends of the job pipeline: where jobs go, where events go and come from."""
 
-    dispatcher: Any
-    publisher: Any
-    reader: Any
+    dispatcher: JobDispatcher
+    publisher: EventPublisher
+    reader: EventSource
     broker_task_ids: Callable[[], set[str]] | None
