@@ -74,7 +74,7 @@ def recipe_of(entry: browse.PublicEntry) -> Recipe:
     )
 
 
-class PgGalleryReader(GalleryReader):
+class SqlGalleryReader(GalleryReader):
     def __init__(self, session: AsyncSession, clock: Clock = _utcnow) -> None:
         self._session = session
         self._clock = clock
@@ -134,7 +134,7 @@ def reader_factory(
     async def open_reader() -> AsyncIterator[GalleryReader]:
         async with sessions() as session:
             try:
-                yield PgGalleryReader(session, clock)
+                yield SqlGalleryReader(session, clock)
             finally:
                 await session.rollback()
 
