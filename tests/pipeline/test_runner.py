@@ -278,17 +278,18 @@ async def test_start_embedded_worker_wires_a_job_through(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import types
+    from contextlib import AsyncExitStack
 
     from inference.registry import parse_registry
+    from nanke.roots.one_box import start_embedded_worker
     from nanke.settings import Settings
-    from pipeline.in_process import start_embedded_worker
     from pipeline.settings import StorageSettings
 
     # The real engine module imports torch (tens of seconds here); the builder's wiring is
     # what this test is about, so the stand-in engine takes its place.
     stand_in = StandInEngine()
     fake = types.ModuleType("inference.worker.engine")
-    fake.Engine = lambda registry, device, dtype: stand_in  # type: ignore[attr-defined]
+    fake.Engine = lambda registry, **_: stand_in  # type: ignore[attr-defined]
     fake.default_device = lambda: ("cpu", None)  # type: ignore[attr-defined]
     monkeypatch.setitem(__import__("sys").modules, "inference.worker.engine", fake)
 
@@ -300,17 +301,15 @@ async def test_start_embedded_worker_wires_a_job_through(
         {"models": [{"name": "tiny", "source": "m", "family": "sd15"}]}, tmp_path
     )
     settings = Settings(data_dir=tmp_path, storage=StorageSettings())
-    dispatcher, events = start_embedded_worker(
-        settings, sessions, asyncio.get_running_loop(), registry
-    )
-    job_id = await submit(sessions, _spec(), next(_users))
-    dispatcher.dispatch(job_id, "nanke.sd15")
-    kinds: list[JobEventKind] = []
-    while JobEventKind.SUCCEEDED not in kinds:
-        batch = await events.read(block_s=10)
-        assert batch, "no event from the embedded worker"
-        kinds += [d.event.kind for d in batch]
-    await asyncio.to_thread(dispatcher.stop, 10)
+    async with AsyncExitStack() as stack:
+        ends = start_embedded_worker(settings, sessions, registry, stack)
+        job_id = await submit(sessions, _spec(), next(_users))
+        ends.dispatcher.dispatch(job_id, "nanke.sd15")
+        kinds: list[JobEventKind] = []
+        while JobEventKind.SUCCEEDED not in kinds:
+            batch = await ends.reader.read(block_s=10)
+            assert batch, "no event from the embedded worker"
+            kinds += [d.event.kind for d in batch]
     assert (await job_row(sessions, job_id)).state == "succeeded"
     assert LocalStorage(tmp_path / "images").exists(f"jobs/{job_id}/1/grid.png")
     await engine.dispose()
