@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.interactions import require_admin
-from bot.reporting import user_errors
+from bot.reporting import backstop, report, user_errors
 from bot.services.errors import GalleryError
 from bot.services.gallery_feed import FeedItem, FeedPage, Listing
 from bot.services.upload import fit_upload
@@ -83,14 +83,22 @@ class PageView(discord.ui.View):
         return interaction.user.id == self.shown.user_id
 
     async def _previous(self, interaction: discord.Interaction) -> None:
-        await self.cog.turn(interaction, self.shown, self.shown.page.page - 1)
+        async with backstop(interaction):
+            await self.cog.turn(interaction, self.shown, self.shown.page.page - 1)
 
     async def _next(self, interaction: discord.Interaction) -> None:
-        await self.cog.turn(interaction, self.shown, self.shown.page.page + 1)
+        async with backstop(interaction):
+            await self.cog.turn(interaction, self.shown, self.shown.page.page + 1)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        await report(interaction, error)
 
     def _opener(self, item: FeedItem) -> Any:
         async def open_item(interaction: discord.Interaction) -> None:
-            await self.cog.open(interaction, item)
+            async with backstop(interaction):
+                await self.cog.open(interaction, item)
 
         return open_item
 

@@ -23,12 +23,22 @@ from bot.services.ports import (
     Shared,
     UserPrefs,
 )
-from db import admission, discord_rules, gallery, guilds, jobs, members, queue_view, quota
+from db import (
+    admission,
+    discord_rules,
+    gallery,
+    gallery_browse,
+    guilds,
+    jobs,
+    members,
+    queue_view,
+    quota,
+)
 from db.cost import format_credits, job_cost_milli
 from db.models import Job
 from db.models import JobKind as DbJobKind
 from db.plans import PlanLimits
-from pipeline.contracts import JobKind, JobResult, JobSpec
+from pipeline.contracts import JobKind, JobResult, JobSpec, UpscaleMode
 
 
 def _utcnow() -> datetime:
@@ -113,6 +123,19 @@ class SqlStore:
     async def active_jobs(self, user_id: int) -> Sequence[JobView]:
         async with self._sessions() as session:
             return [_view(row) for row in await queue_view.active_jobs(session, user_id)]
+
+    async def existing_upscale(
+        self, parent_id: uuid.UUID, index: int | None, mode: UpscaleMode | None
+    ) -> JobView | None:
+        wanted = mode or UpscaleMode.SUBTLE
+        async with self._sessions() as session:
+            rows = await queue_view.live_children(session, parent_id, "upscale", index)
+        views = [_view(row) for row in rows]
+        return next((v for v in views if (v.spec.upscale_mode or wanted) is wanted), None)
+
+    async def shown_publicly(self, job_id: uuid.UUID) -> bool:
+        async with self._sessions() as session:
+            return await gallery_browse.public_image_of_job(session, job_id) is not None
 
     async def cancel(self, job_id: uuid.UUID) -> bool:
         async with self._sessions.begin() as session:

@@ -29,7 +29,7 @@ from bot.services.ports import (
 )
 from bot.services.resolver import RegistryResolver
 from inference.registry import ModelEntry, Registry
-from pipeline.contracts import JobEvent, JobResult
+from pipeline.contracts import JobEvent, JobKind, JobResult, UpscaleMode
 from pipeline.contracts import JobEventKind as EventKind
 
 COST_MILLI = 1000
@@ -69,6 +69,9 @@ class MemoryStore:
         self.users: dict[int, _User] = {}
         self.guilds: dict[int, GuildConfig] = {}
         self.shares: set[tuple[UUID, int]] = set()
+        # Jobs whose image the web gallery serves (shared in a public gallery).
+        self.public: set[UUID] = set()
+        self.parents: dict[UUID, UUID] = {}
         self.bans: set[tuple[int, int]] = set()
         self.max_running = max_running
         self.max_queued = max_queued
@@ -103,6 +106,8 @@ class MemoryStore:
             cost_milli=cost,
         )
         self.jobs[view.id] = _Row(view, next(self._seq))
+        if new.parent_id is not None:
+            self.parents[view.id] = new.parent_id
         if new.interaction_id is not None:
             self.by_key[new.interaction_id] = view.id
         return Admission(AdmissionStatus.CREATED, view)
@@ -137,6 +142,25 @@ class MemoryStore:
         if not row.refunded:
             row.refunded = True
             self._user(row.view.user_id).balance_milli += row.view.cost_milli
+
+    async def existing_upscale(
+        self, parent_id: UUID, index: int | None, mode: UpscaleMode | None
+    ) -> JobView | None:
+        wanted = mode or UpscaleMode.SUBTLE
+        for row in sorted(self.jobs.values(), key=lambda r: r.seq):
+            v = row.view
+            if (
+                self.parents.get(v.id) == parent_id
+                and v.kind is JobKind.UPSCALE
+                and (v.spec.source.index if v.spec.source else None) == index
+                and (v.spec.upscale_mode or wanted) is wanted
+                and v.state not in (JobState.FAILED, JobState.CANCELLED)
+            ):
+                return v
+        return None
+
+    async def shown_publicly(self, job_id: UUID) -> bool:
+        return job_id in self.public
 
     async def cancel(self, job_id: UUID) -> bool:
         row = self.jobs.get(job_id)

@@ -245,3 +245,38 @@ async def test_stored_safety_flags_reach_delivery_which_withholds_the_tile(
     shown = Image.open(io.BytesIO(final.files[0].data)).convert("RGB")
     assert shown.getpixel((96, 32)) == (32, 32, 32)  # tile 2 blanked
     assert shown.getpixel((32, 32)) == (200, 40, 40)  # tile 1 kept
+
+
+async def test_an_upscale_pressed_again_reuses_the_first_and_charges_once(
+    intake, store, pg_sessions
+):
+    """Issue 21 item 6, on Postgres: the second U2 finds the first upscale in the database."""
+    user = next(_ids)
+    parent = (await intake.imagine(who(user), "a fox")).queued[0].job
+    await _finish(pg_sessions, parent.id, 4)
+    first = await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 2)
+    credits = (await store.account(user)).credits_left_milli
+    again = await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 2)
+    assert again.reused and again.replayed and again.job.id == first.job.id
+    assert (await store.account(user)).credits_left_milli == credits
+    other_tile = await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 3)
+    assert not other_tile.reused and other_tile.job.id != first.job.id
+    assert await store.cancel(other_tile.job.id)
+    retried = await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 3)
+    assert not retried.reused and retried.job.id != other_tile.job.id
+
+
+async def test_shown_publicly_follows_the_gallery_rules(intake, store, pg_sessions):
+    """Issue 21 item 9: /show outside a job's server needs its public gallery to show it."""
+    user = next(_ids)
+    parent = (await intake.imagine(who(user), "a fox")).queued[0].job
+    await _finish(pg_sessions, parent.id, 4)
+    up = (await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 1)).job
+    await _finish(pg_sessions, up.id, 1)
+    await store.update_guild(GuildConfig(GUILD))  # the guild row, public by default
+    assert not await store.shown_publicly(up.id)
+    await store.share(up.id, 1, user)
+    assert await store.shown_publicly(up.id)
+    await store.update_guild(GuildConfig(GUILD, allowed=False))
+    assert not await store.shown_publicly(up.id)
+    await store.update_guild(GuildConfig(GUILD))
