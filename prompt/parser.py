@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from prompt.attention import check_attention
 from prompt.errors import PromptError
 from prompt.flags import FlagSpec, FlagUse, Value, split_flags
 from prompt.loras import extract_inline_loras, parse_lora_flag
@@ -91,6 +92,8 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
             "the prompt has no text before its flags: describe the image first, "
             "e.g. 'a lighthouse --ar 16:9'"
         )
+    check_attention(prompt)
+    check_attention(fields.get("negative_prompt") or "")
     repeat = fields.pop("repeat", 1)
     params = ImagineParams(prompt=prompt, parts=split_parts(prompt), loras=tuple(loras), **fields)
     return params, repeat

@@ -39,6 +39,7 @@ from db.models import Job
 from db.models import JobKind as DbJobKind
 from db.plans import PlanLimits
 from pipeline.contracts import JobKind, JobResult, JobSpec, UpscaleMode
+from prompt.chunks import prompt_chunks
 
 
 def _utcnow() -> datetime:
@@ -69,7 +70,9 @@ class SqlStore:
             user_id=new.user_id,
             kind=DbJobKind(spec.kind.value),
             request=spec.model_dump(mode="json"),
-            cost_milli=job_cost_milli(gen.width, gen.height, gen.steps, gen.batch),
+            cost_milli=job_cost_milli(
+                gen.width, gen.height, gen.steps, gen.batch, chunks=generation_chunks(spec)
+            ),
             interaction_id=new.interaction_id,
             guild_id=new.guild_id,
             channel_id=new.channel_id,
@@ -262,6 +265,13 @@ class SqlStore:
                 session, image.id, row.user_id, row.guild_id, spec.params.prompt, self._now()
             )
         return Shared(shared.created)
+
+
+def generation_chunks(spec: JobSpec) -> int:
+    """The 75-token chunks the worker will encode for this job (priced by db/cost.py)."""
+    gen = spec.generation
+    texts = [p.text for p in gen.parts] or [gen.prompt]
+    return prompt_chunks([*texts, gen.negative_prompt])
 
 
 def _view(row: Job) -> JobView:

@@ -280,3 +280,15 @@ async def test_shown_publicly_follows_the_gallery_rules(intake, store, pg_sessio
     await store.update_guild(GuildConfig(GUILD, allowed=False))
     assert not await store.shown_publicly(up.id)
     await store.update_guild(GuildConfig(GUILD))
+
+
+async def test_a_long_prompt_is_charged_per_chunk_beyond_the_third(intake, store):
+    """Issue 21 item 13: price follows work; /info says so."""
+    from bot.exts.info import PRICING
+
+    user = next(_ids)
+    await store.grant(user, 20, by=1)
+    short = (await intake.imagine(who(user), "a fox")).queued[0].job
+    long = (await intake.imagine(who(user), "a fox, " * 150)).queued[0].job  # 450 tokens
+    assert long.cost_milli == short.cost_milli * 4  # 6 chunks: the base + 3 more
+    assert "first 3 chunks are included" in PRICING

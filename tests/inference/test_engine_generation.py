@@ -205,6 +205,20 @@ def test_nan_output_is_an_error_not_an_image(registry: Any) -> None:
         broken.run(spec(registry, steps=2))
 
 
+def test_conditioning_that_is_not_finite_fails_before_the_first_step(
+    engine: Any, registry: Any
+) -> None:
+    """Issue 21 item 13: a weight the parser would refuse (1e40), reaching the worker anyway,
+    fails at once with a message instead of running every step for a NaN image."""
+    from inference.errors import BadRequestError
+
+    steps: list[int] = []
+    extreme = "a fox (snow:" + "9" * 40 + ")"
+    with pytest.raises(BadRequestError, match="attention weights are too extreme"):
+        engine.run(spec(registry, extreme, steps=2), on_progress=lambda i, n, x: steps.append(i))
+    assert steps == []
+
+
 def test_bad_or_missing_model_file_is_a_clear_error(registry: Any, tmp_path: Any) -> None:
     import dataclasses
 
