@@ -270,3 +270,16 @@ async def test_an_unexpected_error_in_a_like_or_page_button_is_reported_too(scen
     await scene.alice.click(upscaled.response, label="Share")
     liked = await scene.bob.click(gallery.last_message, label="0")
     assert liked.ephemeral and "Something went wrong" in liked.response.content
+
+
+# --- 18: /settings refuses a model that does not exist; 11: and banned words -------------------
+async def test_settings_refuses_an_unknown_model_and_banned_words(scene):
+    refused = await scene.alice.slash(scene.channel, "settings", model="nope")
+    assert refused.ephemeral and "There is no model named “nope”" in refused.response.content
+    assert "tiny" in refused.response.content
+    assert (await scene.world.store.account(scene.alice.id)).prefs.model is None
+    saved = await scene.alice.slash(scene.channel, "settings", model="tiny-xl")
+    assert "Saved" in saved.response.content
+    await _configure(scene, scene.guild.id, banned_words=("xl",))
+    banned = await scene.alice.slash(scene.channel, "settings", model="tiny-xl")
+    assert banned.ephemeral and "“xl”" in banned.response.content
