@@ -92,6 +92,12 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
             "the prompt has no text before its flags: describe the image first, "
             "e.g. 'a lighthouse --ar 16:9'"
         )
+    if "steps" in fields and "quality" in fields:
+        raise PromptError(
+            "--q and --steps both choose the number of steps: keep one (--q multiplies the "
+            "model's default steps, --steps sets them)",
+            "--q",
+        )
     check_attention(prompt)
     check_attention(fields.get("negative_prompt") or "")
     repeat = fields.pop("repeat", 1)
@@ -157,6 +163,8 @@ def _quality(value: str, flag: str) -> tuple[str, Any]:
 
 
 def _sampler(value: str, flag: str) -> tuple[str, Any]:
+    # Copied from A1111 or a guide, names often come quoted: "DPM++ 2M Karras".
+    value = value.strip().strip("\"'“”‘’`").strip()
     try:
         return "sampler", canonical_sampler(value)
     except PromptError as unknown:

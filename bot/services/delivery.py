@@ -191,7 +191,9 @@ class DeliveryService:
         where = job.channel_id if channel_id is None else channel_id
         if self._poster.channel_is_nsfw(where):
             flagged = []
-        content = formatting.finished(job.spec, mention(job.user_id))
+        content = formatting.finished(
+            job.spec, mention(job.user_id), "relax" if job.relaxed else "fast"
+        )
         limit = self._poster.upload_limit(job.id) or DEFAULT_LIMIT
         stem = f"nanke_{job.id.hex[:8]}"
         if job.kind in GRID_KINDS and result.grid_key:

@@ -104,6 +104,7 @@ class MemoryStore:
             spec=new.spec,
             created_at=datetime.now(UTC),
             cost_milli=cost,
+            relaxed=new.relax,
         )
         self.jobs[view.id] = _Row(view, next(self._seq))
         if new.parent_id is not None:

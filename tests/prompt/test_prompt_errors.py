@@ -161,3 +161,33 @@ def test_extreme_attention_is_refused(text: str, says: str) -> None:
 )
 def test_ordinary_attention_passes(text: str) -> None:
     assert parse_prompt(text)
+
+
+# Issue 21 item 18: small wrongs members met.
+@pytest.mark.parametrize(
+    ("text", "flag", "says"),
+    [
+        ("a --q 2 --steps 20", "--q", "--q and --steps both choose the number of steps"),
+        ("a --stylize 250", "--stylize", "Midjourney flag Nanke does not have: use --cfg"),
+        ("a --v 6", "--v", "pick a model with --model"),
+        ("a --s 100", "--s", "it is Midjourney's --stylize"),
+        ("a --zzzzzz 1", "--zzzzzz", "unknown flag --zzzzzz: (flags:"),  # no far-fetched guess
+    ],
+)
+def test_small_wrongs_get_the_right_message(text: str, flag: str, says: str) -> None:
+    with pytest.raises(PromptError) as caught:
+        parse_prompt(text)
+    assert says in caught.value.message and caught.value.flag == flag
+    assert "did you mean --tile" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'a --sampler "DPM++ 2M Karras"',
+        "a --sampler 'DPM++ 2M Karras'",
+        "a --sampler “DPM++ 2M Karras”",
+    ],
+)
+def test_a_quoted_sampler_name_is_accepted(text: str) -> None:
+    assert parse_prompt(text)[0].sampler == "dpm++_2m_karras"

@@ -8,9 +8,10 @@ import logging
 import uuid
 
 from bot_fakes import COST_MILLI, png
+from conftest import make_bot
 from test_buttons import labels
 
-from bot.services.ports import GuildConfig, JobState, UserPrefs
+from bot.services.ports import GuildConfig, JobState, Mode, UserPrefs
 from pipeline.contracts import JobKind
 
 
@@ -283,3 +284,22 @@ async def test_settings_refuses_an_unknown_model_and_banned_words(scene):
     await _configure(scene, scene.guild.id, banned_words=("xl",))
     banned = await scene.alice.slash(scene.channel, "settings", model="tiny-xl")
     assert banned.ephemeral and "“xl”" in banned.response.content
+
+
+# --- 18: small wrongs ---------------------------------------------------------------------------
+async def test_a_relax_result_says_relax(scene):
+    await scene.world.store.update_prefs(scene.alice.id, UserPrefs(mode=Mode.RELAX))
+    result = await scene.alice.slash(scene.channel, "imagine", prompt="a slow fox")
+    await scene.finish(scene.last_job().id)
+    assert result.response.content == f"**a slow fox** — {scene.alice.mention} (relax)"
+
+
+async def test_show_of_a_waiting_job_is_updated_until_the_result(scene, world):
+    await scene.alice.slash(scene.channel, "imagine", prompt="a patient fox")
+    job = scene.last_job()
+    await scene.env.restart_bot(make_bot(world))  # the original message's handle is gone
+    shown = await scene.alice.slash(scene.channel, "show", job_id=job.id.hex)
+    assert "Waiting to start · position 1" in shown.response.content
+    await scene.finish(job.id)
+    assert shown.response.attachments and labels(shown.response)[:2] == ["U1", "U2"]
+    assert shown.response.content == f"**a patient fox** — {scene.alice.mention} (fast)"
