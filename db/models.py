@@ -223,6 +223,9 @@ class GalleryEntry(Base):
     prompt: Mapped[str] = mapped_column(Text)
     like_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
+    # The post in the guild's gallery channel (set once posted), deleted with the entry.
+    post_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    post_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         CheckConstraint("like_count >= 0", name="like_count"),

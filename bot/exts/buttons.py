@@ -110,12 +110,14 @@ async def _share(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     )
     assert isinstance(target, discord.abc.Messageable)
     entry_id = await bot.deps.gallery.find(guild.guild_id, job.id) if bot.deps.gallery else None
-    await target.send(
+    posted = await target.send(
         f"**{formatting.shown_prompt(job.spec)}** — by {mention(job.user_id)}",
         file=discord.File(io.BytesIO(upload.data), filename=upload.filename),
         allowed_mentions=discord.AllowedMentions.none(),
         view=like_view(entry_id, 0) if entry_id else discord.utils.MISSING,
     )
+    if entry_id and bot.deps.gallery:  # /gallery remove deletes this post with the entry
+        await bot.deps.gallery.record_post(entry_id, posted.channel.id, posted.id)
     await interaction.followup.send(f"Shared to {channel}. ⭐", ephemeral=True)
 
 
