@@ -303,3 +303,19 @@ async def test_show_of_a_waiting_job_is_updated_until_the_result(scene, world):
     await scene.finish(job.id)
     assert shown.response.attachments and labels(shown.response)[:2] == ["U1", "U2"]
     assert shown.response.content == f"**a patient fox** — {scene.alice.mention} (fast)"
+
+
+async def test_the_upscale_chain_stops_at_the_models_limit_and_charges_nothing_more(scene):
+    grid, _ = await _grid(scene)  # 64×64 tiles on the tiny model (base size 64)
+    message = grid
+    for label in ("U1", "Upscale (Subtle)", "Upscale (Creative)"):  # 128², 256², 512²?
+        pressed = await scene.alice.click(message, label=label)
+        if label == "Upscale (Creative)":
+            break
+        await scene.finish(scene.last_job().id)
+        message = pressed.response
+    charged = _credits(scene, scene.alice)
+    notes = [f.content for f in pressed.followups if f.ephemeral]
+    assert notes and "already 256×256: another 2x upscale would make 512×512" in notes[0]
+    assert "nothing was charged" in notes[0]
+    assert scene.last_job().spec.generation.width == 256 and _credits(scene, scene.alice) == charged
