@@ -191,7 +191,7 @@ class IntakeService:
     ) -> IntakeResult:
         queued: list[Queued] = []
         for index, params in enumerate(requests):
-            job_id = uuid.uuid4()
+            job_id = batch_job_id(who.interaction_id, index)
             spec = self._resolve(
                 functools.partial(self._resolver.imagine, job_id, params, account.prefs)
             )
@@ -210,9 +210,9 @@ class IntakeService:
                     raise
                 note = f"Queued {len(queued)} of {len(requests)}: {exc.message}"
                 return IntakeResult(queued=tuple(queued), note=note)
+            # A replayed interaction finds each job of its batch by its id (the first also by
+            # the interaction): jobs a failure mid-batch left uncreated are created now.
             queued.append(admitted)
-            if admitted.replayed:
-                break  # a replayed interaction: its batch was admitted the first time
         return IntakeResult(queued=tuple(queued))
 
     async def _admit(self, new: NewJob) -> Queued:
@@ -341,6 +341,15 @@ _NO_CREDITS = (
     "You are out of credits for now. Check /info for when they renew, or switch to relax mode "
     "in /settings if this server allows it."
 )
+
+
+_BATCH = uuid.UUID("6e616e6b-6500-4000-8000-626174636821")
+
+
+def batch_job_id(interaction_id: int, index: int) -> UUID:
+    """Job `index` of the batch one interaction makes, the same every time the interaction is
+    replayed, so admission recognises each job of a batch, not only the first."""
+    return uuid.uuid5(_BATCH, f"{interaction_id}:{index}")
 
 
 def _sentence(message: str) -> str:

@@ -82,6 +82,8 @@ class MemoryStore:
 
     async def admit(self, new: NewJob) -> Admission:
         existing = self.by_key.get(new.interaction_id) if new.interaction_id else None
+        if existing is None and new.spec.job_id in self.jobs:
+            existing = new.spec.job_id
         if existing is not None:
             return Admission(AdmissionStatus.REPLAYED, self.jobs[existing].view)
         user = self._user(new.user_id)

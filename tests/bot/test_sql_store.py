@@ -292,3 +292,30 @@ async def test_a_long_prompt_is_charged_per_chunk_beyond_the_third(intake, store
     long = (await intake.imagine(who(user), "a fox, " * 150)).queued[0].job  # 450 tokens
     assert long.cost_milli == short.cost_milli * 4  # 6 chunks: the base + 3 more
     assert "first 3 chunks are included" in PRICING
+
+
+async def test_a_replay_after_a_failure_mid_batch_creates_the_rest_once(intake, store, monkeypatch):
+    """Issue 21 item 18: every job of a batch is found again by a replayed interaction."""
+    user = next(_ids)
+    await store.grant(user, 10, by=1)
+    real_admit = store.admit
+    calls = 0
+
+    async def flaky(new):  # the connection drops while admitting the second job
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("connection lost")
+        return await real_admit(new)
+
+    monkeypatch.setattr(store, "admit", flaky)
+    with pytest.raises(ConnectionError):
+        await intake.imagine(who(user, 99), "a {red, green, blue} fox")
+    assert len(await store.active_jobs(user)) == 1
+    replay = await intake.imagine(who(user, 99), "a {red, green, blue} fox")
+    assert [q.replayed for q in replay.queued] == [True, False, False]
+    jobs = await store.active_jobs(user)
+    assert [j.spec.params.prompt for j in jobs] == ["a red fox", "a green fox", "a blue fox"]
+    again = await intake.imagine(who(user, 99), "a {red, green, blue} fox")
+    assert [q.replayed for q in again.queued] == [True, True, True]
+    assert len(await store.active_jobs(user)) == 3
