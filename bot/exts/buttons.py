@@ -44,7 +44,7 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     who = requester(interaction)
     action = pressed.action
     if action is Action.CONFIRM:
-        bot.intake.check_confirm(pressed.job_id, who)
+        await bot.intake.check_confirm(pressed.job_id, who)
         await interaction.response.defer()  # acknowledge before the admissions
         result = await bot.intake.confirm(pressed.job_id, who)
         await interaction.edit_original_response(

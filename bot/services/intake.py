@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from bot.services.access import Access, Place, texts_of
@@ -37,6 +37,7 @@ from bot.services.ports import (
     JobView,
     Mode,
     NewJob,
+    PendingBatch,
     Resolver,
     Store,
 )
@@ -46,7 +47,7 @@ from prompt.request import ImagineParams
 
 # More jobs than this from one /imagine asks the member to confirm first.
 CONFIRM_ABOVE = 4
-_PENDING_TTL_S = 15 * 60
+_PENDING_TTL = timedelta(minutes=15)
 # Admissions in flight at once: each is a short transaction (one user's are serialised by the
 # database anyway); bounding them keeps a burst from taking every pooled connection.
 ADMISSION_CONCURRENCY = 4
@@ -85,13 +86,6 @@ class IntakeResult:
     note: str | None = None
 
 
-@dataclass
-class _Pending:
-    who: Requester
-    params: tuple[ImagineParams, ...]
-    created: float = field(default_factory=time.monotonic)
-
-
 class IntakeService:
     def __init__(
         self,
@@ -107,7 +101,6 @@ class IntakeService:
         self._resolver = resolver
         self._resolve_errors = resolve_errors
         self._admitting = asyncio.Semaphore(admission_concurrency)
-        self._pending: dict[UUID, _Pending] = {}
         self.access = Access(store)
         self._upscaling: dict[tuple[UUID, int, str], asyncio.Lock] = {}
 
@@ -144,9 +137,18 @@ class IntakeService:
         account, _ = await self.check_member(who)
         _check_account(account)
         if len(requests) > CONFIRM_ABOVE:
-            self._drop_expired()
+            # Kept in the database, not in memory: the ✅ still works after a bot restart.
             token = uuid.uuid4()
-            self._pending[token] = _Pending(who, tuple(requests))
+            batch = PendingBatch(
+                token=token,
+                interaction_id=who.interaction_id,
+                user_id=who.user_id,
+                guild_id=who.guild_id,
+                channel_id=who.channel_id,
+                requests=tuple(requests),
+                created_at=datetime.now(UTC),
+            )
+            await self._store.save_pending(batch)
             return IntakeResult(confirm_token=token, pending_count=len(requests))
         return await self._admit_all(who, account, requests)
 
@@ -162,28 +164,31 @@ class IntakeService:
             if not item.replayed:
                 await self._enqueuer.enqueue(item.job)
 
-    def check_confirm(self, token: UUID, presser: Requester) -> None:
-        """The in-memory part of `confirm`: cheap enough to run before acknowledging."""
-        self._pending_for(token, presser)
+    async def check_confirm(self, token: UUID, presser: Requester) -> None:
+        """The cheap part of `confirm` (one read): run before acknowledging."""
+        await self._pending_for(token, presser)
 
-    def _pending_for(self, token: UUID, presser: Requester) -> _Pending:
-        self._drop_expired()
-        pending = self._pending.get(token)
-        if pending is None:
+    async def _pending_for(self, token: UUID, presser: Requester) -> PendingBatch:
+        pending = await self._store.pending(token)
+        expired = pending is not None and datetime.now(UTC) - pending.created_at > _PENDING_TTL
+        if pending is None or expired:
             raise StaleButton(
-                "This confirmation has expired (or the bot restarted). Run /imagine again."
+                "This confirmation has expired (after 15 minutes). Run /imagine again."
             )
         check_can_press(
-            presser_id=presser.user_id, author_id=pending.who.user_id, everyone_allowed=False
+            presser_id=presser.user_id, author_id=pending.user_id, everyone_allowed=False
         )
         return pending
 
     async def confirm(self, token: UUID, presser: Requester) -> IntakeResult:
-        pending = self._pending_for(token, presser)
-        account, _ = await self.check_member(pending.who)
-        # Keys derive from the original interaction, so a double click admits nothing twice.
-        result = await self._admit_all(pending.who, account, pending.params)
-        self._pending.pop(token, None)
+        pending = await self._pending_for(token, presser)
+        who = Requester(
+            pending.interaction_id, pending.user_id, pending.guild_id, pending.channel_id
+        )
+        account, _ = await self.check_member(who)
+        # Job ids derive from the original interaction, so a double click admits nothing twice.
+        result = await self._admit_all(who, account, pending.requests)
+        await self._store.drop_pending(token, datetime.now(UTC) - _PENDING_TTL)
         return result
 
     async def _admit_all(
@@ -330,11 +335,6 @@ class IntakeService:
         cancelled = await self._store.job(job_id)
         assert cancelled is not None
         return cancelled
-
-    def _drop_expired(self) -> None:
-        now = time.monotonic()
-        for token in [t for t, p in self._pending.items() if now - p.created > _PENDING_TTL_S]:
-            del self._pending[token]
 
 
 _NO_CREDITS = (

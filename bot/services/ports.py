@@ -107,6 +107,19 @@ class NewJob:
 
 
 @dataclass(frozen=True)
+class PendingBatch:
+    """An /imagine of more than 4 jobs waiting for its ✅ (kept across restarts)."""
+
+    token: UUID
+    interaction_id: int
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    requests: tuple[ImagineParams, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Shared:
     created: bool  # False: this image was shared before
 
@@ -144,6 +157,12 @@ class Store(Protocol):
     async def update_guild(self, config: GuildConfig) -> None: ...
 
     async def share(self, job_id: UUID, index: int, user_id: int) -> Shared: ...
+
+    async def save_pending(self, batch: PendingBatch) -> None: ...
+    async def pending(self, token: UUID) -> PendingBatch | None: ...
+    async def drop_pending(self, token: UUID, older_than: datetime) -> None:
+        """Forget this batch and every batch created before `older_than`."""
+        ...
 
 
 class Enqueuer(Protocol):

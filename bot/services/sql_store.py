@@ -20,6 +20,7 @@ from bot.services.ports import (
     JobView,
     Mode,
     NewJob,
+    PendingBatch,
     Shared,
     UserPrefs,
 )
@@ -31,6 +32,7 @@ from db import (
     guilds,
     jobs,
     members,
+    pending,
     queue_view,
     quota,
 )
@@ -40,6 +42,7 @@ from db.models import JobKind as DbJobKind
 from db.plans import PlanLimits
 from pipeline.contracts import JobKind, JobResult, JobSpec, UpscaleMode
 from prompt.chunks import prompt_chunks
+from prompt.request import ImagineParams
 
 
 def _utcnow() -> datetime:
@@ -254,6 +257,38 @@ class SqlStore:
             await discord_rules.set_everyone_can_press(
                 session, config.guild_id, config.everyone_can_press, now
             )
+
+    async def save_pending(self, batch: PendingBatch) -> None:
+        async with self._sessions.begin() as session:
+            await pending.save(
+                session,
+                batch.token,
+                user_id=batch.user_id,
+                guild_id=batch.guild_id,
+                channel_id=batch.channel_id,
+                interaction_id=batch.interaction_id,
+                requests=[r.model_dump(mode="json") for r in batch.requests],
+                now=batch.created_at,
+            )
+
+    async def pending(self, token: uuid.UUID) -> PendingBatch | None:
+        async with self._sessions() as session:
+            row = await pending.get(session, token)
+            if row is None:
+                return None
+            return PendingBatch(
+                token=row.token,
+                interaction_id=row.interaction_id,
+                user_id=row.user_id,
+                guild_id=row.guild_id,
+                channel_id=row.channel_id,
+                requests=tuple(ImagineParams.model_validate(r) for r in row.requests),
+                created_at=row.created_at,
+            )
+
+    async def drop_pending(self, token: uuid.UUID, older_than: datetime) -> None:
+        async with self._sessions.begin() as session:
+            await pending.drop(session, token, older_than)
 
     async def share(self, job_id: uuid.UUID, index: int, user_id: int) -> Shared:
         async with self._sessions.begin() as session:

@@ -24,6 +24,7 @@ from bot.services.ports import (
     JobState,
     JobView,
     NewJob,
+    PendingBatch,
     Shared,
     UserPrefs,
 )
@@ -71,6 +72,7 @@ class MemoryStore:
         self.shares: set[tuple[UUID, int]] = set()
         # Jobs whose image the web gallery serves (shared in a public gallery).
         self.public: set[UUID] = set()
+        self.batches: dict[UUID, PendingBatch] = {}
         self.parents: dict[UUID, UUID] = {}
         self.bans: set[tuple[int, int]] = set()
         self.max_running = max_running
@@ -235,6 +237,17 @@ class MemoryStore:
 
     async def update_guild(self, config: GuildConfig) -> None:
         self.guilds[config.guild_id] = config
+
+    async def save_pending(self, batch: PendingBatch) -> None:
+        self.batches[batch.token] = batch
+
+    async def pending(self, token: UUID) -> PendingBatch | None:
+        return self.batches.get(token)
+
+    async def drop_pending(self, token: UUID, older_than: datetime) -> None:
+        self.batches = {
+            t: b for t, b in self.batches.items() if t != token and b.created_at >= older_than
+        }
 
     async def share(self, job_id: UUID, index: int, user_id: int) -> Shared:
         created = (job_id, index) not in self.shares

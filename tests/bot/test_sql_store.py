@@ -319,3 +319,19 @@ async def test_a_replay_after_a_failure_mid_batch_creates_the_rest_once(intake, 
     again = await intake.imagine(who(user, 99), "a {red, green, blue} fox")
     assert [q.replayed for q in again.queued] == [True, True, True]
     assert len(await store.active_jobs(user)) == 3
+
+
+async def test_a_pending_batch_is_kept_in_the_database(intake, store):
+    """Issue 21 item 18: the >4-job confirmation survives a restart (a new IntakeService)."""
+    user = next(_ids)
+    result = await intake.submit(who(user, 77), intake.parse("a fox --repeat 5 --ar 16:9"))
+    assert result.confirm_token is not None and result.pending_count == 5
+    restarted = IntakeService(
+        store=store, enqueuer=RecordingEnqueuer(), resolver=tiny_resolver(base_size=512, steps=30)
+    )
+    batch = await store.pending(result.confirm_token)
+    assert batch is not None and batch.requests[0].aspect_ratio == "16:9"
+    await store.grant(user, 10, by=1)
+    confirmed = await restarted.confirm(result.confirm_token, who(user, 78))
+    assert len(confirmed.queued) == 5
+    assert await store.pending(result.confirm_token) is None

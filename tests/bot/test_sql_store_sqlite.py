@@ -12,6 +12,7 @@ from test_sql_store import (  # noqa: F401  (collected again here, on SQLite)
     intake,
     store,
     test_a_long_prompt_is_charged_per_chunk_beyond_the_third,
+    test_a_pending_batch_is_kept_in_the_database,
     test_a_replay_after_a_failure_mid_batch_creates_the_rest_once,
     test_accounts_prefs_plans_grants_and_per_server_bans,
     test_an_upscale_is_shared_once,

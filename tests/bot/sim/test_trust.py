@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
+from datetime import timedelta
 
 from bot_fakes import COST_MILLI, png
 from conftest import make_bot
@@ -319,3 +321,20 @@ async def test_the_upscale_chain_stops_at_the_models_limit_and_charges_nothing_m
     assert notes and "already 256×256: another 2x upscale would make 512×512" in notes[0]
     assert "nothing was charged" in notes[0]
     assert scene.last_job().spec.generation.width == 256 and _credits(scene, scene.alice) == charged
+
+
+async def test_the_batch_confirmation_survives_a_restart_and_expires_after_15_minutes(scene, world):
+    result = await scene.alice.slash(scene.channel, "imagine", prompt="a fox --repeat 5")
+    await scene.env.restart_bot(make_bot(world))
+    confirmed = await scene.alice.click(result.response, label="Run 5 jobs")
+    assert len(scene.world.enqueuer.sent) == 5 and len(confirmed.followups) == 5
+    assert scene.world.store.batches == {}  # used: forgotten
+
+    late = await scene.alice.slash(scene.channel, "imagine", prompt="a cat --repeat 5")
+    for batch in list(scene.world.store.batches.values()):  # 16 minutes pass
+        scene.world.store.batches[batch.token] = replace(
+            batch, created_at=batch.created_at - timedelta(minutes=16)
+        )
+    expired = await scene.alice.click(late.response, label="Run 5 jobs")
+    assert expired.ephemeral and "expired (after 15 minutes)" in expired.response.content
+    assert len(scene.world.enqueuer.sent) == 5
