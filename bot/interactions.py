@@ -64,14 +64,17 @@ async def _show_queued(
     for i, queued in enumerate(jobs):
         text, view = waiting_text(queued), waiting_view(queued)
         if i == 0 and not as_followups:
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=text, view=view)
-            else:
-                await interaction.response.send_message(text, view=view)
+            if not interaction.response.is_done():
+                await interaction.response.defer(thinking=True)
+            original = await interaction.edit_original_response(content=text, view=view)
             bot.poster.track(queued.job.id, interaction)
+            message_id = original.id
         else:
             message = await interaction.followup.send(text, view=view, wait=True)
             bot.poster.track(queued.job.id, interaction, message)
+            message_id = message.id
+        # Remembered so a result posted elsewhere later (restart, 15 minutes) can close it.
+        await bot.deps.store.set_placeholder(queued.job.id, message_id)
 
 
 async def show_job(bot: NankeBot, interaction: discord.Interaction, job: JobView) -> None:

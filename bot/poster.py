@@ -4,6 +4,7 @@ else posts to the channel with the job id as the nonce."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -16,6 +17,8 @@ from bot.views import build_view
 
 if TYPE_CHECKING:
     from discord.ext import commands
+
+log = logging.getLogger(__name__)
 
 # Stop using an interaction token a little before Discord's 15 minutes run out.
 _TOKEN_MARGIN = dt.timedelta(seconds=30)
@@ -119,6 +122,17 @@ class DiscordPoster:
             lives.remove(live)
         if not lives:
             self._live.pop(job_id, None)
+
+    async def close_placeholder(self, channel_id: int, message_id: int, content: str) -> None:
+        try:
+            channel = self._bot.get_channel(channel_id) or await self._bot.fetch_channel(channel_id)
+            if isinstance(channel, discord.abc.Messageable):
+                message = channel.get_partial_message(message_id)
+                await message.edit(
+                    content=content, view=None, allowed_mentions=discord.AllowedMentions.none()
+                )
+        except discord.HTTPException:  # deleted, or not editable: nothing is lost
+            log.info("could not close the waiting message %s", message_id, exc_info=True)
 
     async def send_channel(self, channel_id: int, out: Outgoing, nonce: UUID) -> int:
         channel = self._bot.get_channel(channel_id) or await self._bot.fetch_channel(channel_id)

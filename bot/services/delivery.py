@@ -64,6 +64,9 @@ class Poster(Protocol):
         ...
 
     async def send_channel(self, channel_id: int, out: Outgoing, nonce: UUID) -> int: ...
+    async def close_placeholder(self, channel_id: int, message_id: int, content: str) -> None:
+        """Edit the job's old waiting message (no buttons); never raises."""
+        ...
 
 
 def mention(user_id: int) -> str:
@@ -162,6 +165,7 @@ class DeliveryService:
         out = Outgoing(text, notify=job.user_id)
         if await self._poster.edit_live(job.id, out) is None:
             await self._poster.send_channel(job.channel_id, out, job.id)
+            await self._close_placeholder(job, text)
 
     async def deliver(self, job_id: UUID, *, claimed: bool = False) -> bool:
         """Post a succeeded job's result once. False when it was not ours to post.
@@ -178,8 +182,17 @@ class DeliveryService:
             # The interaction token is dead (15 min) or gone (restart): a channel message,
             # de-duplicated by Discord through its nonce.
             message_id = await self._poster.send_channel(job.channel_id, out, job.id)
+            await self._close_placeholder(
+                job, formatting.finished(job.spec, mention(job.user_id), "result posted below")
+            )
         await self._store.mark_posted(job.id, message_id)
         return True
+
+    async def _close_placeholder(self, job: JobView, content: str) -> None:
+        """The result went to the channel as a new message (restart, 15 minutes): the old
+        "Waiting to start" message and its dead ❌ must not stay behind."""
+        if job.message_id is not None:
+            await self._poster.close_placeholder(job.channel_id, job.message_id, content)
 
     async def result_message(self, job: JobView, channel_id: int | None = None) -> Outgoing:
         """A finished job's message for `channel_id` (default: the job's own channel): the

@@ -151,6 +151,10 @@ class SqlStore:
         async with self._sessions.begin() as session:
             return await jobs.mark_posting(session, job_id, self._now())
 
+    async def set_placeholder(self, job_id: uuid.UUID, message_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await jobs.set_placeholder(session, job_id, message_id)
+
     async def mark_posted(self, job_id: uuid.UUID, message_id: int) -> None:
         async with self._sessions.begin() as session:
             await jobs.mark_posted(session, job_id, self._now(), message_id)

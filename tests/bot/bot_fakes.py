@@ -182,6 +182,10 @@ class MemoryStore:
         row.posting = True
         return True
 
+    async def set_placeholder(self, job_id: UUID, message_id: int) -> None:
+        if self.jobs[job_id].view.state in (JobState.QUEUED, JobState.RUNNING):
+            self._set(job_id, message_id=message_id)
+
     async def mark_posted(self, job_id: UUID, message_id: int) -> None:
         self._set(job_id, state=JobState.POSTED, message_id=message_id)
 

@@ -338,3 +338,22 @@ async def test_the_batch_confirmation_survives_a_restart_and_expires_after_15_mi
     expired = await scene.alice.click(late.response, label="Run 5 jobs")
     assert expired.ephemeral and "expired (after 15 minutes)" in expired.response.content
     assert len(scene.world.enqueuer.sent) == 5
+
+
+async def test_a_result_posted_elsewhere_closes_the_waiting_message(scene, world):
+    waiting = await scene.alice.slash(scene.channel, "imagine", prompt="a pending fox")
+    job = scene.last_job()
+    assert "Waiting to start" in waiting.response.content and labels(waiting.response)
+    await scene.env.restart_bot(make_bot(world))  # its interaction handle is gone
+    await scene.finish(job.id)
+    closed = waiting.response
+    assert "Waiting to start" not in closed.content and labels(closed) == []
+    assert closed.content == f"**a pending fox** — {scene.alice.mention} (result posted below)"
+    posted = [m for m in scene.channel.history() if m.attachments]
+    assert len(posted) == 1 and posted[0].id != closed.id
+
+    late = await scene.alice.slash(scene.channel, "imagine", prompt="a slow fox")
+    slow = scene.last_job()
+    await scene.env.advance_time(15 * 60 + 1)  # the interaction token has expired
+    await scene.finish(slow.id)
+    assert "result posted below" in late.response.content and labels(late.response) == []
