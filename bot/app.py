@@ -82,7 +82,8 @@ class NankeBot(commands.Bot):
             command_prefix=commands.when_mentioned,
             intents=intents,
             help_command=None,
-            allowed_mentions=discord.AllowedMentions(users=True, everyone=False, roles=False),
+            # Nobody is pinged unless a message names whom (the job's author, bot/poster.py).
+            allowed_mentions=discord.AllowedMentions.none(),
             **client_options,
         )
         self.settings = settings

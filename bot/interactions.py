@@ -6,11 +6,14 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.poster import files_of, mentions_of
 from bot.services import formatting
-from bot.services.delivery import cancel_button, mention
+from bot.services.delivery import Outgoing, cancel_button, mention
 from bot.services.intake import Queued, Requester
 from bot.services.permissions import check_admin
+from bot.services.ports import JobState, JobView
 from bot.views import build_view
+from pipeline.errors import member_message
 
 if TYPE_CHECKING:
     from bot.app import NankeBot
@@ -61,11 +64,49 @@ async def _show_queued(
     for i, queued in enumerate(jobs):
         text, view = waiting_text(queued), waiting_view(queued)
         if i == 0 and not as_followups:
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=text, view=view)
-            else:
-                await interaction.response.send_message(text, view=view)
+            if not interaction.response.is_done():
+                await interaction.response.defer(thinking=True)
+            original = await interaction.edit_original_response(content=text, view=view)
             bot.poster.track(queued.job.id, interaction)
+            message_id = original.id
         else:
             message = await interaction.followup.send(text, view=view, wait=True)
             bot.poster.track(queued.job.id, interaction, message)
+            message_id = message.id
+        # Remembered so a result posted elsewhere later (restart, 15 minutes) can close it.
+        await bot.deps.store.set_placeholder(queued.job.id, message_id)
+
+
+async def show_job(bot: NankeBot, interaction: discord.Interaction, job: JobView) -> None:
+    """Post an existing job where this interaction happened (/show, an upscale pressed again):
+    its result, decided for this channel, or its status; only its author may be pinged."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(thinking=True)
+    if job.state in (JobState.SUCCEEDED, JobState.POSTED) and job.result is not None:
+        out = await bot.delivery.result_message(job, interaction.channel_id)
+    else:
+        out = Outgoing(await _status(bot, job), notify=job.user_id)
+        if job.state is JobState.QUEUED:
+            out = Outgoing(out.content, buttons=(cancel_button(job.id),), notify=job.user_id)
+    await interaction.edit_original_response(
+        content=out.content,
+        attachments=files_of(out),
+        view=build_view(out.buttons) if out.buttons else None,
+        allowed_mentions=mentions_of(out),
+    )
+    if job.state in (JobState.QUEUED, JobState.RUNNING):
+        # Delivery edits this message too as the job moves on (progress, then the result).
+        bot.poster.track(job.id, interaction, also=True)
+
+
+async def _status(bot: NankeBot, job: JobView) -> str:
+    who = mention(job.user_id)
+    if job.state is JobState.QUEUED:
+        position = await bot.deps.store.queue_position(job.id)
+        return formatting.waiting(job.spec, who, position)
+    if job.state is JobState.RUNNING:
+        return formatting.running(job.spec, who, None)
+    if job.state is JobState.CANCELLED:
+        return formatting.cancelled(job.spec, who)
+    # The row keeps operator detail (paths, OS errors); the member sees the stable text.
+    return formatting.failed(job.spec, who, member_message(job.error))

@@ -4,6 +4,7 @@ else posts to the channel with the job id as the nonce."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -16,6 +17,8 @@ from bot.views import build_view
 
 if TYPE_CHECKING:
     from discord.ext import commands
+
+log = logging.getLogger(__name__)
 
 # Stop using an interaction token a little before Discord's 15 minutes run out.
 _TOKEN_MARGIN = dt.timedelta(seconds=30)
@@ -30,6 +33,12 @@ def nonce_for(job_id: UUID) -> str:
         digits.append(alphabet[rest])
         if value == 0:
             return "".join(reversed(digits))
+
+
+def mentions_of(out: Outgoing) -> discord.AllowedMentions:
+    """Only the job's author may be pinged; prompt text never pings (it is neutralised too)."""
+    users = [discord.Object(out.notify)] if out.notify is not None else False
+    return discord.AllowedMentions(everyone=False, roles=False, users=users, replied_user=False)
 
 
 def files_of(out: Outgoing) -> list[discord.File]:
@@ -52,11 +61,17 @@ class LiveMessage:
         view = build_view(out.buttons) if out.buttons else None
         if self.message is not None:
             edited = await self.message.edit(
-                content=out.content, attachments=files_of(out), view=view
+                content=out.content,
+                attachments=files_of(out),
+                view=view,
+                allowed_mentions=mentions_of(out),
             )
             return edited.id
         original = await self.interaction.edit_original_response(
-            content=out.content, attachments=files_of(out), view=view
+            content=out.content,
+            attachments=files_of(out),
+            view=view,
+            allowed_mentions=mentions_of(out),
         )
         return original.id
 
@@ -64,19 +79,23 @@ class LiveMessage:
 class DiscordPoster:
     def __init__(self, bot: commands.Bot) -> None:
         self._bot = bot
-        self._live: dict[UUID, LiveMessage] = {}
+        # A job's live messages: the one that made it, plus any /show of it while it waits.
+        self._live: dict[UUID, list[LiveMessage]] = {}
 
     def track(
         self,
         job_id: UUID,
         interaction: discord.Interaction,
         message: discord.WebhookMessage | None = None,
+        *,
+        also: bool = False,
     ) -> None:
-        self._live[job_id] = LiveMessage(interaction, message)
+        live = LiveMessage(interaction, message)
+        self._live[job_id] = [*self._live.get(job_id, []), live] if also else [live]
 
     def upload_limit(self, job_id: UUID) -> int:
-        live = self._live.get(job_id)
-        return live.interaction.filesize_limit if live else DEFAULT_LIMIT
+        lives = self._live.get(job_id)
+        return min(x.interaction.filesize_limit for x in lives) if lives else DEFAULT_LIMIT
 
     def channel_is_nsfw(self, channel_id: int) -> bool:
         channel = self._bot.get_channel(channel_id)
@@ -84,15 +103,36 @@ class DiscordPoster:
         return bool(is_nsfw()) if callable(is_nsfw) else False
 
     async def edit_live(self, job_id: UUID, out: Outgoing) -> int | None:
-        live = self._live.get(job_id)
-        if live is None or not live.alive():
+        """Edit every live message of the job; the first one's id, or None when none is left."""
+        first: int | None = None
+        for live in list(self._live.get(job_id, [])):
+            try:
+                message_id = await live.edit(out) if live.alive() else None
+            except discord.NotFound:  # the member deleted it, or the token died early
+                message_id = None
+            if message_id is None:
+                self._drop(job_id, live)
+            elif first is None:
+                first = message_id
+        return first
+
+    def _drop(self, job_id: UUID, live: LiveMessage) -> None:
+        lives = self._live.get(job_id, [])
+        if live in lives:
+            lives.remove(live)
+        if not lives:
             self._live.pop(job_id, None)
-            return None
+
+    async def close_placeholder(self, channel_id: int, message_id: int, content: str) -> None:
         try:
-            return await live.edit(out)
-        except discord.NotFound:  # the member deleted it, or the token died early
-            self._live.pop(job_id, None)
-            return None
+            channel = self._bot.get_channel(channel_id) or await self._bot.fetch_channel(channel_id)
+            if isinstance(channel, discord.abc.Messageable):
+                message = channel.get_partial_message(message_id)
+                await message.edit(
+                    content=content, view=None, allowed_mentions=discord.AllowedMentions.none()
+                )
+        except discord.HTTPException:  # deleted, or not editable: nothing is lost
+            log.info("could not close the waiting message %s", message_id, exc_info=True)
 
     async def send_channel(self, channel_id: int, out: Outgoing, nonce: UUID) -> int:
         channel = self._bot.get_channel(channel_id) or await self._bot.fetch_channel(channel_id)
@@ -102,6 +142,7 @@ class DiscordPoster:
             files=files_of(out),
             view=build_view(out.buttons) if out.buttons else discord.utils.MISSING,
             nonce=nonce_for(nonce),
+            allowed_mentions=mentions_of(out),
         )
         self._live.pop(nonce, None)
         return message.id

@@ -63,3 +63,15 @@ async def user_errors(interaction: discord.Interaction) -> AsyncIterator[None]:
         yield
     except NankeError as error:
         await report(interaction, error)
+
+
+@asynccontextmanager
+async def backstop(interaction: discord.Interaction) -> AsyncIterator[None]:
+    """Every button, select and modal callback runs inside this: whatever it raises reaches
+    the member as `report` words it (ephemeral, a reference id for the unexpected), never as
+    Discord's "This interaction failed" or a "thinking…" left behind; the traceback goes
+    only to the log. (Slash commands get the same from the tree's error handler.)"""
+    try:
+        yield
+    except Exception as error:
+        await report(interaction, error)

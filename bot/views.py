@@ -14,7 +14,7 @@ from uuid import UUID
 
 import discord
 
-from bot.reporting import user_errors
+from bot.reporting import backstop
 from bot.services import custom_ids
 from bot.services.custom_ids import ButtonId
 from bot.services.delivery import Button
@@ -88,10 +88,11 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=custom_
     async def callback(self, interaction: discord.Interaction) -> None:
         # What a press does is the buttons extension's (it sets the bot's handler in setup()):
         # a view never imports a cog.
-        press: PressHandler | None = getattr(interaction.client, "press_job_button", None)
-        if press is None:
-            raise RuntimeError("the buttons extension is not loaded")
-        await press(interaction, self.button_id)
+        async with backstop(interaction):
+            press: PressHandler | None = getattr(interaction.client, "press_job_button", None)
+            if press is None:
+                raise RuntimeError("the buttons extension is not loaded")
+            await press(interaction, self.button_id)
 
 
 def feed_of(bot: NankeBot) -> GalleryFeed:
@@ -124,7 +125,7 @@ class LikeButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=LIKE_P
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = cast("NankeBot", interaction.client)
-        async with user_errors(interaction):
+        async with backstop(interaction):
             result = await feed_of(bot).toggle_like(self.entry_id, interaction.user.id)
             if result is None:
                 raise GalleryError("This image was removed from the gallery.")

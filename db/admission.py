@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, null, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import members, quota
@@ -90,12 +90,12 @@ async def admit(
     user_id = submission.user_id
     plan_name, mode = await members.lock_user(session, user_id, default_plan, now)
 
-    # One round trip for both checks while the user's row is locked.
-    replay_of = (
-        select(Job.id).where(Job.interaction_id == submission.interaction_id).scalar_subquery()
-        if submission.interaction_id is not None
-        else null()
-    )
+    # One round trip for both checks while the user's row is locked. A replay is the same
+    # interaction, or the same job id (the bot derives each job id of a batch from it).
+    same = Job.id == submission.job_id
+    if submission.interaction_id is not None:
+        same = or_(same, Job.interaction_id == submission.interaction_id)
+    replay_of = select(Job.id).where(same).limit(1).scalar_subquery()
     active_jobs = (
         select(func.count())
         .select_from(Job)

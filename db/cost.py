@@ -5,17 +5,23 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 _REFERENCE = 512 * 512 * 30 * 4  # a 512² grid of 4 images at 30 steps costs exactly 1 credit
+# Prompts up to this many 75-token chunks (about 225 tokens) cost the base price; each further
+# chunk adds the base price again: every step attends to every chunk, so work grows with them.
+INCLUDED_CHUNKS = 3
 
 
-def job_cost_milli(width: int, height: int, steps: int, images: int) -> int:
-    """credits = (width × height / 512²) × (steps / 30) × images / 4, rounded up to 1 milli.
+def job_cost_milli(width: int, height: int, steps: int, images: int, chunks: int = 1) -> int:
+    """credits = (width × height / 512²) × (steps / 30) × images / 4
+    × (1 + chunks beyond INCLUDED_CHUNKS), rounded up to 1 milli.
 
     Rounding up means no job is ever free by rounding.
     """
-    for name, value in (("width", width), ("height", height), ("steps", steps), ("images", images)):
+    values = (("width", width), ("height", height), ("steps", steps), ("images", images))
+    for name, value in (*values, ("chunks", chunks)):
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
-    return -(-1000 * width * height * steps * images // _REFERENCE)
+    factor = 1 + max(0, chunks - INCLUDED_CHUNKS)
+    return -(-1000 * width * height * steps * images * factor // _REFERENCE)
 
 
 def credits_to_milli(credits: float | str) -> int:

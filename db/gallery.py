@@ -233,10 +233,37 @@ async def _items(session: AsyncSession, stmt: _Query) -> list[GalleryItem]:
 async def remove(session: AsyncSession, entry_id: uuid.UUID) -> bool:
     """An admin's removal: the entry and its likes go, so it disappears from every listing,
     the web gallery included. True if there was such an entry."""
+    return await remove_entry(session, entry_id) is not None
+
+
+@dataclass(frozen=True)
+class Removed:
+    # Where the entry was posted on Discord (channel, message); None if never recorded.
+    post: tuple[int, int] | None
+
+
+async def remove_entry(session: AsyncSession, entry_id: uuid.UUID) -> Removed | None:
+    """`remove`, saying where the entry was posted; None when there was no such entry."""
     removed = await session.execute(
         delete(GalleryEntry)
         .where(GalleryEntry.id == entry_id)
-        .returning(GalleryEntry.id)
+        .returning(GalleryEntry.post_channel_id, GalleryEntry.post_message_id)
         .execution_options(synchronize_session=False)
     )
-    return removed.first() is not None
+    row = removed.first()
+    if row is None:
+        return None
+    channel, message = row
+    return Removed((int(channel), int(message)) if channel and message else None)
+
+
+async def set_post(
+    session: AsyncSession, entry_id: uuid.UUID, channel_id: int, message_id: int
+) -> None:
+    """Record the gallery-channel message that shows this entry."""
+    await session.execute(
+        update(GalleryEntry)
+        .where(GalleryEntry.id == entry_id)
+        .values(post_channel_id=channel_id, post_message_id=message_id)
+        .execution_options(synchronize_session=False)
+    )

@@ -276,6 +276,20 @@ async def mark_posting(
     return row.first() is not None
 
 
+async def set_placeholder(session: AsyncSession, job_id: uuid.UUID, message_id: int) -> None:
+    """The job's "Waiting to start" message, kept in `message_id` until the result's own
+    message replaces it (mark_posted), so a result posted elsewhere can close it."""
+    await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state.in_(_UNPOSTED))
+        .values(message_id=message_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_UNPOSTED = (JobState.QUEUED.value, JobState.RUNNING.value, JobState.SUCCEEDED.value)
+
+
 async def mark_posted(
     session: AsyncSession, job_id: uuid.UUID, now: datetime, message_id: int | None
 ) -> bool:

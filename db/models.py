@@ -223,6 +223,9 @@ class GalleryEntry(Base):
     prompt: Mapped[str] = mapped_column(Text)
     like_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
+    # The post in the guild's gallery channel (set once posted), deleted with the entry.
+    post_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    post_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         CheckConstraint("like_count >= 0", name="like_count"),
@@ -267,3 +270,18 @@ class GuildButtonAccess(Base):
     guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     everyone: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime]
+
+
+class PendingBatch(Base):
+    """An /imagine that makes more than 4 jobs, waiting for its ✅ (15 minutes): kept here so
+    a bot restart does not lose it. The requests are the parsed ImagineParams as JSON."""
+
+    __tablename__ = "pending_batches"
+
+    token: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    channel_id: Mapped[int] = mapped_column(BigInteger)
+    interaction_id: Mapped[int] = mapped_column(BigInteger)
+    requests: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc)
+    created_at: Mapped[datetime]

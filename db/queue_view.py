@@ -38,3 +38,22 @@ async def queue_position(session: AsyncSession, job_id: uuid.UUID) -> int | None
         .where(Job.state == JobState.QUEUED.value, Job.id != job.id, ahead_of_it)
     )
     return int(ahead or 0) + 1
+
+
+async def live_children(
+    session: AsyncSession, parent_id: uuid.UUID, kind: str, tile_index: int | None
+) -> list[Job]:
+    """The parent's follow-ups of this kind and tile that are not failed or cancelled, oldest
+    first (an upscale pressed again reuses the first)."""
+    dead = (JobState.FAILED.value, JobState.CANCELLED.value)
+    rows = await session.scalars(
+        select(Job)
+        .where(
+            Job.parent_id == parent_id,
+            Job.kind == kind,
+            Job.tile_index.is_(None) if tile_index is None else Job.tile_index == tile_index,
+            Job.state.not_in(dead),
+        )
+        .order_by(Job.created_at, Job.id)
+    )
+    return list(rows)

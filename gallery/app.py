@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import jinja2
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -29,6 +32,7 @@ from pipeline.thumbnails import BlobStore, Thumbnails
 from prompt.remake import imagine_command
 
 HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 
 
@@ -48,7 +52,11 @@ def content_security_policy() -> str:
 
 
 class SecurityHeaders:
-    """ASGI middleware: set these headers on every response that does not set its own."""
+    """ASGI middleware: set these headers on every response that does not set its own.
+
+    It is also the last line of defence: an exception no route handled becomes a plain 500
+    here, inside this middleware, so it carries the headers too (Starlette's own error
+    page, outside every middleware, would not), with a reference in the log."""
 
     def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
         self.app = app
@@ -59,14 +67,26 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers.items():
                     headers.setdefault(name, value)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("unhandled error on %s %s (ref %s)", scope["method"], scope["path"], ref)
+            if started:
+                raise
+            body = {"error": f"Something went wrong on our side (ref {ref})."}
+            await JSONResponse(body, status_code=500)(scope, receive, send_with_headers)
 
 
 def _templates() -> Jinja2Templates:
@@ -130,6 +150,11 @@ def create_app(
     async def _cursor_error(request: Request, exc: CursorError) -> Response:
         return _error(request, 400, str(exc))
 
+    @app.exception_handler(RequestValidationError)
+    async def _bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        names = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+        return _error(request, 400, f"bad value for {', '.join(names) or 'a parameter'}")
+
     @app.get("/healthz", include_in_schema=False)
     async def _health() -> dict[str, str]:
         return {"status": "ok"}
@@ -138,6 +163,9 @@ def create_app(
 
 
 def _error(request: Request, status: int, message: str) -> Response:
+    if status == 400:
+        # Hostile or mangled input is expected on the open web: one line, no traceback.
+        log.info("400 %s %s: %s", request.method, request.url.path, message)
     if status == 404:
         message = "Nothing here: this gallery or image is not public, or it was removed."
     if request.url.path.startswith(("/api/", "/media/")):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from uuid import UUID
 
 from gallery.listing import Sort
@@ -21,6 +22,14 @@ from gallery.listing import Sort
 #             page measures ages from it, so scores do not drift while someone pages.
 KeyValue = datetime | UUID | int | float
 Key = tuple[KeyValue, ...]
+
+
+# A cursor this gallery makes is a few dozen characters; anything much longer was not made here
+# (and a deeply nested JSON document would exhaust the parser's recursion).
+MAX_CURSOR = 512
+_INT64 = 2**63
+_YEARS = (2000, 3000)  # outside: not a time this gallery wrote (and Postgres may overflow)
+_DAMAGED = "this page link is damaged: start again from the first page"
 
 
 class CursorError(ValueError):
@@ -41,11 +50,13 @@ def encode(sort: Sort, key: Key) -> str:
 
 
 def decode(sort: Sort, cursor: str) -> Key:
+    if len(cursor) > MAX_CURSOR:
+        raise CursorError(_DAMAGED)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         parts = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise CursorError("this page link is damaged: start again from the first page") from exc
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise CursorError(_DAMAGED) from exc
     expected = {Sort.NEW: "tu", Sort.TOP: "itu", Sort.TRENDING: "tftu"}[sort]
     if not isinstance(parts, list) or parts[:1] != [sort.value] or len(parts) != 1 + len(expected):
         raise CursorError("this page link belongs to another listing: start from the first page")
@@ -53,21 +64,28 @@ def decode(sort: Sort, cursor: str) -> Key:
     try:
         for kind, value in zip(expected, parts[1:], strict=True):
             key.append(_value(kind, value))
-    except (TypeError, ValueError, KeyError) as exc:
-        raise CursorError("this page link is damaged: start again from the first page") from exc
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise CursorError(_DAMAGED) from exc
     return tuple(key)
 
 
 def _value(kind: str, value: object) -> KeyValue:
-    if kind == "t" and isinstance(value, dict):
+    if kind == "t" and isinstance(value, dict) and isinstance(value.get("t"), str):
         parsed = datetime.fromisoformat(value["t"])
         if parsed.tzinfo is None:
             raise ValueError("naive time")
+        if not _YEARS[0] <= parsed.astimezone(UTC).year <= _YEARS[1]:
+            raise ValueError("time out of range")
         return parsed
-    if kind == "u" and isinstance(value, dict):
+    if kind == "u" and isinstance(value, dict) and isinstance(value.get("u"), str):
         return UUID(value["u"])
     if kind == "i" and isinstance(value, int) and not isinstance(value, bool):
+        if not -_INT64 <= value < _INT64:
+            raise ValueError("integer out of range")
         return value
     if kind == "f" and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError("not a finite number")
+        return number
     raise ValueError(f"expected {kind}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from uuid import UUID
 
 from fastapi import HTTPException
@@ -16,7 +17,8 @@ _SNOWFLAKE_MAX = 2**63 - 1
 
 def snowflake(value: str) -> int:
     """A Discord id from the path; anything else is a page that does not exist."""
-    if not value.isdigit() or len(value) > 20 or int(value) > _SNOWFLAKE_MAX:
+    # isascii: str.isdigit() also accepts superscripts ('²') that int() refuses.
+    if not (value.isascii() and value.isdigit()) or len(value) > 20 or int(value) > _SNOWFLAKE_MAX:
         raise HTTPException(404)
     return int(value)
 
@@ -48,6 +50,10 @@ def list_query(
         chosen = Sort(sort or Sort.NEW)
     except ValueError:
         raise HTTPException(400, "sort must be new, top or trending") from None
+    if q is not None and any(
+        unicodedata.category(c) in ("Cc", "Cs") and not c.isspace() for c in q
+    ):
+        raise HTTPException(400, "the search text contains control characters: type plain words")
     search = " ".join((q or "").split())[:MAX_SEARCH] or None
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise HTTPException(400, f"limit must be between 1 and {MAX_PAGE_SIZE}")

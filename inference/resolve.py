@@ -128,6 +128,22 @@ def _check_index(parent: JobSpec, index: int) -> None:
         raise BadRequestError(f"tile {index} does not exist: pick 1 to {parent.generation.batch}")
 
 
+# An upscale may reach this many times the model's base pixel area (a 512² model: 2048×2048,
+# a tile upscaled twice); beyond, memory and time (and the price) climb for little gain.
+MAX_UPSCALE_AREA = 16
+
+
+def check_upscale_size(gen: Generation, base_size: int) -> None:
+    """BadRequestError when upscaling an image of this size would exceed the model's limit."""
+    limit = MAX_UPSCALE_AREA * base_size * base_size
+    if gen.width * 2 * gen.height * 2 > limit:
+        raise BadRequestError(
+            f"this image is already {gen.width}×{gen.height}: another 2x upscale would make "
+            f"{gen.width * 2}×{gen.height * 2}, beyond what the {gen.model} model upscales to "
+            f"({limit:,} pixels). Use Vary, or start from a grid tile"
+        )
+
+
 def upscale_spec(
     parent: JobSpec, index: int, mode: UpscaleMode, source_key: str, job_id: uuid.UUID | None = None
 ) -> JobSpec:

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from db.jobs import Claim, NewImage
 from db.models import JobState
 from pipeline.contracts import JobEvent, JobEventKind, JobSpec
-from pipeline.errors import JobError, SourceMissingError
+from pipeline.errors import FAULT_PREFIX, RETRY_MESSAGE, JobError, SourceMissingError, row_error
 from pipeline.events import EventPublisher, PreviewThrottle
 from pipeline.preview import preview_jpeg
 from pipeline.results import store_output
@@ -38,11 +38,6 @@ from pipeline.settings import PipelineSettings
 from pipeline.storage import ObjectNotFoundError, Storage, job_key, job_prefix
 
 log = logging.getLogger(__name__)
-
-RETRY_MESSAGE = (
-    "the job failed on every attempt because of an error on the GPU worker; "
-    "your credits were refunded"
-)
 
 
 class Outcome(enum.StrEnum):
@@ -157,12 +152,16 @@ class JobRunner:
             outcome = Outcome.STALE
         except (JobError, ValidationError) as exc:
             message = exc.message if isinstance(exc, JobError) else "the job's request is invalid"
-            outcome = self._fail(job_id, attempt, message, retryable=False)
+            detail = exc.detail if isinstance(exc, JobError) else str(exc)[:500]
+            if detail:
+                log.warning("job %s attempt %s: %s (%s)", job_id, attempt, message, detail)
+            stored = row_error(message, detail)
+            outcome = self._fail(job_id, attempt, stored, retryable=False, shown=message)
         except Exception as exc:
             log.exception("job %s attempt %s crashed", job_id, attempt)
             self._discard(job_id, attempt)
             # The row keeps the technical cause for operators; the member sees RETRY_MESSAGE.
-            detail = f"worker error: {type(exc).__name__}: {exc}"[:500]
+            detail = f"{FAULT_PREFIX}{type(exc).__name__}: {exc}"[:500]
             outcome = self._fail(job_id, attempt, detail, retryable=True, shown=RETRY_MESSAGE)
             if outcome is Outcome.REQUEUED:
                 (requeue or self._requeue or (lambda _id: None))(job_id)

@@ -66,15 +66,37 @@ class FlagUse:
     value: str  # raw text after the flag, up to the next flag
 
 
+# Midjourney flags members type out of habit, and what Nanke offers instead.
+MIDJOURNEY_ONLY = {
+    "stylize": "use --cfg (how literally the prompt is followed)",
+    "s": "it is Midjourney's --stylize; use --cfg (how literally the prompt is followed)",
+    "v": "pick a model with --model instead (see /settings for the list)",
+    "version": "pick a model with --model instead (see /settings for the list)",
+    "niji": "pick a model with --model instead (see /settings for the list)",
+    "style": "describe the style in the prompt, or use a LoRA with --lora",
+    "weird": "use --chaos for more varied grids",
+    "w": "use --chaos for more varied grids",
+    "iw": "image prompts are not supported; use V1–V4 on a grid to vary an image",
+    "stop": "use --steps to choose how many steps run",
+    "fast": "choose fast or relax mode with /settings mode",
+    "relax": "choose fast or relax mode with /settings mode",
+    "turbo": "choose fast or relax mode with /settings mode",
+}
+
+
 def _lookup(typed: str) -> FlagSpec:
     key = typed.lower().replace("_", "-")
     key = ALIASES.get(key, key)
     if key in FLAGS:
         return FLAGS[key]
-    best = difflib.get_close_matches(key, [*FLAGS, *ALIASES], n=1, cutoff=0.0)
+    shown = f"--{typed}" if len(typed) <= 30 else f"--{typed[:29]}…"
+    if key in MIDJOURNEY_ONLY:
+        hint = MIDJOURNEY_ONLY[key]
+        raise PromptError(f"{shown} is a Midjourney flag Nanke does not have: {hint}", shown)
+    # A suggestion only when it is close; a far one ("--tile" for "--stylize") misleads.
+    best = difflib.get_close_matches(key, [*FLAGS, *ALIASES], n=1, cutoff=0.6)
     hint = f"did you mean --{ALIASES.get(best[0], best[0])}? " if best else ""
     known = ", ".join(f"--{name}" for name in FLAGS)
-    shown = f"--{typed}" if len(typed) <= 30 else f"--{typed[:29]}…"
     raise PromptError(f"unknown flag {shown}: {hint}(flags: {known})", shown)
 
 

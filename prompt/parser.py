@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from prompt.attention import check_attention
 from prompt.errors import PromptError
 from prompt.flags import FlagSpec, FlagUse, Value, split_flags
 from prompt.loras import extract_inline_loras, parse_lora_flag
@@ -91,6 +92,14 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
             "the prompt has no text before its flags: describe the image first, "
             "e.g. 'a lighthouse --ar 16:9'"
         )
+    if "steps" in fields and "quality" in fields:
+        raise PromptError(
+            "--q and --steps both choose the number of steps: keep one (--q multiplies the "
+            "model's default steps, --steps sets them)",
+            "--q",
+        )
+    check_attention(prompt)
+    check_attention(fields.get("negative_prompt") or "")
     repeat = fields.pop("repeat", 1)
     params = ImagineParams(prompt=prompt, parts=split_parts(prompt), loras=tuple(loras), **fields)
     return params, repeat
@@ -154,6 +163,8 @@ def _quality(value: str, flag: str) -> tuple[str, Any]:
 
 
 def _sampler(value: str, flag: str) -> tuple[str, Any]:
+    # Copied from A1111 or a guide, names often come quoted: "DPM++ 2M Karras".
+    value = value.strip().strip("\"'“”‘’`").strip()
     try:
         return "sampler", canonical_sampler(value)
     except PromptError as unknown:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from bot.interactions import post_queued, requester
-from bot.reporting import report, user_errors
+from bot.interactions import post_queued, requester, show_job
+from bot.reporting import backstop, report
 from bot.services import formatting
 from bot.services.custom_ids import Action, ButtonId
 from bot.services.delivery import mention
@@ -44,7 +44,7 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     who = requester(interaction)
     action = pressed.action
     if action is Action.CONFIRM:
-        bot.intake.check_confirm(pressed.job_id, who)
+        await bot.intake.check_confirm(pressed.job_id, who)
         await interaction.response.defer()  # acknowledge before the admissions
         result = await bot.intake.confirm(pressed.job_id, who)
         await interaction.edit_original_response(
@@ -65,6 +65,7 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
         return
     kind, mode = _FOLLOW_UPS[action]
     parent, _ = await bot.intake.job_for_presser(pressed.job_id, who)
+    await bot.intake.check_words(parent, who)  # before acknowledging: a refusal is private
     # Grid buttons name their tile; the post-upscale row works on the one upscaled image.
     index = pressed.n or 1
     if action in _REMIXABLE:
@@ -84,6 +85,9 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     queued = await bot.intake.follow_up(
         who, parent.id, kind, index if action is not Action.REROLL else None, mode
     )
+    if queued.reused:  # this tile was upscaled before: show that upscale, charge nothing
+        await show_job(bot, interaction, queued.job)
+        return
     await post_queued(bot, interaction, (queued,))
 
 
@@ -106,12 +110,14 @@ async def _share(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     )
     assert isinstance(target, discord.abc.Messageable)
     entry_id = await bot.deps.gallery.find(guild.guild_id, job.id) if bot.deps.gallery else None
-    await target.send(
+    posted = await target.send(
         f"**{formatting.shown_prompt(job.spec)}** — by {mention(job.user_id)}",
         file=discord.File(io.BytesIO(upload.data), filename=upload.filename),
         allowed_mentions=discord.AllowedMentions.none(),
         view=like_view(entry_id, 0) if entry_id else discord.utils.MISSING,
     )
+    if entry_id and bot.deps.gallery:  # /gallery remove deletes this post with the entry
+        await bot.deps.gallery.record_post(entry_id, posted.channel.id, posted.id)
     await interaction.followup.send(f"Shared to {channel}. ⭐", ephemeral=True)
 
 
@@ -129,7 +135,7 @@ class RemixModal(discord.ui.Modal, title="Remix"):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         bot = cast("NankeBot", interaction.client)
-        async with user_errors(interaction):
+        async with backstop(interaction):
             queued = await bot.intake.follow_up(
                 requester(interaction),
                 self.parent_id,
@@ -147,8 +153,7 @@ class RemixModal(discord.ui.Modal, title="Remix"):
 
 async def _on_press(interaction: discord.Interaction, pressed: ButtonId) -> None:
     bot = cast("NankeBot", interaction.client)
-    async with user_errors(interaction):
-        await _press(bot, interaction, pressed)
+    await _press(bot, interaction, pressed)  # inside JobButton.callback's backstop
 
 
 async def setup(bot: NankeBot) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -19,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.interactions import require_admin
-from bot.reporting import user_errors
+from bot.reporting import backstop, report, user_errors
 from bot.services.errors import GalleryError
 from bot.services.gallery_feed import FeedItem, FeedPage, Listing
 from bot.services.upload import fit_upload
@@ -28,6 +29,8 @@ from pipeline.thumbnails import make_thumbnail
 
 if TYPE_CHECKING:
     from bot.app import NankeBot
+
+log = logging.getLogger(__name__)
 
 _EMPTY = {
     Listing.MINE: "You have not shared anything here yet: press ⭐ Share under an upscale.",
@@ -83,14 +86,22 @@ class PageView(discord.ui.View):
         return interaction.user.id == self.shown.user_id
 
     async def _previous(self, interaction: discord.Interaction) -> None:
-        await self.cog.turn(interaction, self.shown, self.shown.page.page - 1)
+        async with backstop(interaction):
+            await self.cog.turn(interaction, self.shown, self.shown.page.page - 1)
 
     async def _next(self, interaction: discord.Interaction) -> None:
-        await self.cog.turn(interaction, self.shown, self.shown.page.page + 1)
+        async with backstop(interaction):
+            await self.cog.turn(interaction, self.shown, self.shown.page.page + 1)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        await report(interaction, error)
 
     def _opener(self, item: FeedItem) -> Any:
         async def open_item(interaction: discord.Interaction) -> None:
-            await self.cog.open(interaction, item)
+            async with backstop(interaction):
+                await self.cog.open(interaction, item)
 
         return open_item
 
@@ -207,11 +218,38 @@ class Gallery(commands.GroupCog, group_name="gallery", group_description="This s
                 ) from None
             feed = feed_of(self.bot)
             entry_id = await feed.find(interaction.guild_id, ref)
-            if entry_id is None or not await feed.remove(entry_id):
+            removed, post = (
+                (False, None) if entry_id is None else await feed.remove_with_post(entry_id)
+            )
+            if not removed:
                 raise GalleryError("No image of this server's gallery has that id.")
             await interaction.response.send_message(
-                "Removed: it is gone from /gallery and from the web gallery.", ephemeral=True
+                "Removed: it is gone from /gallery and from the web gallery"
+                + await self._delete_post(post),
+                ephemeral=True,
             )
+
+    async def _delete_post(self, post: tuple[int, int] | None) -> str:
+        """Delete the entry's gallery-channel post; the rest of the removal's message."""
+        if post is None:
+            return "."
+        channel_id, message_id = post
+        try:
+            channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+            if not isinstance(channel, discord.abc.Messageable):
+                raise TypeError("not a text channel")
+            await channel.get_partial_message(message_id).delete()
+        except discord.NotFound:
+            return " (its post in the gallery channel was already deleted)."
+        except (discord.HTTPException, TypeError):
+            log.warning(
+                "could not delete gallery post %s/%s", channel_id, message_id, exc_info=True
+            )
+            return (
+                f", but its post in <#{channel_id}> could not be deleted (Nanke lacks Manage "
+                "Messages there?): delete it by hand."
+            )
+        return f", and its post in <#{channel_id}> was deleted."
 
 
 async def setup(bot: NankeBot) -> None:

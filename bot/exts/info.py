@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from bot.app import NankeBot
 
 
+PRICING = (
+    "**Pricing:** a 512×512 grid at 30 steps is 1 credit (bigger images and more steps cost "
+    "more). Prompts are read in chunks of 75 tokens (about 300 characters): the first 3 chunks "
+    "are included, each further chunk adds the price once more."
+)
+
+
 class Info(commands.Cog):
     def __init__(self, bot: NankeBot) -> None:
         self.bot = bot
@@ -36,6 +43,7 @@ class Info(commands.Cog):
                 f"**Credits left:** {credits:g}{renews}",
                 f"**Mode:** {account.prefs.mode.value}",
                 f"**Limits:** {account.max_running} running, {account.max_queued} queued",
+                PRICING,
             ]
             jobs = await store.active_jobs(interaction.user.id)
             if not jobs:

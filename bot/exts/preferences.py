@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.reporting import user_errors
+from bot.services.access import Access
 from bot.services.errors import NankeError
 from bot.services.ports import Mode, UserPrefs
 from prompt import PromptError, parse_prompt
@@ -76,7 +77,7 @@ class Preferences(commands.Cog):
             if aspect_ratio is not None:
                 changes["aspect_ratio"] = self._checked(f"--ar {aspect_ratio}").aspect_ratio
             if model is not None:
-                changes["model"] = self._checked(f"--model {model}").model
+                changes["model"] = self._known_model(self._checked(f"--model {model}").model)
             if quality is not None:
                 changes["quality"] = quality
             if remix is not None:
@@ -86,10 +87,23 @@ class Preferences(commands.Cog):
             if mode is not None:
                 changes["mode"] = Mode(mode)
             if changes:
+                # The server's banned words apply to what /settings stores, as to prompts.
+                guild = await self.bot.intake.guild_config(interaction.guild_id)
+                Access.check_words((guild,), [sampler, aspect_ratio, model])
                 prefs = dataclasses.replace(prefs, **changes)  # type: ignore[arg-type]
                 await store.update_prefs(interaction.user.id, prefs)
             title = "Saved. Your settings:" if changes else "Your settings:"
             await interaction.response.send_message(f"{title}\n{describe(prefs)}", ephemeral=True)
+
+    def _known_model(self, name: str | None) -> str | None:
+        """A default model must exist now, or every later /imagine would fail."""
+        models = list(self.bot.deps.models)
+        if name is not None and models and name not in models:
+            raise NankeError(
+                f"There is no model named “{name[:40]}”. Models: {', '.join(models[:20])}. "
+                "Nothing was saved."
+            )
+        return name
 
     def _checked(self, flags: str) -> ImagineParams:
         # The parser is the one authority on valid values and their canonical form.

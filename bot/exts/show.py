@@ -1,4 +1,9 @@
-"""/show job_id: post a job again, with working buttons."""
+"""/show job_id: post a job again, with working buttons.
+
+Authorized on the job's guild and author (bot/services/access.py): outside its server (another
+server, a DM) only a job that server's web gallery shows publicly. What it posts is decided by
+the channel it is posted in (flagged images withheld unless that channel is age-restricted),
+the prompt never pings anyone, and a job still waiting or running is kept up to date."""
 
 from __future__ import annotations
 
@@ -9,13 +14,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.interactions import requester
-from bot.poster import build_view, files_of
+from bot.interactions import requester, show_job
 from bot.reporting import user_errors
-from bot.services import formatting
-from bot.services.delivery import mention
 from bot.services.errors import JobNotFound
-from bot.services.ports import JobState
 
 if TYPE_CHECKING:
     from bot.app import NankeBot
@@ -39,28 +40,9 @@ class Show(commands.Cog):
     async def show(self, interaction: discord.Interaction, job_id: str) -> None:
         async with user_errors(interaction):
             job, _ = await self.bot.intake.job_for_presser(
-                parse_job_id(job_id), requester(interaction)
+                parse_job_id(job_id), requester(interaction), showing=True
             )
-            if job.state in (JobState.SUCCEEDED, JobState.POSTED) and job.result is not None:
-                await interaction.response.defer(thinking=True)
-                out = await self.bot.delivery.result_message(job)
-                await interaction.edit_original_response(
-                    content=out.content,
-                    attachments=files_of(out),
-                    view=build_view(out.buttons) if out.buttons else None,
-                )
-                return
-            who = mention(job.user_id)
-            if job.state is JobState.QUEUED:
-                position = await self.bot.deps.store.queue_position(job.id)
-                text = formatting.waiting(job.spec, who, position)
-            elif job.state is JobState.RUNNING:
-                text = formatting.running(job.spec, who, None)
-            elif job.state is JobState.CANCELLED:
-                text = formatting.cancelled(job.spec, who)
-            else:
-                text = formatting.failed(job.spec, who, job.error)
-            await interaction.response.send_message(text)
+            await show_job(self.bot, interaction, job)
 
 
 async def setup(bot: NankeBot) -> None:

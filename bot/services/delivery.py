@@ -22,6 +22,7 @@ from bot.services.ports import ImageStore, JobState, JobView, Store
 from bot.services.upload import DEFAULT_LIMIT, fit_upload
 from pipeline.contracts import JobEvent, JobKind
 from pipeline.contracts import JobEventKind as EventKind
+from pipeline.errors import member_message
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class Outgoing:
     content: str
     files: tuple[OutFile, ...] = ()
     buttons: tuple[Button, ...] = ()
+    # The one member this message may ping (the job's author); nobody else, ever.
+    notify: int | None = None
 
 
 class Poster(Protocol):
@@ -61,6 +64,9 @@ class Poster(Protocol):
         ...
 
     async def send_channel(self, channel_id: int, out: Outgoing, nonce: UUID) -> int: ...
+    async def close_placeholder(self, channel_id: int, message_id: int, content: str) -> None:
+        """Edit the job's old waiting message (no buttons); never raises."""
+        ...
 
 
 def mention(user_id: int) -> str:
@@ -154,9 +160,12 @@ class DeliveryService:
         await self._poster.edit_live(job.id, Outgoing(content, files))
 
     async def _failed(self, job: JobView, reason: str | None) -> None:
-        out = Outgoing(formatting.failed(job.spec, mention(job.user_id), reason))
+        # The row's error may carry operator detail (paths, a library's words): never shown.
+        text = formatting.failed(job.spec, mention(job.user_id), member_message(reason))
+        out = Outgoing(text, notify=job.user_id)
         if await self._poster.edit_live(job.id, out) is None:
             await self._poster.send_channel(job.channel_id, out, job.id)
+            await self._close_placeholder(job, text)
 
     async def deliver(self, job_id: UUID, *, claimed: bool = False) -> bool:
         """Post a succeeded job's result once. False when it was not ours to post.
@@ -172,19 +181,32 @@ class DeliveryService:
         if message_id is None:
             # The interaction token is dead (15 min) or gone (restart): a channel message,
             # de-duplicated by Discord through its nonce.
-            channel_out = Outgoing(out.content, out.files, out.buttons)
-            message_id = await self._poster.send_channel(job.channel_id, channel_out, job.id)
+            message_id = await self._poster.send_channel(job.channel_id, out, job.id)
+            await self._close_placeholder(
+                job, formatting.finished(job.spec, mention(job.user_id), "result posted below")
+            )
         await self._store.mark_posted(job.id, message_id)
         return True
 
-    async def result_message(self, job: JobView) -> Outgoing:
-        """A finished job's message: the image (flagged tiles withheld) and its buttons."""
+    async def _close_placeholder(self, job: JobView, content: str) -> None:
+        """The result went to the channel as a new message (restart, 15 minutes): the old
+        "Waiting to start" message and its dead ❌ must not stay behind."""
+        if job.message_id is not None:
+            await self._poster.close_placeholder(job.channel_id, job.message_id, content)
+
+    async def result_message(self, job: JobView, channel_id: int | None = None) -> Outgoing:
+        """A finished job's message for `channel_id` (default: the job's own channel): the
+        image, with flagged tiles withheld unless *that* channel is age-restricted, and its
+        buttons. Whatever posts a result says where, since that decides what it may show."""
         assert job.result is not None
         result = job.result
         flagged = [i + 1 for i, bad in enumerate(job.nsfw) if bad]
-        if self._poster.channel_is_nsfw(job.channel_id):
+        where = job.channel_id if channel_id is None else channel_id
+        if self._poster.channel_is_nsfw(where):
             flagged = []
-        content = formatting.finished(job.spec, mention(job.user_id))
+        content = formatting.finished(
+            job.spec, mention(job.user_id), "relax" if job.relaxed else "fast"
+        )
         limit = self._poster.upload_limit(job.id) or DEFAULT_LIMIT
         stem = f"nanke_{job.id.hex[:8]}"
         if job.kind in GRID_KINDS and result.grid_key:
@@ -194,18 +216,19 @@ class DeliveryService:
                 grid = await asyncio.to_thread(_mask_grid, tiles, flagged)
                 content += formatting.withheld_note(len(flagged))
             if len(flagged) == len(result.image_keys):
-                return Outgoing(content, (), ())
+                return Outgoing(content, (), (), notify=job.user_id)
             buttons = grid_buttons(job.id, flagged)
         else:
             if flagged:
-                return Outgoing(content + formatting.withheld_note(1), (), ())
+                return Outgoing(content + formatting.withheld_note(1), (), (), notify=job.user_id)
             grid = await self._images.read(result.image_keys[0])
             web = f"{self._gallery_url}/j/{job.id.hex}" if self._gallery_url else None
             buttons = upscale_buttons(job.id, web)
         upload = await asyncio.to_thread(fit_upload, grid, stem, limit)
         if upload.note:
             content += f"\n-# {upload.note}"
-        return Outgoing(content, (OutFile(upload.data, upload.filename),), buttons)
+        files = (OutFile(upload.data, upload.filename),)
+        return Outgoing(content, files, buttons, notify=job.user_id)
 
 
 def _mask_grid(tiles: Sequence[bytes], withheld: Sequence[int]) -> bytes:

@@ -20,8 +20,14 @@ _KIND_LABEL = {
 }
 
 
+def neutralise_mentions(text: str) -> str:
+    """Member text copied into a bot message must not ping anyone: a zero-width space after
+    every `@` turns `<@id>`, `<@&role>`, `@everyone` and `@here` into plain text."""
+    return text.replace("@", "@\u200b")
+
+
 def shown_prompt(spec: JobSpec) -> str:
-    text = " ".join(spec.params.prompt.split()) or "(empty prompt)"
+    text = neutralise_mentions(" ".join(spec.params.prompt.split())) or "(empty prompt)"
     # Stop markdown in the prompt from breaking the bold around it.
     text = text.replace("*", "\\*")
     if len(text) > _PROMPT_ROOM:

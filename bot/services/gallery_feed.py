@@ -76,6 +76,14 @@ class GalleryFeed(Protocol):
 
     async def remove(self, entry_id: uuid.UUID) -> bool: ...
 
+    async def record_post(self, entry_id: uuid.UUID, channel_id: int, message_id: int) -> None:
+        """Remember the gallery-channel message of an entry (so removal can delete it)."""
+        ...
+
+    async def remove_with_post(self, entry_id: uuid.UUID) -> tuple[bool, tuple[int, int] | None]:
+        """Remove the entry; (whether it existed, its (channel, message) post if recorded)."""
+        ...
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -170,6 +178,15 @@ class SqlGalleryFeed:
     async def remove(self, entry_id: uuid.UUID) -> bool:
         async with self._sessions.begin() as session:
             return await gallery.remove(session, entry_id)
+
+    async def record_post(self, entry_id: uuid.UUID, channel_id: int, message_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await gallery.set_post(session, entry_id, channel_id, message_id)
+
+    async def remove_with_post(self, entry_id: uuid.UUID) -> tuple[bool, tuple[int, int] | None]:
+        async with self._sessions.begin() as session:
+            removed = await gallery.remove_entry(session, entry_id)
+        return (removed is not None, removed.post if removed else None)
 
 
 def _made_by(row: gallery.GalleryItem, made: gallery_browse.Provenance) -> remake.MadeBy:

@@ -11,24 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from bot.services.access import Access, Place, texts_of
 from bot.services.errors import (
-    BannedWord,
     CannotCancel,
     GuildNotAllowed,
     InvalidPrompt,
     JobNotFound,
-    MemberBanned,
     OutOfCredits,
     OverCaps,
     StaleButton,
 )
-from bot.services.moderation import find_banned_word
 from bot.services.permissions import check_can_press
 from bot.services.ports import (
     Account,
@@ -39,6 +37,7 @@ from bot.services.ports import (
     JobView,
     Mode,
     NewJob,
+    PendingBatch,
     Resolver,
     Store,
 )
@@ -48,8 +47,7 @@ from prompt.request import ImagineParams
 
 # More jobs than this from one /imagine asks the member to confirm first.
 CONFIRM_ABOVE = 4
-_PENDING_TTL_S = 15 * 60
-_GUILD_CACHE_S = 30.0
+_PENDING_TTL = timedelta(minutes=15)
 # Admissions in flight at once: each is a short transaction (one user's are serialised by the
 # database anyway); bounding them keeps a burst from taking every pooled connection.
 ADMISSION_CONCURRENCY = 4
@@ -64,12 +62,18 @@ class Requester:
     guild_id: int | None
     channel_id: int
 
+    @property
+    def place(self) -> Place:
+        return Place(self.user_id, self.guild_id)
+
 
 @dataclass(frozen=True)
 class Queued:
     job: JobView
     position: int | None
     replayed: bool = False
+    # An upscale pressed again: the job that already upscales that tile (nothing charged).
+    reused: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,13 +84,6 @@ class IntakeResult:
     pending_count: int = 0
     # A batch that stopped part-way (credits or caps ran out), said to the member.
     note: str | None = None
-
-
-@dataclass
-class _Pending:
-    who: Requester
-    params: tuple[ImagineParams, ...]
-    created: float = field(default_factory=time.monotonic)
 
 
 class IntakeService:
@@ -104,35 +101,20 @@ class IntakeService:
         self._resolver = resolver
         self._resolve_errors = resolve_errors
         self._admitting = asyncio.Semaphore(admission_concurrency)
-        self._pending: dict[UUID, _Pending] = {}
-        self._guilds: dict[int, tuple[GuildConfig, float]] = {}
+        self.access = Access(store)
+        self._upscaling: dict[tuple[UUID, int, str], asyncio.Lock] = {}
 
     # --- checks shared by every entry point -------------------------------------------
     async def guild_config(self, guild_id: int | None) -> GuildConfig | None:
-        """A guild's settings, cached briefly: /imagine reads them before its 3 s defer."""
-        if guild_id is None:
-            return None
-        hit = self._guilds.get(guild_id)
-        if hit is not None and time.monotonic() - hit[1] < _GUILD_CACHE_S:
-            return hit[0]
-        config = await self._store.guild(guild_id)
-        self._guilds[guild_id] = (config, time.monotonic())
-        return config
+        return await self.access.guild_config(guild_id)
 
     def forget_guild(self, guild_id: int) -> None:
-        """Called after an admin changes a guild's settings in this process."""
-        self._guilds.pop(guild_id, None)
+        self.access.forget_guild(guild_id)
 
     async def check_member(self, who: Requester) -> tuple[Account, GuildConfig | None]:
-        guild = await self.guild_config(who.guild_id)
-        _check_guild(guild)
-        await self._check_ban(who)
-        return await self._store.account(who.user_id), guild
-
-    async def _check_ban(self, who: Requester) -> None:
         # Bans are per server: an admin bans a member from Nanke in their own server.
-        if who.guild_id is not None and await self._store.is_banned(who.guild_id, who.user_id):
-            raise MemberBanned(_BANNED)
+        guild = await self.access.check_place(who.place)
+        return await self._store.account(who.user_id), guild
 
     def parse(self, text: str) -> list[ImagineParams]:
         try:
@@ -146,8 +128,8 @@ class IntakeService:
         requests = self.parse(text)
         guild = await self.guild_config(who.guild_id)
         _check_guild(guild)
-        if guild is not None and (word := find_banned_word(text, guild.banned_words)):
-            raise BannedWord(word)
+        # Each expanded prompt and negative prompt: `go{re,ld}` is checked as "gore" and "gold".
+        Access.check_words((guild,), [text, *texts_of(requests)])
         return requests
 
     async def submit(self, who: Requester, requests: Sequence[ImagineParams]) -> IntakeResult:
@@ -155,9 +137,18 @@ class IntakeService:
         account, _ = await self.check_member(who)
         _check_account(account)
         if len(requests) > CONFIRM_ABOVE:
-            self._drop_expired()
+            # Kept in the database, not in memory: the ✅ still works after a bot restart.
             token = uuid.uuid4()
-            self._pending[token] = _Pending(who, tuple(requests))
+            batch = PendingBatch(
+                token=token,
+                interaction_id=who.interaction_id,
+                user_id=who.user_id,
+                guild_id=who.guild_id,
+                channel_id=who.channel_id,
+                requests=tuple(requests),
+                created_at=datetime.now(UTC),
+            )
+            await self._store.save_pending(batch)
             return IntakeResult(confirm_token=token, pending_count=len(requests))
         return await self._admit_all(who, account, requests)
 
@@ -173,28 +164,31 @@ class IntakeService:
             if not item.replayed:
                 await self._enqueuer.enqueue(item.job)
 
-    def check_confirm(self, token: UUID, presser: Requester) -> None:
-        """The in-memory part of `confirm`: cheap enough to run before acknowledging."""
-        self._pending_for(token, presser)
+    async def check_confirm(self, token: UUID, presser: Requester) -> None:
+        """The cheap part of `confirm` (one read): run before acknowledging."""
+        await self._pending_for(token, presser)
 
-    def _pending_for(self, token: UUID, presser: Requester) -> _Pending:
-        self._drop_expired()
-        pending = self._pending.get(token)
-        if pending is None:
+    async def _pending_for(self, token: UUID, presser: Requester) -> PendingBatch:
+        pending = await self._store.pending(token)
+        expired = pending is not None and datetime.now(UTC) - pending.created_at > _PENDING_TTL
+        if pending is None or expired:
             raise StaleButton(
-                "This confirmation has expired (or the bot restarted). Run /imagine again."
+                "This confirmation has expired (after 15 minutes). Run /imagine again."
             )
         check_can_press(
-            presser_id=presser.user_id, author_id=pending.who.user_id, everyone_allowed=False
+            presser_id=presser.user_id, author_id=pending.user_id, everyone_allowed=False
         )
         return pending
 
     async def confirm(self, token: UUID, presser: Requester) -> IntakeResult:
-        pending = self._pending_for(token, presser)
-        account, _ = await self.check_member(pending.who)
-        # Keys derive from the original interaction, so a double click admits nothing twice.
-        result = await self._admit_all(pending.who, account, pending.params)
-        self._pending.pop(token, None)
+        pending = await self._pending_for(token, presser)
+        who = Requester(
+            pending.interaction_id, pending.user_id, pending.guild_id, pending.channel_id
+        )
+        account, _ = await self.check_member(who)
+        # Job ids derive from the original interaction, so a double click admits nothing twice.
+        result = await self._admit_all(who, account, pending.requests)
+        await self._store.drop_pending(token, datetime.now(UTC) - _PENDING_TTL)
         return result
 
     async def _admit_all(
@@ -202,7 +196,7 @@ class IntakeService:
     ) -> IntakeResult:
         queued: list[Queued] = []
         for index, params in enumerate(requests):
-            job_id = uuid.uuid4()
+            job_id = batch_job_id(who.interaction_id, index)
             spec = self._resolve(
                 functools.partial(self._resolver.imagine, job_id, params, account.prefs)
             )
@@ -221,9 +215,9 @@ class IntakeService:
                     raise
                 note = f"Queued {len(queued)} of {len(requests)}: {exc.message}"
                 return IntakeResult(queued=tuple(queued), note=note)
+            # A replayed interaction finds each job of its batch by its id (the first also by
+            # the interaction): jobs a failure mid-batch left uncreated are created now.
             queued.append(admitted)
-            if admitted.replayed:
-                break  # a replayed interaction: its batch was admitted the first time
         return IntakeResult(queued=tuple(queued))
 
     async def _admit(self, new: NewJob) -> Queued:
@@ -250,15 +244,19 @@ class IntakeService:
         upscale_mode: UpscaleMode | None = None,
         remix_prompt: str | None = None,
     ) -> Queued:
-        """U/V/🔄 and the post-upscale buttons: a new job derived from a finished one."""
-        parent, guild = await self.job_for_presser(parent_id, who)
-        account, _ = await self.check_member(who)
+        """U/V/🔄 and the post-upscale buttons: a new job derived from a finished one.
+
+        Authorized on the parent's guild and author wherever it is pressed (bot/services/
+        access.py); the new job belongs to that guild and is posted where it was pressed. An
+        upscale of a tile that already has one returns that job (`reused`), uncharged."""
+        parent, _ = await self.access.job_for(parent_id, who.place)
         params = None
+        texts: list[str | None] = [parent.spec.params.prompt, parent.spec.params.negative_prompt]
         if remix_prompt is not None:
             parsed = self.parse(remix_prompt)
-            if guild is not None and (word := find_banned_word(remix_prompt, guild.banned_words)):
-                raise BannedWord(word)
+            texts = texts_of(parsed)
             params = parsed[0]
+        await self.check_words(parent, who, texts)
         if parent.result is None:
             raise JobNotFound("That job has no images yet; wait for it to finish.")
         source_key = None
@@ -266,6 +264,28 @@ class IntakeService:
             if not 1 <= index <= len(parent.result.image_keys):
                 raise JobNotFound(f"That job has no image {index}.")
             source_key = parent.result.image_keys[index - 1]
+        if kind is not JobKind.UPSCALE or params is not None:
+            return await self._derive(who, parent, kind, index, source_key, upscale_mode, params)
+        # One upscale per tile and mode: a second press (or a double click) shows the first.
+        key = (parent.id, index or 0, (upscale_mode or UpscaleMode.SUBTLE).value)
+        async with self._upscaling.setdefault(key, asyncio.Lock()):
+            existing = await self._store.existing_upscale(parent.id, index, upscale_mode)
+            if existing is not None:
+                position = await self._store.queue_position(existing.id)
+                return Queued(existing, position, replayed=True, reused=True)
+            return await self._derive(who, parent, kind, index, source_key, upscale_mode, None)
+
+    async def _derive(
+        self,
+        who: Requester,
+        parent: JobView,
+        kind: JobKind,
+        index: int | None,
+        source_key: str | None,
+        upscale_mode: UpscaleMode | None,
+        params: ImagineParams | None,
+    ) -> Queued:
+        account = await self._store.account(who.user_id)
         job_id = uuid.uuid4()
         spec = self._resolve(
             lambda: self._resolver.follow_up(
@@ -282,7 +302,8 @@ class IntakeService:
         new = NewJob(
             interaction_id=who.interaction_id,
             user_id=who.user_id,
-            guild_id=who.guild_id,
+            # The job's guild governs its follow-ups (bans, words, buttons) wherever pressed.
+            guild_id=parent.guild_id,
             channel_id=who.channel_id,
             spec=spec,
             relax=account.prefs.mode is Mode.RELAX,
@@ -290,19 +311,22 @@ class IntakeService:
         )
         return await self._admit(new)
 
+    async def check_words(
+        self, parent: JobView, who: Requester, texts: list[str | None] | None = None
+    ) -> None:
+        """The banned words of the job's guild (and of the server pressed in) against the
+        follow-up's prompt: the parent's, or the remix text. Cheap: buttons run it before
+        acknowledging, so a refusal is private."""
+        if texts is None:
+            texts = [parent.spec.params.prompt, parent.spec.params.negative_prompt]
+        home = await self.guild_config(parent.guild_id)
+        place = await self.guild_config(who.guild_id) if who.guild_id != parent.guild_id else None
+        Access.check_words((home, place), texts)
+
     async def job_for_presser(
-        self, job_id: UUID, who: Requester
+        self, job_id: UUID, who: Requester, *, showing: bool = False
     ) -> tuple[JobView, GuildConfig | None]:
-        job = await self._store.job(job_id)
-        if job is None:
-            raise JobNotFound("That job no longer exists.")
-        guild = await self.guild_config(who.guild_id)
-        check_can_press(
-            presser_id=who.user_id,
-            author_id=job.user_id,
-            everyone_allowed=guild is not None and guild.everyone_can_press,
-        )
-        return job, guild
+        return await self.access.job_for(job_id, who.place, showing=showing)
 
     async def cancel(self, job_id: UUID, who: Requester) -> JobView:
         await self.job_for_presser(job_id, who)
@@ -312,17 +336,20 @@ class IntakeService:
         assert cancelled is not None
         return cancelled
 
-    def _drop_expired(self) -> None:
-        now = time.monotonic()
-        for token in [t for t, p in self._pending.items() if now - p.created > _PENDING_TTL_S]:
-            del self._pending[token]
 
-
-_BANNED = "You are banned from using Nanke here. Ask a server admin."
 _NO_CREDITS = (
     "You are out of credits for now. Check /info for when they renew, or switch to relax mode "
     "in /settings if this server allows it."
 )
+
+
+_BATCH = uuid.UUID("6e616e6b-6500-4000-8000-626174636821")
+
+
+def batch_job_id(interaction_id: int, index: int) -> UUID:
+    """Job `index` of the batch one interaction makes, the same every time the interaction is
+    replayed, so admission recognises each job of a batch, not only the first."""
+    return uuid.uuid5(_BATCH, f"{interaction_id}:{index}")
 
 
 def _sentence(message: str) -> str:

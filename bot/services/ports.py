@@ -107,6 +107,19 @@ class NewJob:
 
 
 @dataclass(frozen=True)
+class PendingBatch:
+    """An /imagine of more than 4 jobs waiting for its ✅ (kept across restarts)."""
+
+    token: UUID
+    interaction_id: int
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    requests: tuple[ImagineParams, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Shared:
     created: bool  # False: this image was shared before
 
@@ -118,9 +131,22 @@ class Store(Protocol):
     async def job(self, job_id: UUID) -> JobView | None: ...
     async def queue_position(self, job_id: UUID) -> int | None: ...
     async def active_jobs(self, user_id: int) -> Sequence[JobView]: ...
+    async def existing_upscale(
+        self, parent_id: UUID, index: int | None, mode: UpscaleMode | None
+    ) -> JobView | None:
+        """The parent's upscale of this tile and mode that has not failed or been cancelled."""
+        ...
+
+    async def shown_publicly(self, job_id: UUID) -> bool:
+        """Whether the web gallery serves this job's image (shared, its guild public)."""
+        ...
+
     async def cancel(self, job_id: UUID) -> bool: ...
     async def claim_delivery(self, job_id: UUID) -> bool: ...
     async def mark_posted(self, job_id: UUID, message_id: int) -> None: ...
+    async def set_placeholder(self, job_id: UUID, message_id: int) -> None:
+        """Remember the job's waiting message (its `message_id` until the result is posted)."""
+        ...
 
     async def account(self, user_id: int) -> Account: ...
     async def update_prefs(self, user_id: int, prefs: UserPrefs) -> None: ...
@@ -134,6 +160,12 @@ class Store(Protocol):
     async def update_guild(self, config: GuildConfig) -> None: ...
 
     async def share(self, job_id: UUID, index: int, user_id: int) -> Shared: ...
+
+    async def save_pending(self, batch: PendingBatch) -> None: ...
+    async def pending(self, token: UUID) -> PendingBatch | None: ...
+    async def drop_pending(self, token: UUID, older_than: datetime) -> None:
+        """Forget this batch and every batch created before `older_than`."""
+        ...
 
 
 class Enqueuer(Protocol):

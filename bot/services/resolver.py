@@ -14,6 +14,7 @@ from inference.errors import (
 from inference.registry import Registry
 from inference.resolve import (
     UserDefaults,
+    check_upscale_size,
     imagine_spec,
     reroll_spec,
     resolve,
@@ -71,6 +72,8 @@ class RegistryResolver:
             raise BadRequestError(f"{kind.value} needs a tile of the image it starts from")
         if kind is JobKind.UPSCALE:
             mode = upscale_mode or UpscaleMode.SUBTLE
+            entry = self._registry.model(parent.generation.model)
+            check_upscale_size(parent.generation, entry.base_size)
             return upscale_spec(parent, index, mode, source_key, job_id=job_id)
         if kind in (JobKind.VARY_SUBTLE, JobKind.VARY_STRONG):
             strong = kind is JobKind.VARY_STRONG

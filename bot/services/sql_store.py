@@ -20,15 +20,29 @@ from bot.services.ports import (
     JobView,
     Mode,
     NewJob,
+    PendingBatch,
     Shared,
     UserPrefs,
 )
-from db import admission, discord_rules, gallery, guilds, jobs, members, queue_view, quota
+from db import (
+    admission,
+    discord_rules,
+    gallery,
+    gallery_browse,
+    guilds,
+    jobs,
+    members,
+    pending,
+    queue_view,
+    quota,
+)
 from db.cost import format_credits, job_cost_milli
 from db.models import Job
 from db.models import JobKind as DbJobKind
 from db.plans import PlanLimits
-from pipeline.contracts import JobKind, JobResult, JobSpec
+from pipeline.contracts import JobKind, JobResult, JobSpec, UpscaleMode
+from prompt.chunks import prompt_chunks
+from prompt.request import ImagineParams
 
 
 def _utcnow() -> datetime:
@@ -59,7 +73,9 @@ class SqlStore:
             user_id=new.user_id,
             kind=DbJobKind(spec.kind.value),
             request=spec.model_dump(mode="json"),
-            cost_milli=job_cost_milli(gen.width, gen.height, gen.steps, gen.batch),
+            cost_milli=job_cost_milli(
+                gen.width, gen.height, gen.steps, gen.batch, chunks=generation_chunks(spec)
+            ),
             interaction_id=new.interaction_id,
             guild_id=new.guild_id,
             channel_id=new.channel_id,
@@ -114,6 +130,19 @@ class SqlStore:
         async with self._sessions() as session:
             return [_view(row) for row in await queue_view.active_jobs(session, user_id)]
 
+    async def existing_upscale(
+        self, parent_id: uuid.UUID, index: int | None, mode: UpscaleMode | None
+    ) -> JobView | None:
+        wanted = mode or UpscaleMode.SUBTLE
+        async with self._sessions() as session:
+            rows = await queue_view.live_children(session, parent_id, "upscale", index)
+        views = [_view(row) for row in rows]
+        return next((v for v in views if (v.spec.upscale_mode or wanted) is wanted), None)
+
+    async def shown_publicly(self, job_id: uuid.UUID) -> bool:
+        async with self._sessions() as session:
+            return await gallery_browse.public_image_of_job(session, job_id) is not None
+
     async def cancel(self, job_id: uuid.UUID) -> bool:
         async with self._sessions.begin() as session:
             return await jobs.cancel(session, job_id, self._now())
@@ -121,6 +150,10 @@ class SqlStore:
     async def claim_delivery(self, job_id: uuid.UUID) -> bool:
         async with self._sessions.begin() as session:
             return await jobs.mark_posting(session, job_id, self._now())
+
+    async def set_placeholder(self, job_id: uuid.UUID, message_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await jobs.set_placeholder(session, job_id, message_id)
 
     async def mark_posted(self, job_id: uuid.UUID, message_id: int) -> None:
         async with self._sessions.begin() as session:
@@ -229,6 +262,38 @@ class SqlStore:
                 session, config.guild_id, config.everyone_can_press, now
             )
 
+    async def save_pending(self, batch: PendingBatch) -> None:
+        async with self._sessions.begin() as session:
+            await pending.save(
+                session,
+                batch.token,
+                user_id=batch.user_id,
+                guild_id=batch.guild_id,
+                channel_id=batch.channel_id,
+                interaction_id=batch.interaction_id,
+                requests=[r.model_dump(mode="json") for r in batch.requests],
+                now=batch.created_at,
+            )
+
+    async def pending(self, token: uuid.UUID) -> PendingBatch | None:
+        async with self._sessions() as session:
+            row = await pending.get(session, token)
+            if row is None:
+                return None
+            return PendingBatch(
+                token=row.token,
+                interaction_id=row.interaction_id,
+                user_id=row.user_id,
+                guild_id=row.guild_id,
+                channel_id=row.channel_id,
+                requests=tuple(ImagineParams.model_validate(r) for r in row.requests),
+                created_at=row.created_at,
+            )
+
+    async def drop_pending(self, token: uuid.UUID, older_than: datetime) -> None:
+        async with self._sessions.begin() as session:
+            await pending.drop(session, token, older_than)
+
     async def share(self, job_id: uuid.UUID, index: int, user_id: int) -> Shared:
         async with self._sessions.begin() as session:
             row = await jobs.get(session, job_id)
@@ -239,6 +304,13 @@ class SqlStore:
                 session, image.id, row.user_id, row.guild_id, spec.params.prompt, self._now()
             )
         return Shared(shared.created)
+
+
+def generation_chunks(spec: JobSpec) -> int:
+    """The 75-token chunks the worker will encode for this job (priced by db/cost.py)."""
+    gen = spec.generation
+    texts = [p.text for p in gen.parts] or [gen.prompt]
+    return prompt_chunks([*texts, gen.negative_prompt])
 
 
 def _view(row: Job) -> JobView:

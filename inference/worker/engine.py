@@ -163,6 +163,11 @@ class Engine:
 
         with clock("text_encode"):
             encoded = encode_prompt(encoders, gen.parts, gen.negative_prompt, gen.clip_skip)
+            if not encoded.finite():  # checked before the first step: no GPU time wasted
+                raise BadRequestError(
+                    "the prompt's attention weights are too extreme for the model (its text "
+                    "encoding overflowed): lower the (word:weight) values or remove brackets"
+                )
             kwargs = self._embeds(encoded, gen.chaos, seeds)
 
         steps_run = 0

@@ -43,8 +43,12 @@ class LoraManager:
                 pipe.load_lora_weights(str(path), adapter_name=name)
             except (ValueError, KeyError, RuntimeError, OSError) as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                # The member learns which LoRA and what to do; the path and the library's
+                # words go to the operator (log, job row).
                 raise ModelFileError(
-                    f"LoRA {lora.name!r} does not fit this model ({first})"
+                    f"LoRA {lora.name!r} could not be loaded: its file is damaged or it is not "
+                    "a LoRA for this model. Try without it, or ask the server's operator",
+                    detail=f"{path}: {type(exc).__name__}: {first}",
                 ) from None
             loaded[name] = None
         if loras:

@@ -82,7 +82,7 @@ def quiet_loading(enabled: bool) -> Iterator[None]:
 
 def _load_error(what: str, source: str, exc: Exception) -> ModelFileError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return ModelFileError(f"cannot load {what} from {source}: {first}")
+    return ModelFileError(f"cannot load {what}", detail=f"{source}: {first}")
 
 
 class PipelineCache:

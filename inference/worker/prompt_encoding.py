@@ -37,6 +37,12 @@ class Encoded:
     chunks: int = 1
     tokens: int = 0  # prompt tokens encoded (all of them: nothing is cut)
 
+    def finite(self) -> bool:
+        """Every value is a real number: extreme attention weights overflow to inf/NaN, and
+        a job whose conditioning is not finite would run every step for a black image."""
+        tensors = (self.cond, self.uncond, self.pooled, self.uncond_pooled)
+        return all(bool(torch.isfinite(t).all()) for t in tensors if t is not None)
+
 
 def chunk_tokens(tokenizer: Any, text: str) -> list[Chunk]:
     """Weighted token ids of `text` in chunks of at most 75."""

@@ -30,7 +30,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except EngineError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(str(exc)) from None  # the CLI user is the operator
     except OSError as exc:
         raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".strip()) from None
 

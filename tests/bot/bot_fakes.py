@@ -24,12 +24,13 @@ from bot.services.ports import (
     JobState,
     JobView,
     NewJob,
+    PendingBatch,
     Shared,
     UserPrefs,
 )
 from bot.services.resolver import RegistryResolver
 from inference.registry import ModelEntry, Registry
-from pipeline.contracts import JobEvent, JobResult
+from pipeline.contracts import JobEvent, JobKind, JobResult, UpscaleMode
 from pipeline.contracts import JobEventKind as EventKind
 
 COST_MILLI = 1000
@@ -69,6 +70,10 @@ class MemoryStore:
         self.users: dict[int, _User] = {}
         self.guilds: dict[int, GuildConfig] = {}
         self.shares: set[tuple[UUID, int]] = set()
+        # Jobs whose image the web gallery serves (shared in a public gallery).
+        self.public: set[UUID] = set()
+        self.batches: dict[UUID, PendingBatch] = {}
+        self.parents: dict[UUID, UUID] = {}
         self.bans: set[tuple[int, int]] = set()
         self.max_running = max_running
         self.max_queued = max_queued
@@ -79,6 +84,8 @@ class MemoryStore:
 
     async def admit(self, new: NewJob) -> Admission:
         existing = self.by_key.get(new.interaction_id) if new.interaction_id else None
+        if existing is None and new.spec.job_id in self.jobs:
+            existing = new.spec.job_id
         if existing is not None:
             return Admission(AdmissionStatus.REPLAYED, self.jobs[existing].view)
         user = self._user(new.user_id)
@@ -101,8 +108,11 @@ class MemoryStore:
             spec=new.spec,
             created_at=datetime.now(UTC),
             cost_milli=cost,
+            relaxed=new.relax,
         )
         self.jobs[view.id] = _Row(view, next(self._seq))
+        if new.parent_id is not None:
+            self.parents[view.id] = new.parent_id
         if new.interaction_id is not None:
             self.by_key[new.interaction_id] = view.id
         return Admission(AdmissionStatus.CREATED, view)
@@ -138,6 +148,25 @@ class MemoryStore:
             row.refunded = True
             self._user(row.view.user_id).balance_milli += row.view.cost_milli
 
+    async def existing_upscale(
+        self, parent_id: UUID, index: int | None, mode: UpscaleMode | None
+    ) -> JobView | None:
+        wanted = mode or UpscaleMode.SUBTLE
+        for row in sorted(self.jobs.values(), key=lambda r: r.seq):
+            v = row.view
+            if (
+                self.parents.get(v.id) == parent_id
+                and v.kind is JobKind.UPSCALE
+                and (v.spec.source.index if v.spec.source else None) == index
+                and (v.spec.upscale_mode or wanted) is wanted
+                and v.state not in (JobState.FAILED, JobState.CANCELLED)
+            ):
+                return v
+        return None
+
+    async def shown_publicly(self, job_id: UUID) -> bool:
+        return job_id in self.public
+
     async def cancel(self, job_id: UUID) -> bool:
         row = self.jobs.get(job_id)
         if row is None or row.view.state is not JobState.QUEUED:
@@ -152,6 +181,10 @@ class MemoryStore:
             return False
         row.posting = True
         return True
+
+    async def set_placeholder(self, job_id: UUID, message_id: int) -> None:
+        if self.jobs[job_id].view.state in (JobState.QUEUED, JobState.RUNNING):
+            self._set(job_id, message_id=message_id)
 
     async def mark_posted(self, job_id: UUID, message_id: int) -> None:
         self._set(job_id, state=JobState.POSTED, message_id=message_id)
@@ -208,6 +241,17 @@ class MemoryStore:
 
     async def update_guild(self, config: GuildConfig) -> None:
         self.guilds[config.guild_id] = config
+
+    async def save_pending(self, batch: PendingBatch) -> None:
+        self.batches[batch.token] = batch
+
+    async def pending(self, token: UUID) -> PendingBatch | None:
+        return self.batches.get(token)
+
+    async def drop_pending(self, token: UUID, older_than: datetime) -> None:
+        self.batches = {
+            t: b for t, b in self.batches.items() if t != token and b.created_at >= older_than
+        }
 
     async def share(self, job_id: UUID, index: int, user_id: int) -> Shared:
         created = (job_id, index) not in self.shares

@@ -43,6 +43,9 @@ class FakePoster:
         self.channel_posts.append((channel_id, out, nonce))
         return 777
 
+    async def close_placeholder(self, channel_id, message_id, content):
+        self.closed = (channel_id, message_id, content)
+
 
 class Rig:
     def __init__(self, poster: FakePoster) -> None:

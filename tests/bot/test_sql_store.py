@@ -245,3 +245,93 @@ async def test_stored_safety_flags_reach_delivery_which_withholds_the_tile(
     shown = Image.open(io.BytesIO(final.files[0].data)).convert("RGB")
     assert shown.getpixel((96, 32)) == (32, 32, 32)  # tile 2 blanked
     assert shown.getpixel((32, 32)) == (200, 40, 40)  # tile 1 kept
+
+
+async def test_an_upscale_pressed_again_reuses_the_first_and_charges_once(
+    intake, store, pg_sessions
+):
+    """Issue 21 item 6, on Postgres: the second U2 finds the first upscale in the database."""
+    user = next(_ids)
+    parent = (await intake.imagine(who(user), "a fox")).queued[0].job
+    await _finish(pg_sessions, parent.id, 4)
+    first = await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 2)
+    credits = (await store.account(user)).credits_left_milli
+    again = await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 2)
+    assert again.reused and again.replayed and again.job.id == first.job.id
+    assert (await store.account(user)).credits_left_milli == credits
+    other_tile = await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 3)
+    assert not other_tile.reused and other_tile.job.id != first.job.id
+    assert await store.cancel(other_tile.job.id)
+    retried = await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 3)
+    assert not retried.reused and retried.job.id != other_tile.job.id
+
+
+async def test_shown_publicly_follows_the_gallery_rules(intake, store, pg_sessions):
+    """Issue 21 item 9: /show outside a job's server needs its public gallery to show it."""
+    user = next(_ids)
+    parent = (await intake.imagine(who(user), "a fox")).queued[0].job
+    await _finish(pg_sessions, parent.id, 4)
+    up = (await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 1)).job
+    await _finish(pg_sessions, up.id, 1)
+    await store.update_guild(GuildConfig(GUILD))  # the guild row, public by default
+    assert not await store.shown_publicly(up.id)
+    await store.share(up.id, 1, user)
+    assert await store.shown_publicly(up.id)
+    await store.update_guild(GuildConfig(GUILD, allowed=False))
+    assert not await store.shown_publicly(up.id)
+    await store.update_guild(GuildConfig(GUILD))
+
+
+async def test_a_long_prompt_is_charged_per_chunk_beyond_the_third(intake, store):
+    """Issue 21 item 13: price follows work; /info says so."""
+    from bot.exts.info import PRICING
+
+    user = next(_ids)
+    await store.grant(user, 20, by=1)
+    short = (await intake.imagine(who(user), "a fox")).queued[0].job
+    long = (await intake.imagine(who(user), "a fox, " * 150)).queued[0].job  # 450 tokens
+    assert long.cost_milli == short.cost_milli * 4  # 6 chunks: the base + 3 more
+    assert "first 3 chunks are included" in PRICING
+
+
+async def test_a_replay_after_a_failure_mid_batch_creates_the_rest_once(intake, store, monkeypatch):
+    """Issue 21 item 18: every job of a batch is found again by a replayed interaction."""
+    user = next(_ids)
+    await store.grant(user, 10, by=1)
+    real_admit = store.admit
+    calls = 0
+
+    async def flaky(new):  # the connection drops while admitting the second job
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("connection lost")
+        return await real_admit(new)
+
+    monkeypatch.setattr(store, "admit", flaky)
+    with pytest.raises(ConnectionError):
+        await intake.imagine(who(user, 99), "a {red, green, blue} fox")
+    assert len(await store.active_jobs(user)) == 1
+    replay = await intake.imagine(who(user, 99), "a {red, green, blue} fox")
+    assert [q.replayed for q in replay.queued] == [True, False, False]
+    jobs = await store.active_jobs(user)
+    assert [j.spec.params.prompt for j in jobs] == ["a red fox", "a green fox", "a blue fox"]
+    again = await intake.imagine(who(user, 99), "a {red, green, blue} fox")
+    assert [q.replayed for q in again.queued] == [True, True, True]
+    assert len(await store.active_jobs(user)) == 3
+
+
+async def test_a_pending_batch_is_kept_in_the_database(intake, store):
+    """Issue 21 item 18: the >4-job confirmation survives a restart (a new IntakeService)."""
+    user = next(_ids)
+    result = await intake.submit(who(user, 77), intake.parse("a fox --repeat 5 --ar 16:9"))
+    assert result.confirm_token is not None and result.pending_count == 5
+    restarted = IntakeService(
+        store=store, enqueuer=RecordingEnqueuer(), resolver=tiny_resolver(base_size=512, steps=30)
+    )
+    batch = await store.pending(result.confirm_token)
+    assert batch is not None and batch.requests[0].aspect_ratio == "16:9"
+    await store.grant(user, 10, by=1)
+    confirmed = await restarted.confirm(result.confirm_token, who(user, 78))
+    assert len(confirmed.queued) == 5
+    assert await store.pending(result.confirm_token) is None

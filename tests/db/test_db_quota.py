@@ -44,6 +44,12 @@ def test_cost_formula(width: int, height: int, steps: int, images: int, milli: i
     assert job_cost_milli(width, height, steps, images) == milli
 
 
+@pytest.mark.parametrize(("chunks", "milli"), [(1, 1000), (3, 1000), (4, 2000), (20, 18000)])
+def test_long_prompts_cost_a_base_price_per_chunk_beyond_the_third(chunks: int, milli: int) -> None:
+    """Issue 21 item 13: price follows work (every step attends to every 75-token chunk)."""
+    assert job_cost_milli(512, 512, 30, 4, chunks=chunks) == milli
+
+
 def test_cost_rejects_nonsense_and_credits_parse() -> None:
     with pytest.raises(ValueError, match="steps"):
         job_cost_milli(512, 512, 0, 4)

@@ -205,6 +205,20 @@ def test_nan_output_is_an_error_not_an_image(registry: Any) -> None:
         broken.run(spec(registry, steps=2))
 
 
+def test_conditioning_that_is_not_finite_fails_before_the_first_step(
+    engine: Any, registry: Any
+) -> None:
+    """Issue 21 item 13: a weight the parser would refuse (1e40), reaching the worker anyway,
+    fails at once with a message instead of running every step for a NaN image."""
+    from inference.errors import BadRequestError
+
+    steps: list[int] = []
+    extreme = "a fox (snow:" + "9" * 40 + ")"
+    with pytest.raises(BadRequestError, match="attention weights are too extreme"):
+        engine.run(spec(registry, extreme, steps=2), on_progress=lambda i, n, x: steps.append(i))
+    assert steps == []
+
+
 def test_bad_or_missing_model_file_is_a_clear_error(registry: Any, tmp_path: Any) -> None:
     import dataclasses
 
@@ -253,7 +267,17 @@ def test_a_lora_that_does_not_fit_is_a_clear_error(registry: Any, tmp_path: Any)
     save_file(junk, str(tmp_path / "alien.safetensors"))
     with_alien = dataclasses.replace(registry, lora_dir=tmp_path)
     other = Engine(with_alien)
-    with pytest.raises(ModelFileError, match="LoRA 'alien' does not fit this model"):
+    with pytest.raises(ModelFileError, match="LoRA 'alien' could not be loaded") as alien:
         other.run(spec(with_alien, loras=(LoraRef(name="alien"),)))
     plain = other.run(spec(registry))  # the model is still usable afterwards
     assert pixels(plain).std() > 1
+
+    # Issue 21 item 15: a damaged file. The member's message names the LoRA and what to do,
+    # never the server's path or the library's words; the operator's detail keeps both.
+    (tmp_path / "broken.safetensors").write_bytes(b"\x00 not a safetensors file")
+    with pytest.raises(ModelFileError) as broken:
+        other.run(spec(with_alien, loras=(LoraRef(name="broken"),)))
+    for error in (alien.value, broken.value):
+        assert str(tmp_path) not in error.message and "does not fit" not in error.message
+        assert "Try without it, or ask the server's operator" in error.message
+        assert error.detail is not None and str(tmp_path) in error.detail

@@ -181,6 +181,28 @@ async def test_a_user_fixable_engine_error_fails_and_refunds_at_once(setup: Setu
     assert setup.requeued == []
 
 
+async def test_operator_detail_stays_in_the_row_and_out_of_the_members_event(
+    setup: Setup,
+) -> None:
+    """Issue 21 item 15: a damaged LoRA's path and the library's words are for operators."""
+    from inference.errors import ModelFileError
+    from pipeline.errors import member_message
+
+    def damaged(spec: JobSpec) -> None:
+        raise ModelFileError("LoRA 'x' could not be loaded", detail="/srv/loras/x.st: bad header")
+
+    setup.engine.before = damaged
+    job_id = await setup.job()
+    assert await asyncio.to_thread(setup.runner().run, job_id) is Outcome.FAILED
+    job = await job_row(setup.sessions, job_id)
+    assert job.error is not None and "/srv/loras/x.st: bad header" in job.error
+    assert member_message(job.error) == "LoRA 'x' could not be loaded"
+    failed = [d.event for d in setup.events._queue if d.event.kind is JobEventKind.FAILED]
+    assert [e.error for e in failed] == ["LoRA 'x' could not be loaded"]
+    crash = "worker error: OSError: [Errno 28] No space left on device"
+    assert member_message(crash) == RETRY_MESSAGE
+
+
 async def test_unexpected_errors_retry_until_the_attempt_cap(setup: Setup) -> None:
     def broken(spec: JobSpec) -> None:
         raise RuntimeError("CUDA error: an illegal memory access")

@@ -124,3 +124,70 @@ def test_errors(text: str, flag: str | None, says: str) -> None:
     assert says in caught.value.message
     assert caught.value.flag == flag
     assert str(caught.value) == caught.value.message
+
+
+# Issue 21 item 13: extreme attention is refused at parse time, ordinary A1111 use is not.
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("(x:" + "9" * 41 + ")", "attention weight 999999999999… is out of range: use -10 to 10"),
+        ("a (x:10.5) b", "attention weight 10.5 is out of range"),
+        ("a (x:-11) b", "attention weight -11 is out of range"),
+        ("(" * 1000 + "x", "nested more than 10 deep"),
+        ("[" * 11 + "x" + "]" * 11, "nested more than 10 deep"),
+        ("(((x:9)))", "multiply to 10.9"),
+        ("((x:4):4)", "multiply to 16"),
+        ("a --no (x:20)", "attention weight 20 is out of range"),
+        ("{(x:50), y}", "attention weight 50 is out of range"),
+    ],
+)
+def test_extreme_attention_is_refused(text: str, says: str) -> None:
+    with pytest.raises(PromptError) as caught:
+        parse_prompt(text)
+    assert says in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(x:1.3) [y] ((z)) [[w]]",
+        "((((((x:3))))))",
+        "(x:-10) (y:10) (z:0)",
+        "\\(x:50\\) is literal",
+        "12:30 and x:50) unmatched",
+        "(x:1.2.3)",
+        "(((((((((( ten deep ))))))))))",
+    ],
+)
+def test_ordinary_attention_passes(text: str) -> None:
+    assert parse_prompt(text)
+
+
+# Issue 21 item 18: small wrongs members met.
+@pytest.mark.parametrize(
+    ("text", "flag", "says"),
+    [
+        ("a --q 2 --steps 20", "--q", "--q and --steps both choose the number of steps"),
+        ("a --stylize 250", "--stylize", "Midjourney flag Nanke does not have: use --cfg"),
+        ("a --v 6", "--v", "pick a model with --model"),
+        ("a --s 100", "--s", "it is Midjourney's --stylize"),
+        ("a --zzzzzz 1", "--zzzzzz", "unknown flag --zzzzzz: (flags:"),  # no far-fetched guess
+    ],
+)
+def test_small_wrongs_get_the_right_message(text: str, flag: str, says: str) -> None:
+    with pytest.raises(PromptError) as caught:
+        parse_prompt(text)
+    assert says in caught.value.message and caught.value.flag == flag
+    assert "did you mean --tile" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'a --sampler "DPM++ 2M Karras"',
+        "a --sampler 'DPM++ 2M Karras'",
+        "a --sampler “DPM++ 2M Karras”",
+    ],
+)
+def test_a_quoted_sampler_name_is_accepted(text: str) -> None:
+    assert parse_prompt(text)[0].sampler == "dpm++_2m_karras"

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from prompt import SAMPLERS, PromptError, format_prompt, parse_prompt
+from prompt.attention import check_attention
 from prompt.flags import FLAG_START
 from prompt.multiprompt import split_parts
 from prompt.parser import collapse
@@ -129,17 +130,26 @@ def requests(draw: st.DrawFn) -> ImagineParams:
         raise
     names = draw(st.lists(NAMES, unique=True, max_size=4))
     weights = st.floats(-2, 2, allow_nan=False)
+    negative = draw(maybe(free_text()))
+    try:  # extreme attention is refused by design (issue 21 item 13)
+        check_attention(prompt)
+        check_attention(negative or "")
+    except PromptError:
+        assume(False)
+        raise
+    steps = draw(maybe(st.integers(1, 150)))
     return ImagineParams(
         prompt=prompt,
         parts=parts,
-        negative_prompt=draw(maybe(free_text())),
+        negative_prompt=negative,
         aspect_ratio=draw(maybe(st.sampled_from(["1:1", "16:9", "2:3", "4:1", "1:4", "7:5"]))),
         cfg=draw(maybe(st.floats(1, 30))),
         sampler=draw(maybe(st.sampled_from(SAMPLERS))),
         loras=tuple(LoraRef(name=name, weight=draw(weights)) for name in names),
         seed=draw(maybe(st.integers(0, MAX_SEED))),
-        steps=draw(maybe(st.integers(1, 150))),
-        quality=draw(maybe(st.sampled_from([0.25, 0.5, 1.0, 2.0]))),
+        steps=steps,
+        # --q and --steps together are refused (issue 21 item 18): one or the other.
+        quality=None if steps is not None else draw(maybe(st.sampled_from([0.25, 0.5, 1.0, 2.0]))),
         model=draw(maybe(NAMES)),
         chaos=draw(maybe(st.integers(0, 100))),
         tile=draw(st.booleans()),

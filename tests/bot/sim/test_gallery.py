@@ -139,3 +139,26 @@ async def test_admins_remove_entries_everywhere(scene):  # type: ignore[no-untyp
     assert "Nothing has been shared here yet" in empty.response.content
     again = await scene.mod.slash(scene.channel, "gallery remove", image=str(entry))
     assert "No image of this server's gallery has that id" in again.response.content
+
+
+async def test_removing_an_entry_deletes_its_gallery_channel_post(scene):  # type: ignore[no-untyped-def]
+    """Issue 21 item 18: the post's channel and message are stored at ⭐ Share (migration
+    0003) and /gallery remove deletes the post with the entry."""
+    channel = scene.guild.create_text_channel("gallery")
+    await scene.world.store.update_guild(GuildConfig(scene.guild.id, gallery_channel_id=channel.id))
+    scene.bot.intake.forget_guild(scene.guild.id)
+    await scene.alice.slash(scene.channel, "imagine", prompt="a red fox")
+    await scene.finish(scene.last_job().id)
+    pressed = await scene.alice.click(scene.channel.history()[-1], label="U1")
+    upscale = scene.last_job()
+    await scene.finish(upscale.id)
+    entry = await _shared(scene, scene.alice, "a red fox", minutes=1, job_id=upscale.id)
+    await scene.alice.click(pressed.response, label="Share")
+    assert len(channel.history()) == 1
+    done = await scene.mod.slash(scene.channel, "gallery remove", image=str(entry))
+    assert done.ephemeral and f"its post in {channel.mention} was deleted" in done.response.content
+    assert channel.history() == []
+    # An entry shared before its post was recorded is removed all the same.
+    older = await _shared(scene, scene.alice, "an old castle", minutes=2)
+    done = await scene.mod.slash(scene.channel, "gallery remove", image=str(older))
+    assert done.response.content == "Removed: it is gone from /gallery and from the web gallery."
