@@ -134,7 +134,9 @@ async def complete(
 ) -> bool:
     """running → succeeded for the current attempt only, with its images; settles the hold.
 
-    False means a stale attempt: its output must be discarded."""
+    Idempotent for one fencing token: if this attempt's completion already committed (its
+    COMMIT's acknowledgement was lost and the caller retries), it is True again and writes
+    nothing more. False means a stale attempt: its output must be discarded."""
     row = await session.execute(
         update(Job)
         .where(_current(job_id, attempt))
@@ -143,7 +145,7 @@ async def complete(
         .execution_options(synchronize_session=False)
     )
     if row.first() is None:
-        return False
+        return await completed_by(session, job_id, attempt)
     if new_images:
         await session.execute(
             insert(Image),
@@ -163,6 +165,13 @@ async def complete(
         )
     await quota.settle(session, job_id, now)
     return True
+
+
+async def completed_by(session: AsyncSession, job_id: uuid.UUID, attempt: int) -> bool:
+    """Whether `attempt` is the attempt that completed the job (succeeded or already posted)."""
+    row = (await session.execute(select(Job.state, Job.attempts).where(Job.id == job_id))).first()
+    done = (JobState.SUCCEEDED.value, JobState.POSTED.value)
+    return row is not None and row[0] in done and row[1] == attempt
 
 
 async def fail(

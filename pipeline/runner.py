@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from db.jobs import Claim, NewImage
 from db.models import JobState
 from pipeline.contracts import JobEvent, JobEventKind, JobSpec
-from pipeline.errors import JobError, SourceMissingError
+from pipeline.errors import CompletionUnknown, JobError, SourceMissingError
 from pipeline.events import EventPublisher, PreviewThrottle
 from pipeline.preview import preview_jpeg
 from pipeline.results import store_output
@@ -50,6 +50,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # failed and refunded
     REQUEUED = "requeued"  # retryable error, attempts left: queued again
     STALE = "stale"  # lost the job to another attempt: output discarded
+    UNKNOWN = "unknown"  # the database never confirmed complete(): output kept, lease decides
     SKIPPED = "skipped"  # not claimable (running elsewhere, done, cancelled)
 
 
@@ -233,7 +234,14 @@ class JobRunner:
             NewImage(index=i, key=key, width=output.width, height=output.height, seed=seed)
             for i, (key, seed) in enumerate(zip(keys, output.seeds, strict=True), start=1)
         ]
-        if not self._store.complete(job_id, attempt, images, result.model_dump(mode="json")):
+        try:
+            won = self._store.complete(job_id, attempt, images, result.model_dump(mode="json"))
+        except CompletionUnknown:
+            # Maybe committed: keep the files. If it was not, the lease runs out and the
+            # reconciler starts another attempt (these files are then unreferenced).
+            log.error("job %s attempt %s: completion unconfirmed; output kept", job_id, attempt)
+            return Outcome.UNKNOWN
+        if not won:  # the explicit stale verdict: only now is the output ours to delete
             self._discard(job_id, attempt)
             log.warning("job %s attempt %s is stale: output discarded", job_id, attempt)
             return Outcome.STALE

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
-import os
 from pathlib import Path
 
 import boto3
