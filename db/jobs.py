@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import quota
 from db.base import UTCDateTime
+from db.caps import AtCap, RunningCaps, at_running_cap
 from db.models import Image, Job, JobState
 
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -70,8 +71,15 @@ async def claim(
     owner: str,
     now: datetime,
     lease: timedelta = DEFAULT_LEASE,
-) -> Claim | None:
-    """queued → running for one worker; None if someone else has it or it is not queued."""
+    caps: RunningCaps | None = None,
+) -> Claim | AtCap | None:
+    """queued → running for one worker; None if someone else has it or it is not queued;
+    AtCap (nothing written) when `caps` are given and its member already runs their plan's
+    `max_running` jobs."""
+    if caps is not None:
+        held = await at_running_cap(session, job_id, caps)
+        if held is not None:
+            return held
     row = (
         await session.execute(
             _claim_update(owner, now, lease).where(Job.id == job_id).returning(*_CLAIM_COLUMNS)

@@ -19,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import jobs
+from db.caps import AtCap, RunningCaps
 from db.jobs import Claim, NewImage
 from db.models import JobState
 from pipeline.errors import CompletionUnknown, StoreUnavailable
@@ -52,12 +53,14 @@ class DbJobStore:
         lease: timedelta,
         clock: Callable[[], datetime] = utcnow,
         retry_delays_s: Sequence[float] = COMPLETE_RETRY_DELAYS_S,
+        caps: RunningCaps | None = None,
     ) -> None:
         self._sessions = sessions
         self._run = run
         self._lease = lease
         self._clock = clock
         self._retry_delays = retry_delays_s
+        self._caps = caps  # members' running caps; None: no cap (the one-box single worker)
 
     def _tx(self, action: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async def go() -> T:
@@ -72,8 +75,10 @@ class DbJobStore:
             raise
         return result
 
-    def claim(self, job_id: uuid.UUID, owner: str) -> Claim | None:
-        return self._tx(lambda s: jobs.claim(s, job_id, owner, self._clock(), self._lease))
+    def claim(self, job_id: uuid.UUID, owner: str) -> Claim | AtCap | None:
+        return self._tx(
+            lambda s: jobs.claim(s, job_id, owner, self._clock(), self._lease, self._caps)
+        )
 
     def heartbeat(self, job_id: uuid.UUID, attempt: int) -> bool:
         return self._tx(lambda s: jobs.heartbeat(s, job_id, attempt, self._clock(), self._lease))

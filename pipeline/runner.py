@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from PIL import Image
 from pydantic import ValidationError
 
+from db.caps import AtCap
 from db.jobs import Claim, NewImage
 from db.models import JobState
 from pipeline.contracts import JobEvent, JobEventKind, JobSpec
@@ -52,10 +53,11 @@ class Outcome(enum.StrEnum):
     STALE = "stale"  # lost the job to another attempt: output discarded
     UNKNOWN = "unknown"  # the database never confirmed complete(): output kept, lease decides
     SKIPPED = "skipped"  # not claimable (running elsewhere, done, cancelled)
+    HELD = "held"  # its member runs their plan's max_running jobs: stays queued, for later
 
 
 class JobStore(Protocol):
-    def claim(self, job_id: uuid.UUID, owner: str) -> Claim | None: ...
+    def claim(self, job_id: uuid.UUID, owner: str) -> Claim | AtCap | None: ...
 
     def heartbeat(self, job_id: uuid.UUID, attempt: int) -> bool: ...
 
@@ -132,6 +134,14 @@ class JobRunner:
         if claim is None:
             log.info("job %s is not claimable (running elsewhere or finished): dropped", job_id)
             return Outcome.SKIPPED
+        if isinstance(claim, AtCap):
+            log.info(
+                "job %s held: its member already runs %d of %d jobs; it stays queued",
+                job_id,
+                claim.running,
+                claim.limit,
+            )
+            return Outcome.HELD
         attempt = claim.attempt
         log.info("job %s attempt %s started on %s", job_id, attempt, self._owner)
         self._publish(JobEvent(job_id=job_id, kind=JobEventKind.STARTED, attempt=attempt))

@@ -84,6 +84,7 @@ def _serve(
 
     import redis
 
+    from db.caps import RunningCaps
     from db.sessions import session_factory
     from pipeline.job_store import DbJobStore
     from pipeline.runner import JobRunner
@@ -91,7 +92,10 @@ def _serve(
 
     hostname = name or f"gpu@{socket.gethostname()}-{os.getpid()}"
     store = DbJobStore(
-        session_factory(db_engine), loop.run, timedelta(seconds=settings.pipeline.lease_s)
+        session_factory(db_engine),
+        loop.run,
+        timedelta(seconds=settings.pipeline.lease_s),
+        caps=RunningCaps.of_plans(settings.plans, settings.default_plan),
     )
     events = RedisEventPublisher(
         redis.Redis.from_url(events_url),

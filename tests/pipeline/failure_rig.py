@@ -54,6 +54,10 @@ QUEUE = queue_name("sd15")
 _users = itertools.count(5_000_000_000_000)
 
 
+def next_user() -> int:
+    return next(_users)
+
+
 @pytest.fixture(scope="module")
 def zygote() -> Iterator[Zygote]:
     z = Zygote()
@@ -124,10 +128,14 @@ class Rig:
         )
 
     async def job(
-        self, prompt: str = "a lighthouse", steps: int = FAST_STEPS, batch: int = 1
+        self,
+        prompt: str = "a lighthouse",
+        steps: int = FAST_STEPS,
+        batch: int = 1,
+        user_id: int | None = None,
     ) -> uuid.UUID:
         spec = spec_for(self.registry, prompt, steps, batch)
-        job_id = await submit(self.sessions, spec, next(_users))
+        job_id = await submit(self.sessions, spec, user_id or next_user())
         await asyncio.to_thread(enqueue, self.client, self.events, job_id, QUEUE)
         return job_id
 

@@ -18,7 +18,7 @@ from pipeline.contracts import JobEventKind
 from pipeline.storage import LocalStorage
 from tests.fixtures.pg_proxy import PgProxy
 from tests.fixtures.redis_server import free_port
-from tests.pipeline.failure_rig import FAST_STEPS, PIPELINE, Rig
+from tests.pipeline.failure_rig import FAST_STEPS, PIPELINE, Rig, next_user
 from tests.pipeline.harness import Workers, image_keys, job_row, ledger_kinds, wait_for
 
 pytestmark = pytest.mark.slow
@@ -109,3 +109,45 @@ async def _events_of(rig: Rig, job_id: uuid.UUID) -> list[JobEventKind]:
     while batch := await reader.read(block_s=0.2):
         kinds += [d.event.kind for d in batch if d.event.job_id == job_id]
     return [k for k in kinds if k not in (JobEventKind.PROGRESS, JobEventKind.QUEUED)]
+
+
+async def test_a_member_at_their_running_cap_waits_while_others_go_ahead(
+    rig: Rig, workers: Workers, tmp_path: Path
+) -> None:
+    """Two workers, a plan of one running job: the member's second job is not started while
+    their first runs (it stays queued, costs no attempt, and is published again), another
+    member's job is."""
+    release = tmp_path / "release"
+    env = {"NANKE_PLANS": '{"free": {"max_running": 1}}', "NANKE_TEST_HOLD_UNTIL": str(release)}
+    workers.start("w1", NANKE_TEST_HOLD_WORD="HOLDME", **env)  # runs the first until released
+    member = next_user()
+    first = await rig.job("my first HOLDME", user_id=member)
+    await wait_for(lambda: _running(rig, first), 60, "the first job to start")
+    workers.start("w2", **env)
+    second = await rig.job("my second", user_id=member)
+    theirs = await rig.job("someone else's")
+
+    async def others_done() -> bool:  # no reconciler pass here: nothing is republished
+        return await rig.state(theirs) == "succeeded"
+
+    await wait_for(others_done, 90, "another member's job to run beside the first")
+    await wait_for(lambda: _any_log_has(workers, f"job {second} held"), 30, "the hold")
+    held = await job_row(rig.sessions, second)
+    assert (held.state, held.attempts, held.started_at) == ("queued", 0, None)
+    assert await rig.state(first) == "running"
+
+    release.touch()
+    for job_id in (first, second):
+        await rig.wait_state(job_id, {"succeeded"}, 90)  # the reconciler republishes `second`
+    rows = {j: await job_row(rig.sessions, j) for j in (first, second)}
+    assert rows[second].started_at >= rows[first].finished_at, "ran beside the first"
+    assert rows[second].attempts == 1  # a held claim costs no attempt
+    assert await ledger_kinds(rig.sessions, second) == ["hold", "settle"]
+
+
+async def _running(rig: Rig, job_id: uuid.UUID) -> bool:
+    return await rig.state(job_id) == "running"
+
+
+async def _any_log_has(workers: Workers, text: str) -> bool:
+    return any(text in w.text() for w in workers.running)
