@@ -30,6 +30,8 @@ from db.models import Image, Job, JobState
 DEFAULT_LEASE = timedelta(minutes=5)
 # A poster that has not marked a job posted within this long is presumed dead.
 DEFAULT_POSTING_TIMEOUT = timedelta(minutes=2)
+# A failure the bot never showed (its event was lost) is still told this long after.
+FAILURE_NOTICE_WINDOW = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -272,18 +274,25 @@ async def requeue_expired(session: AsyncSession, now: datetime, limit: int = 100
     return Requeued(requeued_ids, failed_ids)
 
 
+def _to_post() -> Any:
+    """Succeeded, or failed with the failure not yet shown to the member."""
+    failed_unshown = and_(Job.state == JobState.FAILED.value, Job.posted_at.is_(None))
+    return (Job.state == JobState.SUCCEEDED.value) | failed_unshown
+
+
 async def mark_posting(
     session: AsyncSession,
     job_id: uuid.UUID,
     now: datetime,
     timeout: timedelta = DEFAULT_POSTING_TIMEOUT,
 ) -> bool:
-    """Claim a succeeded job for posting (one poster at a time; a dead poster's claim lapses)."""
+    """Claim a succeeded job, or a failed one whose failure was never shown, for posting (one
+    poster at a time; a dead poster's claim lapses)."""
     row = await session.execute(
         update(Job)
         .where(
             Job.id == job_id,
-            Job.state == JobState.SUCCEEDED.value,
+            _to_post(),
             (Job.posting_since.is_(None)) | (Job.posting_since < now - timeout),
         )
         .values(posting_since=now)
@@ -296,11 +305,17 @@ async def mark_posting(
 async def mark_posted(
     session: AsyncSession, job_id: uuid.UUID, now: datetime, message_id: int | None
 ) -> bool:
-    """succeeded → posted, recording the Discord message; False if it was already posted."""
+    """succeeded → posted (a failed job: its failure shown), recording the Discord message;
+    False if it was already posted."""
+    succeeded = Job.state == JobState.SUCCEEDED.value
     row = await session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.state == JobState.SUCCEEDED.value)
-        .values(state=JobState.POSTED.value, posted_at=now, message_id=message_id)
+        .where(Job.id == job_id, _to_post())
+        .values(
+            state=case((succeeded, JobState.POSTED.value), else_=Job.state),
+            posted_at=now,
+            message_id=message_id,
+        )
         .returning(Job.id)
         .execution_options(synchronize_session=False)
     )
@@ -313,11 +328,16 @@ async def unposted(
     timeout: timedelta = DEFAULT_POSTING_TIMEOUT,
     limit: int = 100,
 ) -> list[Job]:
-    """Succeeded jobs nobody is posting (for the reconciler to deliver)."""
+    """Succeeded jobs nobody is posting, and failed jobs of the last FAILURE_NOTICE_WINDOW
+    whose failure nobody showed (the event was lost): for the reconciler to deliver."""
+    recent_failure = and_(
+        Job.state == JobState.FAILED.value, Job.finished_at >= now - FAILURE_NOTICE_WINDOW
+    )
     rows = await session.scalars(
         select(Job)
         .where(
-            Job.state == JobState.SUCCEEDED.value,
+            _to_post(),
+            (Job.state == JobState.SUCCEEDED.value) | recent_failure,
             (Job.posting_since.is_(None)) | (Job.posting_since < now - timeout),
         )
         .order_by(Job.finished_at)

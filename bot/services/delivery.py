@@ -153,16 +153,25 @@ class DeliveryService:
         content = formatting.running(job.spec, mention(job.user_id), event.percent)
         await self._poster.edit_live(job.id, Outgoing(content, files))
 
-    async def _failed(self, job: JobView, reason: str | None) -> None:
+    async def _failed(self, job: JobView, reason: str | None, *, claimed: bool = False) -> None:
+        """Tell the member their job failed (and was refunded), once: the event and the
+        reconciler (which passes no reason: the row's error is for operators) both claim it."""
+        if not claimed and not await self._store.claim_delivery(job.id):
+            return  # already shown, or being shown
         out = Outgoing(formatting.failed(job.spec, mention(job.user_id), reason))
-        if await self._poster.edit_live(job.id, out) is None:
-            await self._poster.send_channel(job.channel_id, out, job.id)
+        message_id = await self._poster.edit_live(job.id, out)
+        if message_id is None:
+            message_id = await self._poster.send_channel(job.channel_id, out, job.id)
+        await self._store.mark_posted(job.id, message_id)
 
     async def deliver(self, job_id: UUID, *, claimed: bool = False) -> bool:
         """Post a succeeded job's result once. False when it was not ours to post.
 
         `claimed`: the caller (the reconciler) already holds the job's posting claim."""
         job = await self._store.job(job_id)
+        if claimed and job is not None and job.state is JobState.FAILED:
+            await self._failed(job, None, claimed=True)  # its event was lost: say it now
+            return True
         if job is None or job.state is not JobState.SUCCEEDED or job.result is None:
             return False
         if not claimed and not await self._store.claim_delivery(job_id):
