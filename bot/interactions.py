@@ -8,6 +8,7 @@ import discord
 
 from bot.services import formatting
 from bot.services.delivery import cancel_button, mention
+from bot.services.errors import CannotPostHere
 from bot.services.intake import Queued, Requester
 from bot.services.permissions import check_admin
 from bot.views import build_view
@@ -69,3 +70,25 @@ async def _show_queued(
         else:
             message = await interaction.followup.send(text, view=view, wait=True)
             bot.poster.track(queued.job.id, interaction, message)
+
+
+# What a result needs in its channel once the 15-minute interaction window is over.
+_POST_PERMISSIONS = (("send_messages", "Send Messages"), ("attach_files", "Attach Files"))
+
+
+def check_can_post(interaction: discord.Interaction) -> None:
+    """Refuse, before anything is charged, a job whose result the bot could not post in this
+    channel later (interaction replies need no channel permission; a late post does)."""
+    if interaction.guild_id is None:
+        return
+    perms = interaction.app_permissions
+    needed = list(_POST_PERMISSIONS)
+    if isinstance(interaction.channel, discord.Thread):
+        needed[0] = ("send_messages_in_threads", "Send Messages in Threads")
+    missing = [label for attr, label in needed if not getattr(perms, attr)]
+    if missing:
+        names = " and ".join(f"**{m}**" for m in missing)
+        raise CannotPostHere(
+            f"I can't post results in this channel: I'm missing the {names} permission here. "
+            "Ask a server admin to grant it, or use another channel (nothing was charged)."
+        )

@@ -51,6 +51,11 @@ class Outgoing:
     buttons: tuple[Button, ...] = ()
 
 
+class CannotPost(Exception):
+    """Discord refused the post (403: the bot lacks a permission there, or the member's DMs
+    are closed). Retrying will not help."""
+
+
 class Poster(Protocol):
     """The Discord side of delivery (bot/poster.py)."""
 
@@ -60,7 +65,13 @@ class Poster(Protocol):
         """Edit the member's interaction message; None when there is none or it expired."""
         ...
 
-    async def send_channel(self, channel_id: int, out: Outgoing, nonce: UUID) -> int: ...
+    async def send_channel(self, channel_id: int, out: Outgoing, nonce: UUID) -> int:
+        """Raises CannotPost when Discord refuses it."""
+        ...
+
+    async def send_dm(self, user_id: int, out: Outgoing) -> int:
+        """A direct message to the member; raises CannotPost when Discord refuses it."""
+        ...
 
 
 def mention(user_id: int) -> str:
@@ -161,7 +172,7 @@ class DeliveryService:
         out = Outgoing(formatting.failed(job.spec, mention(job.user_id), reason))
         message_id = await self._poster.edit_live(job.id, out)
         if message_id is None:
-            message_id = await self._poster.send_channel(job.channel_id, out, job.id)
+            message_id = await self._send_or_dm(job, out)
         await self._store.mark_posted(job.id, message_id)
 
     async def deliver(self, job_id: UUID, *, claimed: bool = False) -> bool:
@@ -182,9 +193,26 @@ class DeliveryService:
             # The interaction token is dead (15 min) or gone (restart): a channel message,
             # de-duplicated by Discord through its nonce.
             channel_out = Outgoing(out.content, out.files, out.buttons)
-            message_id = await self._poster.send_channel(job.channel_id, channel_out, job.id)
+            message_id = await self._send_or_dm(job, channel_out)
         await self._store.mark_posted(job.id, message_id)
         return True
+
+    async def _send_or_dm(self, job: JobView, out: Outgoing) -> int | None:
+        """Post to the job's channel; if Discord refuses (403), send it to the member by DM;
+        if that is refused too, the job is still marked posted (no retry loop) and its
+        author can fetch it with /show. None when nothing could be posted."""
+        try:
+            return await self._poster.send_channel(job.channel_id, out, job.id)
+        except CannotPost:
+            log.warning(
+                "job %s: channel %s refused the post; sending by DM", job.id, job.channel_id
+            )
+        note = f"\n-# I could not post this in <#{job.channel_id}> (missing permission there)."
+        try:
+            return await self._poster.send_dm(job.user_id, Outgoing(out.content + note, out.files))
+        except CannotPost:
+            log.warning("job %s: the member's DMs are closed too; /show can fetch it", job.id)
+            return None
 
     async def result_message(self, job: JobView) -> Outgoing:
         """A finished job's message: the image (flagged tiles withheld) and its buttons."""

@@ -156,7 +156,7 @@ class MemoryStore:
         row.posting = True
         return True
 
-    async def mark_posted(self, job_id: UUID, message_id: int) -> None:
+    async def mark_posted(self, job_id: UUID, message_id: int | None) -> None:
         row = self.jobs[job_id]
         failed = row.view.state is JobState.FAILED
         self._set(
