@@ -135,6 +135,10 @@ class IntakeService:
             raise MemberBanned(_BANNED)
 
     def parse(self, text: str) -> list[ImagineParams]:
+        if not _is_text(text):
+            raise InvalidPrompt(
+                _sentence("the prompt holds characters that are not valid text; type it again")
+            )
         try:
             return parse_prompt(text)
         except PromptError as exc:
@@ -327,6 +331,15 @@ _NO_CREDITS = (
 
 def _sentence(message: str) -> str:
     return f"{message[:1].upper()}{message[1:]} (nothing was charged)"
+
+
+def _is_text(text: str) -> bool:
+    """False for a lone surrogate (a broken emoji half), which no database can store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_account(account: Account) -> None:

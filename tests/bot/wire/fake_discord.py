@@ -66,6 +66,8 @@ class FakeDiscord:
     # Channels where posting a message is refused with 403 Missing Permissions.
     forbidden_channels: set[int] = field(default_factory=set)
     dm_channel_id: int = field(default_factory=snowflake)
+    # When set, REST calls with another bot token get 401 Unauthorized, as from Discord.
+    accepted_token: str | None = None
     _sequence: int = 0
     _log: list[dict[str, Any]] = field(default_factory=list)
     _ws: web.WebSocketResponse | None = None
@@ -356,6 +358,9 @@ class FakeDiscord:
         path = "/" + request.match_info["tail"]
         payload, files = await self._body(request)
         self.requests.append(Upload(request.method, path, payload, files))
+        auth = request.headers.get("Authorization")
+        if self.accepted_token and auth and auth != f"Bot {self.accepted_token}":
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         parts = path.strip("/").split("/")
         method = request.method
 

@@ -1,5 +1,8 @@
-"""A result that cannot be posted in its channel (#21 item 7), over the wire: real discord.py
-against the fake Discord, the bot wired by `nanke bot`'s composition root on Postgres + Redis.
+"""Refusals over the wire (#21 items 7 and 16): real discord.py against the fake Discord, the
+bot wired by `nanke bot`'s composition root on Postgres + Redis.
+
+- A prompt holding a lone surrogate (half an emoji, which no database stores) is refused as a
+  prompt, privately and free, instead of crashing admission.
 
 - /imagine in a channel where the bot lacks Send Messages (or Attach Files) is refused before
   anything is charged, naming the missing permission.
@@ -71,6 +74,25 @@ async def test_imagine_where_the_bot_cannot_post_is_refused_before_charging(fake
     (reply,) = refusals()
     assert "**Send Messages**" in reply["content"] and "nothing was charged" in reply["content"]
     assert reply["flags"] & 64  # ephemeral
+    assert await deps.store.active_jobs(fake.user_id) == []
+    assert broker.task_ids() == set()
+
+
+def _refusals(fake) -> list[dict]:
+    return [
+        r.payload["data"]
+        for r in fake.requests
+        if r.path.endswith("/callback") and r.payload.get("type") == 4
+    ]
+
+
+async def test_a_prompt_with_a_lone_surrogate_is_refused_not_crashed(fake, wired):
+    _, deps, _, broker = wired
+    await fake.send_slash("imagine", prompt="a fox \ud83e in the snow")
+    await until(lambda: len(_refusals(fake)) == 1, "the refusal")
+    (reply,) = _refusals(fake)
+    assert "not valid text" in reply["content"] and "nothing was charged" in reply["content"]
+    assert reply["flags"] & 64
     assert await deps.store.active_jobs(fake.user_id) == []
     assert broker.task_ids() == set()
 
