@@ -96,6 +96,7 @@ async def admit(
         if submission.interaction_id is not None
         else null()
     )
+
     def count_of(state: JobState) -> Any:
         where = (Job.user_id == user_id, Job.state == state.value)
         return select(func.count()).select_from(Job).where(*where).scalar_subquery()
