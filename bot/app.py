@@ -31,6 +31,8 @@ from pipeline.contracts import JobEvent
 from prompt import SAMPLERS
 
 log = logging.getLogger(__name__)
+_PUMP_BACKOFF_S = 0.5
+_PUMP_BACKOFF_MAX_S = 30.0
 
 EXTENSIONS = (
     "bot.exts.errors",
@@ -137,15 +139,24 @@ class NankeBot(commands.Bot):
 
     async def pump_events(self) -> None:
         """Hand every job event to delivery, then acknowledge it (an event not acknowledged
-        comes back after a restart). One failing job never stops the others."""
+        comes back after a restart). One failing job never stops the others, and a lost
+        connection to the events stream is retried with backoff (0.5 s doubling to 30 s)."""
         events = self.deps.events
         assert events is not None
+        pause = _PUMP_BACKOFF_S
         while True:
-            batch = await events.read(count=100, block_s=1.0)
-            for delivered in batch:
-                await self.handle_event(delivered.event)
-            if batch:
-                await events.ack([d.entry_id for d in batch])
+            try:
+                batch = await events.read(count=100, block_s=1.0)
+                for delivered in batch:
+                    await self.handle_event(delivered.event)
+                if batch:
+                    await events.ack([d.entry_id for d in batch])
+            except Exception as exc:  # Redis dropped us or restarted: unacked events come back
+                log.warning("job events: %s; reconnecting in %.1f s", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _PUMP_BACKOFF_MAX_S)
+                continue
+            pause = _PUMP_BACKOFF_S
 
     async def handle_event(self, event: JobEvent) -> None:
         try:

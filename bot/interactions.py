@@ -9,6 +9,7 @@ import discord
 from bot.poster import files_of, mentions_of
 from bot.services import formatting
 from bot.services.delivery import Outgoing, cancel_button, mention
+from bot.services.errors import CannotPostHere
 from bot.services.intake import Queued, Requester
 from bot.services.permissions import check_admin
 from bot.services.ports import JobState, JobView
@@ -110,3 +111,25 @@ async def _status(bot: NankeBot, job: JobView) -> str:
         return formatting.cancelled(job.spec, who)
     # The row keeps operator detail (paths, OS errors); the member sees the stable text.
     return formatting.failed(job.spec, who, member_message(job.error))
+
+
+# What a result needs in its channel once the 15-minute interaction window is over.
+_POST_PERMISSIONS = (("send_messages", "Send Messages"), ("attach_files", "Attach Files"))
+
+
+def check_can_post(interaction: discord.Interaction) -> None:
+    """Refuse, before anything is charged, a job whose result the bot could not post in this
+    channel later (interaction replies need no channel permission; a late post does)."""
+    if interaction.guild_id is None:
+        return
+    perms = interaction.app_permissions
+    needed = list(_POST_PERMISSIONS)
+    if isinstance(interaction.channel, discord.Thread):
+        needed[0] = ("send_messages_in_threads", "Send Messages in Threads")
+    missing = [label for attr, label in needed if not getattr(perms, attr)]
+    if missing:
+        names = " and ".join(f"**{m}**" for m in missing)
+        raise CannotPostHere(
+            f"I can't post results in this channel: I'm missing the {names} permission here. "
+            "Ask a server admin to grant it, or use another channel (nothing was charged)."
+        )

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import discord
 
-from bot.services.delivery import Outgoing
+from bot.services.delivery import CannotPost, Outgoing
 from bot.services.upload import DEFAULT_LIMIT
 from bot.views import build_view
 
@@ -135,14 +135,25 @@ class DiscordPoster:
             log.info("could not close the waiting message %s", message_id, exc_info=True)
 
     async def send_channel(self, channel_id: int, out: Outgoing, nonce: UUID) -> int:
-        channel = self._bot.get_channel(channel_id) or await self._bot.fetch_channel(channel_id)
-        assert isinstance(channel, discord.abc.Messageable)
-        message = await channel.send(
-            out.content,
-            files=files_of(out),
-            view=build_view(out.buttons) if out.buttons else discord.utils.MISSING,
-            nonce=nonce_for(nonce),
-            allowed_mentions=mentions_of(out),
-        )
+        try:
+            channel = self._bot.get_channel(channel_id) or await self._bot.fetch_channel(channel_id)
+            assert isinstance(channel, discord.abc.Messageable)
+            message = await channel.send(
+                out.content,
+                files=files_of(out),
+                view=build_view(out.buttons) if out.buttons else discord.utils.MISSING,
+                nonce=nonce_for(nonce),
+                allowed_mentions=mentions_of(out),
+            )
+        except discord.Forbidden as exc:
+            raise CannotPost(str(exc)) from None
         self._live.pop(nonce, None)
+        return message.id
+
+    async def send_dm(self, user_id: int, out: Outgoing) -> int:
+        try:
+            user = self._bot.get_user(user_id) or await self._bot.fetch_user(user_id)
+            message = await user.send(out.content, files=files_of(out))
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise CannotPost(str(exc)) from None
         return message.id

@@ -90,30 +90,32 @@ async def admit(
     user_id = submission.user_id
     plan_name, mode = await members.lock_user(session, user_id, default_plan, now)
 
-    # One round trip for both checks while the user's row is locked. A replay is the same
+    # One round trip for all checks while the user's row is locked. A replay is the same
     # interaction, or the same job id (the bot derives each job id of a batch from it).
     same = Job.id == submission.job_id
     if submission.interaction_id is not None:
         same = or_(same, Job.interaction_id == submission.interaction_id)
     replay_of = select(Job.id).where(same).limit(1).scalar_subquery()
-    active_jobs = (
-        select(func.count())
-        .select_from(Job)
-        .where(
-            Job.user_id == user_id,
-            Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+
+    def count_of(state: JobState) -> Any:
+        where = (Job.user_id == user_id, Job.state == state.value)
+        return select(func.count()).select_from(Job).where(*where).scalar_subquery()
+
+    replay_id, queued, running = (
+        await session.execute(
+            select(replay_of, count_of(JobState.QUEUED), count_of(JobState.RUNNING))
         )
-        .scalar_subquery()
-    )
-    replay_id, active = (await session.execute(select(replay_of, active_jobs))).one()
+    ).one()
     if replay_id is not None:
         state = (await session.execute(select(Job.state).where(Job.id == replay_id))).scalar_one()
         return Replayed(replay_id, JobState(state))
 
     _, plan = members.plan_of(plan_name, plans, default_plan)
+    # At most max_queued jobs may wait. Workers start at most max_running of one member's
+    # jobs (db.caps), so the queued jobs that will wait are those beyond the free slots.
     limit = plan.max_running + plan.max_queued
-    if active >= limit:
-        return OverCaps(active, limit)
+    if queued + min(running, plan.max_running) >= limit:
+        return OverCaps(queued + running, limit)
 
     relaxed = relax_enabled and mode == "relax"
     key: str | None = None

@@ -24,11 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import quota
 from db.base import UTCDateTime
+from db.caps import AtCap, RunningCaps, at_running_cap
 from db.models import Image, Job, JobState
 
 DEFAULT_LEASE = timedelta(minutes=5)
 # A poster that has not marked a job posted within this long is presumed dead.
 DEFAULT_POSTING_TIMEOUT = timedelta(minutes=2)
+# A failure the bot never showed (its event was lost) is still told this long after.
+FAILURE_NOTICE_WINDOW = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,15 @@ async def claim(
     owner: str,
     now: datetime,
     lease: timedelta = DEFAULT_LEASE,
-) -> Claim | None:
-    """queued → running for one worker; None if someone else has it or it is not queued."""
+    caps: RunningCaps | None = None,
+) -> Claim | AtCap | None:
+    """queued → running for one worker; None if someone else has it or it is not queued;
+    AtCap (nothing written) when `caps` are given and its member already runs their plan's
+    `max_running` jobs."""
+    if caps is not None:
+        held = await at_running_cap(session, job_id, caps)
+        if held is not None:
+            return held
     row = (
         await session.execute(
             _claim_update(owner, now, lease).where(Job.id == job_id).returning(*_CLAIM_COLUMNS)
@@ -134,7 +144,9 @@ async def complete(
 ) -> bool:
     """running → succeeded for the current attempt only, with its images; settles the hold.
 
-    False means a stale attempt: its output must be discarded."""
+    Idempotent for one fencing token: if this attempt's completion already committed (its
+    COMMIT's acknowledgement was lost and the caller retries), it is True again and writes
+    nothing more. False means a stale attempt: its output must be discarded."""
     row = await session.execute(
         update(Job)
         .where(_current(job_id, attempt))
@@ -143,7 +155,7 @@ async def complete(
         .execution_options(synchronize_session=False)
     )
     if row.first() is None:
-        return False
+        return await completed_by(session, job_id, attempt)
     if new_images:
         await session.execute(
             insert(Image),
@@ -163,6 +175,13 @@ async def complete(
         )
     await quota.settle(session, job_id, now)
     return True
+
+
+async def completed_by(session: AsyncSession, job_id: uuid.UUID, attempt: int) -> bool:
+    """Whether `attempt` is the attempt that completed the job (succeeded or already posted)."""
+    row = (await session.execute(select(Job.state, Job.attempts).where(Job.id == job_id))).first()
+    done = (JobState.SUCCEEDED.value, JobState.POSTED.value)
+    return row is not None and row[0] in done and row[1] == attempt
 
 
 async def fail(
@@ -255,18 +274,25 @@ async def requeue_expired(session: AsyncSession, now: datetime, limit: int = 100
     return Requeued(requeued_ids, failed_ids)
 
 
+def _to_post() -> Any:
+    """Succeeded, or failed with the failure not yet shown to the member."""
+    failed_unshown = and_(Job.state == JobState.FAILED.value, Job.posted_at.is_(None))
+    return (Job.state == JobState.SUCCEEDED.value) | failed_unshown
+
+
 async def mark_posting(
     session: AsyncSession,
     job_id: uuid.UUID,
     now: datetime,
     timeout: timedelta = DEFAULT_POSTING_TIMEOUT,
 ) -> bool:
-    """Claim a succeeded job for posting (one poster at a time; a dead poster's claim lapses)."""
+    """Claim a succeeded job, or a failed one whose failure was never shown, for posting (one
+    poster at a time; a dead poster's claim lapses)."""
     row = await session.execute(
         update(Job)
         .where(
             Job.id == job_id,
-            Job.state == JobState.SUCCEEDED.value,
+            _to_post(),
             (Job.posting_since.is_(None)) | (Job.posting_since < now - timeout),
         )
         .values(posting_since=now)
@@ -293,11 +319,17 @@ _UNPOSTED = (JobState.QUEUED.value, JobState.RUNNING.value, JobState.SUCCEEDED.v
 async def mark_posted(
     session: AsyncSession, job_id: uuid.UUID, now: datetime, message_id: int | None
 ) -> bool:
-    """succeeded → posted, recording the Discord message; False if it was already posted."""
+    """succeeded → posted (a failed job: its failure shown), recording the Discord message;
+    False if it was already posted."""
+    succeeded = Job.state == JobState.SUCCEEDED.value
     row = await session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.state == JobState.SUCCEEDED.value)
-        .values(state=JobState.POSTED.value, posted_at=now, message_id=message_id)
+        .where(Job.id == job_id, _to_post())
+        .values(
+            state=case((succeeded, JobState.POSTED.value), else_=Job.state),
+            posted_at=now,
+            message_id=message_id,
+        )
         .returning(Job.id)
         .execution_options(synchronize_session=False)
     )
@@ -310,11 +342,16 @@ async def unposted(
     timeout: timedelta = DEFAULT_POSTING_TIMEOUT,
     limit: int = 100,
 ) -> list[Job]:
-    """Succeeded jobs nobody is posting (for the reconciler to deliver)."""
+    """Succeeded jobs nobody is posting, and failed jobs of the last FAILURE_NOTICE_WINDOW
+    whose failure nobody showed (the event was lost): for the reconciler to deliver."""
+    recent_failure = and_(
+        Job.state == JobState.FAILED.value, Job.finished_at >= now - FAILURE_NOTICE_WINDOW
+    )
     rows = await session.scalars(
         select(Job)
         .where(
-            Job.state == JobState.SUCCEEDED.value,
+            _to_post(),
+            (Job.state == JobState.SUCCEEDED.value) | recent_failure,
             (Job.posting_since.is_(None)) | (Job.posting_since < now - timeout),
         )
         .order_by(Job.finished_at)

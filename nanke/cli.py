@@ -41,9 +41,16 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         # A bad NANKE_* setting is the operator's to fix: one message per field, no traceback.
         from pydantic import ValidationError
+        from pydantic_settings import SettingsError as SourceError
 
         try:
             return super().invoke(ctx)
+        except SourceError as exc:  # e.g. NANKE_DISCORD__ADMIN_IDS='[1': not JSON
+            cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+            raise click.ClickException(
+                f"invalid settings (env or .env): {exc}{cause}; list and section values are "
+                "JSON, e.g. NANKE_DISCORD__ADMIN_IDS='[123, 456]'"
+            ) from None
         except ValidationError as exc:
             if exc.title != "Settings":
                 raise

@@ -44,3 +44,16 @@ def member_message(error: str | None) -> str | None:
 
 class SourceMissingError(JobError):
     """The image a follow-up job starts from is no longer in storage."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The job store (the database) could not be reached: nothing is known to have changed.
+
+    Not a fault of the job: a claim that fails this way leaves the delivery unacknowledged."""
+
+
+class CompletionUnknown(StoreUnavailable):
+    """`complete` was sent but never confirmed, even after retries: the job may have succeeded.
+
+    The attempt keeps its files (they may be the result); if the commit did not happen, the
+    lease runs out and the reconciler gives the job another attempt."""

@@ -123,6 +123,16 @@ class RedisEventReader:
         self._group_ready = True
 
     async def read(self, *, count: int = 100, block_s: float = 1.0) -> list[DeliveredEvent]:
+        try:
+            return await self._read(count, block_s)
+        except Exception:
+            # The connection dropped (or Redis restarted): on the next read, make sure the
+            # group exists and re-read this consumer's pending entries first, as after a restart.
+            self._group_ready = False
+            self._pending_cursor = "0"
+            raise
+
+    async def _read(self, count: int, block_s: float) -> list[DeliveredEvent]:
         await self._ensure_group()
         entries: list[tuple[Any, Any]] = []
         if self._pending_cursor is not None:

@@ -27,10 +27,18 @@ from typing import Any, Protocol
 from PIL import Image
 from pydantic import ValidationError
 
+from db.caps import AtCap
 from db.jobs import Claim, NewImage
 from db.models import JobState
 from pipeline.contracts import JobEvent, JobEventKind, JobSpec
-from pipeline.errors import FAULT_PREFIX, RETRY_MESSAGE, JobError, SourceMissingError, row_error
+from pipeline.errors import (
+    FAULT_PREFIX,
+    RETRY_MESSAGE,
+    CompletionUnknown,
+    JobError,
+    SourceMissingError,
+    row_error,
+)
 from pipeline.events import EventPublisher, PreviewThrottle
 from pipeline.preview import preview_jpeg
 from pipeline.results import store_output
@@ -45,11 +53,13 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # failed and refunded
     REQUEUED = "requeued"  # retryable error, attempts left: queued again
     STALE = "stale"  # lost the job to another attempt: output discarded
+    UNKNOWN = "unknown"  # the database never confirmed complete(): output kept, lease decides
     SKIPPED = "skipped"  # not claimable (running elsewhere, done, cancelled)
+    HELD = "held"  # its member runs their plan's max_running jobs: stays queued, for later
 
 
 class JobStore(Protocol):
-    def claim(self, job_id: uuid.UUID, owner: str) -> Claim | None: ...
+    def claim(self, job_id: uuid.UUID, owner: str) -> Claim | AtCap | None: ...
 
     def heartbeat(self, job_id: uuid.UUID, attempt: int) -> bool: ...
 
@@ -126,6 +136,14 @@ class JobRunner:
         if claim is None:
             log.info("job %s is not claimable (running elsewhere or finished): dropped", job_id)
             return Outcome.SKIPPED
+        if isinstance(claim, AtCap):
+            log.info(
+                "job %s held: its member already runs %d of %d jobs; it stays queued",
+                job_id,
+                claim.running,
+                claim.limit,
+            )
+            return Outcome.HELD
         attempt = claim.attempt
         log.info("job %s attempt %s started on %s", job_id, attempt, self._owner)
         self._publish(JobEvent(job_id=job_id, kind=JobEventKind.STARTED, attempt=attempt))
@@ -232,7 +250,14 @@ class JobRunner:
             NewImage(index=i, key=key, width=output.width, height=output.height, seed=seed)
             for i, (key, seed) in enumerate(zip(keys, output.seeds, strict=True), start=1)
         ]
-        if not self._store.complete(job_id, attempt, images, result.model_dump(mode="json")):
+        try:
+            won = self._store.complete(job_id, attempt, images, result.model_dump(mode="json"))
+        except CompletionUnknown:
+            # Maybe committed: keep the files. If it was not, the lease runs out and the
+            # reconciler starts another attempt (these files are then unreferenced).
+            log.error("job %s attempt %s: completion unconfirmed; output kept", job_id, attempt)
+            return Outcome.UNKNOWN
+        if not won:  # the explicit stale verdict: only now is the output ours to delete
             self._discard(job_id, attempt)
             log.warning("job %s attempt %s is stale: output discarded", job_id, attempt)
             return Outcome.STALE

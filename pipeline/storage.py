@@ -72,6 +72,14 @@ def _check_prefix(prefix: str) -> str:
     return prefix
 
 
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class LocalStorage:
     """Files under `root`; each write is a temp file renamed into place, so a reader (or a
     crash) never sees half an image."""
@@ -86,16 +94,33 @@ class LocalStorage:
         return path
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Durable when it returns: the file's bytes, its name and any folder made for it are
+        fsynced, so a power loss after the job's commit never leaves an empty image behind."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_dirs(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        _fsync_dir(path.parent)
+
+    def _make_dirs(self, folder: Path) -> None:
+        """mkdir -p, fsyncing the parent of each folder it creates (its name is an entry there)."""
+        missing = []
+        while not folder.is_dir() and folder != self.root and folder.is_relative_to(self.root):
+            missing.append(folder)
+            folder = folder.parent
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+        for created in reversed(missing):
+            created.mkdir(exist_ok=True)
+            _fsync_dir(created.parent)
 
     def get(self, key: str) -> bytes:
         try:

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.interactions import post_queued, requester
+from bot.interactions import check_can_post, post_queued, requester
 from bot.poster import build_view
 from bot.reporting import user_errors
 from bot.services.custom_ids import Action, ButtonId
@@ -55,6 +55,7 @@ class Imagine(commands.Cog):
         who = requester(interaction)
         async with user_errors(interaction):
             # Parsing and the guild's rules come first: a rejection is ephemeral and free.
+            check_can_post(interaction)
             requests = await self.bot.intake.validate(who, prompt)
             if not await _defer(interaction):
                 return

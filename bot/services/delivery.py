@@ -54,6 +54,11 @@ class Outgoing:
     notify: int | None = None
 
 
+class CannotPost(Exception):
+    """Discord refused the post (403: the bot lacks a permission there, or the member's DMs
+    are closed). Retrying will not help."""
+
+
 class Poster(Protocol):
     """The Discord side of delivery (bot/poster.py)."""
 
@@ -63,7 +68,14 @@ class Poster(Protocol):
         """Edit the member's interaction message; None when there is none or it expired."""
         ...
 
-    async def send_channel(self, channel_id: int, out: Outgoing, nonce: UUID) -> int: ...
+    async def send_channel(self, channel_id: int, out: Outgoing, nonce: UUID) -> int:
+        """Raises CannotPost when Discord refuses it."""
+        ...
+
+    async def send_dm(self, user_id: int, out: Outgoing) -> int:
+        """A direct message to the member; raises CannotPost when Discord refuses it."""
+        ...
+
     async def close_placeholder(self, channel_id: int, message_id: int, content: str) -> None:
         """Edit the job's old waiting message (no buttons); never raises."""
         ...
@@ -159,19 +171,28 @@ class DeliveryService:
         content = formatting.running(job.spec, mention(job.user_id), event.percent)
         await self._poster.edit_live(job.id, Outgoing(content, files))
 
-    async def _failed(self, job: JobView, reason: str | None) -> None:
-        # The row's error may carry operator detail (paths, a library's words): never shown.
+    async def _failed(self, job: JobView, reason: str | None, *, claimed: bool = False) -> None:
+        """Tell the member their job failed (and was refunded), once: the event and the
+        reconciler both claim it. The row's error may carry operator detail (paths, a
+        library's words): members only ever see `member_message` of it."""
+        if not claimed and not await self._store.claim_delivery(job.id):
+            return  # already shown, or being shown
         text = formatting.failed(job.spec, mention(job.user_id), member_message(reason))
         out = Outgoing(text, notify=job.user_id)
-        if await self._poster.edit_live(job.id, out) is None:
-            await self._poster.send_channel(job.channel_id, out, job.id)
+        message_id = await self._poster.edit_live(job.id, out)
+        if message_id is None:
+            message_id = await self._send_or_dm(job, out)
             await self._close_placeholder(job, text)
+        await self._store.mark_posted(job.id, message_id)
 
     async def deliver(self, job_id: UUID, *, claimed: bool = False) -> bool:
         """Post a succeeded job's result once. False when it was not ours to post.
 
         `claimed`: the caller (the reconciler) already holds the job's posting claim."""
         job = await self._store.job(job_id)
+        if claimed and job is not None and job.state is JobState.FAILED:
+            await self._failed(job, job.error, claimed=True)  # its event was lost: say it now
+            return True
         if job is None or job.state is not JobState.SUCCEEDED or job.result is None:
             return False
         if not claimed and not await self._store.claim_delivery(job_id):
@@ -181,7 +202,7 @@ class DeliveryService:
         if message_id is None:
             # The interaction token is dead (15 min) or gone (restart): a channel message,
             # de-duplicated by Discord through its nonce.
-            message_id = await self._poster.send_channel(job.channel_id, out, job.id)
+            message_id = await self._send_or_dm(job, out)
             await self._close_placeholder(
                 job, formatting.finished(job.spec, mention(job.user_id), "result posted below")
             )
@@ -193,6 +214,24 @@ class DeliveryService:
         "Waiting to start" message and its dead ❌ must not stay behind."""
         if job.message_id is not None:
             await self._poster.close_placeholder(job.channel_id, job.message_id, content)
+
+    async def _send_or_dm(self, job: JobView, out: Outgoing) -> int | None:
+        """Post to the job's channel; if Discord refuses (403), send it to the member by DM;
+        if that is refused too, the job is still marked posted (no retry loop) and its
+        author can fetch it with /show. None when nothing could be posted."""
+        try:
+            return await self._poster.send_channel(job.channel_id, out, job.id)
+        except CannotPost:
+            log.warning(
+                "job %s: channel %s refused the post; sending by DM", job.id, job.channel_id
+            )
+        note = f"\n-# I could not post this in <#{job.channel_id}> (missing permission there)."
+        dm = Outgoing(out.content + note, out.files, notify=job.user_id)
+        try:
+            return await self._poster.send_dm(job.user_id, dm)
+        except CannotPost:
+            log.warning("job %s: the member's DMs are closed too; /show can fetch it", job.id)
+            return None
 
     async def result_message(self, job: JobView, channel_id: int | None = None) -> Outgoing:
         """A finished job's message for `channel_id` (default: the job's own channel): the

@@ -65,3 +65,7 @@ class StaleButton(NankeError):
 
 class GalleryError(NankeError):
     """The gallery cannot do what was asked (not set up, entry removed)."""
+
+
+class CannotPostHere(NankeError):
+    """The bot lacks a permission it needs to post results in this channel."""

@@ -117,6 +117,10 @@ class IntakeService:
         return await self._store.account(who.user_id), guild
 
     def parse(self, text: str) -> list[ImagineParams]:
+        if not _is_text(text):
+            raise InvalidPrompt(
+                _sentence("the prompt holds characters that are not valid text; type it again")
+            )
         try:
             return parse_prompt(text)
         except PromptError as exc:
@@ -354,6 +358,15 @@ def batch_job_id(interaction_id: int, index: int) -> UUID:
 
 def _sentence(message: str) -> str:
     return f"{message[:1].upper()}{message[1:]} (nothing was charged)"
+
+
+def _is_text(text: str) -> bool:
+    """False for a lone surrogate (a broken emoji half), which no database can store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_account(account: Account) -> None:

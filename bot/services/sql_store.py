@@ -155,7 +155,7 @@ class SqlStore:
         async with self._sessions.begin() as session:
             await jobs.set_placeholder(session, job_id, message_id)
 
-    async def mark_posted(self, job_id: uuid.UUID, message_id: int) -> None:
+    async def mark_posted(self, job_id: uuid.UUID, message_id: int | None) -> None:
         async with self._sessions.begin() as session:
             await jobs.mark_posted(session, job_id, self._now(), message_id)
 

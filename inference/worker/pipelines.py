@@ -81,8 +81,32 @@ def quiet_loading(enabled: bool) -> Iterator[None]:
 
 
 def _load_error(what: str, source: str, exc: Exception) -> ModelFileError:
+    if _hub_unreachable(exc):
+        return ModelFileError(
+            f"cannot load {what}: {source} is not in the local Hugging Face cache and the hub "
+            "is unreachable (offline?). Download it once while online, point its models.toml "
+            "`source` at a local diffusers folder, or try the tiny test models: "
+            "`nanke make-tiny-models ./tiny-models`, then `--models ./tiny-models/models.toml`"
+        )
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return ModelFileError(f"cannot load {what}", detail=f"{source}: {first}")
+
+
+_OFFLINE_HINTS = ("not fully cached locally", "outgoing traffic has been disabled", "connect")
+
+
+def _hub_unreachable(exc: BaseException | None) -> bool:
+    """A hub download that failed for want of a network (diffusers words it "check the
+    stacktrace above"), anywhere in the exception's chain."""
+    seen = 0
+    while exc is not None and seen < 10:
+        name = type(exc).__name__
+        if name in {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectError"}:
+            return True
+        if any(hint in str(exc) for hint in _OFFLINE_HINTS) and "Hub" in str(exc) + name:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 class PipelineCache:

@@ -28,13 +28,16 @@ def command(host: str, port: int, root_path: str, forwarded_allow_ips: str, page
     """
     import uvicorn
 
-    from nanke.roots.web import build_web_app
+    from nanke.commands._database import database_errors
+    from nanke.roots.web import build_web_app, probe_database
     from nanke.settings import SettingsError, load_settings
     from pipeline.storage import StorageError
 
     try:
         settings = load_settings()
         app = build_web_app(settings, page_size=page_size)
+        with database_errors(settings):  # unreachable or unmigrated: one line, not HTTP 500s
+            probe_database(settings)
     except (SettingsError, StorageError) as exc:
         raise click.ClickException(str(exc)) from exc
     config = uvicorn.Config(

@@ -22,6 +22,7 @@ from nanke.settings import Settings, SettingsError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from bot.app import NankeBot
     from inference.registry import Registry
 
 
@@ -35,9 +36,32 @@ def run_bot(settings: Settings, token: str, *, one_box: bool = False) -> None:
 
     async def main() -> None:
         async with open_deps(settings, one_box=one_box) as deps, build_bot(settings, deps) as bot:
-            await bot.start(token)
+            await _start(bot, token)
 
     asyncio.run(main())
+
+
+async def _start(bot: NankeBot, token: str) -> None:
+    """bot.start, with Discord's own failures said as one line each (never "database")."""
+    import aiohttp
+    import discord
+
+    try:
+        await bot.start(token)
+    except discord.LoginFailure:
+        raise SettingsError(
+            "Discord refused the bot token (NANKE_DISCORD__TOKEN): copy it again from the "
+            "developer portal (Bot → Reset Token)"
+        ) from None
+    except (aiohttp.ClientError, discord.GatewayNotFound, OSError) as exc:
+        raise DiscordUnreachable(
+            f"cannot reach Discord (discord.com): {type(exc).__name__}: {exc}; "
+            "is this machine online, and can it reach discord.com on port 443?"
+        ) from None
+
+
+class DiscordUnreachable(SettingsError):
+    """Discord's API or gateway could not be reached at start."""
 
 
 @asynccontextmanager

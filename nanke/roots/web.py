@@ -23,3 +23,25 @@ def build_web_app(settings: Settings, *, page_size: int) -> Any:
         page_size=page_size,
         on_close=engine.dispose,
     )
+
+
+def probe_database(settings: Settings) -> None:
+    """Read one gallery row, so `nanke web` fails at start (not with a 500 on every page) when
+    the database is unreachable or not migrated; database errors propagate to the caller."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from db.models import GalleryEntry, Image, Job
+    from db.sessions import create_engine
+
+    async def probe() -> None:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            async with engine.connect() as conn:
+                for column in (GalleryEntry.id, Image.id, Job.id):
+                    await conn.execute(select(column).limit(1))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(probe())

@@ -52,28 +52,50 @@ def plan_worker(registry: Any, queues: list[str] | None) -> WorkerPlan:
 def run_worker(settings: Settings, queues: list[str] | None, name: str | None) -> int:
     """Start a Celery worker (blocks until it stops); returns its exit code."""
     database_url, events_url = _required_urls(settings)
+    from db.sessions import create_engine
     from inference.registry import load_registry
+    from pipeline.loop_thread import LoopThread
 
     # Everything that can be checked without torch is checked first: a typo fails in 1 s.
     registry = load_registry(settings.models_file)
     plan = plan_worker(registry, queues)
     for model in plan.models:
         registry.model(model).check_files()
+    loop = LoopThread()
+    db_engine = create_engine(database_url)
+    try:
+        _probe_database(loop, db_engine, database_url)
+        return _serve(settings, registry, plan, name, loop, db_engine, events_url)
+    finally:
+        loop.run(db_engine.dispose())
+        loop.close()
+
+
+def _serve(
+    settings: Settings,
+    registry: Any,
+    plan: WorkerPlan,
+    name: str | None,
+    loop: Any,
+    db_engine: Any,
+    events_url: str,
+) -> int:
     engine = _loaded_engine(settings, registry, plan.models)
 
     import redis
 
-    from db.sessions import create_engine, session_factory
+    from db.caps import RunningCaps
+    from db.sessions import session_factory
     from pipeline.job_store import DbJobStore
-    from pipeline.loop_thread import LoopThread
     from pipeline.runner import JobRunner
     from pipeline.tasks import register_tasks
 
     hostname = name or f"gpu@{socket.gethostname()}-{os.getpid()}"
-    loop = LoopThread()
-    db_engine = create_engine(database_url)
     store = DbJobStore(
-        session_factory(db_engine), loop.run, timedelta(seconds=settings.pipeline.lease_s)
+        session_factory(db_engine),
+        loop.run,
+        timedelta(seconds=settings.pipeline.lease_s),
+        caps=RunningCaps.of_plans(settings.plans, settings.default_plan),
     )
     events = RedisEventPublisher(
         redis.Redis.from_url(events_url),
@@ -95,12 +117,35 @@ def run_worker(settings: Settings, queues: list[str] | None, name: str | None) -
         without_mingle=True,
         without_heartbeat=True,
     )
-    try:
-        worker.start()
-    finally:
-        loop.run(db_engine.dispose())
-        loop.close()
+    worker.start()
     return int(worker.exitcode or 0)
+
+
+def _probe_database(loop: Any, db_engine: Any, url: str) -> None:
+    """Fail at start, before saying ready, when the database is unreachable or unmigrated: a
+    worker that cannot claim jobs must not take them off the queue."""
+    from sqlalchemy import select
+
+    from db.models import Job
+    from nanke.database import safe_url
+
+    async def probe() -> None:
+        async with db_engine.connect() as conn:
+            await conn.execute(select(Job.id).limit(1))
+
+    try:
+        loop.run(probe(), timeout=30)
+    except Exception as exc:  # asyncpg, OSError, timeouts: all say the same to an operator
+        cause = getattr(exc, "orig", None) or exc
+        text = str(cause).lower()
+        if "does not exist" in text or "no such table" in text:
+            raise WorkerStartError(
+                f"the database at {safe_url(url)} has no Nanke tables yet: run `nanke migrate`"
+            ) from None
+        raise WorkerStartError(
+            f"cannot reach the database at {safe_url(url)} ({type(cause).__name__}: {cause}): "
+            "is Postgres running, and is NANKE_DATABASE_URL right?"
+        ) from None
 
 
 def _required_urls(settings: Settings) -> tuple[str, str]:

@@ -177,7 +177,10 @@ class MemoryStore:
 
     async def claim_delivery(self, job_id: UUID) -> bool:
         row = self.jobs.get(job_id)
-        if row is None or row.view.state is not JobState.SUCCEEDED or row.posting:
+        # Like db.jobs.mark_posting: a result, or a failure not yet shown (a failed job's
+        # claim is never released: its notice is shown once).
+        postable = (JobState.SUCCEEDED, JobState.FAILED)
+        if row is None or row.view.state not in postable or row.posting:
             return False
         row.posting = True
         return True
@@ -186,8 +189,12 @@ class MemoryStore:
         if self.jobs[job_id].view.state in (JobState.QUEUED, JobState.RUNNING):
             self._set(job_id, message_id=message_id)
 
-    async def mark_posted(self, job_id: UUID, message_id: int) -> None:
-        self._set(job_id, state=JobState.POSTED, message_id=message_id)
+    async def mark_posted(self, job_id: UUID, message_id: int | None) -> None:
+        row = self.jobs[job_id]
+        failed = row.view.state is JobState.FAILED
+        self._set(
+            job_id, state=row.view.state if failed else JobState.POSTED, message_id=message_id
+        )
 
     # worker side ------------------------------------------------------------------------
     def start(self, job_id: UUID) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from tests.gallery.conftest import GalleryDB
 from tests.gallery.seed import PUBLIC, XSS
@@ -148,7 +148,8 @@ def test_browse_search_open_and_copy(browser: Browser, live_url: str, storage_di
     command = page.input_value("#command")
     assert command.startswith("/imagine old lighthouses of brittany --no blurry, text --ar 2:3")
     page.click("#copy")
-    assert page.locator("#copy").inner_text() == "Copied"
+    # The page sets the label once the clipboard write resolves (asynchronously): wait for it.
+    expect(page.locator("#copy")).to_have_text("Copied", timeout=10_000)
     assert page.evaluate("navigator.clipboard.readText()") == command
     _shot(page, "image")
     assert dialogs == []  # no script from a prompt ever ran

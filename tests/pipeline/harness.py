@@ -67,7 +67,11 @@ class Zygote:
     def close(self) -> None:
         if self._proc.stdin:
             self._proc.stdin.close()
-        self._proc.wait(timeout=10)
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # its interpreter's exit (torch loaded) is slow here
+            self._proc.kill()
+            self._proc.wait(timeout=10)
 
 
 @dataclass

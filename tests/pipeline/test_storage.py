@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,3 +137,42 @@ def test_local_storage_refuses_symlinks_out_of_its_root(tmp_path: Path) -> None:
 def test_s3_backend_needs_a_bucket(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="S3_BUCKET is required"):
         build_storage(StorageSettings(backend="s3"), tmp_path)
+
+
+def test_local_writes_are_fsynced_before_put_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power loss after the job's commit must not leave a committed key pointing at an
+    empty or missing file: put() fsyncs the file before renaming it into place, then the
+    folder holding the new name, and the parent of every folder it had to create."""
+    events: list[tuple[str, int | str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_ino))
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        events.append(("replace", os.stat(src).st_ino))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    store = LocalStorage(tmp_path / "img")
+    (tmp_path / "img").mkdir()
+    key = job_key(uuid.uuid4(), "1", "grid.png")
+    store.put(key, b"png bytes")
+
+    path = tmp_path / "img" / key
+    file_ino = path.stat().st_ino
+    inode = {
+        p: p.stat().st_ino
+        for p in [path.parent, path.parent.parent, tmp_path / "img" / "jobs", tmp_path / "img"]
+    }
+    replace_at = events.index(("replace", file_ino))
+    assert ("fsync", file_ino) in events[:replace_at]  # the bytes, before the name
+    assert ("fsync", inode[path.parent]) in events[replace_at:]  # the name, after the rename
+    # jobs/, jobs/<id>/ and jobs/<id>/1/ were created: each one's entry is fsynced too.
+    for made_in in (tmp_path / "img", tmp_path / "img" / "jobs", path.parent.parent):
+        assert ("fsync", inode[made_in]) in events[:replace_at]
+    assert path.read_bytes() == b"png bytes"

@@ -10,8 +10,10 @@ Protocol (one JSON object per line on stdin, one reply line on stdout):
   {"op": "build", "dir": D}                      → builds a tiny sd15 model + models.toml in D
   {"op": "spawn", "env": {...}, "argv": [...], "log": PATH} → the worker's pid
 
-Test-only fault: a worker spawned with NANKE_TEST_CRASH_WORD=W dies (os._exit) as soon as it
-starts a job whose prompt contains W, like a worker hit by a segfault or the OOM killer.
+Test-only faults: a worker spawned with NANKE_TEST_CRASH_WORD=W dies (os._exit) as soon as it
+starts a job whose prompt contains W, like a worker hit by a segfault or the OOM killer. One
+spawned with NANKE_TEST_HOLD_WORD=W and NANKE_TEST_HOLD_UNTIL=PATH keeps a job whose prompt
+contains W running (heartbeats and all) until the file PATH exists.
 """
 
 from __future__ import annotations
@@ -91,6 +93,21 @@ def _install_crash_fault(word: str) -> None:
     Engine.run = run  # type: ignore[method-assign]
 
 
+def _install_hold_fault(word: str, until: Path) -> None:
+    import time
+
+    from inference.worker.engine import Engine
+
+    original = Engine.run
+
+    def run(self, spec, source=None, on_progress=None):  # type: ignore[no-untyped-def]
+        while word in spec.generation.prompt and not until.exists():
+            time.sleep(0.05)
+        return original(self, spec, source, on_progress)
+
+    Engine.run = run  # type: ignore[method-assign]
+
+
 def _spawn(env: dict[str, str], argv: list[str], log: str) -> int:
     pid = os.fork()
     if pid:
@@ -109,6 +126,8 @@ def _spawn(env: dict[str, str], argv: list[str], log: str) -> int:
         os.environ.update(env)
         if env.get("NANKE_TEST_CRASH_WORD"):
             _install_crash_fault(env["NANKE_TEST_CRASH_WORD"])
+        if env.get("NANKE_TEST_HOLD_WORD"):
+            _install_hold_fault(env["NANKE_TEST_HOLD_WORD"], Path(env["NANKE_TEST_HOLD_UNTIL"]))
         try:
             nanke.cli.main(argv)
             code = 0

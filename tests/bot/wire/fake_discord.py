@@ -60,6 +60,14 @@ class FakeDiscord:
     sent_at: dict[str, float] = field(default_factory=dict)
     acked_at: dict[str, float] = field(default_factory=dict)
     resumes: int = 0
+    # The bot's permissions in the channel, as Discord computes them (117760: View Channel,
+    # Send Messages, Embed Links, Attach Files, Read Message History).
+    app_permissions: int = 117760
+    # Channels where posting a message is refused with 403 Missing Permissions.
+    forbidden_channels: set[int] = field(default_factory=set)
+    dm_channel_id: int = field(default_factory=snowflake)
+    # When set, REST calls with another bot token get 401 Unauthorized, as from Discord.
+    accepted_token: str | None = None
     _sequence: int = 0
     _log: list[dict[str, Any]] = field(default_factory=list)
     _ws: web.WebSocketResponse | None = None
@@ -317,7 +325,7 @@ class FakeDiscord:
                 "type": 1,
                 "options": [{"name": k, "type": 3, "value": v} for k, v in options.items()],
             },
-            "app_permissions": "117760",
+            "app_permissions": str(self.app_permissions),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
@@ -350,6 +358,9 @@ class FakeDiscord:
         path = "/" + request.match_info["tail"]
         payload, files = await self._body(request)
         self.requests.append(Upload(request.method, path, payload, files))
+        auth = request.headers.get("Authorization")
+        if self.accepted_token and auth and auth != f"Bot {self.accepted_token}":
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         parts = path.strip("/").split("/")
         method = request.method
 
@@ -455,7 +466,14 @@ class FakeDiscord:
                     self._message(self.channel_id, payload, files, int(parts[-1]), interaction=True)
                 )
         if parts[0] == "channels" and parts[-1] == "messages" and method == "POST":
+            if int(parts[1]) in self.forbidden_channels:
+                return _json({"message": "Missing Permissions", "code": 50013}, status=403)
             return ok(self._message(int(parts[1]), payload, files))
+        if path == "/users/@me/channels" and method == "POST":  # open a DM
+            dm = {"id": str(self.dm_channel_id), "type": 1, "last_message_id": None}
+            return ok({**dm, "recipients": [self._member_user(int(payload["recipient_id"]))]})
+        if parts[0] == "users" and len(parts) == 2 and method == "GET":
+            return ok(self._member_user(int(parts[1])))
         return _json({"message": f"fake: no route {method} {path}", "code": 0}, status=404)
 
 
