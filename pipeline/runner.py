@@ -132,18 +132,9 @@ class JobRunner:
 
     def run(self, job_id: uuid.UUID, requeue: Callable[[uuid.UUID], None] | None = None) -> Outcome:
         started = self._clock()
-        claim = self._store.claim(job_id, self._owner)
-        if claim is None:
-            log.info("job %s is not claimable (running elsewhere or finished): dropped", job_id)
-            return Outcome.SKIPPED
-        if isinstance(claim, AtCap):
-            log.info(
-                "job %s held: its member already runs %d of %d jobs; it stays queued",
-                job_id,
-                claim.running,
-                claim.limit,
-            )
-            return Outcome.HELD
+        claim = self._claim(job_id)
+        if isinstance(claim, Outcome):
+            return claim
         attempt = claim.attempt
         log.info("job %s attempt %s started on %s", job_id, attempt, self._owner)
         self._publish(JobEvent(job_id=job_id, kind=JobEventKind.STARTED, attempt=attempt))
@@ -169,20 +160,10 @@ class JobRunner:
             log.warning("job %s attempt %s was taken over: output discarded", job_id, attempt)
             outcome = Outcome.STALE
         except (JobError, ValidationError) as exc:
-            message = exc.message if isinstance(exc, JobError) else "the job's request is invalid"
-            detail = exc.detail if isinstance(exc, JobError) else str(exc)[:500]
-            if detail:
-                log.warning("job %s attempt %s: %s (%s)", job_id, attempt, message, detail)
-            stored = row_error(message, detail)
-            outcome = self._fail(job_id, attempt, stored, retryable=False, shown=message)
+            outcome = self._refused(job_id, attempt, exc)
         except Exception as exc:
             log.exception("job %s attempt %s crashed", job_id, attempt)
-            self._discard(job_id, attempt)
-            # The row keeps the technical cause for operators; the member sees RETRY_MESSAGE.
-            detail = f"{FAULT_PREFIX}{type(exc).__name__}: {exc}"[:500]
-            outcome = self._fail(job_id, attempt, detail, retryable=True, shown=RETRY_MESSAGE)
-            if outcome is Outcome.REQUEUED:
-                (requeue or self._requeue or (lambda _id: None))(job_id)
+            outcome = self._crashed(job_id, attempt, exc, requeue or self._requeue)
         self.last_overhead_ms = (self._clock() - started) * 1000 - engine_ms
         if outcome is Outcome.SUCCEEDED:
             log.info(
@@ -192,6 +173,47 @@ class JobRunner:
                 engine_ms,
                 self.last_overhead_ms,
             )
+        return outcome
+
+    def _claim(self, job_id: uuid.UUID) -> Claim | Outcome:
+        """The claim on this job, or why there is none (an Outcome)."""
+        claim = self._store.claim(job_id, self._owner)
+        if claim is None:
+            log.info("job %s is not claimable (running elsewhere or finished): dropped", job_id)
+            return Outcome.SKIPPED
+        if isinstance(claim, AtCap):
+            log.info(
+                "job %s held: its member already runs %d of %d jobs; it stays queued",
+                job_id,
+                claim.running,
+                claim.limit,
+            )
+            return Outcome.HELD
+        return claim
+
+    def _refused(self, job_id: uuid.UUID, attempt: int, exc: JobError | ValidationError) -> Outcome:
+        """A job that cannot run as asked fails at once; the member sees its message only."""
+        message = exc.message if isinstance(exc, JobError) else "the job's request is invalid"
+        detail = exc.detail if isinstance(exc, JobError) else str(exc)[:500]
+        if detail:
+            log.warning("job %s attempt %s: %s (%s)", job_id, attempt, message, detail)
+        stored = row_error(message, detail)
+        return self._fail(job_id, attempt, stored, retryable=False, shown=message)
+
+    def _crashed(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        exc: Exception,
+        requeue: Callable[[uuid.UUID], None] | None,
+    ) -> Outcome:
+        """A fault: retried while attempts are left. The row keeps the technical cause for
+        operators; the member sees RETRY_MESSAGE."""
+        self._discard(job_id, attempt)
+        detail = f"{FAULT_PREFIX}{type(exc).__name__}: {exc}"[:500]
+        outcome = self._fail(job_id, attempt, detail, retryable=True, shown=RETRY_MESSAGE)
+        if outcome is Outcome.REQUEUED and requeue is not None:
+            requeue(job_id)
         return outcome
 
     def _source(self, spec: JobSpec) -> Image.Image | None:

@@ -1,7 +1,7 @@
 """`nanke bot` on Postgres + Redis when the events stream misbehaves (#21 item 3): after Redis
 drops every client connection mid-run (CLIENT KILL) the bot's event pump reconnects, resumes
 its consumer group and the next job shows progress again; a job whose `failed` event never
-arrives is still told to its member by the reconciler ("Failed · credits refunded").
+arrives is still told to its member by the reconciler ("Failed: … · credits refunded").
 
 No GPU worker runs here: the test publishes the job events to the stream as a worker does."""
 
@@ -89,7 +89,9 @@ async def test_progress_survives_a_redis_connection_drop_and_lost_failures_are_t
                 assert claim is not None
                 await jobs.fail(session, second, claim.attempt, now, "worker error: boom")
             await until(
-                lambda: any("Failed · credits refunded" in e for e in edits_of("second")),
+                lambda: any(
+                    "Failed" in e and "credits refunded" in e for e in edits_of("second")
+                ),
                 "the reconciler to tell the failure",
                 timeout=20,
             )
