@@ -47,7 +47,7 @@ def timed(model: torch.nn.Module, args: tuple[torch.Tensor, ...], runs: int) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--width", type=int, default=80, help="first block's channels (SD: 320)")
+    parser.add_argument("--width", type=int, default=64, help="first block channels (SD: 320)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
