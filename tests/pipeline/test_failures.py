@@ -104,6 +104,9 @@ def workers(
         "NANKE_MODELS_FILE": str(models_file),
         "NANKE_DATA_DIR": str(data_dir),
         "NANKE_LOG_LEVEL": "INFO",
+        # A preview every 2nd step (the default adapts to the measured step time).
+        "NANKE_WORKER__PREVIEW_EVERY_STEPS": "2",
+        "NANKE_WORKER__THREADS": "1",
         **{f"NANKE_PIPELINE__{k.upper()}": str(v) for k, v in PIPELINE.model_dump().items()},
     }
     pool = Workers(zygote, env, tmp_path)
@@ -199,7 +202,7 @@ async def test_a_job_runs_end_to_end_with_events(
         PIPELINE.events_stream,
         consumer="bot-1",
     )
-    job_id = await rig.job(steps=2, batch=4)
+    job_id = await rig.job(steps=3, batch=4)  # a preview at step 2
     await rig.wait_state(job_id, {"succeeded"}, 60)
     await _charged_once(rig, job_id, tiles=4)
     job = await job_row(rig.sessions, job_id)
