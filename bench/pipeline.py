@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, default=30, help="jobs per phase")
     parser.add_argument("--steps", type=int, default=1, help="denoising steps per job")
     parser.add_argument("--batch", type=int, default=1, help="images per job")
+    parser.add_argument(
+        "--threads-table",
+        action="store_true",
+        help="only jobs/minute side by side: 1 worker with 2 torch threads, 1 with 1, 2 with 1",
+    )
     return parser
 
 
@@ -96,9 +101,10 @@ class Bench:
         self.user = 7_000_000_000_000
         self.workers: list[tuple[subprocess.Popen[bytes], Path]] = []
 
-    def start_workers(self, count: int) -> None:
+    def start_workers(self, count: int, threads: int | None = None) -> None:
         env = {
             **os.environ,
+            **({"NANKE_WORKER__THREADS": str(threads)} if threads else {}),
             "PYTHONPATH": str(ROOT),
             "NANKE_DATABASE_URL": self.db_url,
             "NANKE_BROKER_URL": self.redis_url,
@@ -128,6 +134,7 @@ class Bench:
             proc.terminate()
         for proc, _ in self.workers:
             proc.wait(timeout=60)
+        self.workers = []
 
     async def submit(self) -> uuid.UUID:
         params = ImagineParams(
@@ -199,6 +206,18 @@ class Bench:
         return values
 
 
+async def threads_table(bench: Bench) -> dict[str, float]:
+    """jobs/minute per (workers, torch threads each), measured back to back in one run."""
+    out: dict[str, float] = {}
+    for workers, threads in [(1, 2), (1, 1), (2, 1)]:
+        bench.start_workers(workers, threads)
+        await bench.throughput()  # warm-up burst
+        out[f"{workers} worker(s) x {threads} thread(s)"] = round(await bench.throughput(), 1)
+        bench.stop_workers()
+    out["load_average_1m_after"] = round(os.getloadavg()[0], 1)
+    return out
+
+
 async def main() -> None:
     args = _parser().parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="nanke-bench-"))
@@ -227,6 +246,11 @@ async def main() -> None:
         await engine.dispose()
         bench = Bench(args, tmp, url, f"redis://127.0.0.1:{port}/0")
         results: dict[str, Any] = {"jobs": args.jobs, "steps": args.steps, "batch": args.batch}
+        results["load_average_1m_before"] = round(os.getloadavg()[0], 1)
+        if args.threads_table:
+            results["jobs_per_minute"] = await threads_table(bench)
+            print(json.dumps(results, indent=2))
+            return
         bench.start_workers(1)
         await bench.throughput()  # warm-up: first runs pay one-off costs
         bench.redis.delete(PIPELINE.events_stream)

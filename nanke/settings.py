@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.settings import DiscordSettings
 from db.settings import PlanSettings, default_plans
+from inference.settings import WorkerSettings
 from pipeline.settings import PipelineSettings, StorageSettings
 
 # Values people paste from examples; a bot started with one fails fast instead of at login.
@@ -62,6 +63,8 @@ class Settings(BaseSettings):
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    # The engine: device, dtype, compile, previews, warm-up, threads (inference/settings.py).
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     # Quota plans by name (NANKE_PLANS='{"free": {"credits": 25}, "pro": {...}}'); new users
     # get default_plan.
     plans: dict[str, PlanSettings] = Field(default_factory=default_plans)

@@ -26,24 +26,30 @@ _STOP = uuid.UUID(int=0)
 class InProcessDispatcher:
     """A `JobDispatcher` whose worker is a thread running `runner` one job at a time."""
 
-    def __init__(self, runner: JobRunner) -> None:
+    def __init__(self, runner: JobRunner, workers: int = 1) -> None:
+        """`workers` > 1 runs that many jobs at once: give the runner an `EngineThread` so
+        the engine stays serial while one job's storage and commit overlap the next job."""
         self._runner = runner
         self._queue: queue.PriorityQueue[tuple[int, int, uuid.UUID, str]] = queue.PriorityQueue()
         self._order = itertools.count()
         self._lock = threading.Lock()
         # Waiting or running jobs, like a broker's messages (a job may be held twice).
         self._held: Counter[tuple[uuid.UUID, str]] = Counter()
-        self._thread = threading.Thread(
-            target=self._work, name="nanke-embedded-worker", daemon=True
-        )
+        self._threads = [
+            threading.Thread(target=self._work, name=f"nanke-embedded-worker-{i}", daemon=True)
+            for i in range(workers)
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Finish the running job, then stop (queued jobs stay queued in the database)."""
-        self._queue.put((-1, -1, _STOP, ""))
-        self._thread.join(timeout)
+        """Finish the running jobs, then stop (queued jobs stay queued in the database)."""
+        for _ in self._threads:
+            self._queue.put((-1, -1, _STOP, ""))
+        for thread in self._threads:
+            thread.join(timeout)
 
     def dispatch(self, job_id: uuid.UUID, queue: str) -> None:
         with self._lock:

@@ -238,7 +238,9 @@ class JobRunner:
         def on_progress(step: int, total: int, latents: Any) -> None:
             if beat.lost.is_set():
                 raise LeaseLost
-            if not throttle.ready():
+            # The engine hands latents out only on preview steps (never step 1); others cost
+            # nothing on the device.
+            if latents is None or not throttle.ready():
                 return
             try:
                 preview = preview_jpeg(latents)

@@ -1,82 +1,67 @@
-"""The engine: one JobSpec in, images + PNGs + timings out. In-process; no files, no Celery.
+"""The engine: one JobSpec in, images + timings out (PNGs encoded lazily, off this thread).
 
-    engine = Engine(load_registry(path), device="cuda", dtype=torch.float16)
+    engine = Engine.from_settings(load_registry(path), WorkerSettings())
     out = engine.run(spec, source=None, on_progress=lambda step, total, latents: ...)
 
 `source` is the PIL tile for upscale / vary jobs. `on_progress(step, total, latents)` is
-called after every denoising step with the current latents (for previews).
+called after every denoising step; `latents` is None except every N-th step (a preview step,
+never step 1), so steps that send nothing never sync the device.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from PIL import Image
 
-from inference.errors import (
-    BadRequestError,
-    EngineError,
-    ModelFileError,
-    NaNOutputError,
-    OutOfMemoryError,
-)
+from inference.errors import BadRequestError, EngineError, ModelFileError, NaNOutputError
+from inference.errors import OutOfMemoryError as GpuOutOfMemoryError
 from inference.infotext import build_infotext
-from inference.png import encode_png
 from inference.registry import Registry
 from inference.resolve import denoise_strength, tile_seed
-from inference.worker.chaos import apply_chaos
-from inference.worker.grid import make_grid
+from inference.settings import WorkerSettings
+from inference.worker import precision
+from inference.worker.compiled import Compiler
+from inference.worker.job_args import embeds, task_kwargs
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
+from inference.worker.output import Clock, EngineOutput
 from inference.worker.pipelines import LoadedUnclip, PipelineCache
-from inference.worker.prompt_encoding import Encoded, encode_prompt
+from inference.worker.previews import PreviewCadence
+from inference.worker.prompt_encoding import encode_prompt
 from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from inference.worker.tiling import circular_padding
 from pipeline.contracts import JobKind, JobSpec
 
-ProgressFn = Callable[[int, int, torch.Tensor], None]
+__all__ = ["Engine", "EngineOutput", "ProgressFn", "default_device"]
 
+log = logging.getLogger(__name__)
 
-@dataclass
-class EngineOutput:
-    images: list[Image.Image]
-    pngs: list[bytes]
-    seeds: list[int]
-    width: int
-    height: int
-    infotexts: list[str]  # one per image
-    grid: Image.Image | None = None
-    grid_png: bytes | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    steps_run: int = 0
-    nsfw: list[bool] = field(default_factory=list)  # one per image; all False with no checker
-
-
-class _Clock:
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.ms: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        yield
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.ms[name] = round((time.perf_counter() - start) * 1000, 2)
+ProgressFn = Callable[[int, int, torch.Tensor | None], None]
 
 
 def default_device() -> tuple[str, torch.dtype]:
-    if torch.cuda.is_available():
-        return "cuda", torch.float16
-    return "cpu", torch.float32
+    """The device and dtype "auto" settings give on this machine."""
+    device = precision.resolve_device("auto")
+    return device.type, precision.resolve_dtype("auto", device)
+
+
+@dataclass
+class _Job:
+    """What one job runs on, decided before any device work."""
+
+    pipe: Any
+    scheduler_config: dict[str, Any]
+    encoders: list[tuple[Any, Any]]
+    family: str
+    strength: float | None
+    seeds: list[int]
+    unclip: LoadedUnclip | None
 
 
 class Engine:
@@ -88,15 +73,51 @@ class Engine:
         max_models: int = 2,
         *,
         library_logs: bool = False,
+        compiler: Compiler | None = None,
+        preview_every_steps: int | None = None,
     ) -> None:
         self.registry = registry
         self.device = torch.device(device)
         self.dtype = dtype
         if not library_logs:
             quiet_libraries()
-        self.pipelines = PipelineCache(registry, self.device, dtype, max_models)
-        self.loras = LoraManager(registry)
+        self.compiler = compiler
+        self.loras = LoraManager(registry, slots=compiler.lora_slots if compiler is not None else 0)
+        self.pipelines = PipelineCache(
+            registry, self.device, dtype, max_models, prepare=self._prepare_pipeline
+        )
+        self.previews = PreviewCadence(preview_every_steps)
         self._safety: SafetyChecker | None = None
+
+    @classmethod
+    def from_settings(
+        cls, registry: Registry, settings: WorkerSettings, *, library_logs: bool = False
+    ) -> Engine:
+        """Device, dtype, threads, CUDA tuning and compilation as `settings` say."""
+        device = precision.resolve_device(settings.device)
+        dtype = precision.resolve_dtype(settings.dtype, device)
+        precision.set_threads(settings)
+        precision.tune_backend(device)
+        compiler = None
+        if precision.compile_enabled(settings, device):
+            compiler = Compiler(settings.compile_backend)
+        return cls(
+            registry,
+            device,
+            dtype,
+            settings.max_models,
+            library_logs=library_logs,
+            compiler=compiler,
+            preview_every_steps=settings.preview_every_steps,
+        )
+
+    def _prepare_pipeline(self, pipe: Any, family: str) -> None:
+        """Once per loaded model: CUDA tuning, LoRA slots, then compilation (in that order:
+        compiled graphs must see the final module structure)."""
+        precision.tune_pipeline(pipe, self.device, fuse_qkv=not self.registry.loras())
+        if self.compiler is not None:
+            self.loras.prepare_slots(pipe)
+            self.compiler.compile(pipe)
 
     def load_models(self, names: list[str]) -> None:
         """Load these models now (a worker does before its first job); a model that cannot be
@@ -128,7 +149,7 @@ class Engine:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             gen = spec.generation
-            raise OutOfMemoryError(
+            raise GpuOutOfMemoryError(
                 f"out of GPU memory at {gen.width}x{gen.height} x{gen.batch}: "
                 "try a smaller --ar or fewer LoRAs, or a GPU with more memory"
             ) from None
@@ -137,157 +158,125 @@ class Engine:
     def _run(
         self, spec: JobSpec, source: Image.Image | None, on_progress: ProgressFn | None
     ) -> EngineOutput:
-        # long: one job's stages in order (load, encode, denoise, decode, check, encode PNGs), each
-        # timed by the clock; issue #13 splits it when encoding moves off the GPU thread.
         gen = spec.generation
         needs_source = spec.kind in (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG)
         if needs_source and source is None:
             raise BadRequestError(f"a {spec.kind.value} job needs its source image")
-        clock = _Clock(self.device)
+        clock = Clock(self.device)
         checker = self.safety_checker()  # first: a bad [safety_checker] fails fast
-        model = self.pipelines.model(gen.model)
-        unclip = self.pipelines.unclip() if spec.kind == JobKind.VARY_STRONG else None
-        strength = denoise_strength(spec, has_unclip=unclip is not None)
-        seeds = [tile_seed(gen.seed, i) for i in range(gen.batch)]
-
-        if unclip is not None:
-            pipe, scheduler_config = unclip.pipe, unclip.scheduler_config
-            encoders = [(pipe.tokenizer, pipe.text_encoder)]
-        else:
-            # LoRAs live on the base model's modules, which derived pipelines share.
-            self.loras.apply(model.base, gen.loras)
-            pipe = model.img2img() if strength is not None else model.base
-            scheduler_config = model.scheduler_config
-            encoders = model.encoders()
-        pipe.scheduler = make_scheduler(gen.sampler, scheduler_config, seed=gen.seed)
-
+        job = self._job(spec)
         with clock("text_encode"):
-            encoded = encode_prompt(encoders, gen.parts, gen.negative_prompt, gen.clip_skip)
+            encoded = encode_prompt(job.encoders, gen.parts, gen.negative_prompt, gen.clip_skip)
             if not encoded.finite():  # checked before the first step: no GPU time wasted
                 raise BadRequestError(
                     "the prompt's attention weights are too extreme for the model (its text "
                     "encoding overflowed): lower the (word:weight) values or remove brackets"
                 )
-            kwargs = self._embeds(encoded, gen.chaos, seeds)
+            kwargs = embeds(encoded, gen.chaos, job.seeds)
+        images, steps_run = self._denoise_and_decode(spec, job, source, kwargs, clock, on_progress)
+        if checker is not None:
+            with clock("safety_check"):
+                nsfw = checker.flags(images)
+        else:
+            nsfw = [False] * len(images)
+        # The PNG says what ran: unCLIP takes no LoRAs, so its text lists none.
+        ran = gen.model_copy(update={"loras": ()}) if job.unclip is not None else gen
+        infotexts = [
+            build_infotext(ran, seed=s, denoising_strength=job.strength) for s in job.seeds
+        ]
+        timings = dict(clock.ms)
+        timings["denoise_per_step"] = round(timings["denoise"] / max(steps_run, 1), 2)
+        self.previews.observe(timings["denoise_per_step"])
+        return EngineOutput(
+            images=images,
+            seeds=job.seeds,
+            width=images[0].width,
+            height=images[0].height,
+            infotexts=infotexts,
+            timings_ms=timings,
+            steps_run=steps_run,
+            nsfw=nsfw,
+        )
 
+    def _job(self, spec: JobSpec) -> _Job:
+        gen = spec.generation
+        model = self.pipelines.model(gen.model)
+        unclip = self.pipelines.unclip() if spec.kind == JobKind.VARY_STRONG else None
+        strength = denoise_strength(spec, has_unclip=unclip is not None)
+        seeds = [tile_seed(gen.seed, i) for i in range(gen.batch)]
+        if unclip is not None:
+            pipe = unclip.pipe
+            job = _Job(
+                pipe,
+                unclip.scheduler_config,
+                [(pipe.tokenizer, pipe.text_encoder)],
+                "sd2",
+                strength,
+                seeds,
+                unclip,
+            )
+        else:
+            # LoRAs live on the base model's modules, which derived pipelines share.
+            self.loras.apply(model.base, gen.loras)
+            pipe = model.img2img() if strength is not None else model.base
+            job = _Job(
+                pipe,
+                model.scheduler_config,
+                model.encoders(),
+                model.entry.family,
+                strength,
+                seeds,
+                None,
+            )
+        pipe.scheduler = make_scheduler(gen.sampler, job.scheduler_config, seed=gen.seed)
+        return job
+
+    def _denoise_and_decode(
+        self,
+        spec: JobSpec,
+        job: _Job,
+        source: Image.Image | None,
+        kwargs: dict[str, Any],
+        clock: Clock,
+        on_progress: ProgressFn | None,
+    ) -> tuple[list[Image.Image], int]:
+        gen = spec.generation
         steps_run = 0
+        previews = self.previews
 
         def on_step(p: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             nonlocal steps_run
             steps_run = i + 1
             if on_progress is not None:
-                on_progress(
-                    i + 1, int(getattr(p, "num_timesteps", 0) or gen.steps), tensors["latents"]
-                )
+                total = int(getattr(p, "num_timesteps", 0) or gen.steps)
+                # Latents leave the device only on preview steps: no sync anywhere else.
+                wanted = previews.wants(i + 1, total)
+                on_progress(i + 1, total, tensors["latents"] if wanted else None)
             return tensors
 
-        generators = [torch.Generator(self.device).manual_seed(s) for s in seeds]
+        generators = [torch.Generator(self.device).manual_seed(s) for s in job.seeds]
         kwargs.update(
             num_inference_steps=gen.steps,
             guidance_scale=gen.cfg,
             generator=generators,
             output_type="latent",
         )
-        kwargs.update(self._task_kwargs(spec, pipe, source, strength, unclip, on_step))
-
-        modules = [pipe.unet, pipe.vae]
-        with circular_padding(*modules, enabled=gen.tile):
+        kwargs.update(task_kwargs(spec, job.pipe, source, job.strength, job.unclip, on_step))
+        with circular_padding(job.pipe.unet, job.pipe.vae, enabled=gen.tile):
             with clock("denoise"):
-                latents = pipe(**kwargs).images
+                latents = job.pipe(**kwargs).images
             if not bool(torch.isfinite(latents).all()):
                 raise NaNOutputError(
                     "the model produced NaN values; try another sampler, a lower --cfg, "
                     "or without the LoRA"
                 )
             with clock("vae_decode"):
-                images = self._decode(pipe, latents)
+                images = self._decode(job.pipe, job.family, latents)
+        return images, steps_run
 
-        if checker is not None:
-            with clock("safety_check"):
-                nsfw = checker.flags(images)
-        else:
-            nsfw = [False] * len(images)
-
-        # The PNG says what ran: unCLIP takes no LoRAs, so its text lists none.
-        ran = gen.model_copy(update={"loras": ()}) if unclip is not None else gen
-        infotexts = [build_infotext(ran, seed=s, denoising_strength=strength) for s in seeds]
-        with clock("image_encode"):
-            pngs = [encode_png(img, info) for img, info in zip(images, infotexts, strict=True)]
-            grid = make_grid(images) if gen.batch > 1 else None
-            grid_png = encode_png(grid, infotexts[0]) if grid is not None else None
-        timings = dict(clock.ms)
-        timings["denoise_per_step"] = round(timings["denoise"] / max(steps_run, 1), 2)
-        return EngineOutput(
-            images=images,
-            pngs=pngs,
-            seeds=seeds,
-            width=images[0].width,
-            height=images[0].height,
-            infotexts=infotexts,
-            grid=grid,
-            grid_png=grid_png,
-            timings_ms=timings,
-            steps_run=steps_run,
-            nsfw=nsfw,
-        )
-
-    @staticmethod
-    def _task_kwargs(
-        spec: JobSpec,
-        pipe: Any,
-        source: Image.Image | None,
-        strength: float | None,
-        unclip: LoadedUnclip | None,
-        on_step: Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]],
-    ) -> dict[str, Any]:
-        """The pipeline arguments that differ between txt2img, img2img and unCLIP jobs."""
-        gen = spec.generation
-        if unclip is not None:
-            assert source is not None
-
-            def on_legacy_step(i: int, t: Any, latents: torch.Tensor) -> None:
-                on_step(pipe, i, t, {"latents": latents})
-
-            # Stable unCLIP still has only the legacy per-step callback.
-            return {
-                "callback": on_legacy_step,
-                "callback_steps": 1,
-                "image": source.convert("RGB"),
-                "noise_level": unclip.entry.noise_level,
-                "width": gen.width,
-                "height": gen.height,
-            }
-        kwargs: dict[str, Any] = {
-            "callback_on_step_end": on_step,
-            "callback_on_step_end_tensor_inputs": ["latents"],
-        }
-        if strength is None:
-            return {**kwargs, "width": gen.width, "height": gen.height}
-        assert source is not None
-        init = source.convert("RGB").resize((gen.width, gen.height), Image.Resampling.LANCZOS)
-        # img2img runs int(steps × strength) steps: make that at least one.
-        steps = max(gen.steps, math.ceil(1 / strength))
-        return {
-            **kwargs,
-            "image": [init] * gen.batch,
-            "strength": strength,
-            "num_inference_steps": steps,
-        }
-
-    def _embeds(self, encoded: Encoded, chaos: int, seeds: list[int]) -> dict[str, Any]:
-        batch = len(seeds)
-        out: dict[str, Any] = {
-            "prompt_embeds": apply_chaos(encoded.cond, chaos, seeds),
-            "negative_prompt_embeds": encoded.uncond.expand(batch, -1, -1),
-        }
-        if encoded.pooled is not None and encoded.uncond_pooled is not None:
-            out["pooled_prompt_embeds"] = encoded.pooled.expand(batch, -1)
-            out["negative_pooled_prompt_embeds"] = encoded.uncond_pooled.expand(batch, -1)
-        return out
-
-    def _decode(self, pipe: Any, latents: torch.Tensor) -> list[Image.Image]:
+    def _decode(self, pipe: Any, family: str, latents: torch.Tensor) -> list[Image.Image]:
         vae = pipe.vae
-        upcast = self.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+        upcast = precision.vae_needs_upcast(family, self.dtype, vae)
         if upcast:
             vae.to(torch.float32)
         try:
@@ -300,5 +289,7 @@ class Engine:
             raise NaNOutputError(
                 "the VAE produced NaN values (fp16 overflow?); run the model in float32/bfloat16"
             )
-        images: list[Image.Image] = pipe.image_processor.postprocess(decoded, output_type="pil")
+        images: list[Image.Image] = pipe.image_processor.postprocess(
+            decoded.float(), output_type="pil"
+        )
         return images

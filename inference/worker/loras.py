@@ -1,7 +1,8 @@
 """LoRA adapters on a warm pipeline: loaded once per model, switched with `set_adapters`.
 
 Several LoRAs combine with their own weights; a job without LoRAs disables them (the base
-weights are never reloaded). At most `max_loaded` adapters stay loaded per model.
+weights are never reloaded). At most `max_loaded` adapters stay loaded per model. On a compiled
+UNet the UNet side goes through hot-swapped slots instead (inference/worker/lora_slots.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from inference.errors import ModelFileError
 from inference.registry import Registry
+from inference.worker.lora_slots import LoraSlots, split_lora
 from prompt.request import LoraRef
 
 
@@ -22,15 +24,31 @@ def adapter_name(lora: str) -> str:
 
 
 class LoraManager:
-    def __init__(self, registry: Registry, max_loaded: int = 8) -> None:
+    def __init__(self, registry: Registry, max_loaded: int = 8, *, slots: int = 0) -> None:
         self.registry = registry
+        self.slots = slots  # > 0: compiled UNets get this many hot-swap slots
         self.max_loaded = max_loaded
+        self._slots: weakref.WeakKeyDictionary[Any, LoraSlots] = weakref.WeakKeyDictionary()
+        # Compiled mode: LoRAs whose text-encoder part is loaded as a plain adapter.
+        self._te_loaded: set[str] = set()
+        self._te_checked: set[str] = set()
         # Per pipeline object, dropped with it (an evicted model must not leave stale state).
         self._loaded: weakref.WeakKeyDictionary[Any, OrderedDict[str, None]] = (
             weakref.WeakKeyDictionary()
         )
 
+    def prepare_slots(self, pipe: Any) -> None:
+        """Before compiling `pipe`: give its UNet the hot-swap slots (when LoRAs are installed)."""
+        installed = self.registry.loras()
+        if self.slots and installed and pipe not in self._slots:
+            self._slots[pipe] = LoraSlots(pipe, self.registry.lora_path(installed[0]), self.slots)
+
     def apply(self, pipe: Any, loras: tuple[LoraRef, ...]) -> None:
+        slots = self._slots.get(pipe)
+        if slots is not None:
+            self._apply_text_encoder(pipe, loras)
+            slots.apply([(x.name, self.registry.lora_path(x.name), x.weight) for x in loras])
+            return
         loaded = self._loaded.setdefault(pipe, OrderedDict())
         for lora in loras:
             name = adapter_name(lora.name)
@@ -66,3 +84,30 @@ class LoraManager:
             if name not in keep:
                 pipe.delete_adapters(name)
                 del loaded[name]
+
+    def _apply_text_encoder(self, pipe: Any, loras: tuple[LoraRef, ...]) -> None:
+        """The text-encoder parts of these LoRAs as plain peft adapters (compiled mode)."""
+        active: list[tuple[str, float]] = []
+        for lora in loras:
+            name = adapter_name(lora.name)
+            if name not in self._te_checked:
+                _, te_part = split_lora(self.registry.lora_path(lora.name))
+                if te_part:
+                    pipe.load_lora_weights(te_part, adapter_name=name)
+                    self._te_loaded.add(name)
+                self._te_checked.add(name)
+            if name in self._te_loaded:
+                active.append((name, lora.weight))
+        from diffusers.loaders.lora_base import (
+            disable_lora_for_text_encoder,
+            enable_lora_for_text_encoder,
+            set_adapters_for_text_encoder,
+        )
+
+        if active:
+            enable_lora_for_text_encoder(pipe.text_encoder)
+            set_adapters_for_text_encoder(
+                [n for n, _ in active], pipe.text_encoder, [w for _, w in active]
+            )
+        elif self._te_loaded:
+            disable_lora_for_text_encoder(pipe.text_encoder)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,8 +118,11 @@ class PipelineCache:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         max_models: int = 2,
+        prepare: Callable[[Any, str], None] | None = None,
     ) -> None:
         self.registry = registry
+        # Called once per loaded base model with (pipeline, family): tuning, compilation.
+        self._prepare = prepare
         self.device = torch.device(device)
         self.dtype = dtype
         self.max_models = max_models
@@ -190,6 +193,8 @@ class PipelineCache:
         pipe.set_progress_bar_config(disable=True)
         if not sdxl:
             self._load_embeddings(pipe)
+        if self._prepare is not None:
+            self._prepare(pipe, entry.family)
         return LoadedModel(entry, pipe, dict(pipe.scheduler.config))
 
     def _from_files(self, cls: Any, entry: ModelEntry, extra: dict[str, Any]) -> Any:

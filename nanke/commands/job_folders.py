@@ -90,7 +90,13 @@ def make_engine(registry: Registry) -> Any:
     from nanke.roots.cli_engine import make_engine as build
     from nanke.settings import load_settings
 
-    return build(registry, library_logs=load_settings().library_logs)
+    settings = load_settings()
+    worker = settings.worker
+    if worker.compile is None:  # a one-off command would spend longer compiling than painting
+        worker = worker.model_copy(update={"compile": False})
+    return build(
+        registry, library_logs=settings.library_logs, worker=worker, data_dir=settings.data_dir
+    )
 
 
 def run_engine(

@@ -1,4 +1,4 @@
-"""`nanke worker`: one Celery GPU worker (solo pool), models loaded before the first job."""
+"""`nanke worker`: one Celery GPU worker (one engine thread), warmed up before its first job."""
 
 from __future__ import annotations
 

@@ -1,18 +1,33 @@
-"""The composition root of the engine in CLI processes (`nanke imagine|upscale|vary`) and of the
-one-box worker thread: the diffusers engine on the best device this machine has."""
+"""The composition root of the engine in CLI processes (`nanke imagine|upscale|vary`), of the
+one-box worker thread and of `nanke worker`: the diffusers engine as `Settings.worker` says."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from inference.registry import Registry
+from inference.settings import WorkerSettings
 
 
-def make_engine(registry: Registry, *, library_logs: bool = False, max_models: int = 2) -> Any:
+def make_engine(
+    registry: Registry,
+    *,
+    library_logs: bool = False,
+    max_models: int | None = None,
+    worker: WorkerSettings | None = None,
+    data_dir: Path = Path("data"),
+) -> Any:
     """The engine (torch and diffusers load here, not at import)."""
-    from inference.worker.engine import Engine, default_device
+    worker = worker or WorkerSettings()
+    if max_models is not None:
+        worker = worker.model_copy(update={"max_models": max(max_models, worker.max_models)})
+    cache = worker.compile_cache_dir or data_dir / "compile-cache"
+    # inductor reads its cache location from the environment when it first loads; set it here,
+    # in the one layer that owns the environment, before torch is imported.
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache.resolve()))
+    os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "1")
+    from inference.worker.engine import Engine
 
-    device, dtype = default_device()
-    return Engine(
-        registry, device=device, dtype=dtype, max_models=max_models, library_logs=library_logs
-    )
+    return Engine.from_settings(registry, worker, library_logs=library_logs)

@@ -38,20 +38,32 @@ def start_embedded_worker(
     def on_bot_loop(coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
+    from pipeline.engine_thread import EngineThread
+
     events = InMemoryEvents(maxlen=settings.pipeline.events_maxlen)
+    engine = EngineThread(
+        make_engine(
+            registry,
+            library_logs=settings.library_logs,
+            worker=settings.worker,
+            data_dir=settings.data_dir,
+        )
+    )
     runner = JobRunner(
-        make_engine(registry, library_logs=settings.library_logs),
+        engine,
         DbJobStore(sessions, on_bot_loop, timedelta(seconds=settings.pipeline.lease_s)),
         build_storage(settings.storage, settings.data_dir),
         events,
         settings.pipeline,
         owner=f"embedded@{socket.gethostname()}",
     )
-    dispatcher = InProcessDispatcher(runner)
+    # Two jobs in flight: one on the engine thread, one storing and committing its result.
+    dispatcher = InProcessDispatcher(runner, workers=2)
     dispatcher.start()
 
     async def stop() -> None:
         await asyncio.to_thread(dispatcher.stop, 60)
+        await asyncio.to_thread(engine.close)
 
     stack.push_async_callback(stop)
     return PipelineEnds(dispatcher, events, events, dispatcher.task_ids)

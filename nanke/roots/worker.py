@@ -1,8 +1,10 @@
 """The composition root of the worker process (`nanke worker`): settings → registry → engine →
 runner → Celery.
 
-One worker per GPU, solo pool: the job runs in the worker's main thread, so the models loaded
-at start stay warm and one GPU never runs two jobs. Models are loaded before the worker
+One worker per GPU. Celery's threads pool runs two jobs at once, but every engine call goes to
+one engine thread (pipeline/engine_thread.py): the GPU runs one job at a time while the other
+job's PNGs, storage writes, commit and events happen beside it, and each task still returns
+(is acknowledged) only after its own commit. Models are loaded and warmed up before the worker
 consumes anything; if they cannot be, the worker exits with a message and never takes a job.
 """
 
@@ -21,6 +23,10 @@ from pipeline.events import RedisEventPublisher
 from pipeline.storage import build_storage
 
 log = logging.getLogger(__name__)
+
+
+# One job on the engine thread, one storing and committing its result (pipeline/engine_thread.py).
+JOBS_IN_FLIGHT = 2
 
 
 class WorkerStartError(RuntimeError):
@@ -110,14 +116,17 @@ def _serve(
     worker = app.Worker(
         hostname=hostname,
         queues=plan.queues,
-        pool="solo",
-        concurrency=1,
+        pool="threads",
+        concurrency=JOBS_IN_FLIGHT,
         loglevel=settings.log_level,
         without_gossip=True,
         without_mingle=True,
         without_heartbeat=True,
     )
-    worker.start()
+    try:
+        worker.start()
+    finally:
+        engine.close()
     return int(worker.exitcode or 0)
 
 
@@ -166,12 +175,23 @@ def _required_urls(settings: Settings) -> tuple[str, str]:
 
 
 def _loaded_engine(settings: Settings, registry: Any, models: list[str]) -> Any:
-    """The engine with every served model loaded, before the worker takes a job."""
+    """The engine on its own thread, with every served model loaded and warmed up, before
+    the worker takes a job."""
+    from inference.worker.warmup import warm_up
     from nanke.roots.cli_engine import make_engine
+    from pipeline.engine_thread import EngineThread
 
     engine = make_engine(
-        registry, library_logs=settings.library_logs, max_models=max(2, len(models))
+        registry,
+        library_logs=settings.library_logs,
+        max_models=max(2, len(models)),
+        worker=settings.worker,
+        data_dir=settings.data_dir,
     )
-    log.info("loading %s on %s", ", ".join(models), engine.device)
-    engine.load_models(models)
-    return engine
+    log.info("loading %s on %s (%s)", ", ".join(models), engine.device, engine.dtype)
+    threaded = EngineThread(engine)
+    if settings.worker.warmup:
+        threaded.call(lambda: warm_up(engine, models))
+    else:
+        threaded.call(lambda: engine.load_models(models))
+    return threaded

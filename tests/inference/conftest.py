@@ -41,4 +41,5 @@ def registry(tiny_models: Path) -> Any:
 def engine(registry: Any) -> Any:
     from inference.worker.engine import Engine
 
-    return Engine(registry, device="cpu")
+    # A fixed preview cadence: the default adapts to the measured step time.
+    return Engine(registry, device="cpu", preview_every_steps=2)

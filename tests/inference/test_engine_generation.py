@@ -25,13 +25,19 @@ from tests.inference.engine_helpers import PROMPT, diff, pixels, spec, with_gen
 def test_imagine_makes_a_batch_of_four_with_grid_infotext_timings(
     registry: Any, engine: Any
 ) -> None:
-    calls: list[tuple[int, int, tuple[int, ...]]] = []
+    calls: list[tuple[int, int, tuple[int, ...] | None]] = []
     job = spec(registry, batch=4, seed=1000, steps=4, negative_prompt="blurry")
-    out = engine.run(job, on_progress=lambda s, t, lat: calls.append((s, t, tuple(lat.shape))))
+
+    def progress(s: int, t: int, lat: Any) -> None:
+        calls.append((s, t, None if lat is None else tuple(lat.shape)))
+
+    out = engine.run(job, on_progress=progress)
     assert len(out.images) == 4 and out.seeds == [1000, 1001, 1002, 1003]
     assert (out.width, out.height) == (64, 64) and out.grid.size == (128, 128)
     assert np.array_equal(np.asarray(out.grid)[64:, 64:], np.asarray(out.images[3]))
-    assert calls == [(i, 4, (4, 4, 8, 8)) for i in range(1, 5)]
+    # Every step reports; latents (a preview) only every 2nd step here, never at step 1 and
+    # not at the last step (the result follows at once).
+    assert calls == [(1, 4, None), (2, 4, (4, 4, 8, 8)), (3, 4, None), (4, 4, None)]
     for i, png in enumerate(out.pngs):
         info = parse_infotext(read_parameters(png) or "")
         assert info.params["Seed"] == str(1000 + i) and info.negative_prompt == "blurry"

@@ -98,6 +98,9 @@ def workers(
         "NANKE_MODELS_FILE": str(models_file),
         "NANKE_DATA_DIR": str(data_dir),
         "NANKE_LOG_LEVEL": "INFO",
+        # A preview every 2nd step (the default adapts to the measured step time).
+        "NANKE_WORKER__PREVIEW_EVERY_STEPS": "2",
+        "NANKE_WORKER__THREADS": "1",
         **{f"NANKE_PIPELINE__{k.upper()}": str(v) for k, v in PIPELINE.model_dump().items()},
     }
     pool = Workers(zygote, env, tmp_path)

@@ -57,7 +57,7 @@ async def test_a_job_runs_end_to_end_with_events(
         PIPELINE.events_stream,
         consumer="bot-1",
     )
-    job_id = await rig.job(steps=2, batch=4)
+    job_id = await rig.job(steps=3, batch=4)  # a preview at step 2
     await rig.wait_state(job_id, {"succeeded"}, 60)
     await _charged_once(rig, job_id, tiles=4)
     job = await job_row(rig.sessions, job_id)
