@@ -8,14 +8,22 @@ import logging
 
 from bot.app import build_bot
 from bot.wiring import open_deps
+from nanke.health import beat_while
 from nanke.settings import Settings, load_settings
 
 
 async def _main(settings: Settings, token: str, embedded: bool) -> None:
     async with open_deps(settings, embedded=embedded) as deps:
         bot = build_bot(settings, deps)
-        async with bot:
-            await bot.start(token)
+        # Liveness for `nanke healthcheck bot` (the compose healthcheck): loop alive + connected.
+        beat = asyncio.create_task(
+            beat_while("bot", lambda: bot.is_ready() and not bot.is_closed())
+        )
+        try:
+            async with bot:
+                await bot.start(token)
+        finally:
+            beat.cancel()
 
 
 def run(settings: Settings, token: str, *, embedded: bool = False) -> None:
