@@ -117,6 +117,9 @@ else
   bash docker/smoke/base.sh "$base" "$tmp/requirements.txt"
   ok "built $base"
 fi
+for old in $(docker images nanke-smoke/base --format '{{.Repository}}:{{.Tag}}'); do
+  [ "$old" = "$base" ] || docker rmi "$old" >/dev/null 2>&1 || true # superseded recipes
+done
 
 gallery_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 user_id=$((RANDOM * 65536 + RANDOM + 1000))

@@ -15,20 +15,20 @@ tag=$1
 reqs=$2
 mirror=${NANKE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-root=$(mktemp -d /var/tmp/nanke-smoke-base.XXXXXX)
-chmod 0755 "$root" # it becomes the image's /: mktemp's 0700 would lock the container user out
-mounts=()
+t0=$(date +%s)
+say() { echo "base: $* (+$(($(date +%s) - t0))s)"; }
+# The root file system is built in memory (about 2 GB): dpkg and pip write tens of thousands of
+# small files with fsyncs, and removing them again, on a slow disk, took minutes.
+root=$(mktemp -d /tmp/nanke-smoke-base.XXXXXX)
+mount -t tmpfs -o size=8g,mode=0755 tmpfs "$root" # mode: it becomes the image's /
+mounts=("$root")
 cleanup() {
-  local m failed=0
+  local i
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-    m=${mounts[i]}
-    if mountpoint -q "$m"; then umount "$m" || umount -l "$m" || failed=1; fi
+    if mountpoint -q "${mounts[i]}"; then umount "${mounts[i]}" || umount -l "${mounts[i]}"; fi
   done
-  # Never rm -rf through a bind mount (it would empty the host's wheel folders).
   rm -f "$root.log"
-  if [ "$failed" = 0 ] && ! grep -q " $root" /proc/mounts; then rm -rf "$root"; else
-    echo "base.sh: left $root behind (a mount would not come off)" >&2
-  fi
+  rmdir "$root" 2>/dev/null || echo "base.sh: left $root behind" >&2
 }
 trap cleanup EXIT
 bind() { # bind SRC [ro]: the host's SRC at the same path inside the chroot
@@ -38,9 +38,13 @@ bind() { # bind SRC [ro]: the host's SRC at the same path inside the chroot
   if [ "${2:-}" = ro ]; then mount -o remount,bind,ro "$root$1"; fi
 }
 
-echo "base: debootstrap bookworm (minbase + python3) into $root"
+say "debootstrap bookworm (minbase + python3) into $root"
+# Downloaded packages are kept for the next build on this machine (a dependency change).
+cache=${NANKE_SMOKE_CACHE:-/var/cache/nanke-smoke}
+mkdir -p "$cache/debootstrap" "$cache/apt/partial"
 debootstrap --variant=minbase --include=python3,python3-pip,python3-venv,ca-certificates \
-  bookworm "$root" "$mirror" >"$root.log" 2>&1 || { tail -20 "$root.log"; exit 1; }
+  --cache-dir="$cache/debootstrap" bookworm "$root" "$mirror" >"$root.log" 2>&1 ||
+  { tail -20 "$root.log"; exit 1; }
 rm -f "$root.log"
 
 # Packages in a chroot must not start daemons; PostgreSQL must not create its default cluster
@@ -51,8 +55,11 @@ mkdir -p "$root/etc/postgresql-common/createcluster.d"
 echo "create_main_cluster = false" >"$root/etc/postgresql-common/createcluster.d/smoke.conf"
 mount -t proc proc "$root/proc"
 mounts+=("$root/proc")
+bind "$cache/apt"
+rm -f "$root/etc/apt/apt.conf.d/docker-clean"
+echo "Dir::Cache::archives \"$cache/apt\";" >"$root/etc/apt/apt.conf.d/99smoke-cache"
 
-echo "base: apt-get install postgresql redis-server"
+say "apt-get install postgresql redis-server"
 {
   chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
     chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive \
@@ -67,7 +74,7 @@ if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   chroot "$root" update-ca-certificates >/dev/null 2>&1
 fi
 
-echo "base: pip install the pinned dependencies"
+say "pip install the pinned dependencies"
 # The host's pip configuration, wheel folders and cache, so the chroot installs exactly what
 # the host's .venv has (the CPU torch wheel lies in a local wheel folder here).
 pip_env=(PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore)
@@ -95,22 +102,24 @@ chroot "$root" /usr/bin/env "${pip_env[@]}" python3 -m pip install -q --no-warn-
 rm -f "$root.log"
 chroot "$root" python3 -c "import torch; assert not torch.version.cuda, torch.__version__"
 
+# Off with every mount inside the tree (proc, the host's wheel folders and pip cache) before
+# anything is removed from it or packed: never rm through a bind mount.
+for ((i = ${#mounts[@]} - 1; i >= 1; i--)); do umount "${mounts[i]}"; done
+mounts=("$root")
+if [ "$(grep -c " $root" /proc/mounts)" != 1 ]; then
+  echo "base.sh: mounts left under $root" >&2
+  exit 1
+fi
 # What the image keeps: no apt lists, no chroot-only files.
-rm -f "$root/usr/sbin/policy-rc.d" "$root/tmp/requirements.txt" "$root/etc/pip.conf"
-rm -rf "$root/root/.config/pip"
-rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
-cleanup_mounts_only() {
-  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-    if mountpoint -q "${mounts[i]}"; then umount "${mounts[i]}"; fi
-  done
-  mounts=()
-}
-cleanup_mounts_only
-if grep -q " $root" /proc/mounts; then echo "base.sh: a mount is still on under $root" >&2; exit 1; fi
-rm -rf "$root/root/.cache" "$root/opt/wheels" "$root/opt/pypi" "$root/opt/pypi-more"
+rm -f "$root/usr/sbin/policy-rc.d" "$root/tmp/requirements.txt" "$root/etc/pip.conf" \
+  "$root/etc/apt/apt.conf.d/99smoke-cache"
+rm -rf "$root/root/.config/pip" "$root/root/.cache" "$root/opt/wheels" "$root/opt/pypi" \
+  "$root/opt/pypi-more"
 rmdir "$root/etc/xdg/pip" 2>/dev/null || true
-
-echo "base: docker import $tag"
+rm -rf "${root:?}$cache"
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
+say "docker import $tag"
 tar --numeric-owner -C "$root" -c . | docker import \
-  --change 'ENV LANG=C.UTF-8' --change 'CMD ["bash"]' - "$tag" >/dev/null
-echo "base: built $tag ($(docker image inspect -f '{{.Size}}' "$tag" | numfmt --to=iec))"
+  --change 'ENV LANG=C.UTF-8' --change 'LABEL nanke.smoke=1' --change 'CMD ["bash"]' \
+  - "$tag" >/dev/null
+say "built $tag ($(docker image inspect -f '{{.Size}}' "$tag" | numfmt --to=iec))"
