@@ -53,7 +53,8 @@ class ContainerDiscord(FakeDiscord):
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app)
+        # Stopping must not wait for the bot's gateway connection to end (60 s by default).
+        self._runner = web.AppRunner(app, shutdown_timeout=2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.bind, 0)
         await site.start()
