@@ -14,6 +14,7 @@ from nanke import __version__
 _COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("nanke.commands.admin", "Operator tools: quotas and plans."),
     "bot": ("nanke.commands.bot", "Run the Discord bot."),
+    "healthcheck": ("nanke.commands.healthcheck", "Container healthcheck: bot, worker or web."),
     "imagine": ("nanke.commands.imagine", "Paint a 2x2 grid for a prompt."),
     "make-tiny-models": ("nanke.commands.make_tiny_models", "Write tiny test models (noise)."),
     "migrate": ("nanke.commands.migrate", "Upgrade the database to the latest schema."),
@@ -40,19 +41,23 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         # A bad NANKE_* setting is the operator's to fix: one message per field, no traceback.
-        from pydantic import ValidationError
-        from pydantic_settings import SettingsError as SourceError
-
         try:
             return super().invoke(ctx)
-        except SourceError as exc:  # e.g. NANKE_DISCORD__ADMIN_IDS='[1': not JSON
-            cause = f" ({exc.__cause__})" if exc.__cause__ else ""
-            raise click.ClickException(
-                f"invalid settings (env or .env): {exc}{cause}; list and section values are "
-                "JSON, e.g. NANKE_DISCORD__ADMIN_IDS='[123, 456]'"
-            ) from None
-        except ValidationError as exc:
-            if exc.title != "Settings":
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            # Imported here, not above: `nanke healthcheck` runs every few seconds in each
+            # container and needs no pydantic.
+            from pydantic import ValidationError
+            from pydantic_settings import SettingsError as SourceError
+
+            if isinstance(exc, SourceError):  # e.g. NANKE_DISCORD__ADMIN_IDS='[1': not JSON
+                cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+                raise click.ClickException(
+                    f"invalid settings (env or .env): {exc}{cause}; list and section values "
+                    "are JSON, e.g. NANKE_DISCORD__ADMIN_IDS='[123, 456]'"
+                ) from None
+            if not isinstance(exc, ValidationError) or exc.title != "Settings":
                 raise
             problems = "; ".join(
                 f"NANKE_{'__'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()

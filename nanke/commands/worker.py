@@ -28,7 +28,33 @@ def command(queues: str | None, name: str | None) -> None:
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         chosen = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
+        _beat_when_ready(settings.broker_url)
         code = run_worker(settings, chosen, name)
     except (SettingsError, WorkerStartError, EngineError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     raise SystemExit(code)
+
+
+def _beat_when_ready(broker_url: str | None) -> None:
+    """Liveness for `nanke healthcheck worker` (nanke/health.py): beat from the moment Celery
+    consumes (models loaded) until it shuts down."""
+    if not broker_url or not broker_url.startswith(("redis://", "rediss://")):
+        return
+    from celery import signals
+
+    from nanke.health import WorkerBeat, clear
+
+    clear("worker")
+    beats: list[WorkerBeat] = []
+
+    def ready(sender: object = None, **_: object) -> None:
+        beat = WorkerBeat(broker_url, str(getattr(sender, "hostname", "worker")))
+        beat.start()
+        beats.append(beat)
+
+    def shutdown(**_: object) -> None:
+        for beat in beats:
+            beat.stop()
+
+    signals.worker_ready.connect(ready, weak=False)
+    signals.worker_shutdown.connect(shutdown, weak=False)

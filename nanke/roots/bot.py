@@ -35,8 +35,18 @@ def run_bot(settings: Settings, token: str, *, one_box: bool = False) -> None:
     logging.getLogger("discord.http").setLevel(logging.WARNING)
 
     async def main() -> None:
+        from nanke.health import beat_while
+
         async with open_deps(settings, one_box=one_box) as deps, build_bot(settings, deps) as bot:
-            await _start(bot, token)
+            # Liveness for `nanke healthcheck bot` (the compose healthcheck): loop alive and
+            # connected to Discord.
+            beat = asyncio.create_task(
+                beat_while("bot", lambda: bot.is_ready() and not bot.is_closed())
+            )
+            try:
+                await _start(bot, token)
+            finally:
+                beat.cancel()
 
     asyncio.run(main())
 
