@@ -238,15 +238,16 @@ class JobRunner:
         def on_progress(step: int, total: int, latents: Any) -> None:
             if beat.lost.is_set():
                 raise LeaseLost
-            # The engine hands latents out only on preview steps (never step 1); others cost
-            # nothing on the device.
-            if latents is None or not throttle.ready():
+            if not throttle.ready():
                 return
-            try:
-                preview = preview_jpeg(latents)
-            except Exception:  # a preview is a nicety; never fail a job over one
-                log.debug("preview failed", exc_info=True)
-                preview = None
+            # The engine hands latents out only on preview steps (never step 1); other steps
+            # still report their percentage, which costs nothing on the device.
+            preview = None
+            if latents is not None:
+                try:
+                    preview = preview_jpeg(latents)
+                except Exception:  # a preview is a nicety; never fail a job over one
+                    log.debug("preview failed", exc_info=True)
             percent = min(100.0, 100.0 * step / max(total, 1))
             self._publish(
                 JobEvent(

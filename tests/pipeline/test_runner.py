@@ -311,8 +311,9 @@ async def test_start_embedded_worker_wires_a_job_through(
     # what this test is about, so the stand-in engine takes its place.
     stand_in = StandInEngine()
     fake = types.ModuleType("inference.worker.engine")
-    fake.Engine = lambda registry, **_: stand_in  # type: ignore[attr-defined]
-    fake.default_device = lambda: ("cpu", None)  # type: ignore[attr-defined]
+    fake.Engine = types.SimpleNamespace(  # type: ignore[attr-defined]
+        from_settings=lambda registry, worker, **_: stand_in
+    )
     monkeypatch.setitem(__import__("sys").modules, "inference.worker.engine", fake)
 
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'nanke.db'}")

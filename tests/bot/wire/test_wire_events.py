@@ -89,9 +89,7 @@ async def test_progress_survives_a_redis_connection_drop_and_lost_failures_are_t
                 assert claim is not None
                 await jobs.fail(session, second, claim.attempt, now, "worker error: boom")
             await until(
-                lambda: any(
-                    "Failed" in e and "credits refunded" in e for e in edits_of("second")
-                ),
+                lambda: any("Failed" in e and "credits refunded" in e for e in edits_of("second")),
                 "the reconciler to tell the failure",
                 timeout=20,
             )
