@@ -14,6 +14,7 @@ from nanke import __version__
 _COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("nanke.commands.admin", "Operator tools: quotas and plans."),
     "bot": ("nanke.commands.bot", "Run the Discord bot."),
+    "doctor": ("nanke.commands.doctor", "Check a deployment: database, broker, models, GPU, ..."),
     "healthcheck": ("nanke.commands.healthcheck", "Container healthcheck: bot, worker or web."),
     "imagine": ("nanke.commands.imagine", "Paint a 2x2 grid for a prompt."),
     "make-tiny-models": ("nanke.commands.make_tiny_models", "Write tiny test models (noise)."),

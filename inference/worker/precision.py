@@ -98,3 +98,14 @@ def tune_pipeline(pipe: Any, device: torch.device, *, fuse_qkv: bool) -> None:
         device,
         "on" if fuse_qkv else "off",
     )
+
+
+def describe_gpus() -> list[str]:
+    """One line per visible CUDA device, "name, N GiB" (`nanke doctor`); empty without CUDA."""
+    if not torch.cuda.is_available():
+        return []
+    lines = []
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        lines.append(f"cuda:{index} {props.name}, {props.total_memory / 2**30:.0f} GiB")
+    return lines
