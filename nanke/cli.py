@@ -12,7 +12,7 @@ from nanke import __version__
 
 # name → "module:attribute" of a click.Command. Keep alphabetical.
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "admin": ("nanke.commands.admin", "Operator tools: quotas and plans."),
+    "admin": ("nanke.commands.admin", "Operator tools: quotas, plans, web gallery."),
     "bot": ("nanke.commands.bot", "Run the Discord bot."),
     "doctor": ("nanke.commands.doctor", "Check a deployment: database, broker, models, GPU, ..."),
     "healthcheck": ("nanke.commands.healthcheck", "Container healthcheck: bot, worker or web."),
