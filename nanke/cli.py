@@ -19,6 +19,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "imagine": ("nanke.commands.imagine", "Paint a 2x2 grid for a prompt."),
     "make-tiny-models": ("nanke.commands.make_tiny_models", "Write tiny test models (noise)."),
     "migrate": ("nanke.commands.migrate", "Upgrade the database to the latest schema."),
+    "models": ("nanke.commands.models", "Download a model from the Hugging Face hub (pull)."),
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
     "run": ("nanke.commands.run", "Run the bot with an embedded worker (one box, no Redis)."),
     "upscale": ("nanke.commands.upscale", "Upscale one tile of a job folder to 2x."),
