@@ -106,6 +106,7 @@ class Bench:
             **os.environ,
             **({"NANKE_WORKER__THREADS": str(threads)} if threads else {}),
             "PYTHONPATH": str(ROOT),
+            "NANKE_WORKER__DEVICE": os.environ.get("NANKE_WORKER__DEVICE", "cpu"),
             "NANKE_DATABASE_URL": self.db_url,
             "NANKE_BROKER_URL": self.redis_url,
             "NANKE_MODELS_FILE": str(self.args.models),

@@ -17,7 +17,7 @@ class GuildSettings:
     guild_id: int
     allowed: bool = True
     gallery_channel_id: int | None = None
-    gallery_public: bool = True
+    gallery_public: bool = False  # the web gallery is opt-in per server
     banned_words: list[str] = field(default_factory=list)
     nsfw_policy: Literal["block", "allow"] = "block"
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -69,7 +70,8 @@ class Guild(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     allowed: Mapped[bool] = mapped_column(default=True)
     gallery_channel_id: Mapped[int | None] = mapped_column(BigInteger)
-    gallery_public: Mapped[bool] = mapped_column(default=True)
+    # The server's web gallery: off until one of its admins turns it on (/admin gallery).
+    gallery_public: Mapped[bool] = mapped_column(default=False, server_default=false())
     banned_words: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
     nsfw_policy: Mapped[str] = mapped_column(String(8), default="block")
     created_at: Mapped[datetime] = mapped_column(server_default=_now_default())

@@ -44,3 +44,7 @@ class NaNOutputError(EngineError):
 
 class BadRequestError(EngineError):
     """A job that cannot run as asked (e.g. an upscale without its source image)."""
+
+
+class DeviceError(EngineError):
+    """The device the settings ask for is not on this machine (e.g. CUDA without a GPU)."""

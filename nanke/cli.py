@@ -12,12 +12,14 @@ from nanke import __version__
 
 # name → "module:attribute" of a click.Command. Keep alphabetical.
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "admin": ("nanke.commands.admin", "Operator tools: quotas and plans."),
+    "admin": ("nanke.commands.admin", "Operator tools: quotas, plans, web gallery."),
     "bot": ("nanke.commands.bot", "Run the Discord bot."),
+    "doctor": ("nanke.commands.doctor", "Check a deployment: database, broker, models, GPU, ..."),
     "healthcheck": ("nanke.commands.healthcheck", "Container healthcheck: bot, worker or web."),
     "imagine": ("nanke.commands.imagine", "Paint a 2x2 grid for a prompt."),
     "make-tiny-models": ("nanke.commands.make_tiny_models", "Write tiny test models (noise)."),
     "migrate": ("nanke.commands.migrate", "Upgrade the database to the latest schema."),
+    "models": ("nanke.commands.models", "Download a model from the Hugging Face hub (pull)."),
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
     "run": ("nanke.commands.run", "Run the bot with an embedded worker (one box, no Redis)."),
     "upscale": ("nanke.commands.upscale", "Upscale one tile of a job folder to 2x."),

@@ -144,3 +144,30 @@ def _head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+def test_gallery_public_and_private_by_guild_id(operator_env: str) -> None:
+    """Off until an operator (or a server admin with /admin gallery) turns it on; what
+    the web gallery lists follows."""
+    from db import gallery_browse, guilds
+
+    guild = new_user_id()
+
+    async def state() -> tuple[bool, bool]:
+        engine = create_engine(operator_env)
+        try:
+            async with session_factory(engine)() as session:
+                saved = await guilds.get_settings(session, guild)
+                return saved.gallery_public, await gallery_browse.public_guild(session, guild)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(state()) == (False, False)
+    code, out = _nanke("admin", "gallery", "public", str(guild))
+    assert code == 0 and f"server {guild}'s web gallery is public" in out
+    assert asyncio.run(state()) == (True, True)
+    code, out = _nanke("admin", "gallery", "private", str(guild))
+    assert code == 0 and "is private" in out
+    assert asyncio.run(state()) == (False, False)
+    code, out = _nanke("admin", "gallery", "open", str(guild))
+    assert code == 2 and "public" in out and "private" in out

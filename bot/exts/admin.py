@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from bot.app import NankeBot
 
 
+GALLERY_SAID = {
+    "public": "This server's shared images are now on the public web gallery.",
+    "private": "This server's web gallery is now private: nothing of it is shown on the web.",
+}
+
+
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Admin(commands.GroupCog, group_name="admin", group_description="Nanke admin commands"):
@@ -118,6 +124,20 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Nanke admi
             config = await self._guild(interaction)
             await self._save(dataclasses.replace(config, gallery_channel_id=channel.id))
             await self._say(interaction, f"Shared images now go to {channel.mention}.")
+
+    @app_commands.command(
+        name="gallery", description="Show this server's images on the web gallery"
+    )
+    @app_commands.describe(
+        visibility="public: on the web gallery; private (the default): not shown"
+    )
+    async def gallery(
+        self, interaction: discord.Interaction, visibility: Literal["public", "private"]
+    ) -> None:
+        async with user_errors(interaction):
+            config = await self._guild(interaction)
+            await self._save(dataclasses.replace(config, gallery_public=visibility == "public"))
+            await self._say(interaction, GALLERY_SAID[visibility])
 
     @app_commands.command(name="allow", description="Let members use Nanke in this server")
     async def allow(self, interaction: discord.Interaction) -> None:

@@ -75,6 +75,8 @@ class GuildConfig:
     everyone_can_press: bool = False
     banned_words: tuple[str, ...] = ()
     gallery_channel_id: int | None = None
+    # The server's web gallery (nanke web): off until an admin turns it on.
+    gallery_public: bool = False
 
 
 class AdmissionStatus(StrEnum):

@@ -243,6 +243,7 @@ class SqlStore:
             everyone_can_press=everyone,
             banned_words=tuple(settings.banned_words),
             gallery_channel_id=settings.gallery_channel_id,
+            gallery_public=settings.gallery_public,
         )
 
     async def update_guild(self, config: GuildConfig) -> None:
@@ -255,6 +256,7 @@ class SqlStore:
                     "allowed": config.allowed,
                     "banned_words": list(config.banned_words),
                     "gallery_channel_id": config.gallery_channel_id,
+                    "gallery_public": config.gallery_public,
                 },
                 now,
             )

@@ -91,10 +91,16 @@ class Engine:
 
     @classmethod
     def from_settings(
-        cls, registry: Registry, settings: WorkerSettings, *, library_logs: bool = False
+        cls,
+        registry: Registry,
+        settings: WorkerSettings,
+        *,
+        library_logs: bool = False,
+        require_gpu: bool = False,
     ) -> Engine:
-        """Device, dtype, threads, CUDA tuning and compilation as `settings` say."""
-        device = precision.resolve_device(settings.device)
+        """Device, dtype, threads, CUDA tuning and compilation as `settings` say; with
+        `require_gpu` (`nanke worker`), "auto" without CUDA is refused, not the CPU."""
+        device = precision.resolve_device(settings.device, require_gpu=require_gpu)
         dtype = precision.resolve_dtype(settings.dtype, device)
         precision.set_threads(settings)
         precision.tune_backend(device)

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from inference.errors import DeviceError
 from inference.settings import Dtype, WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,21 @@ DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch
 FP16_VAE_UPCAST = frozenset({"sdxl"})
 
 
-def resolve_device(setting: str) -> torch.device:
-    if setting == "auto":
+def resolve_device(setting: str, *, require_gpu: bool = False) -> torch.device:
+    """ "auto": the first CUDA device, else the CPU — unless `require_gpu` (a GPU worker
+    process), where only an explicit "cpu" runs on the CPU. A "cuda…" setting on a machine
+    without CUDA is refused everywhere, in one line that says what to set."""
+    if setting == "auto" and not require_gpu:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(setting)
+    device = torch.device("cuda" if setting == "auto" else setting)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        asked = "a GPU worker (NANKE_WORKER__DEVICE=auto)" if setting == "auto" else setting
+        raise DeviceError(
+            f"no CUDA device found for {asked}: check the NVIDIA driver and, in Docker, the "
+            "NVIDIA Container Toolkit and the worker's GPU reservation (docs/deploy.md); "
+            "to paint on the CPU (slow) set NANKE_WORKER__DEVICE=cpu"
+        )
+    return device
 
 
 def resolve_dtype(setting: Dtype, device: torch.device) -> torch.dtype:
@@ -86,3 +98,14 @@ def tune_pipeline(pipe: Any, device: torch.device, *, fuse_qkv: bool) -> None:
         device,
         "on" if fuse_qkv else "off",
     )
+
+
+def describe_gpus() -> list[str]:
+    """One line per visible CUDA device, "name, N GiB" (`nanke doctor`); empty without CUDA."""
+    if not torch.cuda.is_available():
+        return []
+    lines = []
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        lines.append(f"cuda:{index} {props.name}, {props.total_memory / 2**30:.0f} GiB")
+    return lines

@@ -1,4 +1,4 @@
-"""`nanke admin …`: operator tools for quotas and plans."""
+"""`nanke admin …`: operator tools for quotas, plans and servers' web galleries."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class DiscordUser(click.ParamType):
         return user
 
 
-@click.group(help="Operator tools: quotas and plans.")
+@click.group(help="Operator tools: quotas, plans, and whether a server's web gallery is public.")
 def command() -> None:
     pass
 
@@ -147,6 +147,27 @@ def plan_set(user: int, plan_name: str) -> None:
         )
 
     click.echo(_run(set_plan))
+
+
+@command.command(
+    "gallery",
+    help="Make GUILD_ID's web gallery public (shown by `nanke web`) or private (the default: "
+    "a server's gallery is off until its admins turn it on; in Discord: /admin gallery).",
+)
+@click.argument("visibility", type=click.Choice(["public", "private"]))
+@click.argument("guild_id", metavar="GUILD_ID", type=click.IntRange(1, _MAX_USER_ID))
+def gallery(visibility: str, guild_id: int) -> None:
+    async def set_visibility(session: AsyncSession, settings: Settings, now: datetime) -> str:
+        from db import guilds
+
+        del settings
+        saved = await guilds.update_settings(
+            session, guild_id, {"gallery_public": visibility == "public"}, now
+        )
+        state = "public" if saved.gallery_public else "private"
+        return f"server {guild_id}'s web gallery is {state}"
+
+    click.echo(_run(set_visibility))
 
 
 def _run(action: Callable[[AsyncSession, Settings, datetime], Awaitable[T]]) -> T:

@@ -18,8 +18,10 @@ def make_engine(
     max_models: int | None = None,
     worker: WorkerSettings | None = None,
     data_dir: Path = Path("data"),
+    require_gpu: bool = False,
 ) -> Any:
-    """The engine (torch and diffusers load here, not at import)."""
+    """The engine (torch and diffusers load here, not at import). `require_gpu`: a GPU worker
+    process, where NANKE_WORKER__DEVICE=auto without CUDA is an error, not the CPU."""
     worker = worker or WorkerSettings()
     if max_models is not None:
         worker = worker.model_copy(update={"max_models": max(max_models, worker.max_models)})
@@ -30,4 +32,6 @@ def make_engine(
     os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "1")
     from inference.worker.engine import Engine
 
-    return Engine.from_settings(registry, worker, library_logs=library_logs)
+    return Engine.from_settings(
+        registry, worker, library_logs=library_logs, require_gpu=require_gpu
+    )

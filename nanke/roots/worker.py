@@ -187,6 +187,7 @@ def _loaded_engine(settings: Settings, registry: Any, models: list[str]) -> Any:
         max_models=max(2, len(models)),
         worker=settings.worker,
         data_dir=settings.data_dir,
+        require_gpu=True,
     )
     log.info("loading %s on %s (%s)", ", ".join(models), engine.device, engine.dtype)
     threaded = EngineThread(engine)

@@ -138,7 +138,12 @@ async def test_guild_rules_round_trip(store):
     guild = next(_ids)
     assert await store.guild(guild) == GuildConfig(guild)
     config = GuildConfig(
-        guild, allowed=False, everyone_can_press=True, banned_words=("gore",), gallery_channel_id=77
+        guild,
+        allowed=False,
+        everyone_can_press=True,
+        banned_words=("gore",),
+        gallery_channel_id=77,
+        gallery_public=True,
     )
     await store.update_guild(config)
     assert await store.guild(guild) == config
@@ -273,11 +278,13 @@ async def test_shown_publicly_follows_the_gallery_rules(intake, store, pg_sessio
     await _finish(pg_sessions, parent.id, 4)
     up = (await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, 1)).job
     await _finish(pg_sessions, up.id, 1)
-    await store.update_guild(GuildConfig(GUILD))  # the guild row, public by default
+    await store.update_guild(GuildConfig(GUILD, gallery_public=True))  # an admin opted in
     assert not await store.shown_publicly(up.id)
     await store.share(up.id, 1, user)
     assert await store.shown_publicly(up.id)
-    await store.update_guild(GuildConfig(GUILD, allowed=False))
+    await store.update_guild(GuildConfig(GUILD, allowed=False, gallery_public=True))
+    assert not await store.shown_publicly(up.id)
+    await store.update_guild(GuildConfig(GUILD))  # private: the default
     assert not await store.shown_publicly(up.id)
     await store.update_guild(GuildConfig(GUILD))
 

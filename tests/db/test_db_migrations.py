@@ -73,3 +73,33 @@ async def test_upgrade_downgrade_on_sqlite(tmp_path: Path) -> None:
         assert await _tables(engine) == set()
     finally:
         await engine.dispose()
+
+
+async def test_0004_makes_every_existing_gallery_private(fresh_postgres_url: str) -> None:
+    """Servers were public without choosing it; after 0004 each admin opts in again."""
+    engine = create_engine(fresh_postgres_url)
+    try:
+        await upgrade(engine, "0003")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO guilds (id, allowed, gallery_public, banned_words, nsfw_policy)"
+                    " VALUES (1, true, true, '[]', 'block')"
+                )
+            )
+        await upgrade(engine)
+        async with engine.begin() as conn:
+            assert (
+                await conn.scalar(text("SELECT gallery_public FROM guilds WHERE id = 1")) is False
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO guilds (id, allowed, banned_words, nsfw_policy)"
+                    " VALUES (2, true, '[]', 'block')"
+                )
+            )
+            assert (
+                await conn.scalar(text("SELECT gallery_public FROM guilds WHERE id = 2")) is False
+            )
+    finally:
+        await engine.dispose()

@@ -22,7 +22,7 @@ async def test_guild_settings_default_then_partial_updates(pg_session: AsyncSess
         guild,
         allowed=False,
         gallery_channel_id=123,
-        gallery_public=True,
+        gallery_public=False,
         banned_words=["gore"],
         nsfw_policy="allow",
     )

@@ -101,6 +101,8 @@ def workers(
         # A preview every 2nd step (the default adapts to the measured step time).
         "NANKE_WORKER__PREVIEW_EVERY_STEPS": "2",
         "NANKE_WORKER__THREADS": "1",
+        # No GPU in CI: a worker paints on the CPU only when told to.
+        "NANKE_WORKER__DEVICE": "cpu",
         **{f"NANKE_PIPELINE__{k.upper()}": str(v) for k, v in PIPELINE.model_dump().items()},
     }
     pool = Workers(zygote, env, tmp_path)

@@ -141,3 +141,5 @@ def test_smoke_override_parses() -> None:
     smoke = yaml.load((ROOT / "docker/compose.smoke.yml").read_text(), Loader=Loader)
     assert set(smoke["services"]) <= {"postgres", "redis", *NANKE_SERVICES}
     assert smoke["services"]["worker"]["deploy"] is None  # no GPU reservation in the smoke
+    # ... so the worker must be told the CPU is meant, or it refuses to start.
+    assert smoke["services"]["worker"]["environment"]["NANKE_WORKER__DEVICE"] == "cpu"

@@ -70,3 +70,25 @@ def test_a_queue_no_model_serves(
     assert code == 1
     assert "no model in the registry serves queue(s) nanke.sdxl" in out
     assert "nanke.sd15" in out
+
+
+def test_no_cuda_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, servers: dict[str, str], tmp_path: Path
+) -> None:
+    """A worker left at NANKE_WORKER__DEVICE=auto on a box without CUDA exits at start,
+    naming the setting that allows the CPU, instead of painting there unnoticed."""
+    import torch
+
+    import nanke.roots.worker as root
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(root, "_probe_database", lambda *_: None)
+    (tmp_path / "base").mkdir()
+    toml = tmp_path / "models.toml"
+    toml.write_text(TOML.format(source="base"))
+    env = {**servers, "NANKE_MODELS_FILE": str(toml), "NANKE_DATA_DIR": str(tmp_path)}
+    monkeypatch.delenv("NANKE_WORKER__DEVICE", raising=False)
+    code, out = _run(monkeypatch, env)
+    assert code == 1 and "Traceback" not in out
+    assert "no CUDA device found" in out and "NANKE_WORKER__DEVICE=cpu" in out
+    assert len(out.strip().splitlines()) == 1

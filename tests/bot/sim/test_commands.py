@@ -88,6 +88,7 @@ ADMIN_CALLS = [
     ("admin allow", {}),
     ("admin forbid", {}),
     ("admin buttons", {"who": "everyone"}),
+    ("admin gallery", {"visibility": "public"}),
 ]
 
 
@@ -143,3 +144,14 @@ async def test_configured_admin_ids_work_without_manage_server(scene, world):
     await _let_run_admin(scene, boss)
     result = await boss.slash(scene.channel, "admin gallery-channel", channel=channel)
     assert f"now go to {channel.mention}" in result.response.content
+
+
+async def test_the_web_gallery_is_private_until_an_admin_makes_it_public(scene):
+    store = scene.world.store
+    assert not (await store.guild(scene.guild.id)).gallery_public
+    on = await scene.mod.slash(scene.channel, "admin gallery", visibility="public")
+    assert on.ephemeral and "public web gallery" in on.response.content
+    assert (await store.guild(scene.guild.id)).gallery_public
+    off = await scene.mod.slash(scene.channel, "admin gallery", visibility="private")
+    assert "private" in off.response.content
+    assert not (await store.guild(scene.guild.id)).gallery_public

@@ -1,0 +1,158 @@
+"""`nanke doctor`'s checks: one line each, so an admin sees what is wrong with a deployment.
+
+Each check returns a `Check`: ok (True), failed (False) or skipped (None), and one line that
+says what was found or what to fix. Nothing here raises for a failed check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from nanke.settings import Settings
+
+DISCORD_API = "https://discord.com/api/v10"
+TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None  # None: skipped
+    detail: str
+
+    def line(self) -> str:
+        mark = {True: "ok  ", False: "FAIL", None: "skip"}[self.ok]
+        return f"{mark}  {self.name:<9} {self.detail}"
+
+
+def check_database(settings: Settings) -> Check:
+    from nanke.database import safe_url
+
+    url = settings.effective_database_url
+    where = safe_url(url)
+    try:
+        current, head = asyncio.run(asyncio.wait_for(_revisions(settings), TIMEOUT_S))
+    except Exception as exc:  # asyncpg, OSError, timeouts: all "cannot reach"
+        cause = getattr(exc, "orig", None) or exc
+        return Check("database", False, f"cannot reach {where} ({type(cause).__name__}: {cause})")
+    if current is None:
+        return Check("database", False, f"{where} has no Nanke tables: run `nanke migrate`")
+    if current != head:
+        return Check(
+            "database", False, f"{where} is at revision {current}, not {head}: run `nanke migrate`"
+        )
+    return Check("database", True, f"{where} at revision {current} (latest)")
+
+
+async def _revisions(settings: Settings) -> tuple[str | None, str | None]:
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import alembic_config, current_revision
+    from nanke.database import open_engine
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    async with open_engine(settings) as engine:
+        return await current_revision(engine), head
+
+
+def check_broker(settings: Settings) -> Check:
+    url = settings.broker_url
+    if not url:
+        return Check("broker", None, "none set: one box, in-process queue (`nanke run`)")
+    import redis
+
+    from nanke.database import safe_url
+
+    where = safe_url(url)
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=TIMEOUT_S, socket_connect_timeout=5)
+        client.ping()
+    except Exception as exc:  # redis.ConnectionError, auth errors, bad URLs
+        return Check("broker", False, f"cannot reach {where} ({exc})")
+    return Check("broker", True, f"{where} answers")
+
+
+def check_models(settings: Settings) -> Check:
+    from inference.errors import EngineError
+    from inference.registry import load_registry
+
+    try:
+        registry = load_registry(settings.models_file)
+        for entry in registry.models.values():
+            entry.check_files()
+    except EngineError as exc:
+        return Check("models", False, str(exc))
+    names = ", ".join(registry.models)
+    return Check("models", True, f"{settings.models_file}: {names} (default {registry.default})")
+
+
+def check_gpu() -> Check:
+    try:
+        from inference.worker.precision import describe_gpus
+    except ImportError:  # the bot and gallery images have no torch
+        return Check("gpu", None, "torch is not installed here (run doctor in the worker)")
+    gpus = describe_gpus()
+    if not gpus:
+        return Check("gpu", None, "no GPU: a worker needs NANKE_WORKER__DEVICE=cpu to paint here")
+    return Check("gpu", True, "; ".join(gpus))
+
+
+def check_discord(settings: Settings, api: str, offline: bool) -> Check:
+    from nanke.settings import SettingsError, require_token
+
+    try:
+        token = require_token(settings.discord)
+    except SettingsError as exc:
+        return Check("discord", False, str(exc))
+    if offline:
+        return Check("discord", None, "token set; not checked (--offline)")
+    try:
+        status, body = asyncio.run(asyncio.wait_for(_get_me(api, token), TIMEOUT_S))
+    except Exception as exc:  # aiohttp.ClientError, OSError, timeouts
+        return Check("discord", False, f"cannot reach {api} ({type(exc).__name__}: {exc})")
+    if status == 401:
+        return Check("discord", False, "Discord refused the token (401): reset it and update .env")
+    if status != 200:
+        return Check("discord", False, f"GET /users/@me answered {status}")
+    user = json.loads(body)
+    return Check("discord", True, f"token valid: {user.get('username')} (id {user.get('id')})")
+
+
+async def _get_me(api: str, token: str) -> tuple[int, str]:
+    import aiohttp
+
+    headers = {"Authorization": f"Bot {token}"}
+    url = f"{api.rstrip('/')}/users/@me"
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+        return response.status, await response.text()
+
+
+def check_gallery(settings: Settings) -> Check:
+    if not settings.gallery_url:
+        return Check("gallery", None, "NANKE_GALLERY_URL not set")
+    url = f"{settings.gallery_url.rstrip('/')}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (OSError, ValueError) as exc:
+        return Check("gallery", False, f"cannot reach {url} ({exc})")
+    if status != 200:
+        return Check("gallery", False, f"{url} answered {status}")
+    return Check("gallery", True, f"{url} answers")
+
+
+def run_checks(settings: Settings, *, api: str = DISCORD_API, offline: bool = False) -> list[Check]:
+    return [
+        check_database(settings),
+        check_broker(settings),
+        check_models(settings),
+        check_gpu(),
+        check_discord(settings, api, offline),
+        check_gallery(settings),
+    ]
