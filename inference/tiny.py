@@ -118,7 +118,26 @@ def _text_encoder(vocab_size: int) -> Any:
         eos_token_id=vocab_size - 1,
         pad_token_id=vocab_size - 1,
     )
-    return CLIPTextModel(config).eval()
+    return _tame(CLIPTextModel(config)).eval()
+
+
+# Mean of the final layer norm's bias in the tiny text encoders. A freshly initialised
+# LayerNorm (weight 1, bias 0) makes every token's hidden state average exactly zero, and A1111
+# weighting rescales a weighted chunk by mean(before) / mean(after): 0 / ~0 gave inf/NaN
+# conditioning for harmless prompts such as `[cat]`. Trained CLIP models have a biased final
+# norm; so do ours, which keeps that ratio near 1 / mean(weight).
+TEXT_NORM_BIAS = 0.5
+
+
+def _tame(encoder: Any, seed: int = 0) -> Any:
+    """Give the text encoder's final layer norm a seeded, clearly non-zero-mean bias."""
+    inner = getattr(encoder, "text_model", encoder)
+    norm = inner.final_layer_norm
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        noise = torch.randn(norm.bias.shape, generator=gen) * 0.1
+        norm.bias.copy_(TEXT_NORM_BIAS + noise)
+    return encoder
 
 
 def _unet(**extra: Any) -> Any:
@@ -284,7 +303,7 @@ def build_sdxl(out: Path) -> Any:
     pipe: Any = StableDiffusionXLPipeline(
         vae=_vae(),
         text_encoder=_text_encoder(len(tokenizer)),
-        text_encoder_2=CLIPTextModelWithProjection(second).eval(),
+        text_encoder_2=_tame(CLIPTextModelWithProjection(second), seed=1).eval(),
         tokenizer=tokenizer,
         tokenizer_2=tokenizer,
         unet=unet,
