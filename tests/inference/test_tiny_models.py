@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.contracts import PromptPart
+from prompt.request import PromptPart
 from tests.inference.engine_helpers import pixels, spec
 
 # Pieces of the prompt fuzz corpus that reach the A1111 weighting (brackets, weights, BREAK).
