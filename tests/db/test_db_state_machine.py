@@ -129,10 +129,15 @@ class JobLifecycle(RuleBasedStateMachine):
     def complete(self, job_id: uuid.UUID, stale: bool) -> None:
         job = self.model[job_id]
         attempt = self._attempt(job, stale)
+        # Completion is idempotent per fencing token: the attempt that already completed the
+        # job is told "yours" again (a retried COMMIT), and nothing changes.
+        completed_by_it = (
+            job.state in (JobState.SUCCEEDED, JobState.POSTED) and attempt == job.attempts
+        )
         ok = self._run(self._txn(lambda s: jobs.complete(s, job_id, attempt, self.now)))
-        assert ok == self._is_current(job, attempt)
+        assert ok == (self._is_current(job, attempt) or completed_by_it)
         if ok:
-            job.state = JobState.SUCCEEDED
+            job.state = JobState.POSTED if job.state is JobState.POSTED else JobState.SUCCEEDED
 
     @rule(job_id=job_ids, stale=st.booleans(), retryable=st.booleans())
     def fail(self, job_id: uuid.UUID, stale: bool, retryable: bool) -> None:
@@ -189,8 +194,9 @@ class JobLifecycle(RuleBasedStateMachine):
     def post(self, job_id: uuid.UUID) -> None:
         job = self.model[job_id]
         ok = self._run(self._txn(lambda s: jobs.mark_posted(s, job_id, self.now, 1)))
-        assert ok == (job.state is JobState.SUCCEEDED)
-        if ok:
+        # A result is posted once; a failure is shown once too, and stays `failed`.
+        assert ok == (job.state in (JobState.SUCCEEDED, JobState.FAILED))
+        if ok and job.state is JobState.SUCCEEDED:
             job.state = JobState.POSTED
 
     @invariant()
