@@ -246,6 +246,12 @@ async def drive(fake: ContainerDiscord, stack: Stack, gallery: str) -> None:
         lambda: any("now go to" in t for t in fake.texts(token)), "/admin gallery-channel", 60
     )
     check("/admin gallery-channel answered")
+    # A server's web gallery is private until an admin opens it.
+    token = await fake.send_subcommand("admin", "gallery", visibility="public")
+    await until(
+        lambda: any("public web gallery" in t for t in fake.texts(token)), "/admin gallery", 60
+    )
+    check("/admin gallery public answered")
 
     # 1. /imagine → grid
     token, _ = await fake.imagine("a lighthouse at dusk --ar 4:1")
