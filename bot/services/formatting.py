@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from uuid import UUID
 
+from inference.edits import EDIT_KINDS, edit_label
 from pipeline.contracts import JobKind, JobSpec
 
 # Discord messages hold 2000 characters; leave room for the mention and the status.
@@ -38,7 +39,9 @@ def shown_prompt(spec: JobSpec) -> str:
 def _line(spec: JobSpec, mention: str, status: str) -> str:
     label = _KIND_LABEL.get(spec.kind)
     lead = f"**{shown_prompt(spec)}** — "
-    if label:
+    if spec.kind in EDIT_KINDS:  # made from one upscaled image: no tile number
+        lead += f"{edit_label(spec)} by "
+    elif label:
         tile = f" #{spec.source.index}" if spec.source else ""
         lead += f"{label}{tile} by "
     return f"{lead}{mention} ({status})"

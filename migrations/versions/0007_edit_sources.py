@@ -27,7 +27,7 @@ def _check(kinds: tuple[str, ...]) -> str:
 
 def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
-        batch.drop_constraint("ck_jobs_kind", type_="check")
+        batch.drop_constraint(op.f("ck_jobs_kind"), type_="check")
         batch.create_check_constraint("kind", _check(_NEW))
 
 
@@ -39,5 +39,5 @@ def downgrade() -> None:
     if edits.scalar_one():
         raise RuntimeError("cannot downgrade below 0007 while edit jobs exist")
     with op.batch_alter_table("jobs") as batch:
-        batch.drop_constraint("ck_jobs_kind", type_="check")
+        batch.drop_constraint(op.f("ck_jobs_kind"), type_="check")
         batch.create_check_constraint("kind", _check(_OLD))
