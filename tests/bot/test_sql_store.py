@@ -342,3 +342,36 @@ async def test_a_pending_batch_is_kept_in_the_database(intake, store):
     confirmed = await restarted.confirm(result.confirm_token, who(user, 78))
     assert len(confirmed.queued) == 5
     assert await store.pending(result.confirm_token) is None
+
+
+async def test_edits_are_stored_and_priced_by_their_pixels(intake, store, pg_sessions):
+    """Issue 14: zoom, pan and Vary (Region) jobs on Postgres, charged like any job by the
+    pixels and steps they paint; /info lists them."""
+    from bot.exts.info import PRICING
+    from pipeline.contracts import EditSpec, PanDirection
+
+    user = next(_ids)
+    await store.grant(user, 20, by=1)
+    grid = (await intake.imagine(who(user), "a fox")).queued[0].job
+    await _finish(pg_sessions, grid.id, 4)
+    up = (await intake.follow_up(who(user), grid.id, JobKind.UPSCALE, 1)).job
+    await _finish(pg_sessions, up.id, 1)
+    pan = (
+        await intake.follow_up(
+            who(user), up.id, JobKind.PAN, 1, edit=EditSpec(direction=PanDirection.LEFT)
+        )
+    ).job
+    zoom = (await intake.follow_up(who(user), up.id, JobKind.ZOOM, 1, edit=EditSpec(factor=2))).job
+    region = (
+        await intake.follow_up(
+            who(user), up.id, JobKind.VARY_REGION, 1, edit=EditSpec(region="top")
+        )
+    ).job
+    stored = await store.job(pan.id)
+    assert stored is not None and stored.kind is JobKind.PAN
+    assert stored.spec.edit == pan.spec.edit and stored.spec.source == pan.spec.source
+    # A 64² grid; the upscale is 128²: a pan paints 4 × 192×128, a region 4 × 128².
+    assert zoom.cost_milli == grid.cost_milli
+    assert pan.cost_milli == grid.cost_milli * 6
+    assert region.cost_milli == grid.cost_milli * 4
+    assert "Zoom Out, Pan, Make Square and Vary (Region)" in PRICING
