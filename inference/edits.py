@@ -20,11 +20,22 @@ from inference.canvas import (
 )
 from inference.errors import BadRequestError
 from inference.registry import Registry
-from inference.resolve import MAX_UPSCALE_AREA, random_seed, resolve, size_for
-from pipeline.contracts import EditSpec, JobKind, JobSpec, MaskShape, PanDirection, SourceImage
+from inference.resolve import MAX_UPSCALE_AREA, random_seed, resolve, size_for, tile_seed
+from pipeline.contracts import (
+    EditSpec,
+    JobKind,
+    JobSpec,
+    MaskShape,
+    PanDirection,
+    SourceImage,
+    UpscaleMode,
+)
 from prompt.request import Generation, ImagineParams
 
 EDIT_KINDS = (JobKind.ZOOM, JobKind.PAN, JobKind.SQUARE, JobKind.VARY_REGION)
+# Grids whose tiles are at the source's full size: U picks a tile instead of upscaling it, so
+# a pan's result can be panned again (up to the model's limit).
+PICK_PARENTS = (JobKind.PAN, JobKind.SQUARE, JobKind.VARY_REGION)
 OUTPAINT_KINDS = (JobKind.ZOOM, JobKind.PAN, JobKind.SQUARE)
 # How much of the masked area is repainted. A dedicated inpainting checkpoint sees the kept
 # pixels as conditioning and repaints from noise; the base model (masked img2img) starts from
@@ -176,6 +187,23 @@ def region_spec(
     edit = EditSpec(region=region, shapes=shapes, mask_key=mask_key)
     return _edit_spec(
         parent, index, source_key, JobKind.VARY_REGION, gen, edit, params, job_id, seed
+    )
+
+
+def pick_spec(
+    parent: JobSpec, index: int, source_key: str, job_id: uuid.UUID | None = None
+) -> JobSpec:
+    """U on a pan, square or region grid: tile `index` as it is, one image (no GPU work)."""
+    _check_index(parent, index)
+    gen = parent.generation
+    picked = gen.model_copy(update={"seed": tile_seed(gen.seed, index - 1), "batch": 1})
+    return JobSpec(
+        job_id=job_id or uuid.uuid4(),
+        kind=JobKind.UPSCALE,
+        params=parent.params,
+        generation=Generation.model_validate(picked.model_dump()),
+        source=SourceImage(job_id=parent.job_id, index=index, key=source_key),
+        upscale_mode=UpscaleMode.PICK,
     )
 
 

@@ -25,6 +25,9 @@ class _Frozen(BaseModel):
 class UpscaleMode(StrEnum):
     SUBTLE = "subtle"
     CREATIVE = "creative"
+    # U on a grid of pans, squares or region edits: its tiles are already full size, so U
+    # picks the tile as it is (no GPU work, nothing charged) and the editing rows follow.
+    PICK = "pick"
 
 
 class PanDirection(StrEnum):

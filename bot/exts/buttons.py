@@ -21,6 +21,7 @@ from bot.services.delivery import mention
 from bot.services.sharing import check_shareable
 from bot.services.upload import fit_upload
 from bot.views import JobButton, RegionMenu, like_view
+from inference.edits import PICK_PARENTS
 from pipeline.contracts import JobKind, UpscaleMode
 from prompt import format_prompt
 
@@ -70,6 +71,8 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
         return
     kind, mode = _FOLLOW_UPS[action]
     parent, _ = await bot.intake.job_for_presser(pressed.job_id, who)
+    if action is Action.UPSCALE and parent.kind in PICK_PARENTS:
+        mode = UpscaleMode.PICK  # already full size: U picks the tile (docs/discord.md)
     await bot.intake.check_words(parent, who)  # before acknowledging: a refusal is private
     # Grid buttons name their tile; the post-upscale row works on the one upscaled image.
     index = pressed.n or 1

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from uuid import UUID
 
 from inference.edits import EDIT_KINDS, edit_label
-from pipeline.contracts import JobKind, JobSpec
+from pipeline.contracts import JobKind, JobSpec, UpscaleMode
 
 # Discord messages hold 2000 characters; leave room for the mention and the status.
 _PROMPT_ROOM = 1700
@@ -41,6 +41,8 @@ def _line(spec: JobSpec, mention: str, status: str) -> str:
     lead = f"**{shown_prompt(spec)}** — "
     if spec.kind in EDIT_KINDS:  # made from one upscaled image: no tile number
         lead += f"{edit_label(spec)} by "
+    elif spec.upscale_mode is UpscaleMode.PICK and spec.source:
+        lead += f"Image #{spec.source.index} by "
     elif label:
         tile = f" #{spec.source.index}" if spec.source else ""
         lead += f"{label}{tile} by "

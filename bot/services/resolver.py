@@ -5,7 +5,14 @@ from __future__ import annotations
 from uuid import UUID
 
 from bot.services.ports import UserPrefs
-from inference.edits import EDIT_KINDS, pan_spec, region_spec, square_spec, zoom_spec
+from inference.edits import (
+    EDIT_KINDS,
+    pan_spec,
+    pick_spec,
+    region_spec,
+    square_spec,
+    zoom_spec,
+)
 from inference.errors import (
     BadRequestError,
     UnknownLoraError,
@@ -79,6 +86,8 @@ class RegistryResolver:
             return reroll_spec(parent, job_id=job_id)
         if index is None or source_key is None:
             raise BadRequestError(f"{kind.value} needs a tile of the image it starts from")
+        if kind is JobKind.UPSCALE and upscale_mode is UpscaleMode.PICK:
+            return pick_spec(parent, index, source_key, job_id=job_id)
         if kind is JobKind.UPSCALE:
             mode = upscale_mode or UpscaleMode.SUBTLE
             entry = self._registry.model(parent.generation.model)

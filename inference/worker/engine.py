@@ -37,7 +37,7 @@ from inference.worker.prompt_encoding import encode_prompt
 from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from inference.worker.tiling import circular_padding
-from pipeline.contracts import JobKind, JobSpec
+from pipeline.contracts import JobKind, JobSpec, UpscaleMode
 
 __all__ = ["Engine", "EngineOutput", "ProgressFn", "default_device"]
 
@@ -180,6 +180,9 @@ class Engine:
             raise BadRequestError(f"a {spec.kind.value} job needs its source image")
         clock = Clock(self.device)
         checker = self.safety_checker()  # first: a bad [safety_checker] fails fast
+        if spec.upscale_mode is UpscaleMode.PICK:
+            assert source is not None
+            return inpaint.pick(spec, source, checker, clock)
         job = self._job(spec, source, mask)
         with clock("text_encode"):
             encoded = encode_prompt(job.encoders, gen.parts, gen.negative_prompt, gen.clip_skip)

@@ -167,3 +167,21 @@ def test_preset_regions_cover_exactly_their_pixels() -> None:
     assert centre[16:48, 16:48].all() and centre.sum() == 32 * 32
     corner = np.asarray(render_mask(region_shapes("bottom-right"), (64, 64))) > 0
     assert corner[32:, 32:].all() and corner.sum() == 32 * 32
+
+
+def test_u_on_a_pan_grid_picks_the_tile_as_it_is(
+    registry: Any, engine: Any, square_parent: Any
+) -> None:
+    from inference.edits import pick_spec
+
+    parent, source = square_parent
+    pan = pan_spec(parent, 1, PanDirection.RIGHT, "k/1.png", registry, seed=5)
+    grid = engine.run(pan, source=source)
+    picked_job = pick_spec(pan, 3, "k/3.png")
+    assert (picked_job.generation.width, picked_job.generation.seed) == (128, 7)
+    picked = engine.run(picked_job, source=grid.images[2])
+    assert picked.steps_run == 0 and picked.seeds == [7]
+    assert np.array_equal(_arr(picked.images[0]), _arr(grid.images[2]))
+    # ...and it pans again, growing the canvas.
+    again = pan_spec(picked_job, 1, PanDirection.RIGHT, "k/p.png", registry)
+    assert (again.generation.width, again.generation.height) == (192, 64)

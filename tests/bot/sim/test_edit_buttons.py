@@ -7,7 +7,7 @@ from bot_fakes import COST_MILLI
 from conftest import make_bot
 
 from bot.services.ports import GuildConfig, UserPrefs
-from pipeline.contracts import JobKind, PanDirection
+from pipeline.contracts import JobKind, PanDirection, UpscaleMode
 
 
 async def _upscaled(scene, prompt: str = "a red fox"):
@@ -128,3 +128,23 @@ async def test_edits_are_refused_privately_and_charge_nothing(scene):
     after = (await scene.world.store.account(scene.alice.id)).credits_left_milli
     assert after == before and before < 25 * COST_MILLI
     assert len(scene.world.enqueuer.sent) == sent
+
+
+async def test_u_on_a_pan_grid_picks_the_image_and_pans_again(scene):
+    message, _ = await _upscaled(scene)
+    panned = await scene.alice.click(message, custom_id=_ids(message)["➡️"])
+    pan = scene.last_job()
+    await scene.finish(pan.id)
+    picked = await scene.alice.click(panned.response, label="U2")
+    job = scene.last_job()
+    assert job.kind is JobKind.UPSCALE and job.spec.upscale_mode is UpscaleMode.PICK
+    assert (job.spec.generation.width, job.spec.generation.height) == (192, 128), "not 2x"
+    await scene.finish(job.id)
+    assert "Image #2 by" in picked.response.content
+    again = await scene.alice.click(picked.response, custom_id=_ids(picked.response)["➡️"])
+    job = scene.last_job()
+    assert job.kind is JobKind.PAN and (job.spec.generation.width, job.spec.generation.height) == (
+        320,
+        128,
+    )
+    assert "Pan ➡️ by" in again.response.content
