@@ -148,3 +148,16 @@ async def test_u_on_a_pan_grid_picks_the_image_and_pans_again(scene):
         128,
     )
     assert "Pan ➡️ by" in again.response.content
+
+
+async def test_reroll_on_a_zoom_grid_zooms_again_with_new_seeds(scene):
+    message, upscale = await _upscaled(scene)
+    zoomed = await scene.alice.click(message, label="Zoom Out 1.5x")
+    zoom = scene.last_job()
+    await scene.finish(zoom.id)
+    await scene.alice.click(zoomed.response, custom_id=f"nk:r:{zoom.id.hex}:0")
+    again = scene.last_job()
+    assert again.kind is JobKind.ZOOM and again.id != zoom.id
+    assert again.spec.source == zoom.spec.source and again.spec.edit == zoom.spec.edit
+    assert again.spec.source.job_id == upscale.id
+    assert again.spec.generation.seed != zoom.spec.generation.seed
