@@ -31,6 +31,7 @@ from inference.worker.job_args import embeds, task_kwargs
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
 from inference.worker.output import Clock, EngineOutput
+from inference.worker.pick import pick
 from inference.worker.pipelines import LoadedUnclip, PipelineCache
 from inference.worker.previews import PreviewCadence
 from inference.worker.prompt_encoding import encode_prompt
@@ -182,7 +183,7 @@ class Engine:
         checker = self.safety_checker()  # first: a bad [safety_checker] fails fast
         if spec.upscale_mode is UpscaleMode.PICK:
             assert source is not None
-            return inpaint.pick(spec, source, checker, clock)
+            return pick(spec, source, checker, clock)
         job = self._job(spec, source, mask)
         with clock("text_encode"):
             encoded = encode_prompt(job.encoders, gen.parts, gen.negative_prompt, gen.clip_skip)

@@ -23,8 +23,6 @@ from PIL import Image, ImageFilter
 from inference.canvas import check_mask, render_mask
 from inference.edits import OUTPAINT_KINDS, OUTPAINT_STRENGTH, REGION_STRENGTH
 from inference.errors import BadRequestError
-from inference.infotext import build_infotext
-from inference.worker.output import EngineOutput
 from pipeline.contracts import JobKind, JobSpec
 
 SEAM_PX = 8  # the feathered seam inside the mask (at most 16 px, docs)
@@ -158,27 +156,3 @@ def _outpaint_fields(spec: JobSpec) -> dict[str, str]:
             "Outpainting pixels": str(grown),
         }
     return {"Outpainting": "square", "Outpainting pixels": f"{gen.width - w}x{gen.height - h}"}
-
-
-def pick(spec: JobSpec, source: Image.Image, checker: Any, clock: Any) -> EngineOutput:
-    """U on a pan, square or region grid: the tile as it is (no denoising), with its text."""
-    gen = spec.generation
-    image = source.convert("RGB")
-    if image.size != (gen.width, gen.height):
-        raise BadRequestError(
-            f"the picked image is {image.width}×{image.height}, not {gen.width}×{gen.height}"
-        )
-    nsfw = [False]
-    if checker is not None:
-        with clock("safety_check"):
-            nsfw = checker.flags([image])
-    return EngineOutput(
-        images=[image],
-        seeds=[gen.seed],
-        width=gen.width,
-        height=gen.height,
-        infotexts=[build_infotext(gen, seed=gen.seed)],
-        timings_ms=dict(clock.ms),
-        steps_run=0,
-        nsfw=nsfw,
-    )
