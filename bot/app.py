@@ -26,7 +26,7 @@ from bot.services.intake import ADMISSION_CONCURRENCY, IntakeService
 from bot.services.ports import Enqueuer, EventSource, ImageStore, Resolver, Store
 from bot.services.resolver import RESOLVE_ERRORS
 from bot.settings import BotConfig
-from bot.views import PressHandler
+from bot.views import PressHandler, RegionHandler
 from pipeline.contracts import JobEvent
 from prompt import SAMPLERS
 
@@ -92,6 +92,7 @@ class NankeBot(commands.Bot):
         self.deps = deps
         # Set by the buttons extension: what pressing a job button does.
         self.press_job_button: PressHandler | None = None
+        self.choose_region: RegionHandler | None = None  # the Vary (Region) menu
         self.admin_ids = frozenset(settings.discord.admin_ids) | deps.admin_ids
         self.poster = DiscordPoster(self)
         self.intake = IntakeService(

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.app import NankeBot
 
 PressHandler = Callable[[discord.Interaction, ButtonId], Awaitable[None]]
+RegionHandler = Callable[[discord.Interaction, UUID, str], Awaitable[None]]
 LIKE_PATTERN = r"nkg:like:(?P<entry>[0-9a-f]{32})"
 
 _STYLES = {
@@ -41,6 +42,9 @@ def build_view(buttons: tuple[Button, ...]) -> discord.ui.View:
             view.add_item(
                 discord.ui.Button(label=spec.label, url=spec.url, emoji=spec.emoji, row=spec.row)
             )
+        elif spec.options:
+            assert spec.custom_id is not None
+            view.add_item(RegionMenu.from_spec(spec))
         else:
             assert spec.custom_id is not None
             view.add_item(JobButton.from_spec(spec))
@@ -93,6 +97,55 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=custom_
             if press is None:
                 raise RuntimeError("the buttons extension is not loaded")
             await press(interaction, self.button_id)
+
+
+class RegionMenu(
+    discord.ui.DynamicItem[discord.ui.Select[Any]], template=custom_ids.REGION_PATTERN
+):
+    """Vary (Region)'s preset regions under an upscaled image (`nkr:<job>`); the chosen
+    region arrives as the value, which the buttons extension validates."""
+
+    def __init__(
+        self,
+        job_id: UUID,
+        *,
+        placeholder: str = "Vary (Region)…",
+        options: tuple[tuple[str, str], ...] = (),
+        row: int | None = None,
+    ) -> None:
+        super().__init__(
+            discord.ui.Select(
+                custom_id=custom_ids.region_menu_id(job_id),
+                placeholder=placeholder,
+                options=[discord.SelectOption(label=label, value=v) for v, label in options]
+                or [discord.SelectOption(label="region", value="region")],
+                row=row,
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    def from_spec(cls, spec: Button) -> RegionMenu:
+        assert spec.custom_id is not None
+        match = re.fullmatch(custom_ids.REGION_PATTERN, spec.custom_id)
+        assert match is not None
+        return cls(
+            UUID(hex=match["job"]), placeholder=spec.label, options=spec.options, row=spec.row
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RegionMenu:
+        return cls(UUID(hex=match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        async with backstop(interaction):
+            choose: RegionHandler | None = getattr(interaction.client, "choose_region", None)
+            if choose is None:
+                raise RuntimeError("the buttons extension is not loaded")
+            values = cast("dict[str, Any]", interaction.data or {}).get("values") or [""]
+            await choose(interaction, self.job_id, str(values[0]))
 
 
 def feed_of(bot: NankeBot) -> GalleryFeed:

@@ -36,6 +36,11 @@ class JobKind(StrEnum):
     VARY_SUBTLE = "vary_subtle"
     VARY_STRONG = "vary_strong"
     REROLL = "reroll"
+    # The editing half (docs/engine.md "Editing"): outpainting and a repainted region.
+    ZOOM = "zoom"
+    PAN = "pan"
+    SQUARE = "square"
+    VARY_REGION = "vary_region"
 
 
 class JobState(StrEnum):

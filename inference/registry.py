@@ -13,6 +13,7 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
     base_size = 512                 # optional, per family: the side of the base pixel area
     default = true                  # exactly one (or the first entry)
     # config = "dir or hub id"      # single files only: the diffusers layout to load them with
+    # inpaint = "dir or hub id"     # optional: this family's inpainting checkpoint (9-channel)
 
     [unclip]                        # optional: Stable unCLIP for strong variations
     source = "…"
@@ -41,7 +42,16 @@ FAMILY_DEFAULTS: dict[str, tuple[int, int]] = {  # family → (base_size, defaul
     "sdxl": (1024, 30),
 }
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-_MODEL_KEYS = {"name", "source", "family", "default_steps", "base_size", "default", "config"}
+_MODEL_KEYS = {
+    "name",
+    "source",
+    "family",
+    "default_steps",
+    "base_size",
+    "default",
+    "config",
+    "inpaint",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,10 @@ class ModelEntry:
     default_steps: int
     base_size: int
     config: str | None = None  # single files: diffusers layout (dir or hub id)
+    # A dedicated inpainting checkpoint (diffusers folder or hub id) for edits; else the base
+    # model repaints with masked img2img.
+    inpaint: str | None = None
+    inpaint_kind: SourceKind = "dir"
 
     def check_files(self) -> None:
         if self.kind != "hub" and not Path(self.source).exists():
@@ -158,6 +172,15 @@ def _model(table: Any, base: Path, index: int) -> tuple[ModelEntry, bool]:
         if not isinstance(config, str):
             raise RegistryError(f"{where}: `config` must be a directory or hub id")
         config = _source(config, base, where)[0]
+    inpaint: str | None = None
+    inpaint_kind: SourceKind = "dir"
+    if "inpaint" in table:
+        inpaint, inpaint_kind = _source(table["inpaint"], base, f"{where} `inpaint`")
+        if inpaint_kind == "single_file":
+            raise RegistryError(
+                f"{where}: `inpaint` must be a diffusers folder or hub id of an inpainting "
+                "checkpoint, not a single file"
+            )
     entry = ModelEntry(
         name=name,
         source=source,
@@ -166,6 +189,8 @@ def _model(table: Any, base: Path, index: int) -> tuple[ModelEntry, bool]:
         default_steps=_int(table, "default_steps", steps, where, 1, 150),
         base_size=_int(table, "base_size", base_size, where, 64, 2048),
         config=config,
+        inpaint=inpaint,
+        inpaint_kind=inpaint_kind,
     )
     if entry.base_size % 64:
         raise RegistryError(f"{where}: `base_size` must be a multiple of 64")

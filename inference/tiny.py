@@ -4,6 +4,7 @@
 - `tiny-sd15/`: an sd15-family diffusers pipeline with the real CLIP BPE tokenizer;
 - `tiny-sd15.safetensors`: the same weights as one original-layout (LDM) checkpoint;
 - `tiny-unclip/`: a Stable unCLIP image-variation pipeline;
+- `tiny-inpaint/`: the `tiny` model's inpainting checkpoint (a 9-channel UNet);
 - `loras/ink.safetensors` (diffusers/peft format) and `loras/glow.safetensors` (kohya format);
 - `embeddings/`: one textual-inversion embedding;
 - `tiny-safety-checker/`: a StableDiffusionSafetyChecker + CLIPImageProcessor; its thresholds
@@ -20,6 +21,7 @@ from typing import Any
 
 import torch
 
+from inference.tiny_edit import build_inpaint
 from inference.tiny_single_file import write_single_file
 
 TEXT_DIM = 32
@@ -39,6 +41,7 @@ family = "sd15"
 default_steps = {steps}
 base_size = {base}
 default = true
+inpaint = "tiny-inpaint"
 
 [[models]]
 name = "tiny-single-file"
@@ -389,6 +392,7 @@ def build_tiny_models(out: Path) -> Path:
     torch.manual_seed(1)
     build_unclip(out / "tiny-unclip")
     build_safety_checker(out / "tiny-safety-checker")
+    build_inpaint(out / "tiny-inpaint", pipe)
     toml = out / "models.toml"
     toml.write_text(_MODELS_TOML.format(steps=TINY_STEPS, base=TINY_BASE_SIZE), encoding="utf-8")
     return toml

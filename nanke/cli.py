@@ -17,15 +17,19 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("nanke.commands.doctor", "Check a deployment: database, broker, models, GPU, ..."),
     "healthcheck": ("nanke.commands.healthcheck", "Container healthcheck: bot, worker or web."),
     "imagine": ("nanke.commands.imagine", "Paint a 2x2 grid for a prompt."),
+    "inpaint": ("nanke.commands.inpaint", "Repaint a masked region of a job folder's image."),
     "make-tiny-models": ("nanke.commands.make_tiny_models", "Write tiny test models (noise)."),
     "migrate": ("nanke.commands.migrate", "Upgrade the database to the latest schema."),
     "models": ("nanke.commands.models", "Download a model from the Hugging Face hub (pull)."),
+    "pan": ("nanke.commands.pan", "Extend a job folder's image left, right, up or down."),
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
     "run": ("nanke.commands.run", "Run the bot with an embedded worker (one box, no Redis)."),
+    "square": ("nanke.commands.square", "Outpaint a job folder's image to 1:1."),
     "upscale": ("nanke.commands.upscale", "Upscale one tile of a job folder to 2x."),
     "vary": ("nanke.commands.vary", "Paint a new grid from one tile of a job folder."),
     "web": ("nanke.commands.web", "Serve the public community galleries on the web."),
     "worker": ("nanke.commands.worker", "Run a GPU worker (Celery, one per GPU)."),
+    "zoom": ("nanke.commands.zoom", "Zoom out of a job folder's image (a new grid)."),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from db.models import JobKind
 from prompt.request import Generation, ImagineParams
@@ -25,6 +25,46 @@ class _Frozen(BaseModel):
 class UpscaleMode(StrEnum):
     SUBTLE = "subtle"
     CREATIVE = "creative"
+    # U on a grid of pans, squares or region edits: its tiles are already full size, so U
+    # picks the tile as it is (no GPU work, nothing charged) and the editing rows follow.
+    PICK = "pick"
+
+
+class PanDirection(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+    UP = "up"
+    DOWN = "down"
+
+
+class MaskShape(_Frozen):
+    """A closed polygon (a rectangle has 4 points) in fractions of the image, x then y, 0..1.
+    Inside it is repainted. Resolution-free, so the same shapes fit the image at any size."""
+
+    points: tuple[tuple[float, float], ...] = Field(min_length=3, max_length=1024)
+
+    @field_validator("points")
+    @classmethod
+    def _inside(cls, points: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+        if not all(0.0 <= x <= 1.0 and 0.0 <= y <= 1.0 for x, y in points):
+            raise ValueError("mask points must lie within the image (0 to 1)")
+        return points
+
+
+class EditSpec(_Frozen):
+    """What an edit job (zoom, pan, square, vary_region) does to its source image.
+
+    Outpainting (zoom, pan, square): the source, resized to `box` (x, y, width, height), sits
+    in a canvas of the generation's size; everything around it is painted. Vary (Region): the
+    mask is `shapes` (drawn or a preset `region`) or a stored mask PNG `mask_key` (white =
+    repaint), at the source's size."""
+
+    factor: float | None = Field(default=None, ge=1.0, le=2.0)  # zoom out
+    direction: PanDirection | None = None  # pan
+    box: tuple[int, int, int, int] | None = None  # outpainting: where the source goes
+    region: str | None = Field(default=None, max_length=32)  # a preset's name, for people
+    shapes: tuple[MaskShape, ...] = Field(default=(), max_length=64)
+    mask_key: str | None = None
 
 
 class SourceImage(_Frozen):
@@ -42,6 +82,7 @@ class JobSpec(_Frozen):
     generation: Generation  # as resolved and run
     source: SourceImage | None = None
     upscale_mode: UpscaleMode | None = None
+    edit: EditSpec | None = None  # zoom, pan, square, vary_region
 
 
 class JobResult(_Frozen):

@@ -1,4 +1,5 @@
-"""The job buttons: U1–U4, V1–V4, 🔄, ❌, the post-upscale row, ⭐ Share and batch confirmation.
+"""The job buttons: U1–U4, V1–V4, 🔄, ❌, the post-upscale rows (the edits live in
+bot/edit_actions.py), ⭐ Share and batch confirmation.
 
 Each is a DynamicItem whose custom_id (`nk:<action>:<job>:<n>`) carries all it needs, so old
 buttons keep working after a restart. With remix on, V and 🔄 open a modal first."""
@@ -7,18 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import discord
 
+from bot.edit_actions import EDIT_ACTIONS, choose_region, press_edit
 from bot.interactions import post_queued, requester, show_job
-from bot.reporting import backstop, report
+from bot.modals import RemixModal
 from bot.services import formatting
 from bot.services.custom_ids import Action, ButtonId
 from bot.services.delivery import mention
 from bot.services.sharing import check_shareable
 from bot.services.upload import fit_upload
-from bot.views import JobButton, like_view
+from bot.views import JobButton, RegionMenu, like_view
+from inference.edits import PICK_PARENTS
 from pipeline.contracts import JobKind, UpscaleMode
 from prompt import format_prompt
 
@@ -63,8 +66,13 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     if action is Action.SHARE:
         await _share(bot, interaction, pressed)
         return
+    if action in EDIT_ACTIONS or action is Action.ZOOM_CUSTOM:
+        await press_edit(bot, interaction, pressed)
+        return
     kind, mode = _FOLLOW_UPS[action]
     parent, _ = await bot.intake.job_for_presser(pressed.job_id, who)
+    if action is Action.UPSCALE and parent.kind in PICK_PARENTS:
+        mode = UpscaleMode.PICK  # already full size: U picks the tile (docs/discord.md)
     await bot.intake.check_words(parent, who)  # before acknowledging: a refusal is private
     # Grid buttons name their tile; the post-upscale row works on the one upscaled image.
     index = pressed.n or 1
@@ -121,36 +129,6 @@ async def _share(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     await interaction.followup.send(f"Shared to {channel}. ⭐", ephemeral=True)
 
 
-class RemixModal(discord.ui.Modal, title="Remix"):
-    prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
-        label="Prompt", style=discord.TextStyle.paragraph, max_length=4000, custom_id="prompt"
-    )
-
-    def __init__(self, parent_id: Any, kind: JobKind, index: int | None, prompt: str) -> None:
-        super().__init__(timeout=15 * 60)
-        self.parent_id = parent_id
-        self.kind = kind
-        self.index = index
-        self.prompt.default = prompt[:4000]
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        bot = cast("NankeBot", interaction.client)
-        async with backstop(interaction):
-            queued = await bot.intake.follow_up(
-                requester(interaction),
-                self.parent_id,
-                self.kind,
-                self.index,
-                remix_prompt=self.prompt.value,
-            )
-            await post_queued(bot, interaction, (queued,))
-
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction, error: Exception, /
-    ) -> None:
-        await report(interaction, error)
-
-
 async def _on_press(interaction: discord.Interaction, pressed: ButtonId) -> None:
     bot = cast("NankeBot", interaction.client)
     await _press(bot, interaction, pressed)  # inside JobButton.callback's backstop
@@ -158,4 +136,5 @@ async def _on_press(interaction: discord.Interaction, pressed: ButtonId) -> None
 
 async def setup(bot: NankeBot) -> None:
     bot.press_job_button = _on_press
-    bot.add_dynamic_items(JobButton)
+    bot.choose_region = choose_region
+    bot.add_dynamic_items(JobButton, RegionMenu)

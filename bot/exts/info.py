@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 PRICING = (
     "**Pricing:** a 512×512 grid at 30 steps is 1 credit (bigger images and more steps cost "
     "more). Prompts are read in chunks of 75 tokens (about 300 characters): the first 3 chunks "
-    "are included, each further chunk adds the price once more."
+    "are included, each further chunk adds the price once more. Zoom Out, Pan, Make Square "
+    "and Vary (Region) make a new grid and cost what its pixels and steps cost: a pan of a "
+    "1024×1024 image paints four 1536×1024 images (6 credits at 30 steps), a zoom out four "
+    "images at the model's size."
 )
 
 

@@ -26,6 +26,16 @@ class Action(StrEnum):
     UPSCALE_CREATIVE = "uc"
     SHARE = "sh"  # ⭐ to the server's gallery
     CONFIRM = "ok"  # run a batch of more than 4 jobs; <job> is the pending request's id
+    # The editing row on an upscaled image (docs/discord.md).
+    ZOOM_2 = "zd"  # Zoom Out 2x
+    ZOOM_15 = "zh"  # Zoom Out 1.5x
+    ZOOM_CUSTOM = "zc"  # Custom Zoom: a modal (factor, prompt, --ar)
+    PAN_LEFT = "pl"
+    PAN_RIGHT = "pr"
+    PAN_UP = "pu"
+    PAN_DOWN = "pd"
+    SQUARE = "sq"  # Make Square
+    DRAW_REGION = "dr"  # Vary (Region) → a link to the web editor
 
 
 # Actions that address one tile of a grid carry n in 1..4; the others carry 0.
@@ -33,6 +43,12 @@ _TILE_ACTIONS = {Action.UPSCALE, Action.VARY}
 
 PATTERN = r"nk:(?P<action>[a-z]{1,2}):(?P<job>[0-9a-f]{32}):(?P<n>[0-9])"
 _RE = re.compile(PATTERN)
+# The Vary (Region) menu under an upscaled image: the chosen preset arrives as its value.
+REGION_PATTERN = r"nkr:(?P<job>[0-9a-f]{32})"
+
+
+def region_menu_id(job_id: UUID) -> str:
+    return f"nkr:{job_id.hex}"
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,24 @@ from uuid import UUID
 from PIL import Image
 
 from bot.services import formatting
-from bot.services.custom_ids import Action, ButtonId
+from bot.services.custom_ids import Action, ButtonId, region_menu_id
 from bot.services.ports import ImageStore, JobState, JobView, Store
 from bot.services.upload import DEFAULT_LIMIT, fit_upload
+from inference.canvas import REGION_LABELS
+from inference.edits import EDIT_KINDS
 from pipeline.contracts import JobEvent, JobKind
 from pipeline.contracts import JobEventKind as EventKind
 from pipeline.errors import member_message
 
 log = logging.getLogger(__name__)
 
-GRID_KINDS = (JobKind.IMAGINE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG, JobKind.REROLL)
+GRID_KINDS = (
+    JobKind.IMAGINE,
+    JobKind.VARY_SUBTLE,
+    JobKind.VARY_STRONG,
+    JobKind.REROLL,
+    *EDIT_KINDS,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,9 @@ class Button:
     url: str | None = None
     emoji: str | None = None
     style: str = "secondary"  # primary, secondary, danger (link when url is set)
+    # A select menu instead of a button when set: (value, label) per option; `label` is its
+    # placeholder (the Vary (Region) presets).
+    options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,12 @@ def grid_buttons(job_id: UUID, withheld: Sequence[int] = ()) -> tuple[Button, ..
     return tuple(buttons)
 
 
-def upscale_buttons(job_id: UUID, web_url: str | None) -> tuple[Button, ...]:
+def upscale_buttons(
+    job_id: UUID, web_url: str | None, size: tuple[int, int] | None = None, draw: bool = False
+) -> tuple[Button, ...]:
+    """Vary/Upscale; the editing rows (zoom, pan, square when not square, the Vary (Region)
+    presets, and Draw the region… when the web editor is available); Share and Web."""
+
     def make(action: Action, label: str, row: int, emoji: str | None = None) -> Button:
         return Button(label, row, ButtonId(action, job_id).encode(), emoji=emoji)
 
@@ -114,10 +130,29 @@ def upscale_buttons(job_id: UUID, web_url: str | None) -> tuple[Button, ...]:
         make(Action.VARY_STRONG, "Vary (Strong)", 0),
         make(Action.UPSCALE_SUBTLE, "Upscale (Subtle)", 0),
         make(Action.UPSCALE_CREATIVE, "Upscale (Creative)", 0),
-        make(Action.SHARE, "Share", 1, emoji="⭐"),
+        make(Action.ZOOM_2, "Zoom Out 2x", 1),
+        make(Action.ZOOM_15, "Zoom Out 1.5x", 1),
+        make(Action.ZOOM_CUSTOM, "Custom Zoom", 1),
     ]
+    if size is not None and size[0] != size[1]:
+        buttons.append(make(Action.SQUARE, "Make Square", 1))
+    buttons += [
+        make(Action.PAN_LEFT, "", 2, emoji="⬅️"),
+        make(Action.PAN_RIGHT, "", 2, emoji="➡️"),
+        make(Action.PAN_UP, "", 2, emoji="⬆️"),
+        make(Action.PAN_DOWN, "", 2, emoji="⬇️"),
+        Button(
+            "Vary (Region)…",
+            3,
+            region_menu_id(job_id),
+            options=tuple(REGION_LABELS.items()),
+        ),
+        make(Action.SHARE, "Share", 4, emoji="⭐"),
+    ]
+    if draw:
+        buttons.append(make(Action.DRAW_REGION, "Draw the region…", 4, emoji="🖌️"))
     if web_url:
-        buttons.append(Button("Web", 1, url=web_url, emoji="🔗"))
+        buttons.append(Button("Web", 4, url=web_url, emoji="🔗"))
     return tuple(buttons)
 
 
@@ -262,7 +297,7 @@ class DeliveryService:
                 return Outgoing(content + formatting.withheld_note(1), (), (), notify=job.user_id)
             grid = await self._images.read(result.image_keys[0])
             web = f"{self._gallery_url}/j/{job.id.hex}" if self._gallery_url else None
-            buttons = upscale_buttons(job.id, web)
+            buttons = upscale_buttons(job.id, web, (result.width, result.height))
         upload = await asyncio.to_thread(fit_upload, grid, stem, limit)
         if upload.note:
             content += f"\n-# {upload.note}"

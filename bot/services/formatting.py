@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable
 from uuid import UUID
 
-from pipeline.contracts import JobKind, JobSpec
+from inference.edits import EDIT_KINDS, edit_label
+from pipeline.contracts import JobKind, JobSpec, UpscaleMode
 
 # Discord messages hold 2000 characters; leave room for the mention and the status.
 _PROMPT_ROOM = 1700
@@ -38,7 +39,11 @@ def shown_prompt(spec: JobSpec) -> str:
 def _line(spec: JobSpec, mention: str, status: str) -> str:
     label = _KIND_LABEL.get(spec.kind)
     lead = f"**{shown_prompt(spec)}** — "
-    if label:
+    if spec.kind in EDIT_KINDS:  # made from one upscaled image: no tile number
+        lead += f"{edit_label(spec)} by "
+    elif spec.upscale_mode is UpscaleMode.PICK and spec.source:
+        lead += f"Image #{spec.source.index} by "
+    elif label:
         tile = f" #{spec.source.index}" if spec.source else ""
         lead += f"{label}{tile} by "
     return f"{lead}{mention} ({status})"

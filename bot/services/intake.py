@@ -41,7 +41,7 @@ from bot.services.ports import (
     Resolver,
     Store,
 )
-from pipeline.contracts import JobKind, JobSpec, UpscaleMode
+from pipeline.contracts import EditSpec, JobKind, JobSpec, UpscaleMode
 from prompt import PromptError, parse_prompt
 from prompt.request import ImagineParams
 
@@ -247,6 +247,7 @@ class IntakeService:
         index: int | None = None,
         upscale_mode: UpscaleMode | None = None,
         remix_prompt: str | None = None,
+        edit: EditSpec | None = None,
     ) -> Queued:
         """U/V/🔄 and the post-upscale buttons: a new job derived from a finished one.
 
@@ -269,7 +270,9 @@ class IntakeService:
                 raise JobNotFound(f"That job has no image {index}.")
             source_key = parent.result.image_keys[index - 1]
         if kind is not JobKind.UPSCALE or params is not None:
-            return await self._derive(who, parent, kind, index, source_key, upscale_mode, params)
+            return await self._derive(
+                who, parent, kind, index, source_key, upscale_mode, params, edit
+            )
         # One upscale per tile and mode: a second press (or a double click) shows the first.
         key = (parent.id, index or 0, (upscale_mode or UpscaleMode.SUBTLE).value)
         async with self._upscaling.setdefault(key, asyncio.Lock()):
@@ -288,6 +291,7 @@ class IntakeService:
         source_key: str | None,
         upscale_mode: UpscaleMode | None,
         params: ImagineParams | None,
+        edit: EditSpec | None = None,
     ) -> Queued:
         account = await self._store.account(who.user_id)
         job_id = uuid.uuid4()
@@ -301,6 +305,7 @@ class IntakeService:
                 upscale_mode=upscale_mode,
                 params=params,
                 prefs=account.prefs,
+                edit=edit,
             )
         )
         new = NewJob(

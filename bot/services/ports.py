@@ -15,7 +15,7 @@ from typing import Protocol
 from uuid import UUID
 
 from db.models import JobState
-from pipeline.contracts import JobKind, JobResult, JobSpec, UpscaleMode
+from pipeline.contracts import EditSpec, JobKind, JobResult, JobSpec, UpscaleMode
 from pipeline.events import DeliveredEvent
 from prompt.request import ImagineParams
 
@@ -192,8 +192,10 @@ class Resolver(Protocol):
         upscale_mode: UpscaleMode | None = None,
         params: ImagineParams | None = None,
         prefs: UserPrefs | None = None,
+        edit: EditSpec | None = None,
     ) -> JobSpec:
-        """U/V/🔄 from a finished parent; `params` replaces the prompt (remix)."""
+        """U/V/🔄 and the edits from a finished parent; `params` replaces the prompt (remix);
+        `edit` says what an edit does (zoom factor, pan direction, region)."""
         ...
 
 

@@ -5,6 +5,14 @@ from __future__ import annotations
 from uuid import UUID
 
 from bot.services.ports import UserPrefs
+from inference.edits import (
+    EDIT_KINDS,
+    pan_spec,
+    pick_spec,
+    region_spec,
+    square_spec,
+    zoom_spec,
+)
 from inference.errors import (
     BadRequestError,
     UnknownLoraError,
@@ -16,12 +24,13 @@ from inference.resolve import (
     UserDefaults,
     check_upscale_size,
     imagine_spec,
+    random_seed,
     reroll_spec,
     resolve,
     upscale_spec,
     vary_spec,
 )
-from pipeline.contracts import JobKind, JobSpec, UpscaleMode
+from pipeline.contracts import EditSpec, JobKind, JobSpec, UpscaleMode
 from prompt.request import ImagineParams
 
 # What a member can fix by changing the prompt: shown like a parser error, nothing charged.
@@ -61,7 +70,14 @@ class RegistryResolver:
         upscale_mode: UpscaleMode | None = None,
         params: ImagineParams | None = None,
         prefs: UserPrefs | None = None,
+        edit: EditSpec | None = None,
     ) -> JobSpec:
+        if kind in EDIT_KINDS:
+            if index is None or source_key is None:
+                raise BadRequestError(f"{kind.value} needs the image it starts from")
+            return self._edit(job_id, parent, kind, index, source_key, edit or EditSpec(), params)
+        if kind is JobKind.REROLL and parent.kind in EDIT_KINDS:
+            return self._edit_again(job_id, parent, params, prefs)
         if params is not None:
             # Remix: the edited prompt, resolved afresh, stands in for the parent's request.
             generation = resolve(params, self._registry, defaults_of(prefs))
@@ -70,6 +86,8 @@ class RegistryResolver:
             return reroll_spec(parent, job_id=job_id)
         if index is None or source_key is None:
             raise BadRequestError(f"{kind.value} needs a tile of the image it starts from")
+        if kind is JobKind.UPSCALE and upscale_mode is UpscaleMode.PICK:
+            return pick_spec(parent, index, source_key, job_id=job_id)
         if kind is JobKind.UPSCALE:
             mode = upscale_mode or UpscaleMode.SUBTLE
             entry = self._registry.model(parent.generation.model)
@@ -79,3 +97,50 @@ class RegistryResolver:
             strong = kind is JobKind.VARY_STRONG
             return vary_spec(parent, index, strong, source_key, job_id=job_id)
         raise BadRequestError(f"{kind.value} is not a follow-up job")
+
+    def _edit(
+        self,
+        job_id: UUID,
+        parent: JobSpec,
+        kind: JobKind,
+        index: int,
+        key: str,
+        edit: EditSpec,
+        params: ImagineParams | None,
+    ) -> JobSpec:
+        """Zoom, pan, square, vary_region from one image (inference/edits.py); sizes and the
+        model's pixel limit are checked here, before anything is charged."""
+        registry = self._registry
+        if kind is JobKind.ZOOM:
+            factor = edit.factor or 2.0
+            return zoom_spec(parent, index, factor, key, registry, params, job_id=job_id)
+        if kind is JobKind.PAN:
+            if edit.direction is None:
+                raise BadRequestError("a pan needs a direction")
+            return pan_spec(parent, index, edit.direction, key, registry, params, job_id=job_id)
+        if kind is JobKind.SQUARE:
+            return square_spec(parent, index, key, registry, params, job_id=job_id)
+        return region_spec(
+            parent,
+            index,
+            key,
+            registry,
+            region=edit.region,
+            shapes=edit.shapes,
+            params=params,
+            job_id=job_id,
+        )
+
+    def _edit_again(
+        self, job_id: UUID, parent: JobSpec, params: ImagineParams | None, prefs: UserPrefs | None
+    ) -> JobSpec:
+        """🔄 on an edit's grid: the same edit of the same image, new seeds (and a remixed
+        prompt at the same canvas size)."""
+        gen = parent.generation
+        if params is not None:
+            fresh = resolve(params, self._registry, defaults_of(prefs))
+            gen = fresh.model_copy(update={"width": gen.width, "height": gen.height})
+        gen = gen.model_copy(update={"seed": random_seed()})
+        return parent.model_copy(
+            update={"job_id": job_id, "params": params or parent.params, "generation": gen}
+        )

@@ -73,7 +73,10 @@ class SqlStore:
             user_id=new.user_id,
             kind=DbJobKind(spec.kind.value),
             request=spec.model_dump(mode="json"),
-            cost_milli=job_cost_milli(
+            # Picking a tile of a pan's grid paints nothing: it costs nothing.
+            cost_milli=0
+            if spec.upscale_mode is UpscaleMode.PICK
+            else job_cost_milli(
                 gen.width, gen.height, gen.steps, gen.batch, chunks=generation_chunks(spec)
             ),
             interaction_id=new.interaction_id,

@@ -18,25 +18,27 @@ from typing import Any
 import torch
 from PIL import Image
 
+from inference.edits import EDIT_KINDS
 from inference.errors import BadRequestError, EngineError, ModelFileError, NaNOutputError
 from inference.errors import OutOfMemoryError as GpuOutOfMemoryError
 from inference.infotext import build_infotext
 from inference.registry import Registry
 from inference.resolve import denoise_strength, tile_seed
 from inference.settings import WorkerSettings
-from inference.worker import precision
+from inference.worker import inpaint, precision
 from inference.worker.compiled import Compiler
 from inference.worker.job_args import embeds, task_kwargs
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
 from inference.worker.output import Clock, EngineOutput
+from inference.worker.pick import pick
 from inference.worker.pipelines import LoadedUnclip, PipelineCache
 from inference.worker.previews import PreviewCadence
 from inference.worker.prompt_encoding import encode_prompt
 from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from inference.worker.tiling import circular_padding
-from pipeline.contracts import JobKind, JobSpec
+from pipeline.contracts import JobKind, JobSpec, UpscaleMode
 
 __all__ = ["Engine", "EngineOutput", "ProgressFn", "default_device"]
 
@@ -62,6 +64,8 @@ class _Job:
     strength: float | None
     seeds: list[int]
     unclip: LoadedUnclip | None
+    edit: inpaint.EditCanvas | None = None  # zoom, pan, square, vary_region
+    loras: bool = True  # whether the job's LoRAs ran (not on unCLIP nor an inpainting model)
 
 
 class Engine:
@@ -148,9 +152,12 @@ class Engine:
         spec: JobSpec,
         source: Image.Image | None = None,
         on_progress: ProgressFn | None = None,
+        *,
+        mask: Image.Image | None = None,
     ) -> EngineOutput:
+        """`mask`: the stored mask PNG of a Vary (Region) job that has one (white = paint)."""
         try:
-            return self._run(spec, source, on_progress)
+            return self._run(spec, source, on_progress, mask)
         except torch.OutOfMemoryError:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
@@ -162,15 +169,22 @@ class Engine:
 
     @torch.inference_mode()
     def _run(
-        self, spec: JobSpec, source: Image.Image | None, on_progress: ProgressFn | None
+        self,
+        spec: JobSpec,
+        source: Image.Image | None,
+        on_progress: ProgressFn | None,
+        mask: Image.Image | None = None,
     ) -> EngineOutput:
         gen = spec.generation
-        needs_source = spec.kind in (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG)
-        if needs_source and source is None:
+        followups = (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG, *EDIT_KINDS)
+        if spec.kind in followups and source is None:
             raise BadRequestError(f"a {spec.kind.value} job needs its source image")
         clock = Clock(self.device)
         checker = self.safety_checker()  # first: a bad [safety_checker] fails fast
-        job = self._job(spec)
+        if spec.upscale_mode is UpscaleMode.PICK:
+            assert source is not None
+            return pick(spec, source, checker, clock)
+        job = self._job(spec, source, mask)
         with clock("text_encode"):
             encoded = encode_prompt(job.encoders, gen.parts, gen.negative_prompt, gen.clip_skip)
             if not encoded.finite():  # checked before the first step: no GPU time wasted
@@ -185,10 +199,12 @@ class Engine:
                 nsfw = checker.flags(images)
         else:
             nsfw = [False] * len(images)
-        # The PNG says what ran: unCLIP takes no LoRAs, so its text lists none.
-        ran = gen.model_copy(update={"loras": ()}) if job.unclip is not None else gen
+        # The PNG says what ran: unCLIP and inpainting models take no LoRAs, so list none.
+        ran = gen if job.loras else gen.model_copy(update={"loras": ()})
+        extra = job.edit.fields if job.edit is not None else None
         infotexts = [
-            build_infotext(ran, seed=s, denoising_strength=job.strength) for s in job.seeds
+            build_infotext(ran, seed=s, denoising_strength=job.strength, extra=extra)
+            for s in job.seeds
         ]
         timings = dict(clock.ms)
         timings["denoise_per_step"] = round(timings["denoise"] / max(steps_run, 1), 2)
@@ -204,9 +220,14 @@ class Engine:
             nsfw=nsfw,
         )
 
-    def _job(self, spec: JobSpec) -> _Job:
+    def _job(
+        self, spec: JobSpec, source: Image.Image | None = None, mask: Image.Image | None = None
+    ) -> _Job:
         gen = spec.generation
         model = self.pipelines.model(gen.model)
+        if spec.kind in EDIT_KINDS:
+            assert source is not None
+            return self._edit_job(spec, model, source, mask)
         unclip = self.pipelines.unclip() if spec.kind == JobKind.VARY_STRONG else None
         strength = denoise_strength(spec, has_unclip=unclip is not None)
         seeds = [tile_seed(gen.seed, i) for i in range(gen.batch)]
@@ -220,6 +241,7 @@ class Engine:
                 strength,
                 seeds,
                 unclip,
+                loras=False,
             )
         else:
             # LoRAs live on the base model's modules, which derived pipelines share.
@@ -235,6 +257,26 @@ class Engine:
                 None,
             )
         pipe.scheduler = make_scheduler(gen.sampler, job.scheduler_config, seed=gen.seed)
+        return job
+
+    def _edit_job(
+        self, spec: JobSpec, model: Any, source: Image.Image, mask: Image.Image | None
+    ) -> _Job:
+        """Zoom, pan, square, vary_region: the inpainting pipeline on a prepared canvas."""
+        gen = spec.generation
+        dedicated = model.dedicated_inpaint
+        edit = inpaint.prepare(spec, source, mask, dedicated)
+        if not dedicated:  # the base model's modules: its LoRAs apply
+            self.loras.apply(model.base, gen.loras)
+        pipe = self.pipelines.inpaint(model)
+        encoders = [(pipe.tokenizer, pipe.text_encoder)]
+        if model.sdxl:
+            encoders.append((pipe.tokenizer_2, pipe.text_encoder_2))
+        seeds = [tile_seed(gen.seed, i) for i in range(gen.batch)]
+        config = model.derived.get("inpaint_scheduler_config", model.scheduler_config)
+        pipe.scheduler = make_scheduler(gen.sampler, config, seed=gen.seed)
+        job = _Job(pipe, config, encoders, model.entry.family, edit.strength, seeds, None)
+        job.edit, job.loras = edit, not dedicated
         return job
 
     def _denoise_and_decode(
@@ -267,7 +309,10 @@ class Engine:
             generator=generators,
             output_type="latent",
         )
-        kwargs.update(task_kwargs(spec, job.pipe, source, job.strength, job.unclip, on_step))
+        if job.edit is not None:
+            kwargs.update(job.edit.pipeline_kwargs(gen.steps, gen.batch, on_step))
+        else:
+            kwargs.update(task_kwargs(spec, job.pipe, source, job.strength, job.unclip, on_step))
         with circular_padding(job.pipe.unet, job.pipe.vae, enabled=gen.tile):
             with clock("denoise"):
                 latents = job.pipe(**kwargs).images
@@ -278,6 +323,8 @@ class Engine:
                 )
             with clock("vae_decode"):
                 images = self._decode(job.pipe, job.family, latents)
+                if job.edit is not None:  # what the member did not select stays as it was
+                    images = job.edit.paste_back(images)
         return images, steps_run
 
     def _decode(self, pipe: Any, family: str, latents: torch.Tensor) -> list[Image.Image]:

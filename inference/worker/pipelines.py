@@ -54,6 +54,10 @@ class LoadedModel:
             self.derived["img2img"] = pipe
         return self.derived["img2img"]
 
+    @property
+    def dedicated_inpaint(self) -> bool:
+        return self.entry.inpaint is not None
+
 
 @dataclass
 class LoadedUnclip:
@@ -160,6 +164,55 @@ class PipelineCache:
             pipe.set_progress_bar_config(disable=True)
             self._unclip = LoadedUnclip(entry, pipe, dict(pipe.scheduler.config))
         return self._unclip
+
+    def inpaint(self, model: LoadedModel) -> Any:
+        """The model's inpainting pipeline: its dedicated checkpoint (models.toml `inpaint`,
+        loaded once), else the base model's weights through the inpainting pipeline, which
+        then repaints by masked img2img (docs/engine.md "Editing")."""
+        if "inpaint" in model.derived:
+            return model.derived["inpaint"]
+        import diffusers
+
+        cls = (
+            diffusers.StableDiffusionXLInpaintPipeline
+            if model.sdxl
+            else diffusers.StableDiffusionInpaintPipeline
+        )
+        entry = model.entry
+        if entry.inpaint is None:
+            pipe = cls.from_pipe(model.base)
+        else:
+            pipe = self._load_inpaint(cls, entry)
+            # Its own scheduler settings, kept before any job replaces its scheduler.
+            model.derived["inpaint_scheduler_config"] = dict(pipe.scheduler.config)
+        pipe.set_progress_bar_config(disable=True)  # not inherited by from_pipe
+        model.derived["inpaint"] = pipe
+        return pipe
+
+    def _load_inpaint(self, cls: Any, entry: ModelEntry) -> Any:
+        assert entry.inpaint is not None
+        what = f"the inpainting model of {entry.name!r}"
+        if entry.inpaint_kind != "hub" and not Path(entry.inpaint).exists():
+            raise ModelFileError(f"{what}: {entry.inpaint} does not exist; fix `inpaint`")
+        extra: dict[str, Any] = {} if entry.family == "sdxl" else {"safety_checker": None}
+        log.info("loading %s from %s", what, entry.inpaint)
+        try:
+            with quiet_loading(entry.inpaint_kind != "hub"):
+                pipe = cls.from_pretrained(entry.inpaint, dtype=self.dtype, **extra)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise _load_error(what, entry.inpaint, exc) from None
+        latent = pipe.vae.config.latent_channels
+        if pipe.unet.config.in_channels != 2 * latent + 1:
+            raise ModelFileError(
+                f"{what} ({entry.inpaint}) is not an inpainting checkpoint (its UNet takes "
+                f"{pipe.unet.config.in_channels} channels, not {2 * latent + 1}): remove "
+                "`inpaint` to repaint with the base model"
+            )
+        pipe.to(self.device)
+        if entry.family != "sdxl":
+            self._load_embeddings(pipe)
+        # Not compiled and without LoRA slots (rare jobs, as Stable unCLIP): its UNet is its own.
+        return pipe
 
     def _load(self, entry: ModelEntry) -> LoadedModel:
         import diffusers

@@ -1,4 +1,5 @@
-"""Shared by `nanke imagine / upscale / vary`: the engine, the progress bar and job folders.
+"""Shared by `nanke imagine / upscale / vary` (and the edits, nanke/commands/edit_jobs.py):
+the engine, the progress bar and job folders.
 
 A job folder holds `1.png` … `4.png`, `grid.png` (for grids) and `job.json`: the JobSpec as
 run, the JobResult (file names as keys, seeds, timings) and the models.toml it used. Heavy
@@ -105,11 +106,14 @@ def run_engine(
     source: Any = None,
     label: str = "painting",
     engine: Any = None,
+    mask: Any = None,
 ) -> Any:
     """Run one job; pass `engine` to keep its models loaded across several jobs."""
     engine = engine or make_engine(registry)
     progress = _Progress(label)
     try:
+        if mask is not None:  # only edits take a mask
+            return engine.run(spec, source=source, on_progress=progress, mask=mask)
         return engine.run(spec, source=source, on_progress=progress)
     finally:
         progress.close()

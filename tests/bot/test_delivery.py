@@ -186,9 +186,19 @@ async def test_an_upscale_gets_the_vary_upscale_share_and_web_buttons(rig):
         "Vary (Strong)",
         "Upscale (Subtle)",
         "Upscale (Creative)",
+        "Zoom Out 2x",
+        "Zoom Out 1.5x",
+        "Custom Zoom",
+        "⬅️",
+        "➡️",
+        "⬆️",
+        "⬇️",
+        "Vary (Region)…",
         "Share",
         "Web",
     ]
+    rows = [b.row for b in final.buttons]
+    assert max(rows) <= 4 and all(rows.count(r) <= 5 for r in rows), "Discord's 5×5"
     assert final.buttons[-1].url == f"https://g.example/j/{up.job.id.hex}"
     assert final.content.startswith("**a fox** — Upscaled #3 by <@7>")
 

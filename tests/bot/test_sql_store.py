@@ -16,7 +16,7 @@ from bot.services.ports import GuildConfig, JobState, Mode, UserPrefs
 from bot.services.sql_store import SqlStore
 from db import jobs
 from db.plans import Plan
-from pipeline.contracts import JobKind
+from pipeline.contracts import JobKind, UpscaleMode
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 _ids = itertools.count(7_000_000_000_000)
@@ -342,3 +342,44 @@ async def test_a_pending_batch_is_kept_in_the_database(intake, store):
     confirmed = await restarted.confirm(result.confirm_token, who(user, 78))
     assert len(confirmed.queued) == 5
     assert await store.pending(result.confirm_token) is None
+
+
+async def test_edits_are_stored_and_priced_by_their_pixels(intake, store, pg_sessions):
+    """Issue 14: zoom, pan and Vary (Region) jobs on Postgres, charged like any job by the
+    pixels and steps they paint; /info lists them."""
+    from bot.exts.info import PRICING
+    from pipeline.contracts import EditSpec, PanDirection
+
+    user = next(_ids)
+    await store.grant(user, 20, by=1)
+    grid = (await intake.imagine(who(user), "a fox")).queued[0].job
+    await _finish(pg_sessions, grid.id, 4)
+    up = (await intake.follow_up(who(user), grid.id, JobKind.UPSCALE, 1)).job
+    await _finish(pg_sessions, up.id, 1)
+    pan = (
+        await intake.follow_up(
+            who(user), up.id, JobKind.PAN, 1, edit=EditSpec(direction=PanDirection.LEFT)
+        )
+    ).job
+    zoom = (await intake.follow_up(who(user), up.id, JobKind.ZOOM, 1, edit=EditSpec(factor=2))).job
+    region = (
+        await intake.follow_up(
+            who(user), up.id, JobKind.VARY_REGION, 1, edit=EditSpec(region="top")
+        )
+    ).job
+    stored = await store.job(pan.id)
+    assert stored is not None and stored.kind is JobKind.PAN
+    assert stored.spec.edit == pan.spec.edit and stored.spec.source == pan.spec.source
+    # A 512² grid; the upscale is 1024²: a pan paints 4 × 1536×1024, a region 4 × 1024².
+    assert zoom.cost_milli == grid.cost_milli
+    assert pan.cost_milli == grid.cost_milli * 6
+    assert region.cost_milli == grid.cost_milli * 4
+    assert "Zoom Out, Pan, Make Square and Vary (Region)" in PRICING
+    # U on the pan's grid picks a tile as it is: free, and a second press shows the first.
+    await _finish(pg_sessions, pan.id, 4)
+    credits = (await store.account(user)).credits_left_milli
+    pick = await intake.follow_up(who(user), pan.id, JobKind.UPSCALE, 2, UpscaleMode.PICK)
+    assert pick.job.cost_milli == 0 and pick.job.spec.generation.width == 1536
+    again = await intake.follow_up(who(user), pan.id, JobKind.UPSCALE, 2, UpscaleMode.PICK)
+    assert again.reused and again.job.id == pick.job.id
+    assert (await store.account(user)).credits_left_milli == credits

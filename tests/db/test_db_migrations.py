@@ -103,3 +103,38 @@ async def test_0004_makes_every_existing_gallery_private(fresh_postgres_url: str
             )
     finally:
         await engine.dispose()
+
+
+async def test_0007_lets_jobs_be_edits_on_both_databases(
+    fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    """Zoom, pan, square and vary_region jobs are stored; an unknown kind still is not."""
+    edits = ("zoom", "pan", "square", "vary_region")
+    pg = create_engine(fresh_postgres_url)
+    lite = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'nanke.db'}")
+    try:
+        for engine in (pg, lite):
+            await upgrade(engine)
+        async with pg.connect() as conn:
+            pg_check = await conn.scalar(
+                text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :n"),
+                {"n": "ck_jobs_kind"},
+            )
+        async with lite.connect() as conn:
+            lite_table = await conn.scalar(
+                text("SELECT sql FROM sqlite_master WHERE name = 'jobs'")
+            )
+        for definition in (pg_check, lite_table):
+            assert all(f"'{kind}'" in definition for kind in edits), definition
+            assert "'imagine'" in definition and "'bogus'" not in definition
+        assert lite_table.count("CONSTRAINT ck_jobs_kind") == 1
+        await downgrade(pg, "0004")  # no edit jobs: the old constraint comes back
+        async with pg.connect() as conn:
+            old = await conn.scalar(
+                text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :n"),
+                {"n": "ck_jobs_kind"},
+            )
+        assert "'zoom'" not in old and "'reroll'" in old
+    finally:
+        await pg.dispose()
+        await lite.dispose()

@@ -37,3 +37,23 @@ def test_sdxl_imagine_clip_skip_and_upscale(xl: tuple[Any, Path]) -> None:
     assert diff(engine.run(spec(registry, "a castle", model="xl", batch=2)), out) > 0.5
     up = engine.run(upscale_spec(job, 2, UpscaleMode.SUBTLE, "k/2.png"), source=out.images[1])
     assert up.images[0].size == (128, 128) and up.seeds == [out.seeds[1]]
+
+
+def test_sdxl_pan_keeps_the_source_through_the_xl_inpainting_pipeline(
+    xl: tuple[Any, Path],
+) -> None:
+    """No inpainting checkpoint: the base SDXL model repaints by masked img2img."""
+    from inference.edits import pan_spec
+    from pipeline.contracts import PanDirection
+
+    registry, engine = xl
+    job = spec(registry, model="xl", batch=1)
+    source = engine.run(job).images[0]
+    panned = engine.run(pan_spec(job, 1, PanDirection.RIGHT, "k/1.png", registry), source=source)
+    assert [img.size for img in panned.images] == [(128, 64)] * 4
+    kept = np.asarray(source, dtype=np.int16)
+    for image in panned.images:
+        assert np.array_equal(np.asarray(image, dtype=np.int16)[:, :64], kept)
+    assert type(engine.pipelines.model("xl").derived["inpaint"]).__name__ == (
+        "StableDiffusionXLInpaintPipeline"
+    )

@@ -40,10 +40,20 @@ async def test_u2_posts_the_upscaled_tile_with_its_own_buttons(scene):
         "Vary (Strong)",
         "Upscale (Subtle)",
         "Upscale (Creative)",
+        # The editing rows (tests/bot/sim/test_edit_buttons.py); pans are arrows only and the
+        # Vary (Region) presets are a menu. Make Square only under a wide or tall image.
+        "Zoom Out 2x",
+        "Zoom Out 1.5x",
+        "Custom Zoom",
+        None,
+        None,
+        None,
+        None,
+        None,
         "Share",
         "Web",
     ]
-    web = message.components[1]["components"][1]
+    web = message.components[4]["components"][1]
     assert web["url"] == f"https://gallery.example/j/{upscale.id.hex}"
     assert message.attachments[0].filename.endswith(".png")
 
