@@ -116,7 +116,7 @@ async def record_names(
     if guild_name is not None:
         await session.execute(
             insert(session, Guild)
-            .values(id=guild_id, name=guild_name)
+            .values(id=guild_id, name=guild_name, created_at=now, updated_at=now)
             .on_conflict_do_update(index_elements=[Guild.id], set_={"name": guild_name})
         )
     if member_name is not None:

@@ -95,7 +95,7 @@ def command(
             )
             models = tuple(m.strip() for m in answer.split(","))
     assert token is not None and mode in MODES
-    answers = Answers(token, mode, models or DEFAULT_MODELS, application_id)  # type: ignore[arg-type]
+    answers = Answers(token, mode, models or DEFAULT_MODELS, application_id)
     try:
         found = plan(answers)
         written = write(target, found, force=force)
