@@ -207,6 +207,8 @@ def next_steps(mode: Mode, models: tuple[str, ...], toml: Path) -> list[str]:
     else:
         fetch = [f"docker compose run --rm models pull {m}" for m in models]
     return [
+        # The containers' user (uid 1000) writes models.toml and reads the weights.
+        f"sudo chown -R 1000:1000 {PRODUCTION_MODELS_DIR}",
         "docker compose build",
         *fetch,
         "docker compose up -d",

@@ -89,8 +89,10 @@ def test_production_non_interactive_makes_strong_distinct_secrets(tmp_path: Path
         )  # fmt: skip
         assert code == 0, out
         runs.append(_env(folder / ".env"))
-        assert "docker compose run --rm models pull sdxl" in out
-        assert "docker compose up -d" in out
+        steps = out[out.index("next") :]
+        assert steps.index("chown -R 1000:1000 models") < steps.index("docker compose build")
+        assert steps.index("docker compose build") < steps.index("models pull sdxl")
+        assert steps.index("models pull sd21-unclip") < steps.index("docker compose up -d")
     first, second = runs
     secrets = [first["POSTGRES_PASSWORD"], first["MINIO_ROOT_PASSWORD"]]
     secrets.append(first["FLOWER_BASIC_AUTH"].split(":", 1)[1])
