@@ -171,6 +171,8 @@ ok "tiny models and models.toml in $tmp/models (mounted read-only at /models)"
 
 step "the stack, driven through a fake Discord"
 bind=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}')
+# Debian's engine (20.10) leaves the default bridge's gateway out of its IPAM config: docker0's.
+[ -n "$bind" ] || bind=$(ip -4 -o addr show docker0 2>/dev/null | awk '{print $4}' | cut -d/ -f1)
 [ -n "$bind" ] || fail "no docker0 bridge address for the fake Discord"
 "$py" docker/smoke/drive.py --bind "$bind" --gallery-port "$gallery_port" --user-id "$user_id" \
   --count-file "$tmp.count" -- "${compose[@]}" &
