@@ -80,15 +80,6 @@ class PublicEntry:
     guild_name: str | None = None
 
 
-def _author_name() -> tuple[Any, ColumnElement[bool]]:
-    """The member_names table and its join to gallery_entries (an outer join: None when the
-    name was never recorded)."""
-    on = and_(
-        MemberName.guild_id == GalleryEntry.guild_id, MemberName.user_id == GalleryEntry.user_id
-    )
-    return MemberName, on
-
-
 def _is_public() -> ColumnElement[bool]:
     return and_(Guild.gallery_public.is_(True), Guild.allowed.is_(True))
 
@@ -310,7 +301,14 @@ async def public_entry(session: AsyncSession, image_id: uuid.UUID) -> PublicEntr
         )
         .join(Image, Image.id == GalleryEntry.image_id)
         .join(Guild, Guild.id == GalleryEntry.guild_id)
-        .outerjoin(*_author_name())
+        # An outer join: None when the author's name was never recorded.
+        .outerjoin(
+            MemberName,
+            and_(
+                MemberName.guild_id == GalleryEntry.guild_id,
+                MemberName.user_id == GalleryEntry.user_id,
+            ),
+        )
         .where(GalleryEntry.image_id == image_id, _is_public())
     )
     r = (await session.execute(stmt)).first()
