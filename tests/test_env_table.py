@@ -3,6 +3,7 @@ what Settings produces (so a new or changed setting cannot leave the docs behind
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -91,3 +92,11 @@ def test_the_command_prints_and_writes_the_table(tmp_path: Path) -> None:
     bare.write_text("# no markers\n")
     refused = CliRunner().invoke(cli, ["config", "env-table", "--write", str(bare)])
     assert refused.exit_code == 1 and "no env-table markers" in refused.output
+
+
+def test_every_variable_compose_reads_is_documented() -> None:
+    compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", compose))
+    assert {"POSTGRES_PASSWORD", "NANKE_MODELS_DIR", "FLOWER_BASIC_AUTH"} <= used
+    page = DEPLOY.read_text(encoding="utf-8")
+    assert sorted(v for v in used if f"`{v}`" not in page) == []
