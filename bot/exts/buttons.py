@@ -92,6 +92,19 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     await post_queued(bot, interaction, (queued,))
 
 
+def display_names(interaction: discord.Interaction, author_id: int) -> DisplayNames:
+    """The server's name and the author's display name there, as this interaction shows them
+    (the bot has no members intent: another member's name only if it happens to be cached)."""
+    guild = interaction.guild
+    if interaction.user.id == author_id:
+        member: discord.abc.User | None = interaction.user
+    else:
+        member = guild.get_member(author_id) if guild else None
+    return DisplayNames(
+        guild=guild.name if guild else None, member=member.display_name if member else None
+    )
+
+
 async def _share(bot: NankeBot, interaction: discord.Interaction, pressed: ButtonId) -> None:
     """⭐: post the upscaled image to the server's gallery channel, once."""
     job, guild = await bot.intake.job_for_presser(pressed.job_id, requester(interaction))
@@ -122,19 +135,6 @@ async def _share(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     if entry_id and bot.deps.gallery:  # /gallery remove deletes this post with the entry
         await bot.deps.gallery.record_post(entry_id, posted.channel.id, posted.id)
     await interaction.followup.send(f"Shared to {channel}. ⭐", ephemeral=True)
-
-
-def display_names(interaction: discord.Interaction, author_id: int) -> DisplayNames:
-    """The server's name and the author's display name there, as this interaction shows them
-    (the bot has no members intent: another member's name only if it happens to be cached)."""
-    guild = interaction.guild
-    if interaction.user.id == author_id:
-        member: discord.abc.User | None = interaction.user
-    else:
-        member = guild.get_member(author_id) if guild else None
-    return DisplayNames(
-        guild=guild.name if guild else None, member=member.display_name if member else None
-    )
 
 
 class RemixModal(discord.ui.Modal, title="Remix"):
