@@ -8,11 +8,19 @@ from pydantic import BaseModel, Field, SecretStr
 
 
 class DiscordSettings(BaseModel):
-    token: SecretStr | None = None
-    # Discord user ids that are Nanke admins everywhere, beside members with Manage Server.
-    admin_ids: list[int] = Field(default_factory=list)
-    # Guilds to sync slash commands to at once (global sync can take up to an hour).
-    dev_guild_ids: list[int] = Field(default_factory=list)
+    token: SecretStr | None = Field(
+        default=None, description="The bot token (developer portal → Bot); never logged."
+    )
+    admin_ids: list[int] = Field(
+        default_factory=list,
+        description="Discord user ids that are Nanke admins everywhere, beside members with "
+        "Manage Server (JSON list).",
+    )
+    dev_guild_ids: list[int] = Field(
+        default_factory=list,
+        description="Servers to sync slash commands to at once (global sync can take up to an "
+        "hour; JSON list).",
+    )
 
 
 class BotConfig(Protocol):

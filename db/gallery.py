@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import UTCDateTime
 from db.dialect import dialect_name, hours_between, insert
-from db.models import GalleryEntry, GalleryLike, Image
+from db.models import GalleryEntry, GalleryLike, Guild, Image, MemberName
 
 # A listing query (entry columns joined with its image).
 _Query = Select[*tuple[Any, ...]]
@@ -88,6 +88,47 @@ async def share(
     )
     assert existing is not None
     return Shared(existing, False)
+
+
+# Discord's limits: a server name is at most 100 characters, a display name 32.
+NAME_MAX = 100
+
+
+def _clean(name: str | None) -> str | None:
+    """A name to show: control characters and surrounding blanks dropped, None if empty."""
+    if name is None:
+        return None
+    kept = "".join(c for c in name if c.isprintable()).strip()
+    return kept[:NAME_MAX] or None
+
+
+async def record_names(
+    session: AsyncSession,
+    guild_id: int,
+    guild_name: str | None,
+    user_id: int,
+    member_name: str | None,
+    now: datetime,
+) -> None:
+    """Remember the names the web gallery shows, as Discord showed them at this share: the
+    server's and the member's display name there (the latest share wins)."""
+    guild_name, member_name = _clean(guild_name), _clean(member_name)
+    if guild_name is not None:
+        await session.execute(
+            insert(session, Guild)
+            .values(id=guild_id, name=guild_name, created_at=now, updated_at=now)
+            .on_conflict_do_update(index_elements=[Guild.id], set_={"name": guild_name})
+        )
+    if member_name is not None:
+        stmt = insert(session, MemberName).values(
+            guild_id=guild_id, user_id=user_id, display_name=member_name, updated_at=now
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[MemberName.guild_id, MemberName.user_id],
+                set_={"display_name": member_name, "updated_at": now},
+            )
+        )
 
 
 async def like(session: AsyncSession, entry_id: uuid.UUID, user_id: int, now: datetime) -> bool:

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import UTCDateTime
-from db.models import GalleryEntry, Guild, Image, Job
+from db.models import GalleryEntry, Guild, Image, Job, MemberName
 
 BrowseSort = Literal["new", "top", "trending"]
 TRENDING_OFFSET_HOURS = 2.0
@@ -49,6 +49,7 @@ MAX_PAGE = 200
 class PublicGuild:
     guild_id: int
     entries: int
+    name: str | None = None  # as Discord showed it at the latest share (None: never seen)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class BrowseRow:
     created_at: datetime
     width: int
     height: int
+    author_name: str | None  # the member's display name at their latest share
     sort_key: tuple[Any, ...]  # pass back as `after` for the next page
 
 
@@ -75,6 +77,7 @@ class PublicEntry:
     row: BrowseRow
     storage_key: str
     made: Provenance
+    guild_name: str | None = None
 
 
 def _is_public() -> ColumnElement[bool]:
@@ -121,19 +124,26 @@ async def public_guilds(session: AsyncSession) -> list[PublicGuild]:
     """Guilds with a public gallery and at least one entry, the busiest first."""
     count = func.count(GalleryEntry.id)
     stmt = (
-        select(Guild.id, count)
+        select(Guild.id, count, Guild.name)
         .join(GalleryEntry, GalleryEntry.guild_id == Guild.id)
         .where(_is_public())
-        .group_by(Guild.id)
+        .group_by(Guild.id, Guild.name)
         .order_by(count.desc(), Guild.id)
     )
-    return [PublicGuild(gid, n) for gid, n in (await session.execute(stmt)).all()]
+    return [PublicGuild(gid, n, name) for gid, n, name in (await session.execute(stmt)).all()]
+
+
+async def public_guild_card(session: AsyncSession, guild_id: int) -> PublicGuild | None:
+    """The guild with its name if its gallery is public (it may have no entry yet; entries
+    is not counted here)."""
+    stmt = select(Guild.name).where(Guild.id == guild_id, _is_public())
+    found = (await session.execute(stmt)).first()
+    return PublicGuild(guild_id, 0, found[0]) if found is not None else None
 
 
 async def public_guild(session: AsyncSession, guild_id: int) -> bool:
     """Whether the guild's gallery is public (it may have no entry yet)."""
-    stmt = select(Guild.id).where(Guild.id == guild_id, _is_public())
-    return (await session.execute(stmt)).first() is not None
+    return await public_guild_card(session, guild_id) is not None
 
 
 async def list_entries(
@@ -194,19 +204,26 @@ async def list_entries(
             page.c.created_at,
             Image.width,
             Image.height,
+            MemberName.display_name,
             *key_columns,
         )
         .join(Image, Image.id == page.c.image_id)
+        .outerjoin(
+            MemberName,
+            and_(MemberName.guild_id == page.c.guild_id, MemberName.user_id == page.c.user_id),
+        )
         .order_by(*(k.desc() for k in key_columns))
     )
     result = (await session.execute(stmt)).all()
-    rows = [_row(r[:8], tuple(r[8:])) for r in result[:limit]]
+    rows = [_row(r[:9], tuple(r[9:])) for r in result[:limit]]
     return BrowsePage(rows, more=len(result) > limit)
 
 
 def _row(values: Sequence[Any], key: tuple[Any, ...]) -> BrowseRow:
-    image_id, guild_id, user_id, prompt, likes, created_at, width, height = values
-    return BrowseRow(image_id, guild_id, user_id, prompt, likes, created_at, width, height, key)
+    image_id, guild_id, user_id, prompt, likes, created_at, width, height, name = values
+    return BrowseRow(
+        image_id, guild_id, user_id, prompt, likes, created_at, width, height, name, key
+    )
 
 
 @dataclass(frozen=True)
@@ -278,17 +295,28 @@ async def public_entry(session: AsyncSession, image_id: uuid.UUID) -> PublicEntr
             GalleryEntry.created_at,
             Image.width,
             Image.height,
+            MemberName.display_name,
             Image.key,
+            Guild.name,
         )
         .join(Image, Image.id == GalleryEntry.image_id)
         .join(Guild, Guild.id == GalleryEntry.guild_id)
+        # An outer join: None when the author's name was never recorded.
+        .outerjoin(
+            MemberName,
+            and_(
+                MemberName.guild_id == GalleryEntry.guild_id,
+                MemberName.user_id == GalleryEntry.user_id,
+            ),
+        )
         .where(GalleryEntry.image_id == image_id, _is_public())
     )
     r = (await session.execute(stmt)).first()
     if r is None:
         return None
     made = (await provenance(session, [image_id]))[image_id]
-    return PublicEntry(row=_row(r[:8], (r[5], r[0])), storage_key=r[8], made=made)
+    row = _row(r[:9], (r[5], r[0]))
+    return PublicEntry(row=row, storage_key=r[9], made=made, guild_name=r[10])
 
 
 def _uuid(value: object) -> uuid.UUID | None:

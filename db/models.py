@@ -77,6 +77,9 @@ class Guild(Base):
     gallery_channel_id: Mapped[int | None] = mapped_column(BigInteger)
     # The server's web gallery: off until one of its admins turns it on (/admin gallery).
     gallery_public: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The server's name as Discord showed it at the latest share to its gallery (the web
+    # shows it); None until then.
+    name: Mapped[str | None] = mapped_column(String(100))
     banned_words: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
     nsfw_policy: Mapped[str] = mapped_column(String(8), default="block")
     created_at: Mapped[datetime] = mapped_column(server_default=_now_default())
@@ -246,6 +249,18 @@ class GalleryEntry(Base):
             postgresql_using="gin",
         ).ddl_if(dialect="postgresql"),
     )
+
+
+class MemberName(Base):
+    """A member's display name in one server, as Discord showed it when an image of theirs
+    was last shared to the gallery; the web gallery shows it (the bot never lists members)."""
+
+    __tablename__ = "member_names"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    display_name: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime]
 
 
 class GalleryLike(Base):

@@ -62,10 +62,12 @@ tmp=$(mktemp -d /tmp/nanke-smoke.XXXXXX)
 envfile=$tmp/smoke.env
 compose=(docker compose -p "$project" --env-file "$envfile" -f docker-compose.yml -f docker/compose.smoke.yml)
 driver_pid=
+hub_pid=
 teardown() {
   local rc=$?
   set +e
   [ -n "$driver_pid" ] && kill "$driver_pid" 2>/dev/null
+  [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null
   if [ "$rc" != 0 ] && [ -f "$envfile" ]; then
     step "logs (the run failed)"
     "${compose[@]}" ps -a 2>&1
@@ -169,6 +171,8 @@ ok "tiny models and models.toml in $tmp/models (mounted read-only at /models)"
 
 step "the stack, driven through a fake Discord"
 bind=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}')
+# Debian's engine (20.10) leaves the default bridge's gateway out of its IPAM config: docker0's.
+[ -n "$bind" ] || bind=$(ip -4 -o addr show docker0 2>/dev/null | awk '{print $4}' | cut -d/ -f1)
 [ -n "$bind" ] || fail "no docker0 bridge address for the fake Discord"
 "$py" docker/smoke/drive.py --bind "$bind" --gallery-port "$gallery_port" --user-id "$user_id" \
   --count-file "$tmp.count" -- "${compose[@]}" &
@@ -186,3 +190,23 @@ ok "bot and gallery never restarted"
 uid=$("${compose[@]}" exec -T worker sh -c 'id -u; stat -c %u /data/images /cache/huggingface' | tr '\n' ' ')
 [ "$uid" = "1000 1000 1000 " ] || fail "worker uid / volume owners: $uid"
 ok "worker runs as uid 1000 and owns /data/images and /cache/huggingface (named volumes)"
+
+step "models: the one-shot compose service (docker compose run --rm models pull ...)"
+# A stand-in for the Hugging Face hub on the docker0 address (tests/fixtures/fake_hub.py). The
+# models folder is made writable by uid 1000, as docs/deploy.md tells admins.
+"$py" -m tests.fixtures.fake_hub --bind "$bind" --port-file "$tmp/hub.port" &
+hub_pid=$!
+for _ in $(seq 100); do [ -s "$tmp/hub.port" ] && break; sleep 0.1; done
+[ -s "$tmp/hub.port" ] || fail "the fake hub did not start"
+chown -R 1000:1000 "$tmp/models"
+out=$("${compose[@]}" run --rm -T -e "HF_ENDPOINT=http://host.docker.internal:$(cat "$tmp/hub.port")" \
+  -e HF_HUB_DISABLE_XET=1 models pull someone/tiny-pipe 2>&1) || fail "models pull: $out"
+grep -q '^name = "tiny-pipe"$' "$tmp/models/models.toml" || fail "models.toml lacks tiny-pipe: $out"
+ok "models pull someone/tiny-pipe: added to models.toml in NANKE_MODELS_DIR"
+"${compose[@]}" exec -T worker sh -c 'ls /cache/huggingface/hub/models--someone--tiny-pipe/snapshots/*/unet/config.json' >/dev/null ||
+  fail "the worker's model cache does not hold the pulled model"
+ok "the worker's model cache (HF_HOME volume) holds it"
+! "${compose[@]}" exec -T worker touch /models/written 2>/dev/null || fail "the worker can write /models"
+ok "the worker mounts /models read-only"
+kill "$hub_pid" 2>/dev/null
+hub_pid=

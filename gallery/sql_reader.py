@@ -32,13 +32,13 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def guild_name(guild_id: int) -> str:
-    # The database keeps no guild names (Discord does); a stable short label instead.
-    return f"Server {str(guild_id)[-6:]}"
+def guild_name(guild_id: int, name: str | None = None) -> str:
+    # The name Discord showed at the latest share; before any, a stable short label.
+    return name or f"Server {str(guild_id)[-6:]}"
 
 
-def member_name(user_id: int) -> str:
-    return f"Member {str(user_id)[-6:]}"
+def member_name(user_id: int, name: str | None = None) -> str:
+    return name or f"Member {str(user_id)[-6:]}"
 
 
 def _card(row: browse.BrowseRow) -> EntryCard:
@@ -46,7 +46,7 @@ def _card(row: browse.BrowseRow) -> EntryCard:
         image_id=row.image_id,
         guild_id=row.guild_id,
         prompt=row.prompt,
-        author=Author(row.user_id, member_name(row.user_id)),
+        author=Author(row.user_id, member_name(row.user_id, row.author_name)),
         likes=row.like_count,
         shared_at=row.created_at,
         width=row.width,
@@ -55,7 +55,7 @@ def _card(row: browse.BrowseRow) -> EntryCard:
 
 
 def _guild(found: browse.PublicGuild) -> GuildCard:
-    return GuildCard(found.guild_id, guild_name(found.guild_id), found.entries)
+    return GuildCard(found.guild_id, guild_name(found.guild_id, found.name), found.entries)
 
 
 def recipe_of(entry: browse.PublicEntry) -> Recipe:
@@ -83,9 +83,10 @@ class SqlGalleryReader(GalleryReader):
         return [_guild(g) for g in await browse.public_guilds(self._session)]
 
     async def public_guild(self, guild_id: int) -> GuildCard | None:
-        if not await browse.public_guild(self._session, guild_id):
+        found = await browse.public_guild_card(self._session, guild_id)
+        if found is None:
             return None
-        return GuildCard(guild_id, guild_name(guild_id))
+        return GuildCard(guild_id, guild_name(guild_id, found.name))
 
     async def list_entries(self, guild_id: int, query: ListQuery) -> Page:
         key = cursor.decode(query.sort, query.cursor) if query.cursor else None
@@ -119,7 +120,8 @@ class SqlGalleryReader(GalleryReader):
         if found is None:
             return None
         card = _card(found.row)
-        return EntryDetail(card, guild_name(card.guild_id), recipe_of(found), found.storage_key)
+        name = guild_name(card.guild_id, found.guild_name)
+        return EntryDetail(card, name, recipe_of(found), found.storage_key)
 
     async def image_of_job(self, job_id: UUID) -> UUID | None:
         return await browse.public_image_of_job(self._session, job_id)

@@ -18,25 +18,42 @@ Dtype = Literal["auto", "bfloat16", "float16", "float32"]
 class WorkerSettings(BaseModel):
     """How the engine runs. Env: NANKE_WORKER__DEVICE=cuda:1, NANKE_WORKER__COMPILE=false, …"""
 
-    # "auto": the first CUDA device when there is one, else the CPU; or "cpu", "cuda", "cuda:1".
-    device: str = "auto"
-    # "auto": bfloat16 on a CUDA device that supports it (Ampere and newer), float16 on older
-    # GPUs, float32 on the CPU. bfloat16 needs no VAE upcast; float16 upcasts the VAE only for
-    # families whose VAE overflows in half precision (SDXL).
-    dtype: Dtype = "auto"
-    # torch.compile of the UNet and the VAE decoder. None: on for CUDA, off for the CPU.
-    compile: bool | None = None
-    compile_backend: str = "inductor"
-    # inductor's persistent cache (FX graphs, kernels); None → <data_dir>/compile-cache.
-    compile_cache_dir: Path | None = None
-    # A progress preview every N denoising steps, never at step 1. None: about one per second
-    # of the job, from the step time measured on this worker (at least every 2nd step).
-    preview_every_steps: int | None = Field(default=None, ge=2)
-    # Load every served model and the safety checker, and run one tiny job per shape bucket,
-    # before the worker takes work.
-    warmup: bool = True
-    # torch intra-op threads. None: half the CPU cores (at least 1), so the thread that
-    # encodes, stores and commits finished jobs keeps a core; OpenMP threads busy-wait on a
-    # loaded box, so more is often slower (docs/BENCHMARKS.md).
-    threads: int | None = Field(default=None, ge=1)
-    max_models: int = Field(default=2, ge=1)
+    device: str = Field(
+        default="auto",
+        description="cpu, cuda or cuda:N. auto: the first CUDA device; `nanke worker` refuses "
+        "to start without one (set cpu to allow the CPU), `nanke run` falls back to the CPU.",
+    )
+    # bfloat16 needs no VAE upcast; float16 upcasts the VAE only for families whose VAE
+    # overflows in half precision (SDXL).
+    dtype: Dtype = Field(
+        default="auto",
+        description="auto: bfloat16 on GPUs that support it (Ampere and newer), float16 on "
+        "older ones, float32 on the CPU; or bfloat16, float16, float32.",
+    )
+    compile: bool | None = Field(
+        default=None,
+        description="torch.compile the UNet and VAE decoder; unset: on for CUDA, off on the CPU.",
+    )
+    compile_backend: str = Field(default="inductor", description="The torch.compile backend.")
+    compile_cache_dir: Path | None = Field(
+        default=None,
+        description="inductor's persistent kernel cache; unset: <data_dir>/compile-cache.",
+    )
+    preview_every_steps: int | None = Field(
+        default=None,
+        ge=2,
+        description="A progress preview every N denoising steps; unset: about one a second.",
+    )
+    warmup: bool = Field(
+        default=True,
+        description="Load every model and run one tiny job per shape before taking work.",
+    )
+    # OpenMP threads busy-wait on a loaded box, so more is often slower (docs/BENCHMARKS.md).
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="torch intra-op threads; unset: half the CPU cores (at least 1).",
+    )
+    max_models: int = Field(
+        default=2, ge=1, description="Models a worker keeps loaded at once (least used leaves)."
+    )

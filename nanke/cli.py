@@ -14,9 +14,11 @@ from nanke import __version__
 _COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("nanke.commands.admin", "Operator tools: quotas, plans, web gallery."),
     "bot": ("nanke.commands.bot", "Run the Discord bot."),
+    "config": ("nanke.commands.config", "Settings: print the table of every NANKE_ variable."),
     "doctor": ("nanke.commands.doctor", "Check a deployment: database, broker, models, GPU, ..."),
     "healthcheck": ("nanke.commands.healthcheck", "Container healthcheck: bot, worker or web."),
     "imagine": ("nanke.commands.imagine", "Paint a 2x2 grid for a prompt."),
+    "init": ("nanke.commands.init", "Set up a deployment: write .env and models.toml."),
     "inpaint": ("nanke.commands.inpaint", "Repaint a masked region of a job folder's image."),
     "make-tiny-models": ("nanke.commands.make_tiny_models", "Write tiny test models (noise)."),
     "migrate": ("nanke.commands.migrate", "Upgrade the database to the latest schema."),

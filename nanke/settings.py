@@ -44,34 +44,55 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    # None → embedded default (SQLite file under data_dir); else a SQLAlchemy async URL.
-    database_url: str | None = None
-    # None → in-process queue; else a Celery broker URL (redis://…).
-    broker_url: str | None = None
-    # Redis for job events; defaults to the broker when that is Redis.
-    events_url: str | None = None
-    data_dir: Path = Path("data")
-    models_file: Path = Path("models.toml")
-    # Public base URL of the web gallery, for 🔗 Web buttons; None hides them.
-    gallery_url: str | None = None
-    log_level: str = "INFO"
-    # The bot's name in the job-events consumer group: a restarted bot with the same name
-    # re-reads what it had not handled. None → bot@<hostname>.
-    bot_name: str | None = None
-    # Show diffusers'/transformers' own notices and progress bars (debugging a model).
-    library_logs: bool = False
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL, e.g. postgresql+asyncpg://nanke@127.0.0.1/nanke; "
+        "unset: a SQLite file in data_dir (one box).",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker, e.g. redis://127.0.0.1:6379/0; unset: the in-process queue "
+        "(one box).",
+    )
+    events_url: str | None = Field(
+        default=None, description="Redis for job events; unset: the broker, when it is Redis."
+    )
+    data_dir: Path = Field(
+        default=Path("data"), description="Local state: the SQLite file, image storage."
+    )
+    models_file: Path = Field(
+        default=Path("models.toml"), description="The model registry (docs/engine.md)."
+    )
+    gallery_url: str | None = Field(
+        default=None,
+        description="Public base URL of the web gallery, for 🔗 Web buttons; unset hides them.",
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    bot_name: str | None = Field(
+        default=None,
+        description="The bot's name in the job-events consumer group (keep it stable across "
+        "restarts); unset: bot@<hostname>.",
+    )
+    library_logs: bool = Field(
+        default=False,
+        description="Show diffusers'/transformers' own notices and progress bars (debugging).",
+    )
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     # The engine: device, dtype, compile, previews, warm-up, threads (inference/settings.py).
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
-    # Quota plans by name (NANKE_PLANS='{"free": {"credits": 25}, "pro": {...}}'); new users
-    # get default_plan.
-    plans: dict[str, PlanSettings] = Field(default_factory=default_plans)
-    default_plan: str = "free"
-    # Relax mode: members out of credits (or in relax mode) still queue, uncharged, at low
-    # priority.
-    relax_mode: bool = False
+    plans: dict[str, PlanSettings] = Field(
+        default_factory=default_plans,
+        description='Quota plans by name, JSON: {"free": {"credits": 25, "period": "day", '
+        '"max_running": 3, "max_queued": 10}, "pro": {...}}.',
+    )
+    default_plan: str = Field(default="free", description="The plan new members get.")
+    relax_mode: bool = Field(
+        default=False,
+        description="Members out of credits (or in relax mode) still queue, uncharged, at low "
+        "priority.",
+    )
 
     @field_validator("database_url", "broker_url", "events_url", "gallery_url", mode="before")
     @classmethod

@@ -15,20 +15,46 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 class PipelineSettings(BaseModel):
     """Job pipeline timings (docs/pipeline.md). Env: NANKE_PIPELINE__LEASE_S=…"""
 
-    # A job that runs longer is aborted by its worker; the broker's visibility timeout must
-    # exceed it, or Redis hands a still-running job to a second worker.
-    job_timeout_s: float = Field(default=900.0, gt=0)
-    visibility_timeout_s: float = Field(default=3600.0, gt=0)
-    # A claim lasts lease_s unless its worker heartbeats (every heartbeat_s) to extend it.
-    lease_s: float = Field(default=60.0, gt=0)
-    heartbeat_s: float = Field(default=15.0, gt=0)
-    max_attempts: int = Field(default=3, ge=1, le=20)
-    reconcile_interval_s: float = Field(default=15.0, gt=0)
-    # A queued job missing from the broker for this long is published again.
-    republish_after_s: float = Field(default=30.0, ge=0)
-    events_stream: str = "nanke:events"
-    events_maxlen: int = Field(default=10_000, ge=100)
-    preview_interval_s: float = Field(default=1.0, ge=0)
+    job_timeout_s: float = Field(
+        default=900.0, gt=0, description="A job running longer is aborted by its worker."
+    )
+    visibility_timeout_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Redis hands an unacknowledged job to another worker after this; must "
+        "exceed job_timeout_s.",
+    )
+    lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A worker's claim on a job lasts this long unless its heartbeat extends "
+        "it; then the job runs again.",
+    )
+    heartbeat_s: float = Field(
+        default=15.0, gt=0, description="How often a worker extends its claim (≤ lease_s / 2)."
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, le=20, description="Tries per job before it fails and is refunded."
+    )
+    reconcile_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the bot requeues expired claims and delivers unposted results.",
+    )
+    republish_after_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="A queued job missing from the broker this long is published again.",
+    )
+    events_stream: str = Field(
+        default="nanke:events", description="The Redis stream of job events (worker → bot)."
+    )
+    events_maxlen: int = Field(
+        default=10_000, ge=100, description="Job events kept in that stream (approximate)."
+    )
+    preview_interval_s: float = Field(
+        default=1.0, ge=0, description="At most one progress preview per job this often."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PipelineSettings:
@@ -45,12 +71,17 @@ class PipelineSettings(BaseModel):
 class StorageSettings(BaseModel):
     """Where images live. Env: NANKE_STORAGE__BACKEND=s3, NANKE_STORAGE__S3_BUCKET=…"""
 
-    backend: Literal["local", "s3"] = "local"
-    # None → <data_dir>/images
-    local_dir: Path | None = None
-    s3_bucket: str | None = None
-    s3_endpoint_url: str | None = None  # MinIO: http://minio:9000
-    s3_region: str = "us-east-1"
-    s3_access_key: str | None = None
-    s3_secret_key: SecretStr | None = None
-    s3_prefix: str = ""
+    backend: Literal["local", "s3"] = Field(
+        default="local", description="local (a folder every service sees) or s3."
+    )
+    local_dir: Path | None = Field(
+        default=None, description="The local image folder; unset: <data_dir>/images."
+    )
+    s3_bucket: str | None = Field(default=None, description="The S3 bucket (backend s3).")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="An S3-compatible endpoint, e.g. MinIO's http://minio:9000."
+    )
+    s3_region: str = Field(default="us-east-1", description="The S3 region.")
+    s3_access_key: str | None = Field(default=None, description="The S3 access key id.")
+    s3_secret_key: SecretStr | None = Field(default=None, description="The S3 secret key.")
+    s3_prefix: str = Field(default="", description="A key prefix inside the bucket.")

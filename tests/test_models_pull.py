@@ -3,121 +3,25 @@
 
 from __future__ import annotations
 
-import hashlib
-import http.server
-import json
 import os
 import subprocess
 import sys
-import threading
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
-from urllib.parse import unquote, urlparse
 
 import pytest
 
 from inference.registry import load_registry
 from nanke.models_pull import wanted_files
+from tests.fixtures.fake_hub import CHECKER, PIPELINE, SHA, Hub, serve
 
 ROOT = Path(__file__).resolve().parent.parent
-SHA = "0123456789abcdef0123456789abcdef01234567"
-UNET = {"_class_name": "UNet2DConditionModel", "cross_attention_dim": 768}
-PIPELINE = {
-    "model_index.json": json.dumps({"_class_name": "StableDiffusionPipeline"}).encode(),
-    "unet/config.json": json.dumps(UNET).encode(),
-    "unet/diffusion_pytorch_model.safetensors": b"u" * 5000,
-    "unet/diffusion_pytorch_model.bin": b"old" * 100,
-    "unet/diffusion_pytorch_model.fp16.safetensors": b"h" * 100,
-    "vae/config.json": b"{}",
-    "vae/diffusion_pytorch_model.safetensors": b"v" * 3000,
-    "v1-5-pruned.ckpt": b"c" * 100,
-    "v1-5-pruned-emaonly.safetensors": b"e" * 100,
-    "README.md": b"# card",
-}
-CHECKER = {
-    "config.json": b"{}",
-    "preprocessor_config.json": b"{}",
-    "pytorch_model.bin": b"b" * 200,
-}
-REPOS = {
-    "stable-diffusion-v1-5/stable-diffusion-v1-5": PIPELINE,
-    "someone/tiny-pipe": PIPELINE,
-    "CompVis/stable-diffusion-safety-checker": CHECKER,
-}
-
-
-class Hub(http.server.BaseHTTPRequestHandler):
-    fetched: ClassVar[list[str]] = []
-
-    def _repo(self, parts: list[str]) -> tuple[str, dict[str, bytes]] | None:
-        repo = "/".join(parts[:2])
-        return (repo, REPOS[repo]) if repo in REPOS else None
-
-    def _not_found(self) -> None:
-        self.send_response(404)
-        self.send_header("X-Error-Code", "RepositoryNotFound")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(b"{}")
-
-    def _json(self, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_HEAD(self) -> None:
-        self.do_GET()
-
-    def do_GET(self) -> None:
-        parts = [unquote(p) for p in urlparse(self.path).path.strip("/").split("/")]
-        if parts[:2] == ["api", "models"]:
-            found = self._repo(parts[2:])
-            if found is None:
-                return self._not_found()
-            repo, files = found
-            if "tree" in parts:
-                return self._json(
-                    [
-                        {"type": "file", "path": p, "size": len(b), "oid": _oid(b)}
-                        for p, b in files.items()
-                    ]
-                )
-            siblings = [{"rfilename": p} for p in files]
-            return self._json({"id": repo, "modelId": repo, "sha": SHA, "siblings": siblings})
-        found = self._repo(parts)
-        if found is None or parts[2:3] != ["resolve"]:
-            return self._not_found()
-        path = "/".join(parts[4:])
-        body = found[1].get(path)
-        if body is None:
-            return self._not_found()
-        self.send_response(200)
-        self.send_header("X-Repo-Commit", SHA)
-        self.send_header("ETag", f'"{_oid(body)}"')
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command == "GET":
-            Hub.fetched.append(f"{found[0]}/{path}")
-            self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-def _oid(body: bytes) -> str:
-    return hashlib.sha1(body).hexdigest()
 
 
 @pytest.fixture(scope="module")
 def hub() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve("127.0.0.1")
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 

@@ -18,6 +18,7 @@ from bot.modals import RemixModal
 from bot.services import formatting
 from bot.services.custom_ids import Action, ButtonId
 from bot.services.delivery import mention
+from bot.services.ports import DisplayNames
 from bot.services.sharing import check_shareable
 from bot.services.upload import fit_upload
 from bot.views import JobButton, RegionMenu, like_view
@@ -99,13 +100,28 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     await post_queued(bot, interaction, (queued,))
 
 
+def display_names(interaction: discord.Interaction, author_id: int) -> DisplayNames:
+    """The server's name and the author's display name there, as this interaction shows them
+    (the bot has no members intent: another member's name only if it happens to be cached)."""
+    guild = interaction.guild
+    if interaction.user.id == author_id:
+        member: discord.abc.User | None = interaction.user
+    else:
+        member = guild.get_member(author_id) if guild else None
+    return DisplayNames(
+        guild=guild.name if guild else None, member=member.display_name if member else None
+    )
+
+
 async def _share(bot: NankeBot, interaction: discord.Interaction, pressed: ButtonId) -> None:
     """⭐: post the upscaled image to the server's gallery channel, once."""
     job, guild = await bot.intake.job_for_presser(pressed.job_id, requester(interaction))
     author = await bot.deps.store.account(job.user_id)
     check_shareable(job, author, guild)
     assert guild is not None and guild.gallery_channel_id is not None and job.result is not None
-    shared = await bot.deps.store.share(job.id, 1, interaction.user.id)
+    shared = await bot.deps.store.share(
+        job.id, 1, interaction.user.id, display_names(interaction, job.user_id)
+    )
     channel = f"<#{guild.gallery_channel_id}>"
     if not shared.created:
         await interaction.response.send_message(f"Already shared to {channel}.", ephemeral=True)

@@ -126,6 +126,15 @@ class Shared:
     created: bool  # False: this image was shared before
 
 
+@dataclass(frozen=True)
+class DisplayNames:
+    """What Discord called the server and the image's author at the share, for the web
+    gallery; None where the bot could not see it (the latest known name stays)."""
+
+    guild: str | None = None
+    member: str | None = None
+
+
 class Store(Protocol):
     """Jobs, accounts and guilds. Every method is one transaction."""
 
@@ -161,7 +170,11 @@ class Store(Protocol):
     async def guild(self, guild_id: int) -> GuildConfig: ...
     async def update_guild(self, config: GuildConfig) -> None: ...
 
-    async def share(self, job_id: UUID, index: int, user_id: int) -> Shared: ...
+    async def share(
+        self, job_id: UUID, index: int, user_id: int, names: DisplayNames | None = None
+    ) -> Shared:
+        """Share the image (once) and remember the display names (at every share)."""
+        ...
 
     async def save_pending(self, batch: PendingBatch) -> None: ...
     async def pending(self, token: UUID) -> PendingBatch | None: ...

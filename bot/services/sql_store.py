@@ -15,6 +15,7 @@ from bot.services.ports import (
     Account,
     Admission,
     AdmissionStatus,
+    DisplayNames,
     GuildConfig,
     JobState,
     JobView,
@@ -299,15 +300,22 @@ class SqlStore:
         async with self._sessions.begin() as session:
             await pending.drop(session, token, older_than)
 
-    async def share(self, job_id: uuid.UUID, index: int, user_id: int) -> Shared:
+    async def share(
+        self, job_id: uuid.UUID, index: int, user_id: int, names: DisplayNames | None = None
+    ) -> Shared:
         async with self._sessions.begin() as session:
             row = await jobs.get(session, job_id)
             assert row is not None
             image = next(i for i in await jobs.images(session, job_id) if i.index == index)
             spec = JobSpec.model_validate(row.request)
+            now = self._now()
             shared = await gallery.share(
-                session, image.id, row.user_id, row.guild_id, spec.params.prompt, self._now()
+                session, image.id, row.user_id, row.guild_id, spec.params.prompt, now
             )
+            if names is not None and row.guild_id is not None:
+                await gallery.record_names(
+                    session, row.guild_id, names.guild, row.user_id, names.member, now
+                )
         return Shared(shared.created)
 
 

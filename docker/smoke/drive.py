@@ -41,6 +41,9 @@ def check(what: str) -> None:
     print(f"  ok   {what}  (+{time.monotonic() - T0:.0f}s)", flush=True)
 
 
+NICK = "Alice the Painter"
+
+
 class ContainerDiscord(FakeDiscord):
     """The fake, listening on a host address a container can reach (docker0's), advertising
     the name the bot container resolves to it, and able to press buttons and send
@@ -91,6 +94,7 @@ class ContainerDiscord(FakeDiscord):
             },
             "member": {
                 "user": self._member_user(),
+                "nick": NICK,  # the display name the web gallery shows
                 "roles": [],
                 "joined_at": "2026-11-23T00:00:00.000000+00:00",
                 "deaf": False,
@@ -292,6 +296,9 @@ async def drive(fake: ContainerDiscord, stack: Stack, gallery: str) -> None:
     status, body = http_get(f"{gallery}/api/g/{fake.guild_id}")
     items = json.loads(body)["items"]
     assert status == 200 and len(items) == 1, body
+    names = (json.loads(body)["guild"]["name"], items[0]["author"]["name"])
+    assert names == ("Fake Guild", NICK), names
+    check(f"gallery shows the server's and member's names stored at the share: {names}")
     status, full = http_get(gallery + items[0]["image_url"])
     assert status == 200 and pixels(full) == pixels(upscale_png), "gallery image differs"
     check(

@@ -4,7 +4,7 @@ An edit's source image and mask travel in the job's request (the JobSpec's `sour
 `edit`), so only the kinds' CHECK constraint changes.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels = None
 depends_on = None
 

@@ -20,6 +20,7 @@ from bot.services.ports import (
     Account,
     Admission,
     AdmissionStatus,
+    DisplayNames,
     GuildConfig,
     JobState,
     JobView,
@@ -70,6 +71,7 @@ class MemoryStore:
         self.users: dict[int, _User] = {}
         self.guilds: dict[int, GuildConfig] = {}
         self.shares: set[tuple[UUID, int]] = set()
+        self.shared_names: list[DisplayNames] = []
         # Jobs whose image the web gallery serves (shared in a public gallery).
         self.public: set[UUID] = set()
         self.batches: dict[UUID, PendingBatch] = {}
@@ -260,9 +262,13 @@ class MemoryStore:
             t: b for t, b in self.batches.items() if t != token and b.created_at >= older_than
         }
 
-    async def share(self, job_id: UUID, index: int, user_id: int) -> Shared:
+    async def share(
+        self, job_id: UUID, index: int, user_id: int, names: DisplayNames | None = None
+    ) -> Shared:
         created = (job_id, index) not in self.shares
         self.shares.add((job_id, index))
+        if names is not None:
+            self.shared_names.append(names)
         return Shared(created)
 
 

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from bot_fakes import MemoryImages, RecordingEnqueuer, tiny_resolver
+from sqlalchemy import select
 
 from bot.services.errors import CannotCancel, MemberBanned, OutOfCredits, OverCaps
 from bot.services.intake import IntakeService, Requester
-from bot.services.ports import GuildConfig, JobState, Mode, UserPrefs
+from bot.services.ports import DisplayNames, GuildConfig, JobState, Mode, UserPrefs
 from bot.services.sql_store import SqlStore
 from db import jobs
+from db.models import Guild, MemberName
 from db.plans import Plan
 from pipeline.contracts import JobKind, UpscaleMode
 
@@ -159,6 +161,37 @@ async def test_an_upscale_is_shared_once(intake, store, pg_sessions):
     assert (await store.share(up.job.id, 1, user)).created
     assert not (await store.share(up.job.id, 1, user)).created
     del images
+
+
+async def test_sharing_remembers_the_names_the_web_gallery_shows(intake, store, pg_sessions):
+    user = next(_ids)
+    parent = (await intake.imagine(who(user), "a fox")).queued[0].job
+    await _finish(pg_sessions, parent.id, 4)
+    ups = []
+    for index in (1, 2):
+        ups.append((await intake.follow_up(who(user), parent.id, JobKind.UPSCALE, index)).job)
+        await _finish(pg_sessions, ups[-1].id, 1)
+    assert (await store.share(ups[0].id, 1, user, DisplayNames("Fox Den", "al\x07ice "))).created
+    assert await _names(pg_sessions, user) == ("Fox Den", "alice")  # control characters dropped
+    # A later share brings the names up to date; a name the bot could not see keeps the old.
+    assert (await store.share(ups[1].id, 1, user, DisplayNames(None, "Alice 🦊"))).created
+    assert await _names(pg_sessions, user) == ("Fox Den", "Alice 🦊")
+    await store.share(ups[1].id, 1, user, DisplayNames("The Fox Den " + "x" * 200, None))
+    guild_name, member = await _names(pg_sessions, user)
+    assert (
+        len(guild_name) == 100 and guild_name.startswith("The Fox Den x") and member == "Alice 🦊"
+    )
+
+
+async def _names(pg_sessions, user: int) -> tuple[str | None, str | None]:
+    async with pg_sessions() as session:
+        guild = await session.scalar(select(Guild.name).where(Guild.id == GUILD))
+        member = await session.scalar(
+            select(MemberName.display_name).where(
+                MemberName.guild_id == GUILD, MemberName.user_id == user
+            )
+        )
+    return guild, member
 
 
 async def _finish(pg_sessions, job_id, count: int) -> None:

@@ -29,6 +29,12 @@ LIKERS = tuple(921_000_000_000_000 + n for n in range(60))
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=8)  # the app's clock in tests: trending ages are measured from it
 XSS = '<script>alert("pwn")</script><img src=x onerror=alert(1)> & "quotes"'
+# Names as Discord showed them at share time (db.gallery.record_names); Carol's never seen.
+GUILD_NAME = "Lighthouse Keepers <b>&</b> Friends"
+OLD_GUILD_NAME, ALICE_OLD = "Old guild name", "alice (old nickname)"
+ALICE_NAME = "Alice ✨"
+BOB_NAME = '<script>alert("bob")</script>Bob'
+PRIVATE_NAME = "Hidden guild name"
 
 
 @dataclass
@@ -203,4 +209,14 @@ async def seed(session: AsyncSession) -> Seeded:
         _, image_id = await w.image(f"secret art of {guild}", BOB, guild)
         await w.share(image_id, f"secret art of {guild}", BOB, guild, T0 + timedelta(hours=9), 50)
     _, w.seeded.unshared = await w.image("never shared portrait", ALICE, PUBLIC)
+    # Each share records the names; the latest wins, and None keeps what was known.
+    names = [
+        (PUBLIC, OLD_GUILD_NAME, ALICE, ALICE_OLD, 1),
+        (PUBLIC, None, BOB, BOB_NAME, 2),
+        (PUBLIC, GUILD_NAME, ALICE, ALICE_NAME, 6),
+        (PRIVATE, PRIVATE_NAME, BOB, "bob in private", 9),
+    ]
+    for guild, guild_name, user, member_name, hours in names:
+        at = T0 + timedelta(hours=hours)
+        await gallery.record_names(session, guild, guild_name, user, member_name, at)
     return w.seeded

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from tests.gallery.conftest import GalleryDB
-from tests.gallery.seed import PUBLIC, XSS
+from tests.gallery.seed import BOB_NAME, CAROL, GUILD_NAME, PUBLIC, XSS
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -135,6 +135,10 @@ def test_browse_search_open_and_copy(browser: Browser, live_url: str, storage_di
     kept = list((storage_dir / "images").rglob("*.thumb512.webp"))
     assert len(kept) == 8  # made once, kept in storage beside the originals
     assert page.locator(".grid .tile", has_text=XSS).count() == 1  # shown as text
+    # Names as Discord showed them at share time, as text (Bob's is markup: never run).
+    assert page.locator("h1").inner_text() == GUILD_NAME
+    bob = page.locator(".grid .tile .meta a", has_text="alert(").first
+    assert bob.inner_text() == BOB_NAME
     _shot(page, "grid")
 
     page.fill("input[name=q]", "lighthouse")
@@ -146,6 +150,8 @@ def test_browse_search_open_and_copy(browser: Browser, live_url: str, storage_di
     page.locator(".grid .tile a").first.click()
     page.wait_for_url("**/i/**")
     assert page.locator("h1").inner_text() == "old lighthouses of brittany"
+    # Carol never had a name recorded: a stable short label, never her whole id.
+    assert page.locator(".crumbs").inner_text() == f"{GUILD_NAME} › Member {str(CAROL)[-6:]}"
     page.wait_for_function(ALL_IMAGES_DECODED, timeout=10_000)
     command = page.input_value("#command")
     assert command.startswith("/imagine old lighthouses of brittany --no blurry, text --ar 2:3")

@@ -8,13 +8,29 @@ from html import unescape
 import httpx
 import pytest
 from fastapi import FastAPI
+from markupsafe import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import gallery
 from gallery.app import create_app
 from gallery.sql_reader import reader_factory
 from tests.gallery.conftest import GalleryDB, MemoryStore
-from tests.gallery.seed import ALICE, BOB, NOW, PRIVATE, PUBLIC, XSS, World
+from tests.gallery.seed import (
+    ALICE,
+    ALICE_NAME,
+    ALICE_OLD,
+    BOB,
+    BOB_NAME,
+    CAROL,
+    GUILD_NAME,
+    NOW,
+    OLD_GUILD_NAME,
+    PRIVATE,
+    PRIVATE_NAME,
+    PUBLIC,
+    XSS,
+    World,
+)
 
 TILE_PROMPT = re.compile(r'<p class="prompt">(.*?)</p>', re.S)
 NEXT = re.compile(r'<a rel="next" href="([^"]+)"')
@@ -73,6 +89,26 @@ async def test_member_page(client: httpx.AsyncClient) -> None:
     assert r.status_code == 200
     assert sorted(tiles(r.text)) == sorted([XSS, "red fox sleeping in snow"])
     assert (await client.get(f"/g/{PRIVATE}/u/{BOB}")).status_code == 404
+
+
+async def test_names_are_the_ones_discord_showed_at_the_latest_share(
+    client: httpx.AsyncClient, gallery_db: GalleryDB
+) -> None:
+    index = (await client.get("/")).text
+    assert escape(GUILD_NAME) in index and "<b>&</b>" not in index
+    assert OLD_GUILD_NAME not in index and PRIVATE_NAME not in index  # private: never shown
+    grid = (await client.get(f"/g/{PUBLIC}")).text
+    assert f'<h1><a href="/g/{PUBLIC}">{escape(GUILD_NAME)}</a></h1>' in grid
+    assert escape(ALICE_NAME) in grid and ALICE_OLD not in grid
+    assert escape(BOB_NAME) in grid and "<script>alert(" not in grid
+    assert f">Member {str(CAROL)[-6:]}</a>" in grid  # no name recorded: a short label
+    assert str(PUBLIC) not in re.sub(r'="[^"]*"', "", grid)  # ids only in links, never shown
+    bob = (await client.get(f"/g/{PUBLIC}/u/{BOB}")).text
+    assert f"<title>{escape(BOB_NAME)} · {escape(GUILD_NAME)}" in bob
+    image = (await client.get(f"/i/{gallery_db.seeded.by_prompt['watercolor fox cub']}")).text
+    assert escape(GUILD_NAME) in image and escape(ALICE_NAME) in image
+    api = (await client.get(f"/api/g/{PUBLIC}/u/{BOB}")).json()
+    assert {item["author"]["name"] for item in api["items"]} == {BOB_NAME}
 
 
 async def test_html_in_a_prompt_is_shown_as_text(

@@ -100,7 +100,7 @@ def test_images_take_their_base_as_an_argument(dockerfile: str) -> None:
     assert "USER nanke" in text and "VOLUME" not in text
 
 
-NANKE_SERVICES = ("migrate", "bot", "worker", "gallery")
+NANKE_SERVICES = ("migrate", "bot", "worker", "gallery", "models")
 
 
 def test_every_nanke_service_reads_the_same_env_file(compose: dict[str, Any]) -> None:
@@ -108,6 +108,26 @@ def test_every_nanke_service_reads_the_same_env_file(compose: dict[str, Any]) ->
         service = compose["services"][name]
         assert service["env_file"] == "${NANKE_ENV_FILE:-.env}", name
         assert service["environment"]["NANKE_MODELS_FILE"] == "/models/models.toml", name
+
+
+def test_models_is_a_one_shot_tool_that_alone_writes_the_models_folder(
+    compose: dict[str, Any],
+) -> None:
+    s = compose["services"]
+    tool = s["models"]
+    assert tool["profiles"] == ["tools"]  # `docker compose run --rm models pull sd15`; never `up`
+    assert tool["entrypoint"] == ["nanke", "models"] and tool["restart"] == "no"
+    assert tool["image"] == s["worker"]["image"]  # huggingface_hub is in the worker image
+    assert "deploy" not in tool and "depends_on" not in tool  # no GPU, no database
+    # Writable models folder (models.toml gains the entry), the workers' cache (HF_HOME).
+    assert set(tool["volumes"]) == {
+        "${NANKE_MODELS_DIR:-./models}:/models",
+        "model-cache:/cache/huggingface",
+    }
+    for name, service in s.items():
+        if name != "models":
+            assert not any(":/models" in v and not v.endswith(":ro")
+                           for v in service.get("volumes", [])), name  # fmt: skip
 
 
 def test_volumes_healthchecks_and_loopback_ports(compose: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from bot_fakes import png
 from PIL import Image
 
 from bot.services.gallery_feed import SqlGalleryFeed
-from bot.services.ports import GuildConfig
+from bot.services.ports import DisplayNames, GuildConfig
 from db import gallery, members
 from db.models import Image as ImageRow
 from db.models import Job
@@ -86,6 +86,9 @@ async def test_share_posts_with_a_like_button_that_toggles(scene):  # type: igno
     await scene.finish(upscale.id)
     await _shared(scene, scene.alice, "a red fox", minutes=1, job_id=upscale.id)
     await scene.alice.click(pressed.response, label="Share")
+    # The web gallery's names, as Discord showed them to the bot at this share.
+    assert scene.world.store.shared_names == [DisplayNames(scene.guild.name, "alice")]
+    assert scene.guild.name
     post = channel.last_message
     assert _labels(post) == ["0"]
     await scene.bob.click(post, label="0")
