@@ -40,6 +40,7 @@ class Claim:
     attempt: int  # the fencing token
     lease_expires_at: datetime
     request: dict[str, Any]
+    user_id: int | None = None  # the job's member (the scheduler's claims say it)
 
 
 @dataclass(frozen=True)
