@@ -160,6 +160,13 @@ class Job(Base):
         Index("ix_jobs_user_id_started_at", "user_id", "started_at"),
     )
 
+    @property
+    def model_name(self) -> str | None:
+        """The model the job runs (its request's generation.model), as the scheduler reads it."""
+        generation = self.request.get("generation") if isinstance(self.request, dict) else None
+        model = generation.get("model") if isinstance(generation, dict) else None
+        return model if isinstance(model, str) else None
+
 
 class Worker(Base):
     """A live GPU worker's heartbeat (0005): the models it may load (`serves`; None: every

@@ -23,7 +23,8 @@ seen, so no member ever runs more than their cap. Repositories never commit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -105,7 +106,8 @@ def relax_usage(policy: SchedulePolicy) -> Any:
     """SQL: credits' worth of relax jobs the user row in the query started this period (from
     the bound `since_day` / `since_month`)."""
     starts = {name: _at(f"since_{p}") for name, p in policy.periods.items()}
-    since = case(starts, value=User.plan, else_=_at(f"since_{policy.default_period}"))
+    default = _at(f"since_{policy.default_period}")
+    since = case(starts, value=User.plan, else_=default) if starts else default
     other = aliased(Job)
     return (
         select(func.coalesce(func.sum(other.cost_milli), 0))
@@ -259,6 +261,61 @@ async def claim_next(
         await session.execute(_STARTED, {"b_user_id": user_id, "now": now})
         return Claim(row[0], row[1], row[2], row[3], row[4])
     return None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A queued job, as `line` needs it."""
+
+    id: uuid.UUID
+    user_id: int
+    relaxed: bool
+    created_at: datetime
+    cost_milli: int
+
+
+@dataclass(frozen=True)
+class Member:
+    last_started_at: datetime | None
+    relax_usage: int = 0
+
+
+def line(waiting: Iterable[Waiting], members: Mapping[int, Member]) -> Iterator[uuid.UUID]:
+    """The order in which workers claiming one after another start these jobs: `order`,
+    replayed in Python (each start moves its member to the back of the round and adds to
+    their relax usage). Running caps and loaded models are left out: queue positions use it
+    for the jobs of one model, which every worker serving that model ranks alike."""
+    queues: dict[tuple[bool, int], deque[Waiting]] = {}
+    for job in sorted(waiting, key=lambda j: (j.created_at, j.id)):
+        queues.setdefault((job.relaxed, job.user_id), deque()).append(job)
+    last: dict[int, tuple[int, Any]] = {}
+    usage: dict[int, int] = {}
+    for user, member in members.items():
+        last[user] = (0, 0) if member.last_started_at is None else (1, member.last_started_at)
+        usage[user] = member.relax_usage
+    starts = 0
+    while queues:
+
+        def rank(key: tuple[bool, int]) -> tuple[Any, ...]:
+            relaxed, user = key
+            head = queues[key][0]
+            return (
+                relaxed,
+                usage.get(user, 0) if relaxed else 0,
+                last.get(user, (0, 0)),
+                head.created_at,
+                head.id,
+            )
+
+        best = min(queues, key=rank)
+        job = queues[best].popleft()
+        if not queues[best]:
+            del queues[best]
+        starts += 1
+        last[job.user_id] = (2, starts)  # started now: after every earlier start
+        if job.relaxed:
+            usage[job.user_id] = usage.get(job.user_id, 0) + job.cost_milli
+        yield job.id
 
 
 async def doorbell(session: AsyncSession, job_id: uuid.UUID, policy: SchedulePolicy) -> Idle:

@@ -39,4 +39,11 @@ class WorkerSettings(BaseModel):
     # encodes, stores and commits finished jobs keeps a core; OpenMP threads busy-wait on a
     # loaded box, so more is often slower (docs/BENCHMARKS.md).
     threads: int | None = Field(default=None, ge=1)
+    # Loaded models kept at once, least recently used leaves (without a memory budget).
     max_models: int = Field(default=2, ge=1)
+    # The models this worker serves (`nanke worker --models a,b`); None: every model in the
+    # registry. The scheduler gives it jobs for these only.
+    models: list[str] | None = None
+    # GPU memory for model weights (`--memory-gb`): loaded models are evicted, least recently
+    # used first, by the memory their weights take, so a 24 GB card keeps what fits.
+    memory_budget_gb: float | None = Field(default=None, gt=0)

@@ -5,10 +5,12 @@ the broker client and delivery), every `pipeline.reconcile_interval_s`. Each pas
 
 1. requeues running jobs whose lease expired (their worker died or hung) and publishes them
    again; jobs out of attempts are failed and refunded, and a `failed` event tells the bot;
-2. publishes again queued jobs the broker no longer holds (Redis flushed or lost them, or the
+2. fails (and refunds) queued jobs whose model no live worker serves (workers' heartbeat rows,
+   `db.workers`), telling the member why;
+3. publishes again queued jobs the broker no longer holds (Redis flushed or lost them, or the
    bot died between committing a job and publishing it), once they are older than
    `pipeline.republish_after_s`;
-3. hands succeeded-but-unposted jobs to the delivery callback, after claiming them for
+4. hands succeeded-but-unposted jobs to the delivery callback, after claiming them for
    posting (`mark_posting`), so two passes or two bots never post one job twice.
 
 Several bot processes may run it at once: every step is a fenced SQL transition, and a job
@@ -28,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db import jobs
+from db import jobs, workers
 from db.models import Job, JobState
 from pipeline.celery_app import queue_name
 from pipeline.client import JobDispatcher
@@ -99,6 +101,7 @@ class Reconciler:
             )
         if expired.requeued:
             result.requeued = await self._dispatch_ids(expired.requeued)
+        result.failed += await self._fail_unservable(now)
         result.republished = await self._republish_lost(now, set(expired.requeued))
         if self._deliver is not None:
             result.delivered = await self._deliver_unposted(now)
@@ -149,6 +152,20 @@ class Reconciler:
         for job in lost:
             await asyncio.to_thread(self._dispatcher.dispatch, job.id, self._queue_of(job))
         return [job.id for job in lost]
+
+    async def _fail_unservable(self, now: datetime) -> list[uuid.UUID]:
+        """Queued jobs for a model no live worker serves fail now, refunded, with a message
+        that says so, instead of waiting forever (nothing fails while no worker is live)."""
+        async with self._sessions.begin() as session:
+            failed = await workers.fail_unservable(
+                session,
+                now,
+                window=timedelta(seconds=self._settings.worker_live_s),
+                grace=timedelta(seconds=self._settings.republish_after_s),
+            )
+        for job_id, message in failed:
+            await self._publish(JobEvent(job_id=job_id, kind=JobEventKind.FAILED, error=message))
+        return [job_id for job_id, _ in failed]
 
     async def _deliver_unposted(self, now: datetime) -> list[uuid.UUID]:
         assert self._deliver is not None

@@ -26,6 +26,12 @@ class PipelineSettings(BaseModel):
     reconcile_interval_s: float = Field(default=15.0, gt=0)
     # A queued job missing from the broker for this long is published again.
     republish_after_s: float = Field(default=30.0, ge=0)
+    # The scheduler prefers jobs for models a worker has loaded, but never for longer than
+    # this: a job that waited this long competes as if its model were loaded.
+    affinity_wait_s: float = Field(default=60.0, ge=0)
+    # A worker whose heartbeat row is older than this is gone; a queued job whose model no
+    # live worker serves fails (refunded) once it waited `republish_after_s`.
+    worker_live_s: float = Field(default=60.0, gt=0)
     events_stream: str = "nanke:events"
     events_maxlen: int = Field(default=10_000, ge=100)
     preview_interval_s: float = Field(default=1.0, ge=0)

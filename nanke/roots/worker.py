@@ -39,9 +39,20 @@ class WorkerPlan:
     models: list[str]  # registry names to load before consuming
 
 
-def plan_worker(registry: Any, queues: list[str] | None) -> WorkerPlan:
-    """Which queues to consume and which models that needs (all families by default)."""
-    families = list(dict.fromkeys(entry.family for entry in registry.models.values()))
+def plan_worker(
+    registry: Any, queues: list[str] | None, models: list[str] | None = None
+) -> WorkerPlan:
+    """Which queues to consume and which models that serves: `models` (their families'
+    queues), or every model of the chosen queues' families (all families by default)."""
+    if models:
+        unknown = [m for m in models if m not in registry.models]
+        if unknown:
+            raise WorkerStartError(
+                f"no model named {', '.join(unknown)} in the registry (models.toml); "
+                f"it has: {', '.join(sorted(registry.models))}"
+            )
+    picked = models or list(registry.models)
+    families = list(dict.fromkeys(registry.models[name].family for name in picked))
     chosen = queues or worker_queues(families)
     served = {queue_name(f) for f in families} | {queue_name(f, relax=True) for f in families}
     unknown = [q for q in chosen if q not in served]
@@ -51,8 +62,7 @@ def plan_worker(registry: Any, queues: list[str] | None) -> WorkerPlan:
             f"this registry serves: {', '.join(sorted(served))}"
         )
     needed = {q.removeprefix("nanke.").removesuffix(".relax") for q in chosen}
-    models = [name for name, entry in registry.models.items() if entry.family in needed]
-    return WorkerPlan(chosen, models)
+    return WorkerPlan(chosen, [name for name in picked if registry.models[name].family in needed])
 
 
 def run_worker(settings: Settings, queues: list[str] | None, name: str | None) -> int:
@@ -64,7 +74,7 @@ def run_worker(settings: Settings, queues: list[str] | None, name: str | None) -
 
     # Everything that can be checked without torch is checked first: a typo fails in 1 s.
     registry = load_registry(settings.models_file)
-    plan = plan_worker(registry, queues)
+    plan = plan_worker(registry, queues, settings.worker.models)
     for model in plan.models:
         registry.model(model).check_files()
     loop = LoopThread()
@@ -90,18 +100,39 @@ def _serve(
 
     import redis
 
-    from db.caps import RunningCaps
+    from db.scheduler import SchedulePolicy, WorkerView
     from db.sessions import session_factory
-    from pipeline.job_store import DbJobStore
+    from pipeline.job_store import DbJobStore, Scheduling
+    from pipeline.presence import WorkerPresence
     from pipeline.runner import JobRunner
     from pipeline.tasks import register_tasks
 
     hostname = name or f"gpu@{socket.gethostname()}-{os.getpid()}"
+    sessions = session_factory(db_engine)
+    serves = frozenset(plan.models)
+    policy = SchedulePolicy.of_plans(
+        settings.plans,
+        settings.default_plan,
+        affinity_wait=timedelta(seconds=settings.pipeline.affinity_wait_s),
+    )
     store = DbJobStore(
-        session_factory(db_engine),
+        sessions,
         loop.run,
         timedelta(seconds=settings.pipeline.lease_s),
-        caps=RunningCaps.of_plans(settings.plans, settings.default_plan),
+        scheduling=Scheduling(
+            policy, lambda: WorkerView(hostname, serves, frozenset(engine.loaded_models()))
+        ),
+    )
+    budget = settings.worker.memory_budget_gb
+    presence = WorkerPresence(
+        sessions,
+        loop.run,
+        hostname,
+        plan.models,
+        engine.loaded_models,
+        lambda: int(getattr(engine.engine, "model_loads", 0)),
+        every_s=settings.pipeline.heartbeat_s,
+        memory_budget_mb=None if budget is None else int(budget * 1024),
     )
     events = RedisEventPublisher(
         redis.Redis.from_url(events_url),
@@ -123,9 +154,11 @@ def _serve(
         without_mingle=True,
         without_heartbeat=True,
     )
+    presence.start()
     try:
         worker.start()
     finally:
+        presence.stop()
         engine.close()
     return int(worker.exitcode or 0)
 
@@ -181,6 +214,7 @@ def _loaded_engine(settings: Settings, registry: Any, models: list[str]) -> Any:
     from nanke.roots.cli_engine import make_engine
     from pipeline.engine_thread import EngineThread
 
+    # Without a memory budget every served model stays loaded (as many as it serves).
     engine = make_engine(
         registry,
         library_logs=settings.library_logs,

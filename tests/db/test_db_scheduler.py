@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from db import jobs, members, workers
+from db import jobs, members, queue_view, workers
 from db.models import Job, JobState, User
 from db.plans import Plan
 from db.scheduler import SchedulePolicy, WorkerView, claim_next, period_start
@@ -385,3 +385,75 @@ def test_concurrent_claimers_keep_caps_and_models(
         runner.run(_concurrent(sessions, arrivals, caps))
 
     check()
+
+
+async def _positions_come_true(
+    sessions: async_sessionmaker[AsyncSession], arrivals: list[tuple[int, bool]], started: int
+) -> None:
+    """Queue positions shown to members are the order in which a worker then starts them."""
+    model = f"q-{uuid.uuid4().hex[:8]}"
+    users = [new_user_id() for _ in range(4)]
+    roomy = SchedulePolicy.of_plans({"free": Plan(25_000, "day", max_running=100)}, "free")
+    worker = WorkerView(f"qw-{model}", frozenset({model}), frozenset({model}))
+    now = START
+    async with sessions.begin() as session:
+        for user in users:
+            await members.ensure_user(session, user, "free", now)
+        for i, (member, relaxed) in enumerate(arrivals):
+            await _arrive(session, users[member], model, relaxed, now + timedelta(seconds=i))
+    now += timedelta(minutes=5)
+    # Some jobs already started, so members differ in when they last started and relax usage.
+    for _ in range(started):
+        async with sessions.begin() as session:
+            await claim_next(session, worker, roomy, now)
+        now += timedelta(seconds=1)
+    async with sessions() as session:
+        waiting = await _queued(session, users)
+        shown = {job.id: await queue_view.queue_position(session, job.id) for job in waiting}
+    order = []
+    while True:
+        now += timedelta(seconds=1)
+        async with sessions.begin() as session:
+            claim = await claim_next(session, worker, roomy, now)
+        if claim is None:
+            break
+        order.append(claim.job_id)
+    assert {job_id: i for i, job_id in enumerate(order, start=1)} == shown
+
+
+def test_queue_positions_are_the_order_workers_start_jobs_in(
+    runner: asyncio.Runner, engine: AsyncEngine
+) -> None:
+    sessions = session_factory(engine)
+
+    @settings(max_examples=10, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    @given(
+        arrivals=st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=1, max_size=14),
+        started=st.integers(0, 4),
+    )
+    def check(arrivals: list[tuple[int, bool]], started: int) -> None:
+        runner.run(_positions_come_true(sessions, arrivals, started))
+
+    check()
+
+
+async def test_a_member_with_13_jobs_does_not_hold_up_the_next_two(
+    pg_session: AsyncSession,
+) -> None:
+    """The issue's example: A queues 13 jobs, then B and C one each: B and C are 2nd and 3rd."""
+    model = f"f-{uuid.uuid4().hex[:8]}"
+    a, b, c = new_user_id(), new_user_id(), new_user_id()
+    for user in (a, b, c):
+        await members.ensure_user(pg_session, user, "free", START)
+    for i in range(13):
+        await _arrive(pg_session, a, model, False, START + timedelta(seconds=i))
+    await _arrive(pg_session, b, model, False, START + timedelta(seconds=20))
+    await _arrive(pg_session, c, model, False, START + timedelta(seconds=21))
+    waiting = await _queued(pg_session, [a, b, c])
+    positions = {
+        (job.user_id, job.created_at): await queue_view.queue_position(pg_session, job.id)
+        for job in waiting
+    }
+    assert positions[(b, START + timedelta(seconds=20))] == 2
+    assert positions[(c, START + timedelta(seconds=21))] == 3
+    assert positions[(a, START)] == 1 and positions[(a, START + timedelta(seconds=12))] == 15
