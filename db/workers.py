@@ -33,6 +33,7 @@ class LiveWorker:
     memory_budget_mb: int | None
     seen_at: datetime
     loads: int
+    started_at: datetime
 
 
 async def beat(
@@ -72,7 +73,15 @@ async def live(
         select(Worker).where(Worker.seen_at >= now - window).order_by(Worker.name)
     )
     return [
-        LiveWorker(w.name, list(w.serves), list(w.loaded), w.memory_budget_mb, w.seen_at, w.loads)
+        LiveWorker(
+            w.name,
+            list(w.serves),
+            list(w.loaded),
+            w.memory_budget_mb,
+            w.seen_at,
+            w.loads,
+            w.started_at,
+        )
         for w in rows
     ]
 

@@ -21,6 +21,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("nanke.commands.migrate", "Upgrade the database to the latest schema."),
     "models": ("nanke.commands.models", "Download a model from the Hugging Face hub (pull)."),
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
+    "queue": ("nanke.commands.queue", "The job queue per model: nanke queue stats."),
     "run": ("nanke.commands.run", "Run the bot with an embedded worker (one box, no Redis)."),
     "upscale": ("nanke.commands.upscale", "Upscale one tile of a job folder to 2x."),
     "vary": ("nanke.commands.vary", "Paint a new grid from one tile of a job folder."),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.settings import DiscordSettings
@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     bot_name: str | None = None
     # Show diffusers'/transformers' own notices and progress bars (debugging a model).
     library_logs: bool = False
+    # GET /metrics (web, and a worker's --metrics-port) asks for `Authorization: Bearer <it>`
+    # when set; unset, /metrics on the web is off (it is operator detail) and a worker's
+    # metrics port answers anyone who can reach it.
+    metrics_token: SecretStr | None = None
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)

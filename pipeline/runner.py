@@ -216,7 +216,7 @@ class JobRunner:
             if claim.held is not None:
                 claim = claim.held
             else:
-                log.info("doorbell %s: nothing this worker may run now", job_id)
+                log.info("doorbell %s: nothing this worker may run now: dropped", job_id)
                 return Outcome.SKIPPED
         if claim is None:
             log.info("job %s is not claimable (running elsewhere or finished): dropped", job_id)

@@ -29,9 +29,20 @@ import click
     help="GPU memory for model weights: loaded models are evicted least recently used first "
     "when the next would not fit (default: keep every served model loaded).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve the queue's Prometheus metrics at http://0.0.0.0:PORT/metrics "
+    "(NANKE_METRICS_TOKEN, when set, is required as a bearer token).",
+)
 @click.option("--name", "-n", default=None, help="Worker name (default gpu@HOST-PID).")
 def command(
-    queues: str | None, models: str | None, memory_gb: float | None, name: str | None
+    queues: str | None,
+    models: str | None,
+    memory_gb: float | None,
+    metrics_port: int | None,
+    name: str | None,
 ) -> None:
     """Run a GPU worker: claims jobs, runs the engine, stores images, reports events."""
     from inference.errors import EngineError
@@ -55,7 +66,7 @@ def command(
                 update={"worker": settings.worker.model_copy(update=update)}
             )
         _beat_when_ready(settings.broker_url)
-        code = run_worker(settings, chosen, name)
+        code = run_worker(settings, chosen, name, metrics_port=metrics_port)
     except (SettingsError, WorkerStartError, EngineError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     raise SystemExit(code)

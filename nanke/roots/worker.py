@@ -65,7 +65,13 @@ def plan_worker(
     return WorkerPlan(chosen, [name for name in picked if registry.models[name].family in needed])
 
 
-def run_worker(settings: Settings, queues: list[str] | None, name: str | None) -> int:
+def run_worker(
+    settings: Settings,
+    queues: list[str] | None,
+    name: str | None,
+    *,
+    metrics_port: int | None = None,
+) -> int:
     """Start a Celery worker (blocks until it stops); returns its exit code."""
     database_url, events_url = _required_urls(settings)
     from db.sessions import create_engine
@@ -81,7 +87,7 @@ def run_worker(settings: Settings, queues: list[str] | None, name: str | None) -
     db_engine = create_engine(database_url)
     try:
         _probe_database(loop, db_engine, database_url)
-        return _serve(settings, registry, plan, name, loop, db_engine, events_url)
+        return _serve(settings, registry, plan, name, loop, db_engine, events_url, metrics_port)
     finally:
         loop.run(db_engine.dispose())
         loop.close()
@@ -95,7 +101,9 @@ def _serve(
     loop: Any,
     db_engine: Any,
     events_url: str,
+    metrics_port: int | None = None,
 ) -> int:
+    # long: the composition of one worker (store, scheduler, presence, runner, Celery, metrics)
     engine = _loaded_engine(settings, registry, plan.models)
 
     import redis
@@ -155,12 +163,33 @@ def _serve(
         without_heartbeat=True,
     )
     presence.start()
+    server = (
+        None if metrics_port is None else _metrics_server(settings, sessions, loop, metrics_port)
+    )
     try:
         worker.start()
     finally:
+        if server is not None:
+            server.shutdown()
         presence.stop()
         engine.close()
     return int(worker.exitcode or 0)
+
+
+def _metrics_server(settings: Settings, sessions: Any, loop: Any, port: int) -> Any:
+    from datetime import UTC, datetime
+
+    from db.queue_stats import queue_stats
+    from pipeline.metrics import render_prometheus, serve_metrics
+
+    async def stats() -> str:
+        async with sessions() as session:
+            return render_prometheus(await queue_stats(session, datetime.now(UTC)))
+
+    token = settings.metrics_token
+    secret = None if token is None else token.get_secret_value()
+    log.info("metrics at http://0.0.0.0:%d/metrics", port)
+    return serve_metrics(port, lambda: str(loop.run(stats(), timeout=10)), secret)
 
 
 def _probe_database(loop: Any, db_engine: Any, url: str) -> None:
