@@ -202,12 +202,13 @@ _CLAIMS: dict[int, Any] = {}
 
 
 def _claim_statement(policy: SchedulePolicy) -> Any:
-    """queued → running for one picked job, its member's running jobs counted again."""
+    """queued → running for one picked job, its member's running jobs counted again, and the
+    member's last start moved to now: one statement (data-modifying CTEs)."""
     statement = _CLAIMS.get(id(policy))
     if statement is None:
         user_id: Any = bindparam("b_user_id")
         cap = select(running_cap(policy.caps)).where(User.id == user_id).scalar_subquery()
-        statement = (
+        claimed = (
             update(Job)
             .where(Job.id == bindparam("b_job_id"), _QUEUED, running_of(user_id) < cap)
             .values(
@@ -218,18 +219,17 @@ def _claim_statement(policy: SchedulePolicy) -> Any:
                 started_at=func.coalesce(Job.started_at, _at("now")),
             )
             .returning(*_CLAIM_COLUMNS)
-            .execution_options(synchronize_session=False)
+            .cte("claimed")
         )
+        started = (
+            update(User)
+            .where(User.id.in_(select(claimed.c.user_id)))
+            .values(last_started_at=_at("now"))
+            .cte("started")
+        )
+        statement = select(claimed).add_cte(started)
         _CLAIMS[id(policy)] = statement
     return statement
-
-
-_STARTED = (
-    update(User)
-    .where(User.id == bindparam("b_user_id"))
-    .values(last_started_at=_at("now"))
-    .execution_options(synchronize_session=False)
-)
 
 
 async def claim_next(
@@ -258,7 +258,6 @@ async def claim_next(
         if row is None:
             skipped.append(user_id)
             continue
-        await session.execute(_STARTED, {"b_user_id": user_id, "now": now})
         return Claim(row[0], row[1], row[2], row[3], row[4])
     return None
 
