@@ -3,13 +3,14 @@ Repositories take a session and never commit."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import scheduler
+from db import scheduler, workers
 from db.caps import RunningCaps
 from db.models import Job, JobState, User
 
@@ -56,6 +57,43 @@ async def queue_position(session: AsyncSession, job_id: uuid.UUID) -> int | None
         if picked == job_id:
             return position
     return None
+
+
+# Recent finished jobs of a model whose run time predicts the next ones'.
+_ETA_SAMPLE = 50
+
+
+async def queue_eta(
+    session: AsyncSession, job_id: uuid.UUID, position: int, now: datetime
+) -> float | None:
+    """Seconds until the job at `position` starts, about: the jobs ahead, shared among the
+    live workers that serve its model, times that model's recent mean run time. None without
+    any finished job of the model to measure."""
+    job = await session.get(Job, job_id)
+    if job is None:
+        return None
+    model = scheduler.job_model()
+    same_model = model.is_(None) if job.model_name is None else model == job.model_name
+    recent = (
+        await session.execute(
+            select(Job.started_at, Job.finished_at)
+            .where(
+                same_model,
+                Job.state.in_((JobState.SUCCEEDED.value, JobState.POSTED.value)),
+                Job.started_at.is_not(None),
+                Job.finished_at.is_not(None),
+            )
+            .order_by(Job.finished_at.desc())
+            .limit(_ETA_SAMPLE)
+        )
+    ).all()
+    runs = [(end - start).total_seconds() for start, end in recent if start and end]
+    if not runs:
+        return None
+    mean = sum(runs) / len(runs)
+    serving = [w for w in await workers.live(session, now) if job.model_name in w.serves]
+    rounds = math.ceil(position / max(1, len(serving)))
+    return max(0.0, mean) * rounds
 
 
 async def live_children(

@@ -457,3 +457,25 @@ async def test_a_member_with_13_jobs_does_not_hold_up_the_next_two(
     assert positions[(b, START + timedelta(seconds=20))] == 2
     assert positions[(c, START + timedelta(seconds=21))] == 3
     assert positions[(a, START)] == 1 and positions[(a, START + timedelta(seconds=12))] == 15
+
+
+async def test_the_eta_is_the_jobs_ahead_shared_among_workers_times_the_run_time(
+    pg_session: AsyncSession,
+) -> None:
+    model = f"eta-{uuid.uuid4().hex[:8]}"
+    member = new_user_id()
+    await members.ensure_user(pg_session, member, "free", START)
+    await _arrive(pg_session, member, model, False, START)
+    (waiting,) = await _queued(pg_session, [member])
+    assert await queue_view.queue_eta(pg_session, waiting.id, 3, START) is None  # nothing measured
+    worker = WorkerView(f"eta-w-{model}", frozenset({model}))
+    claim = await claim_next(pg_session, worker, POLICY, START)
+    assert claim is not None
+    assert await jobs.complete(pg_session, claim.job_id, 1, START + timedelta(seconds=20))
+    await _arrive(pg_session, member, model, False, START)
+    (waiting,) = await _queued(pg_session, [member])
+    later = START + timedelta(seconds=30)
+    for name in ("a", "b"):
+        await workers.beat(pg_session, f"{worker.owner}-{name}", [model], [], later)
+    # Position 3 with two workers: two rounds of 20 s.
+    assert await queue_view.queue_eta(pg_session, waiting.id, 3, later) == 40.0
