@@ -103,20 +103,56 @@ def _serve(
     events_url: str,
     metrics_port: int | None = None,
 ) -> int:
-    # long: the composition of one worker (store, scheduler, presence, runner, Celery, metrics)
-    engine = _loaded_engine(settings, registry, plan.models)
-
-    import redis
-
-    from db.scheduler import SchedulePolicy, WorkerView
+    """Announce the worker (its heartbeat row, live while its models load), load the models,
+    then consume until it stops."""
     from db.sessions import session_factory
-    from pipeline.job_store import DbJobStore, Scheduling
     from pipeline.presence import WorkerPresence
-    from pipeline.runner import JobRunner
-    from pipeline.tasks import register_tasks
 
     hostname = name or f"gpu@{socket.gethostname()}-{os.getpid()}"
     sessions = session_factory(db_engine)
+    loaded: list[Any] = []  # the engine, once its models are loaded
+    budget = settings.worker.memory_budget_gb
+    presence = WorkerPresence(
+        sessions,
+        loop.run,
+        hostname,
+        plan.models,
+        lambda: loaded[0].loaded_models() if loaded else [],
+        lambda: int(getattr(loaded[0].engine, "model_loads", 0)) if loaded else 0,
+        every_s=settings.pipeline.heartbeat_s,
+        memory_budget_mb=None if budget is None else int(budget * 1024),
+    )
+    presence.start()
+    try:
+        loaded.append(_loaded_engine(settings, registry, plan.models))
+        try:
+            return _consume(
+                settings, plan, hostname, sessions, loop, loaded[0], events_url, metrics_port
+            )
+        finally:
+            loaded[0].close()
+    finally:
+        presence.stop()
+
+
+def _consume(
+    settings: Settings,
+    plan: WorkerPlan,
+    hostname: str,
+    sessions: Any,
+    loop: Any,
+    engine: Any,
+    events_url: str,
+    metrics_port: int | None,
+) -> int:
+    """The store (claims through the scheduler), runner and Celery worker; blocks."""
+    import redis
+
+    from db.scheduler import SchedulePolicy, WorkerView
+    from pipeline.job_store import DbJobStore, Scheduling
+    from pipeline.runner import JobRunner
+    from pipeline.tasks import register_tasks
+
     serves = frozenset(plan.models)
     policy = SchedulePolicy.of_plans(
         settings.plans,
@@ -130,17 +166,6 @@ def _serve(
         scheduling=Scheduling(
             policy, lambda: WorkerView(hostname, serves, frozenset(engine.loaded_models()))
         ),
-    )
-    budget = settings.worker.memory_budget_gb
-    presence = WorkerPresence(
-        sessions,
-        loop.run,
-        hostname,
-        plan.models,
-        engine.loaded_models,
-        lambda: int(getattr(engine.engine, "model_loads", 0)),
-        every_s=settings.pipeline.heartbeat_s,
-        memory_budget_mb=None if budget is None else int(budget * 1024),
     )
     events = RedisEventPublisher(
         redis.Redis.from_url(events_url),
@@ -162,17 +187,14 @@ def _serve(
         without_mingle=True,
         without_heartbeat=True,
     )
-    presence.start()
-    server = (
-        None if metrics_port is None else _metrics_server(settings, sessions, loop, metrics_port)
-    )
+    server = None
+    if metrics_port is not None:
+        server = _metrics_server(settings, sessions, loop, metrics_port)
     try:
         worker.start()
     finally:
         if server is not None:
             server.shutdown()
-        presence.stop()
-        engine.close()
     return int(worker.exitcode or 0)
 
 
