@@ -114,6 +114,7 @@ def create_app(
     """`readers` opens a read session per request; `on_close` runs at shutdown (the composition
     root passes the engine's dispose). `metrics` (the queue in Prometheus text) is served at
     /metrics to requests bearing `metrics_token`; without it there is no /metrics."""
+    # long: the app's parts in one place, in order: routers, middleware, error pages, probes
     # Local imports keep the route modules free of app-building code (and of import cycles).
     from gallery import api, media, pages
 
@@ -163,15 +164,20 @@ def create_app(
         return {"status": "ok"}
 
     if metrics is not None and metrics_token:
-        from pipeline.metrics import CONTENT_TYPE, authorized
-
-        @app.get("/metrics", include_in_schema=False)
-        async def _metrics(request: Request) -> Response:
-            if not authorized(request.headers.get("authorization"), metrics_token):
-                return JSONResponse({"error": "unauthorized"}, status_code=401)
-            return Response(await metrics(), media_type=CONTENT_TYPE)
+        _serve_metrics(app, metrics, metrics_token)
 
     return app
+
+
+def _serve_metrics(app: FastAPI, metrics: Callable[[], Awaitable[str]], token: str) -> None:
+    """GET /metrics: the queue in Prometheus text, for requests bearing the token."""
+    from pipeline.metrics import CONTENT_TYPE, authorized
+
+    @app.get("/metrics", include_in_schema=False)
+    async def _metrics(request: Request) -> Response:
+        if not authorized(request.headers.get("authorization"), token):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        return Response(await metrics(), media_type=CONTENT_TYPE)
 
 
 def _error(request: Request, status: int, message: str) -> Response:

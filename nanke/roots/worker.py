@@ -146,6 +146,7 @@ def _consume(
     metrics_port: int | None,
 ) -> int:
     """The store (claims through the scheduler), runner and Celery worker; blocks."""
+    # long: one composition, in the order its parts depend on each other
     import redis
 
     from db.scheduler import SchedulePolicy, WorkerView
