@@ -52,7 +52,10 @@ class WorkerPresence:
         self._run(go())
 
     def start(self) -> None:
-        self.beat()
+        try:
+            self.beat()
+        except Exception:  # the database was just probed: a blip; the thread beats again
+            log.warning("worker %s: first heartbeat row not written", self.name, exc_info=True)
         self._thread.start()
 
     def stop(self) -> None:
