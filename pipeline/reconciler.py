@@ -79,7 +79,10 @@ class Reconciler:
         broker_task_ids: Callable[[], set[str]] | None = None,
         deliver: Deliver | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        fail_unservable: bool = False,
     ) -> None:
+        """`fail_unservable`: fail queued jobs no live `nanke worker` serves (set it where
+        such workers run jobs; the one-box embedded worker keeps no heartbeat row)."""
         self._sessions = sessions
         self._dispatcher = dispatcher
         self._events = events
@@ -88,6 +91,7 @@ class Reconciler:
         self._broker_task_ids = broker_task_ids
         self._deliver = deliver
         self._clock = clock
+        self._fail_unservable_on = fail_unservable
 
     async def run_once(self) -> Pass:
         result = Pass()
@@ -101,7 +105,8 @@ class Reconciler:
             )
         if expired.requeued:
             result.requeued = await self._dispatch_ids(expired.requeued)
-        result.failed += await self._fail_unservable(now)
+        if self._fail_unservable_on:
+            result.failed += await self._fail_unservable(now)
         result.republished = await self._republish_lost(now, set(expired.requeued))
         if self._deliver is not None:
             result.delivered = await self._deliver_unposted(now)
