@@ -40,6 +40,9 @@ class Claim:
     attempt: int  # the fencing token
     lease_expires_at: datetime
     request: dict[str, Any]
+    user_id: int | None = None  # the job's member (the scheduler's claims say it)
+    # The scheduler claimed another job than the doorbell named, and that one still waits.
+    doorbell_queued: bool = False
 
 
 @dataclass(frozen=True)

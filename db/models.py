@@ -103,6 +103,8 @@ class User(Base):
     mode: Mapped[str] = mapped_column(String(8), default="fast")
     created_at: Mapped[datetime] = mapped_column(server_default=_now_default())
     updated_at: Mapped[datetime] = mapped_column(server_default=_now_default())
+    # When a worker last started one of their jobs: the scheduler's round-robin key (0005).
+    last_started_at: Mapped[datetime | None]
 
     __table_args__ = (CheckConstraint("mode IN ('fast', 'relax')", name="mode"),)
 
@@ -154,7 +156,41 @@ class Job(Base):
         Index("ix_jobs_user_id_state", "user_id", "state"),
         Index("ix_jobs_state_lease_expires_at", "state", "lease_expires_at"),
         Index("ix_jobs_parent_id", "parent_id"),
+        # The scheduler's candidates (0005): queued jobs only, fast first, oldest first.
+        Index(
+            "ix_jobs_queued",
+            "relaxed",
+            "created_at",
+            postgresql_where=text("state = 'queued'"),
+            sqlite_where=text("state = 'queued'"),
+        ),
+        # A member's relax usage this period (0005).
+        Index("ix_jobs_user_id_started_at", "user_id", "started_at"),
     )
+
+    @property
+    def model_name(self) -> str | None:
+        """The model the job runs (its request's generation.model), as the scheduler reads it."""
+        generation = self.request.get("generation") if isinstance(self.request, dict) else None
+        model = generation.get("model") if isinstance(generation, dict) else None
+        return model if isinstance(model, str) else None
+
+
+class Worker(Base):
+    """A live GPU worker's heartbeat (0005): the models it may load (`serves`; None: every
+    model in its registry) and those it has loaded now, so the bot can tell a job no live
+    worker can run, and operators can see which GPU holds what."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    serves: Mapped[list[str]] = mapped_column(JsonDoc)
+    loaded: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    memory_budget_mb: Mapped[int | None]
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
+    # Model loads since start (the autoscaling signal "loads per hour").
+    loads: Mapped[int] = mapped_column(default=0)
 
 
 class Image(Base):

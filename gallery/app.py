@@ -108,9 +108,13 @@ def create_app(
     title: str = "Nanke gallery",
     page_size: int = 48,
     on_close: Callable[[], Awaitable[None]] | None = None,
+    metrics: Callable[[], Awaitable[str]] | None = None,
+    metrics_token: str | None = None,
 ) -> FastAPI:
     """`readers` opens a read session per request; `on_close` runs at shutdown (the composition
-    root passes the engine's dispose)."""
+    root passes the engine's dispose). `metrics` (the queue in Prometheus text) is served at
+    /metrics to requests bearing `metrics_token`; without it there is no /metrics."""
+    # long: the app's parts in one place, in order: routers, middleware, error pages, probes
     # Local imports keep the route modules free of app-building code (and of import cycles).
     from gallery import api, media, pages
 
@@ -159,7 +163,21 @@ def create_app(
     async def _health() -> dict[str, str]:
         return {"status": "ok"}
 
+    if metrics is not None and metrics_token:
+        _serve_metrics(app, metrics, metrics_token)
+
     return app
+
+
+def _serve_metrics(app: FastAPI, metrics: Callable[[], Awaitable[str]], token: str) -> None:
+    """GET /metrics: the queue in Prometheus text, for requests bearing the token."""
+    from pipeline.metrics import CONTENT_TYPE, authorized
+
+    @app.get("/metrics", include_in_schema=False)
+    async def _metrics(request: Request) -> Response:
+        if not authorized(request.headers.get("authorization"), token):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        return Response(await metrics(), media_type=CONTENT_TYPE)
 
 
 def _error(request: Request, status: int, message: str) -> Response:

@@ -57,3 +57,14 @@ class WorkerSettings(BaseModel):
     max_models: int = Field(
         default=2, ge=1, description="Models a worker keeps loaded at once (least used leaves)."
     )
+    models: list[str] | None = Field(
+        default=None,
+        description="The models this worker serves (`nanke worker --models a,b`); unset: every "
+        "model in models.toml. The scheduler gives it jobs for these only.",
+    )
+    memory_budget_gb: float | None = Field(
+        default=None,
+        gt=0,
+        description="GPU memory for model weights (`--memory-gb`): loaded models are evicted, "
+        "least recently used first, by the memory their weights take.",
+    )

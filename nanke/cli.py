@@ -25,6 +25,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("nanke.commands.models", "Download a model from the Hugging Face hub (pull)."),
     "pan": ("nanke.commands.pan", "Extend a job folder's image left, right, up or down."),
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
+    "queue": ("nanke.commands.queue", "The job queue per model: nanke queue stats."),
     "run": ("nanke.commands.run", "Run the bot with an embedded worker (one box, no Redis)."),
     "square": ("nanke.commands.square", "Outpaint a job folder's image to 1:1."),
     "upscale": ("nanke.commands.upscale", "Upscale one tile of a job folder to 2x."),

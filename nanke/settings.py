@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.settings import DiscordSettings
@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     library_logs: bool = Field(
         default=False,
         description="Show diffusers'/transformers' own notices and progress bars (debugging).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="GET /metrics (web, and a worker's --metrics-port) asks for `Authorization: "
+        "Bearer <it>`; unset: /metrics on the web is off, a worker's metrics port answers anyone.",
     )
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)

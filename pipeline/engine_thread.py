@@ -50,6 +50,11 @@ class EngineThread:
         self._calls.put((None, None, fn, done))
         return done.result()
 
+    def loaded_models(self) -> list[str]:
+        """The engine's loaded models (read from any thread; [] for an engine without)."""
+        names = getattr(self.engine, "loaded_models", None)
+        return list(names()) if names is not None else []
+
     def close(self) -> None:
         self._calls.put(None)
         self._thread.join(timeout=60)

@@ -8,6 +8,7 @@ retry after a COMMIT whose acknowledgement was lost answers True again) and rais
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -18,10 +19,11 @@ from typing import Any, TypeVar
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db import jobs
+from db import jobs, scheduler
 from db.caps import AtCap, RunningCaps
 from db.jobs import Claim, NewImage
 from db.models import JobState
+from db.scheduler import Idle, SchedulePolicy, WorkerView
 from pipeline.errors import CompletionUnknown, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,14 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OSError | TimeoutError | sa_exc.DisconnectionError)
 
 
+class Scheduling:
+    """Claim the best job for this worker (db.scheduler), whatever job the message named."""
+
+    def __init__(self, policy: SchedulePolicy, view: Callable[[], WorkerView]) -> None:
+        self.policy = policy
+        self.view = view  # what this worker serves and has loaded, read at each claim
+
+
 class DbJobStore:
     def __init__(
         self,
@@ -54,6 +64,7 @@ class DbJobStore:
         clock: Callable[[], datetime] = utcnow,
         retry_delays_s: Sequence[float] = COMPLETE_RETRY_DELAYS_S,
         caps: RunningCaps | None = None,
+        scheduling: Scheduling | None = None,
     ) -> None:
         self._sessions = sessions
         self._run = run
@@ -61,6 +72,7 @@ class DbJobStore:
         self._clock = clock
         self._retry_delays = retry_delays_s
         self._caps = caps  # members' running caps; None: no cap (the one-box single worker)
+        self._scheduling = scheduling  # None: claim the named job itself
 
     def _tx(self, action: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async def go() -> T:
@@ -75,10 +87,33 @@ class DbJobStore:
             raise
         return result
 
-    def claim(self, job_id: uuid.UUID, owner: str) -> Claim | AtCap | None:
-        return self._tx(
-            lambda s: jobs.claim(s, job_id, owner, self._clock(), self._lease, self._caps)
-        )
+    def claim(self, job_id: uuid.UUID, owner: str) -> Claim | AtCap | Idle | None:
+        """With scheduling, `job_id` is a doorbell: the claim is for the best job this worker
+        may run (`Claim.doorbell_queued` says whether the doorbell's own job still waits), or
+        Idle when there is none."""
+        sched = self._scheduling
+        if sched is None:
+            return self._tx(
+                lambda s: jobs.claim(s, job_id, owner, self._clock(), self._lease, self._caps)
+            )
+
+        async def next_job(session: AsyncSession) -> Claim | Idle:
+            view = sched.view()
+            worker = WorkerView(owner, view.serves, view.loaded)
+            claim = await scheduler.claim_next(
+                session, worker, sched.policy, self._clock(), self._lease
+            )
+            if claim is None:
+                return await scheduler.doorbell(session, job_id, sched.policy)
+            if claim.job_id != job_id and await scheduler.still_queued(session, job_id):
+                return dataclasses.replace(claim, doorbell_queued=True)
+            return claim
+
+        return self._tx(next_job)
+
+    def member_waiting(self, user_id: int) -> bool:
+        """Whether the member has a job queued (a finished job of theirs rings for it)."""
+        return bool(self._tx(lambda s: scheduler.has_queued(s, user_id)))
 
     def heartbeat(self, job_id: uuid.UUID, attempt: int) -> bool:
         return self._tx(lambda s: jobs.heartbeat(s, job_id, attempt, self._clock(), self._lease))

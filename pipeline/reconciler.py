@@ -5,10 +5,12 @@ the broker client and delivery), every `pipeline.reconcile_interval_s`. Each pas
 
 1. requeues running jobs whose lease expired (their worker died or hung) and publishes them
    again; jobs out of attempts are failed and refunded, and a `failed` event tells the bot;
-2. publishes again queued jobs the broker no longer holds (Redis flushed or lost them, or the
+2. fails (and refunds) queued jobs whose model no live worker serves (workers' heartbeat rows,
+   `db.workers`), telling the member why;
+3. publishes again queued jobs the broker no longer holds (Redis flushed or lost them, or the
    bot died between committing a job and publishing it), once they are older than
    `pipeline.republish_after_s`;
-3. hands succeeded-but-unposted jobs to the delivery callback, after claiming them for
+4. hands succeeded-but-unposted jobs to the delivery callback, after claiming them for
    posting (`mark_posting`), so two passes or two bots never post one job twice.
 
 Several bot processes may run it at once: every step is a fenced SQL transition, and a job
@@ -28,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db import jobs
+from db import jobs, workers
 from db.models import Job, JobState
 from pipeline.celery_app import queue_name
 from pipeline.client import JobDispatcher
@@ -77,7 +79,10 @@ class Reconciler:
         broker_task_ids: Callable[[], set[str]] | None = None,
         deliver: Deliver | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        fail_unservable: bool = False,
     ) -> None:
+        """`fail_unservable`: fail queued jobs no live `nanke worker` serves (set it where
+        such workers run jobs; the one-box embedded worker keeps no heartbeat row)."""
         self._sessions = sessions
         self._dispatcher = dispatcher
         self._events = events
@@ -86,6 +91,7 @@ class Reconciler:
         self._broker_task_ids = broker_task_ids
         self._deliver = deliver
         self._clock = clock
+        self._fail_unservable_on = fail_unservable
 
     async def run_once(self) -> Pass:
         result = Pass()
@@ -99,6 +105,8 @@ class Reconciler:
             )
         if expired.requeued:
             result.requeued = await self._dispatch_ids(expired.requeued)
+        if self._fail_unservable_on:
+            result.failed += await self._fail_unservable(now)
         result.republished = await self._republish_lost(now, set(expired.requeued))
         if self._deliver is not None:
             result.delivered = await self._deliver_unposted(now)
@@ -149,6 +157,20 @@ class Reconciler:
         for job in lost:
             await asyncio.to_thread(self._dispatcher.dispatch, job.id, self._queue_of(job))
         return [job.id for job in lost]
+
+    async def _fail_unservable(self, now: datetime) -> list[uuid.UUID]:
+        """Queued jobs for a model no live worker serves fail now, refunded, with a message
+        that says so, instead of waiting forever (nothing fails while no worker is live)."""
+        async with self._sessions.begin() as session:
+            failed = await workers.fail_unservable(
+                session,
+                now,
+                window=timedelta(seconds=self._settings.worker_live_s),
+                grace=timedelta(seconds=self._settings.republish_after_s),
+            )
+        for job_id, message in failed:
+            await self._publish(JobEvent(job_id=job_id, kind=JobEventKind.FAILED, error=message))
+        return [job_id for job_id, _ in failed]
 
     async def _deliver_unposted(self, now: datetime) -> list[uuid.UUID]:
         assert self._deliver is not None

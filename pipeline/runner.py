@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from db.caps import AtCap
 from db.jobs import Claim, NewImage
 from db.models import JobState
+from db.scheduler import Idle
 from pipeline.contracts import JobEvent, JobEventKind, JobSpec
 from pipeline.errors import (
     FAULT_PREFIX,
@@ -46,6 +47,8 @@ from pipeline.settings import PipelineSettings
 from pipeline.storage import ObjectNotFoundError, Storage, job_key, job_prefix
 
 log = logging.getLogger(__name__)
+# Pause before publishing again a doorbell whose job could not be taken this time.
+RING_AGAIN_PAUSE_S = 0.2
 
 
 class Outcome(enum.StrEnum):
@@ -59,7 +62,9 @@ class Outcome(enum.StrEnum):
 
 
 class JobStore(Protocol):
-    def claim(self, job_id: uuid.UUID, owner: str) -> Claim | AtCap | None: ...
+    def claim(self, job_id: uuid.UUID, owner: str) -> Claim | AtCap | Idle | None: ...
+
+    def member_waiting(self, user_id: int) -> bool: ...
 
     def heartbeat(self, job_id: uuid.UUID, attempt: int) -> bool: ...
 
@@ -131,11 +136,33 @@ class JobRunner:
         self.last_overhead_ms = 0.0
 
     def run(self, job_id: uuid.UUID, requeue: Callable[[uuid.UUID], None] | None = None) -> Outcome:
+        """Run the job `job_id` names: that job, or with a scheduling store the best job for
+        this worker (the message is then a doorbell; `requeue` publishes one again)."""
         started = self._clock()
-        claim = self._claim(job_id)
+        ring = requeue or self._requeue
+        claim = self._claim(job_id, ring)
         if isinstance(claim, Outcome):
             return claim
-        attempt = claim.attempt
+        if claim.job_id != job_id:
+            # The scheduler chose another job: the doorbell's own job still needs one.
+            if claim.doorbell_queued and ring is not None:
+                ring(job_id)
+            job_id = claim.job_id
+        outcome = self._run_claimed(claim, ring, started)
+        # A slot of this member's freed: ring for their next job (held at their cap until now).
+        if claim.user_id is not None and ring is not None:
+            try:
+                if self._store.member_waiting(claim.user_id):
+                    ring(job_id)
+            except Exception:  # the reconciler publishes held jobs too, only later
+                log.exception("could not ring for the next job of member %s", claim.user_id)
+        return outcome
+
+    def _run_claimed(
+        self, claim: Claim, requeue: Callable[[uuid.UUID], None] | None, started: float
+    ) -> Outcome:
+        # long: the job's steps in order, each failure mapped to its outcome in one place
+        job_id, attempt = claim.job_id, claim.attempt
         log.info("job %s attempt %s started on %s", job_id, attempt, self._owner)
         self._publish(JobEvent(job_id=job_id, kind=JobEventKind.STARTED, attempt=attempt))
         engine_ms = 0.0
@@ -163,7 +190,7 @@ class JobRunner:
             outcome = self._refused(job_id, attempt, exc)
         except Exception as exc:
             log.exception("job %s attempt %s crashed", job_id, attempt)
-            outcome = self._crashed(job_id, attempt, exc, requeue or self._requeue)
+            outcome = self._crashed(job_id, attempt, exc, requeue)
         self.last_overhead_ms = (self._clock() - started) * 1000 - engine_ms
         if outcome is Outcome.SUCCEEDED:
             log.info(
@@ -175,9 +202,22 @@ class JobRunner:
             )
         return outcome
 
-    def _claim(self, job_id: uuid.UUID) -> Claim | Outcome:
-        """The claim on this job, or why there is none (an Outcome)."""
+    def _claim(
+        self, job_id: uuid.UUID, ring: Callable[[uuid.UUID], None] | None
+    ) -> Claim | Outcome:
+        """The claim on this job (or the scheduler's pick), or why there is none (an Outcome)."""
         claim = self._store.claim(job_id, self._owner)
+        if isinstance(claim, Idle):
+            if claim.ring_again and ring is not None:
+                # Its member has a free slot but the job was locked a moment (or is for a
+                # model another worker serves): publish the doorbell again, after a pause.
+                time.sleep(RING_AGAIN_PAUSE_S)
+                ring(job_id)
+            if claim.held is not None:
+                claim = claim.held
+            else:
+                log.info("doorbell %s: nothing this worker may run now: dropped", job_id)
+                return Outcome.SKIPPED
         if claim is None:
             log.info("job %s is not claimable (running elsewhere or finished): dropped", job_id)
             return Outcome.SKIPPED

@@ -46,6 +46,18 @@ class PipelineSettings(BaseModel):
         ge=0,
         description="A queued job missing from the broker this long is published again.",
     )
+    affinity_wait_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="The scheduler prefers jobs for models a worker has loaded for at most this "
+        "long; a job that waited longer competes as if its model were loaded.",
+    )
+    worker_live_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A worker whose heartbeat row is older is gone; a queued job whose model no "
+        "live worker serves fails (refunded) once it waited republish_after_s.",
+    )
     events_stream: str = Field(
         default="nanke:events", description="The Redis stream of job events (worker → bot)."
     )

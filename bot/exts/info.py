@@ -59,6 +59,9 @@ class Info(commands.Cog):
                     else:
                         position = await store.queue_position(job.id)
                         where = f"queued · position {position}" if position else "queued"
+                        eta = await store.queue_eta(job.id, position) if position else None
+                        if eta is not None:
+                            where += f" · {formatting.about(eta)}"
                     prompt = formatting.shown_prompt(job.spec)[:80]
                     lines.append(f"- `{job.id.hex}` {job.kind.value} — {prompt} ({where})")
             await interaction.response.send_message("\n".join(lines), ephemeral=True)

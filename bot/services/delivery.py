@@ -182,8 +182,9 @@ class DeliveryService:
             if job.state is JobState.QUEUED:
                 # The database's place in line (as /info shows it), not the broker's depth.
                 position = await self._store.queue_position(job.id)
+                eta = await self._store.queue_eta(job.id, position) if position else None
                 out = Outgoing(
-                    formatting.waiting(job.spec, who, position), (), (cancel_button(job.id),)
+                    formatting.waiting(job.spec, who, position, eta), (), (cancel_button(job.id),)
                 )
                 await self._poster.edit_live(job.id, out)
         elif event.kind is EventKind.STARTED:

@@ -49,9 +49,18 @@ def _line(spec: JobSpec, mention: str, status: str) -> str:
     return f"{lead}{mention} ({status})"
 
 
-def waiting(spec: JobSpec, mention: str, position: int | None) -> str:
+def waiting(spec: JobSpec, mention: str, position: int | None, eta_s: float | None = None) -> str:
     status = "Waiting to start" if position is None else f"Waiting to start · position {position}"
+    if position is not None and eta_s is not None:
+        status += f" · {about(eta_s)}"
     return _line(spec, mention, status)
+
+
+def about(seconds: float) -> str:
+    """A wait as a member reads it: "about 40 s", "about 3 min"."""
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5)} s"
+    return f"about {round(seconds / 60)} min"
 
 
 def running(spec: JobSpec, mention: str, percent: float | None) -> str:

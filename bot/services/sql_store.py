@@ -130,6 +130,10 @@ class SqlStore:
         async with self._sessions() as session:
             return await queue_view.queue_position(session, job_id)
 
+    async def queue_eta(self, job_id: uuid.UUID, position: int) -> float | None:
+        async with self._sessions() as session:
+            return await queue_view.queue_eta(session, job_id, position, datetime.now(UTC))
+
     async def active_jobs(self, user_id: int) -> Sequence[JobView]:
         async with self._sessions() as session:
             return [_view(row) for row in await queue_view.active_jobs(session, user_id)]

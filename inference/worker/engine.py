@@ -79,6 +79,7 @@ class Engine:
         library_logs: bool = False,
         compiler: Compiler | None = None,
         preview_every_steps: int | None = None,
+        memory_budget_bytes: int | None = None,
     ) -> None:
         self.registry = registry
         self.device = torch.device(device)
@@ -88,7 +89,12 @@ class Engine:
         self.compiler = compiler
         self.loras = LoraManager(registry, slots=compiler.lora_slots if compiler is not None else 0)
         self.pipelines = PipelineCache(
-            registry, self.device, dtype, max_models, prepare=self._prepare_pipeline
+            registry,
+            self.device,
+            dtype,
+            max_models,
+            prepare=self._prepare_pipeline,
+            memory_budget_bytes=memory_budget_bytes,
         )
         self.previews = PreviewCadence(preview_every_steps)
         self._safety: SafetyChecker | None = None
@@ -119,7 +125,20 @@ class Engine:
             library_logs=library_logs,
             compiler=compiler,
             preview_every_steps=settings.preview_every_steps,
+            memory_budget_bytes=(
+                None
+                if settings.memory_budget_gb is None
+                else int(settings.memory_budget_gb * 1024**3)
+            ),
         )
+
+    def loaded_models(self) -> list[str]:
+        """The models on the device now (any thread may ask; the scheduler prefers them)."""
+        return self.pipelines.loaded_names()
+
+    @property
+    def model_loads(self) -> int:
+        return self.pipelines.loads
 
     def _prepare_pipeline(self, pipe: Any, family: str) -> None:
         """Once per loaded model: CUDA tuning, LoRA slots, then compilation (in that order:

@@ -113,6 +113,16 @@ def _hub_unreachable(exc: BaseException | None) -> bool:
     return False
 
 
+def weights_bytes(pipe: Any) -> int:
+    """Bytes of a pipeline's parameters and buffers (what it holds on its device)."""
+    total = 0
+    for component in getattr(pipe, "components", {}).values():
+        if isinstance(component, torch.nn.Module):
+            for tensor in (*component.parameters(), *component.buffers()):
+                total += tensor.numel() * tensor.element_size()
+    return total
+
+
 class PipelineCache:
     """Warm pipelines, at most `max_models` base models at once (least recently used leaves)."""
 
@@ -123,6 +133,7 @@ class PipelineCache:
         dtype: torch.dtype = torch.float32,
         max_models: int = 2,
         prepare: Callable[[Any, str], None] | None = None,
+        memory_budget_bytes: int | None = None,
     ) -> None:
         self.registry = registry
         # Called once per loaded base model with (pipeline, family): tuning, compilation.
@@ -130,7 +141,11 @@ class PipelineCache:
         self.device = torch.device(device)
         self.dtype = dtype
         self.max_models = max_models
+        # With a budget, models are evicted by the memory their weights take, not by count.
+        self.memory_budget_bytes = memory_budget_bytes
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._sizes: dict[str, int] = {}  # bytes of each model's weights, measured at load
+        self.loads = 0  # models loaded since start (a worker publishes it)
         self._unclip: LoadedUnclip | None = None
 
     def model(self, name: str) -> LoadedModel:
@@ -138,11 +153,40 @@ class PipelineCache:
             self._models.move_to_end(name)
             return self._models[name]
         entry = self.registry.model(name)
-        while len(self._models) >= self.max_models:
-            self._models.popitem(last=False)
+        self._make_room(name)
         loaded = self._load(entry)
         self._models[name] = loaded
+        self._sizes[name] = weights_bytes(loaded.base)
+        self.loads += 1
+        self._make_room(None)
         return loaded
+
+    def loaded_names(self) -> list[str]:
+        """The models loaded now, least recently used first (safe from any thread)."""
+        for _ in range(5):
+            try:
+                return list(self._models)
+            except RuntimeError:  # resized by the engine thread while copied: copy again
+                continue
+        return []
+
+    def _make_room(self, incoming: str | None) -> None:
+        """Evict least recently used models: by count without a budget; with one, until the
+        loaded weights plus the incoming model's (its last measured size, or the largest
+        seen) fit. The model just loaded always stays, even alone over budget."""
+        if self.memory_budget_bytes is None:
+            while incoming is not None and len(self._models) >= self.max_models:
+                self._models.popitem(last=False)
+            return
+        expected = 0
+        if incoming is not None:
+            expected = self._sizes.get(incoming, max(self._sizes.values(), default=0))
+        while len(self._models) > (0 if incoming is not None else 1):
+            used = sum(self._sizes.get(n, 0) for n in self._models)
+            if used + expected <= self.memory_budget_bytes:
+                return
+            evicted, _ = self._models.popitem(last=False)
+            log.info("unloading model %s to stay within the memory budget", evicted)
 
     def unclip(self) -> LoadedUnclip | None:
         entry = self.registry.unclip

@@ -3,7 +3,7 @@ Discord showed them when an image was last shared to the gallery (the bot never 
 so a name is only as fresh as its member's latest share).
 
 Revision ID: 0006
-Revises: 0004 (0005 is being written in parallel; the chain is fixed when both land)
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels = None
 depends_on = None
 

@@ -114,6 +114,7 @@ async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterat
                 queue_of=default_queue_of(family_of),
                 broker_task_ids=ends.broker_task_ids,
                 deliver=deliver,
+                fail_unservable=not one_box,
             )
 
         yield BotDeps(

@@ -17,11 +17,25 @@ def build_web_app(settings: Settings, *, page_size: int) -> Any:
 
     storage = build_storage(settings.storage, settings.data_dir)
     engine = create_engine(settings.effective_database_url)
+    sessions = session_factory(engine)
+
+    async def metrics() -> str:
+        from datetime import UTC, datetime
+
+        from db.queue_stats import queue_stats
+        from pipeline.metrics import render_prometheus
+
+        async with sessions() as session:
+            return render_prometheus(await queue_stats(session, datetime.now(UTC)))
+
+    token = settings.metrics_token
     return create_app(
-        reader_factory(session_factory(engine)),
+        reader_factory(sessions),
         StorageBlobs(storage),
         page_size=page_size,
         on_close=engine.dispose,
+        metrics=metrics,
+        metrics_token=None if token is None else token.get_secret_value(),
     )
 
 

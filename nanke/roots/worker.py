@@ -39,9 +39,20 @@ class WorkerPlan:
     models: list[str]  # registry names to load before consuming
 
 
-def plan_worker(registry: Any, queues: list[str] | None) -> WorkerPlan:
-    """Which queues to consume and which models that needs (all families by default)."""
-    families = list(dict.fromkeys(entry.family for entry in registry.models.values()))
+def plan_worker(
+    registry: Any, queues: list[str] | None, models: list[str] | None = None
+) -> WorkerPlan:
+    """Which queues to consume and which models that serves: `models` (their families'
+    queues), or every model of the chosen queues' families (all families by default)."""
+    if models:
+        unknown = [m for m in models if m not in registry.models]
+        if unknown:
+            raise WorkerStartError(
+                f"no model named {', '.join(unknown)} in the registry (models.toml); "
+                f"it has: {', '.join(sorted(registry.models))}"
+            )
+    picked = models or list(registry.models)
+    families = list(dict.fromkeys(registry.models[name].family for name in picked))
     chosen = queues or worker_queues(families)
     served = {queue_name(f) for f in families} | {queue_name(f, relax=True) for f in families}
     unknown = [q for q in chosen if q not in served]
@@ -51,11 +62,16 @@ def plan_worker(registry: Any, queues: list[str] | None) -> WorkerPlan:
             f"this registry serves: {', '.join(sorted(served))}"
         )
     needed = {q.removeprefix("nanke.").removesuffix(".relax") for q in chosen}
-    models = [name for name, entry in registry.models.items() if entry.family in needed]
-    return WorkerPlan(chosen, models)
+    return WorkerPlan(chosen, [name for name in picked if registry.models[name].family in needed])
 
 
-def run_worker(settings: Settings, queues: list[str] | None, name: str | None) -> int:
+def run_worker(
+    settings: Settings,
+    queues: list[str] | None,
+    name: str | None,
+    *,
+    metrics_port: int | None = None,
+) -> int:
     """Start a Celery worker (blocks until it stops); returns its exit code."""
     database_url, events_url = _required_urls(settings)
     from db.sessions import create_engine
@@ -64,14 +80,14 @@ def run_worker(settings: Settings, queues: list[str] | None, name: str | None) -
 
     # Everything that can be checked without torch is checked first: a typo fails in 1 s.
     registry = load_registry(settings.models_file)
-    plan = plan_worker(registry, queues)
+    plan = plan_worker(registry, queues, settings.worker.models)
     for model in plan.models:
         registry.model(model).check_files()
     loop = LoopThread()
     db_engine = create_engine(database_url)
     try:
         _probe_database(loop, db_engine, database_url)
-        return _serve(settings, registry, plan, name, loop, db_engine, events_url)
+        return _serve(settings, registry, plan, name, loop, db_engine, events_url, metrics_port)
     finally:
         loop.run(db_engine.dispose())
         loop.close()
@@ -85,23 +101,72 @@ def _serve(
     loop: Any,
     db_engine: Any,
     events_url: str,
+    metrics_port: int | None = None,
 ) -> int:
-    engine = _loaded_engine(settings, registry, plan.models)
+    """Announce the worker (its heartbeat row, live while its models load), load the models,
+    then consume until it stops."""
+    from db.sessions import session_factory
+    from pipeline.presence import WorkerPresence
 
+    hostname = name or f"gpu@{socket.gethostname()}-{os.getpid()}"
+    sessions = session_factory(db_engine)
+    loaded: list[Any] = []  # the engine, once its models are loaded
+    budget = settings.worker.memory_budget_gb
+    presence = WorkerPresence(
+        sessions,
+        loop.run,
+        hostname,
+        plan.models,
+        lambda: loaded[0].loaded_models() if loaded else [],
+        lambda: int(getattr(loaded[0].engine, "model_loads", 0)) if loaded else 0,
+        every_s=settings.pipeline.heartbeat_s,
+        memory_budget_mb=None if budget is None else int(budget * 1024),
+    )
+    presence.start()
+    try:
+        loaded.append(_loaded_engine(settings, registry, plan.models))
+        try:
+            return _consume(
+                settings, plan, hostname, sessions, loop, loaded[0], events_url, metrics_port
+            )
+        finally:
+            loaded[0].close()
+    finally:
+        presence.stop()
+
+
+def _consume(
+    settings: Settings,
+    plan: WorkerPlan,
+    hostname: str,
+    sessions: Any,
+    loop: Any,
+    engine: Any,
+    events_url: str,
+    metrics_port: int | None,
+) -> int:
+    """The store (claims through the scheduler), runner and Celery worker; blocks."""
+    # long: one composition, in the order its parts depend on each other
     import redis
 
-    from db.caps import RunningCaps
-    from db.sessions import session_factory
-    from pipeline.job_store import DbJobStore
+    from db.scheduler import SchedulePolicy, WorkerView
+    from pipeline.job_store import DbJobStore, Scheduling
     from pipeline.runner import JobRunner
     from pipeline.tasks import register_tasks
 
-    hostname = name or f"gpu@{socket.gethostname()}-{os.getpid()}"
+    serves = frozenset(plan.models)
+    policy = SchedulePolicy.of_plans(
+        settings.plans,
+        settings.default_plan,
+        affinity_wait=timedelta(seconds=settings.pipeline.affinity_wait_s),
+    )
     store = DbJobStore(
-        session_factory(db_engine),
+        sessions,
         loop.run,
         timedelta(seconds=settings.pipeline.lease_s),
-        caps=RunningCaps.of_plans(settings.plans, settings.default_plan),
+        scheduling=Scheduling(
+            policy, lambda: WorkerView(hostname, serves, frozenset(engine.loaded_models()))
+        ),
     )
     events = RedisEventPublisher(
         redis.Redis.from_url(events_url),
@@ -123,11 +188,31 @@ def _serve(
         without_mingle=True,
         without_heartbeat=True,
     )
+    server = None
+    if metrics_port is not None:
+        server = _metrics_server(settings, sessions, loop, metrics_port)
     try:
         worker.start()
     finally:
-        engine.close()
+        if server is not None:
+            server.shutdown()
     return int(worker.exitcode or 0)
+
+
+def _metrics_server(settings: Settings, sessions: Any, loop: Any, port: int) -> Any:
+    from datetime import UTC, datetime
+
+    from db.queue_stats import queue_stats
+    from pipeline.metrics import render_prometheus, serve_metrics
+
+    async def stats() -> str:
+        async with sessions() as session:
+            return render_prometheus(await queue_stats(session, datetime.now(UTC)))
+
+    token = settings.metrics_token
+    secret = None if token is None else token.get_secret_value()
+    log.info("metrics at http://0.0.0.0:%d/metrics", port)
+    return serve_metrics(port, lambda: str(loop.run(stats(), timeout=10)), secret)
 
 
 def _probe_database(loop: Any, db_engine: Any, url: str) -> None:
@@ -181,6 +266,7 @@ def _loaded_engine(settings: Settings, registry: Any, models: list[str]) -> Any:
     from nanke.roots.cli_engine import make_engine
     from pipeline.engine_thread import EngineThread
 
+    # Without a memory budget every served model stays loaded (as many as it serves).
     engine = make_engine(
         registry,
         library_logs=settings.library_logs,

@@ -123,6 +123,9 @@ class MemoryStore:
         row = self.jobs.get(job_id)
         return row.view if row else None
 
+    async def queue_eta(self, job_id: UUID, position: int) -> float | None:
+        return None  # no run times measured in the fake
+
     async def queue_position(self, job_id: UUID) -> int | None:
         queued = sorted(
             (r for r in self.jobs.values() if r.view.state is JobState.QUEUED), key=lambda r: r.seq

@@ -18,6 +18,12 @@ def test_waiting_line_shows_prompt_member_and_position():
     assert line == "**a red fox** — <@1> (Waiting to start · position 3)"
 
 
+def test_waiting_line_says_about_how_long():
+    line = formatting.waiting(_spec(), "<@1>", 3, 41.0)
+    assert line.endswith("(Waiting to start · position 3 · about 40 s)")
+    assert formatting.waiting(_spec(), "<@1>", 9, 200.0).endswith("· about 3 min)")
+
+
 def test_progress_is_a_whole_percentage_within_bounds():
     assert formatting.running(_spec(), "<@1>", 42.4).endswith("(42%)")
     assert formatting.running(_spec(), "<@1>", 130).endswith("(100%)")

@@ -23,7 +23,7 @@ from pipeline.contracts import JobEventKind
 from pipeline.events import RedisEventReader
 from pipeline.storage import LocalStorage
 from tests.fixtures.redis_server import PrivateRedis
-from tests.pipeline.failure_rig import FAST_STEPS, PIPELINE, QUEUE, SLOW_STEPS, Rig
+from tests.pipeline.failure_rig import FAST_STEPS, PIPELINE, QUEUE, SLOW_STEPS, Rig, next_user
 from tests.pipeline.harness import (
     Workers,
     image_keys,
@@ -194,3 +194,20 @@ def _gone(worker: Any) -> Any:
         return not worker.alive()
 
     return check
+
+
+# Fair scheduling with real workers (#18), here to share this module's worker zygote: member A
+# queues five jobs, then B and C one each; one worker (two jobs in flight) starts B's and C's
+# after at most one more of A's, where first-in first-out would start all of A's first.
+async def test_a_real_worker_serves_members_in_turn(rig: Rig, workers: Workers) -> None:
+    a, b, c = next_user(), next_user(), next_user()
+    # All queued before the worker starts, so the order is the scheduler's, not arrival's.
+    mine = [await rig.job("a lighthouse", user_id=a) for _ in range(5)]
+    theirs = [await rig.job("a fox", user_id=b), await rig.job("an owl", user_id=c)]
+    workers.start("fair")
+    for job_id in mine + theirs:
+        await rig.wait_state(job_id, {"succeeded"}, 120)
+    rows = [await job_row(rig.sessions, job_id) for job_id in mine + theirs]
+    order = [row.user_id for row in sorted(rows, key=lambda r: (r.started_at, r.id))]
+    assert order.index(b) <= 2 and order.index(c) <= 3, order
+    assert order[:4].count(a) <= 2  # at most one more of A's before B and C

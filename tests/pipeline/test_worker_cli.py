@@ -72,6 +72,17 @@ def test_a_queue_no_model_serves(
     assert "nanke.sd15" in out
 
 
+def test_a_model_the_registry_lacks(
+    monkeypatch: pytest.MonkeyPatch, servers: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "base").mkdir()
+    toml = tmp_path / "models.toml"
+    toml.write_text(TOML.format(source="base"))
+    code, out = _run(monkeypatch, {**servers, "NANKE_MODELS_FILE": str(toml)}, "--models", "nope")
+    assert code == 1
+    assert "no model named nope in the registry" in out and "it has:" in out
+
+
 def test_no_cuda_is_refused_in_one_line(
     monkeypatch: pytest.MonkeyPatch, servers: dict[str, str], tmp_path: Path
 ) -> None:

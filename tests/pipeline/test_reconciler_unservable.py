@@ -1,0 +1,69 @@
+"""The reconciler fails a queued job whose model no live worker serves, refunds it and tells
+the member why, instead of leaving it "Waiting to start" forever (#18)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db import jobs, workers
+from db.admission import Created, Submission
+from db.models import JobKind
+from pipeline.contracts import JobEventKind
+from pipeline.events import InMemoryEvents
+from pipeline.reconciler import Reconciler, default_queue_of
+from pipeline.settings import PipelineSettings
+from tests.fixtures.db_helpers import ledger_sum, new_user_id, plans, submit
+
+NOW = datetime.now(UTC)
+
+
+class _Nowhere:
+    """A dispatcher for a pass that publishes nothing (no lease expired, no broker state)."""
+
+    def dispatch(self, job_id: uuid.UUID, queue: str) -> None:
+        raise AssertionError(f"nothing should be published, got {job_id}")
+
+    def queue_depth(self, queue: str) -> int:
+        return 0
+
+
+async def test_a_job_no_live_worker_serves_fails_with_its_reason(
+    pg_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    member = new_user_id()
+    job_id = uuid.uuid4()
+    request = {"job_id": str(job_id), "generation": {"model": "retired-model"}}
+    async with pg_sessions.begin() as session:
+        created = await submit(
+            session,
+            Submission(job_id, member, JobKind.IMAGINE, request, cost_milli=1000),
+            plans(),
+            now=NOW - timedelta(minutes=1),
+        )
+        assert isinstance(created, Created)
+        await workers.beat(session, "gpu-1", ["sd15"], ["sd15"], NOW)
+    events = InMemoryEvents()
+    reconciler = Reconciler(
+        pg_sessions,
+        _Nowhere(),
+        events,
+        PipelineSettings(),
+        queue_of=default_queue_of(lambda model: "sd15"),
+        clock=lambda: NOW,
+        fail_unservable=True,
+    )
+
+    done = await reconciler.run_once()
+
+    assert done.failed == [job_id]
+    (event,) = [e.event for e in await events.read(block_s=0)]
+    assert event.kind is JobEventKind.FAILED and event.job_id == job_id
+    assert event.error is not None and "'retired-model'" in event.error
+    assert "refunded" in event.error
+    async with pg_sessions() as session:
+        job = await jobs.get(session, job_id)
+        assert job is not None and job.state == "failed"
+        assert await ledger_sum(session, member, created.period_key or "") == 25_000
