@@ -40,3 +40,7 @@ class WorkerSettings(BaseModel):
     # loaded box, so more is often slower (docs/BENCHMARKS.md).
     threads: int | None = Field(default=None, ge=1)
     max_models: int = Field(default=2, ge=1)
+    # Pad the negative prompt to the prompt's number of 75-token chunks (and the prompt to the
+    # negative's). False, A1111's default: a negative of another length runs in its own UNet
+    # call, so adding chunks to the prompt does not change what the negative means.
+    pad_negative: bool = False

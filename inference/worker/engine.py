@@ -26,13 +26,13 @@ from inference.resolve import denoise_strength, tile_seed
 from inference.settings import WorkerSettings
 from inference.worker import precision
 from inference.worker.compiled import Compiler
-from inference.worker.job_args import embeds, task_kwargs
+from inference.worker.conditioning import encode_conditioning
+from inference.worker.job_args import task_kwargs
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
 from inference.worker.output import Clock, EngineOutput
 from inference.worker.pipelines import LoadedUnclip, PipelineCache
 from inference.worker.previews import PreviewCadence
-from inference.worker.prompt_encoding import encode_prompt
 from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from inference.worker.tiling import circular_padding
@@ -75,6 +75,7 @@ class Engine:
         library_logs: bool = False,
         compiler: Compiler | None = None,
         preview_every_steps: int | None = None,
+        pad_negative: bool = False,
     ) -> None:
         self.registry = registry
         self.device = torch.device(device)
@@ -88,6 +89,7 @@ class Engine:
         )
         self.previews = PreviewCadence(preview_every_steps)
         self._safety: SafetyChecker | None = None
+        self.pad_negative = pad_negative  # A1111's "pad prompt/negative prompt" option
 
     @classmethod
     def from_settings(
@@ -115,6 +117,7 @@ class Engine:
             library_logs=library_logs,
             compiler=compiler,
             preview_every_steps=settings.preview_every_steps,
+            pad_negative=settings.pad_negative,
         )
 
     def _prepare_pipeline(self, pipe: Any, family: str) -> None:
@@ -172,14 +175,17 @@ class Engine:
         checker = self.safety_checker()  # first: a bad [safety_checker] fails fast
         job = self._job(spec)
         with clock("text_encode"):
-            encoded = encode_prompt(job.encoders, gen.parts, gen.negative_prompt, gen.clip_skip)
+            encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
             if not encoded.finite():  # checked before the first step: no GPU time wasted
                 raise BadRequestError(
                     "the prompt's attention weights are too extreme for the model (its text "
                     "encoding overflowed): lower the (word:weight) values or remove brackets"
                 )
-            kwargs = embeds(encoded, gen.chaos, job.seeds)
-        images, steps_run = self._denoise_and_decode(spec, job, source, kwargs, clock, on_progress)
+            kwargs = encoded.pipeline_kwargs(gen.chaos, job.seeds)
+        with encoded.applied(job.pipe.unet, gen.chaos, job.seeds):
+            images, steps_run = self._denoise_and_decode(
+                spec, job, source, kwargs, clock, on_progress
+            )
         if checker is not None:
             with clock("safety_check"):
                 nsfw = checker.flags(images)

@@ -8,7 +8,8 @@
 - clip skip N (A1111 numbering: 1 = last layer) takes the N-th hidden state from the end and
   applies the final layer norm ourselves, independent of transformers' `clip_skip`;
 - `::` parts are encoded separately and averaged with their weights;
-- the negative prompt is padded to the same number of chunks.
+- the negative prompt is padded to the same number of chunks when `pad_negative` (otherwise the
+  engine runs it in its own UNet call when the lengths differ: `inference/worker/conditioning.py`).
 """
 
 from __future__ import annotations
@@ -126,31 +127,46 @@ def _pad(chunks: list[Chunk], n: int) -> list[Chunk]:
     return chunks + [[] for _ in range(n - len(chunks))]
 
 
+def encode_parts(
+    encoders: list[tuple[Any, Any]], parts: tuple[PromptPart, ...], clip_skip: int, n: int = 1
+) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """The weighted average of `parts`' encodings, each padded to at least `n` chunks (and to
+    the longest part); (hidden [1, 77·chunks, D], pooled or None, prompt tokens)."""
+    parts = parts or (PromptPart(text=""),)
+    part_chunks = [[chunk_tokens(tok, p.text) for tok, _ in encoders] for p in parts]
+    n = max(n, *(len(c) for per_enc in part_chunks for c in per_enc))
+    tokens = sum(len(chunk) for per_enc in part_chunks for chunk in per_enc[0])
+    total = sum(p.weight for p in parts)
+    norm = total if total > 0 else sum(abs(p.weight) for p in parts) or 1.0
+    cond: torch.Tensor | None = None
+    pooled: torch.Tensor | None = None
+    for part, chunks in zip(parts, part_chunks, strict=True):
+        embeds, part_pooled = _encode_text_chunks(encoders, [_pad(c, n) for c in chunks], clip_skip)
+        share = part.weight / norm if len(parts) > 1 else 1.0
+        cond = embeds * share if cond is None else cond + embeds * share
+        if part_pooled is not None:
+            pooled = part_pooled * share if pooled is None else pooled + part_pooled * share
+    assert cond is not None
+    return cond, pooled, tokens
+
+
 @torch.inference_mode()
 def encode_prompt(
     encoders: list[tuple[Any, Any]],
     parts: tuple[PromptPart, ...],
     negative: str,
     clip_skip: int | None = None,
+    *,
+    pad_negative: bool = True,
 ) -> Encoded:
-    """Encode weighted `parts` and the negative prompt with one (SD) or two (SDXL) encoders."""
+    """Encode weighted `parts` and the negative prompt with one (SD) or two (SDXL) encoders.
+    Without `pad_negative`, prompt and negative keep their own chunk counts."""
     skip = clip_skip or 1
-    parts = parts or (PromptPart(text=""),)
-    part_chunks = [[chunk_tokens(tok, p.text) for tok, _ in encoders] for p in parts]
     neg_chunks = [chunk_tokens(tok, negative) for tok, _ in encoders]
-    n = max(len(c) for per_enc in [*part_chunks, neg_chunks] for c in per_enc)
-    tokens = sum(len(chunk) for per_enc in part_chunks for chunk in per_enc[0])
-
-    total = sum(p.weight for p in parts)
-    norm = total if total > 0 else sum(abs(p.weight) for p in parts) or 1.0
-    cond: torch.Tensor | None = None
-    pooled: torch.Tensor | None = None
-    for part, chunks in zip(parts, part_chunks, strict=True):
-        embeds, part_pooled = _encode_text_chunks(encoders, [_pad(c, n) for c in chunks], skip)
-        share = part.weight / norm if len(parts) > 1 else 1.0
-        cond = embeds * share if cond is None else cond + embeds * share
-        if part_pooled is not None:
-            pooled = part_pooled * share if pooled is None else pooled + part_pooled * share
-    uncond, uncond_pooled = _encode_text_chunks(encoders, [_pad(c, n) for c in neg_chunks], skip)
-    assert cond is not None
+    n_neg = max(len(c) for c in neg_chunks)
+    cond, pooled, tokens = encode_parts(encoders, parts, skip, n_neg if pad_negative else 1)
+    n = cond.shape[1] // (CHUNK + 2)
+    uncond, uncond_pooled = _encode_text_chunks(
+        encoders, [_pad(c, n if pad_negative else n_neg) for c in neg_chunks], skip
+    )
     return Encoded(cond, uncond, pooled, uncond_pooled, chunks=n, tokens=tokens)
