@@ -9,17 +9,21 @@ from typing import Any
 
 from prompt.attention import check_attention
 from prompt.errors import PromptError
+from prompt.extra_networks import strip_extra_networks
 from prompt.flags import FlagSpec, FlagUse, Value, split_flags
 from prompt.loras import extract_inline_loras, parse_lora_flag
 from prompt.multiprompt import split_parts
 from prompt.permutations import expand_permutations
 from prompt.request import LORA_NAME_RE, MAX_SEED, ImagineParams, LoraRef
 from prompt.samplers import canonical_sampler, find_sampler
+from prompt.schedules import has_and, split_and
 from prompt.values import parse_float, parse_int, quote
 
 MAX_PROMPT_CHARS = 6000
 MAX_REQUESTS = 10
 MAX_RATIO = 4
+MAX_AND = 8  # AND subprompts: each is one more UNet batch per step
+MAX_AND_WEIGHT = 10.0
 QUALITIES = (0.25, 0.5, 1.0, 2.0)
 _MAX_SAMPLER_WORDS = 6  # the longest name, 'DPM++ 2M SDE Karras', has 4
 
@@ -66,6 +70,7 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
     # Inline tags go first: removing one can turn the text after it into a flag
     # ('<lora:x:1>--ar 2:1'), and a tag is a LoRA wherever it stands.
     inline_loras, text = extract_inline_loras(text)
+    text = strip_extra_networks(text)[0]
     head, uses = split_flags(text)
     fields: dict[str, Any] = {}
     loras: list[LoraRef] = list(inline_loras)
@@ -98,11 +103,33 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
             "model's default steps, --steps sets them)",
             "--q",
         )
+    parts = split_parts(prompt)
+    if len(parts) > 1 and has_and(prompt):
+        raise PromptError(
+            "this prompt mixes Midjourney's '::' parts with A1111's AND: use one of them, e.g. "
+            "'a cat :1.2 AND a dog :0.8' or 'a cat::1.2 a dog::0.8'"
+        )
+    _check_and(prompt)
     check_attention(prompt)
     check_attention(fields.get("negative_prompt") or "")
     repeat = fields.pop("repeat", 1)
-    params = ImagineParams(prompt=prompt, parts=split_parts(prompt), loras=tuple(loras), **fields)
+    params = ImagineParams(prompt=prompt, parts=parts, loras=tuple(loras), **fields)
     return params, repeat
+
+
+def _check_and(prompt: str) -> None:
+    subprompts = split_and(prompt) if has_and(prompt) else []
+    if len(subprompts) > MAX_AND:
+        raise PromptError(
+            f"this prompt has {len(subprompts)} AND subprompts; the limit is {MAX_AND}: "
+            "each one runs the model again at every step"
+        )
+    for text, weight in subprompts:
+        if not math.isfinite(weight) or abs(weight) > MAX_AND_WEIGHT:
+            raise PromptError(
+                f"the AND weight {weight:g} (after {quote(text.strip()[-30:])}) is out of range: "
+                f"use -{MAX_AND_WEIGHT:g} to {MAX_AND_WEIGHT:g}, e.g. 'a cat :1.2 AND a dog'"
+            )
 
 
 def _value(use: FlagUse) -> str:

@@ -135,6 +135,7 @@ def _scheduled(
         return cache[parts]
 
     steps = gen.steps
+    subs: list[tuple[float, tuple[tuple[str, float], ...]]]
     if len(gen.parts) == 1 and has_and(gen.parts[0].text):
         subs = [(w, ((text, 1.0),)) for text, w in split_and(gen.parts[0].text)]
     else:

@@ -38,6 +38,7 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
         write_job,
     )
     from prompt import PromptError, parse_prompt
+    from prompt.extra_networks import extra_network_note
 
     path, explicit = (models_file, True) if models_file else models_file_option()
     try:
@@ -45,6 +46,9 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
     except PromptError as exc:
         flag = f" ({exc.flag})" if exc.flag else ""
         raise click.ClickException(f"{exc.message}{flag}") from None
+    note = extra_network_note(prompt)
+    if note:
+        click.echo(f"note: {note}", err=True)
     with user_errors():
         registry = registry_from(path, explicit)
         if model:

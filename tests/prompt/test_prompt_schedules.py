@@ -51,3 +51,35 @@ def test_and_splits_subprompts_with_their_weights() -> None:
     assert split_and("(a cat:1.2) AND a dog") == [("(a cat:1.2)", 1.0), (" a dog", 1.0)]
     assert split_and("sand ANDROID") == [("sand ANDROID", 1.0)]  # a whole word only
     assert split_and("a AND b: -.5") == [("a", 1.0), (" b", -0.5)]
+
+
+def test_the_parser_keeps_the_syntax_and_refuses_what_cannot_run() -> None:
+    from prompt import PromptError, parse_prompt
+    from prompt.chunks import prompt_chunks
+
+    (params,) = parse_prompt("a [cat:dog:0.5] :1.5 AND [red|blue] ball --steps 20")
+    assert params.prompt == "a [cat:dog:0.5] :1.5 AND [red|blue] ball"
+    assert len(params.parts) == 1
+    with pytest.raises(PromptError, match="mixes Midjourney's '::' parts with A1111's AND"):
+        parse_prompt("a cat::2 AND a dog")
+    with pytest.raises(PromptError, match="9 AND subprompts; the limit is 8"):
+        parse_prompt(" AND ".join(["x"] * 9))
+    with pytest.raises(PromptError, match="the AND weight 1e\\+06 .* is out of range"):
+        parse_prompt("a cat :1000000 AND a dog")
+    # Each AND subprompt is one more UNet batch: priced like a chunk.
+    assert prompt_chunks(["a AND b AND c AND d"]) == 4
+    assert prompt_chunks(["a cat", "word " * 76]) == 2
+
+
+def test_other_extra_network_tags_are_removed_with_a_note() -> None:
+    from prompt import parse_prompt
+    from prompt.extra_networks import extra_network_note
+
+    text = "a cat <hypernet:anime:0.5>, <lora:ink:0.5> fur <lyco:fluffy:1> --no <hypernet:x:1> blur"
+    (params,) = parse_prompt(text)
+    assert params.prompt == "a cat , fur" and params.negative_prompt == "blur"
+    assert [lora.name for lora in params.loras] == ["ink"]
+    note = extra_network_note(text)
+    assert note is not None and "`<hypernet:anime:0.5>`" in note and "hypernet, lyco" in note
+    assert extra_network_note("a cat <lora:ink:0.5>") is None
+    assert extra_network_note("a <lora:../x:1> cat") is None  # the parser's error, not a note
