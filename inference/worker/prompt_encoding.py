@@ -2,7 +2,7 @@
 
 - A1111 attention syntax (`(word:1.3)`, `[word]`, BREAK) gives each token a weight;
 - tokens go into 75-token chunks (a full chunk breaks after its last comma if that comma is
-  within the last 20 tokens, like A1111); each chunk is encoded as BOS + 75 + EOS = 77 tokens
+  within the last 20 tokens and the overflowing token is not itself a comma, like A1111); each chunk is encoded as BOS + 75 + EOS = 77 tokens
   and the chunks are concatenated, so prompts of any length are encoded whole;
 - token weights scale the hidden states, then the chunk is rescaled to its original mean;
 - clip skip N (A1111 numbering: 1 = last layer) takes the N-th hidden state from the end and
@@ -59,7 +59,9 @@ def chunk_tokens(tokenizer: Any, text: str) -> list[Chunk]:
             if len(current) == CHUNK:
                 tail: Chunk = []
                 commas = [i for i, (t, _) in enumerate(current) if t == comma]
-                if commas and commas[-1] >= CHUNK - _COMMA_LOOKBACK:
+                # A1111 moves the words after the last comma on, unless the token that
+                # overflows is itself a comma: then the full chunk stays as it is.
+                if token != comma and commas and commas[-1] >= CHUNK - _COMMA_LOOKBACK:
                     cut = commas[-1] + 1
                     tail = current[cut:]
                     del current[cut:]
