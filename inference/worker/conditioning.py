@@ -25,23 +25,12 @@ from typing import Any
 
 import torch
 
+from inference.worker.guided_unet import Cond, StepConds, guided_unet
 from inference.worker.prompt_encoding import Encoded, encode_parts, encode_prompt
 from prompt.request import Generation, PromptPart
 from prompt.schedules import has_and, is_scheduled, prompt_schedule, split_and
 
 __all__ = ["Cond", "Conditioning", "StepConds", "encode_conditioning"]
-
-
-@dataclass(frozen=True)
-class Cond:
-    hidden: torch.Tensor  # [1, L, D]
-    pooled: torch.Tensor | None = None  # [1, P] (SDXL)
-
-
-@dataclass(frozen=True)
-class StepConds:
-    conds: list[tuple[float, Cond]]  # AND subprompts and their weights
-    uncond: Cond
 
 
 Schedule = list[tuple[int, Cond]]
@@ -83,8 +72,6 @@ class Conditioning:
         """A context in which `unet` follows this conditioning (nothing on the plain path)."""
         if self.plain is not None:
             return nullcontext()
-        from inference.worker.guided_unet import guided_unet
-
         return guided_unet(unet, self, chaos, seeds)
 
 

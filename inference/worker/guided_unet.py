@@ -11,12 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from inference.worker.chaos import apply_chaos
-from inference.worker.conditioning import Cond, Conditioning
+
+if TYPE_CHECKING:
+    from inference.worker.conditioning import Conditioning
+
+
+@dataclass(frozen=True)
+class Cond:
+    """One encoded text."""
+
+    hidden: torch.Tensor  # [1, L, D]
+    pooled: torch.Tensor | None = None  # [1, P] (SDXL)
+
+
+@dataclass(frozen=True)
+class StepConds:
+    """What one model call uses."""
+
+    conds: list[tuple[float, Cond]]  # AND subprompts and their weights
+    uncond: Cond
 
 
 @contextmanager

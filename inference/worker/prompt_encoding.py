@@ -1,9 +1,12 @@
 """Prompt text → conditioning tensors, the A1111 way, without truncation.
 
+- a multi-vector textual inversion `tok` becomes `tok, tok_1 … tok_{n-1}` (diffusers'
+  `maybe_convert_prompt`, A1111), kept within one chunk;
 - A1111 attention syntax (`(word:1.3)`, `[word]`, BREAK) gives each token a weight;
 - tokens go into 75-token chunks (a full chunk breaks after its last comma if that comma is
-  within the last 20 tokens and the overflowing token is not itself a comma, like A1111); each chunk is encoded as BOS + 75 + EOS = 77 tokens
-  and the chunks are concatenated, so prompts of any length are encoded whole;
+  within the last 20 tokens and the overflowing token is not itself a comma, like A1111);
+  each chunk is encoded as BOS + 75 + EOS = 77 tokens and the chunks are concatenated, so
+  prompts of any length are encoded whole;
 - token weights scale the hidden states, then the chunk is rescaled to its original mean;
 - clip skip N (A1111 numbering: 1 = last layer) takes the N-th hidden state from the end and
   applies the final layer norm ourselves, independent of transformers' `clip_skip`;
@@ -21,6 +24,7 @@ import torch
 
 from inference.errors import BadRequestError
 from inference.prompt_weights import BREAK, parse_attention
+from inference.worker.embeddings import multi_vector_tokens
 from prompt.request import PromptPart
 
 CHUNK = 75
@@ -48,6 +52,7 @@ class Encoded:
 def chunk_tokens(tokenizer: Any, text: str) -> list[Chunk]:
     """Weighted token ids of `text` in chunks of at most 75."""
     comma = tokenizer.convert_tokens_to_ids(",</w>")
+    multi = multi_vector_tokens(tokenizer)
     chunks: list[Chunk] = [[]]
     for fragment, weight in parse_attention(text):
         if fragment == BREAK and weight == -1.0:
@@ -66,7 +71,11 @@ def chunk_tokens(tokenizer: Any, text: str) -> list[Chunk]:
                     tail = current[cut:]
                     del current[cut:]
                 chunks.append(tail)
-            chunks[-1].append((token, weight))
+            # A multi-vector embedding brings all its vectors, never split across chunks.
+            group = multi.get(token, [token])[:CHUNK]
+            if len(chunks[-1]) + len(group) > CHUNK:
+                chunks.append([])
+            chunks[-1].extend((t, weight) for t in group)
     if len(chunks) > 1 and not chunks[-1]:
         chunks.pop()
     return chunks

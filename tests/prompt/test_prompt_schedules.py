@@ -64,7 +64,7 @@ def test_the_parser_keeps_the_syntax_and_refuses_what_cannot_run() -> None:
         parse_prompt("a cat::2 AND a dog")
     with pytest.raises(PromptError, match="9 AND subprompts; the limit is 8"):
         parse_prompt(" AND ".join(["x"] * 9))
-    with pytest.raises(PromptError, match="the AND weight 1e\\+06 .* is out of range"):
+    with pytest.raises(PromptError, match=r"the AND weight 1e\+06 .* is out of range"):
         parse_prompt("a cat :1000000 AND a dog")
     # Each AND subprompt is one more UNet batch: priced like a chunk.
     assert prompt_chunks(["a AND b AND c AND d"]) == 4
