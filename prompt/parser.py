@@ -15,7 +15,7 @@ from prompt.loras import extract_inline_loras, parse_lora_flag
 from prompt.multiprompt import split_parts
 from prompt.permutations import expand_permutations
 from prompt.request import LORA_NAME_RE, MAX_SEED, ImagineParams, LoraRef
-from prompt.samplers import canonical_sampler, find_sampler
+from prompt.samplers import canonical_sampler, canonical_schedule, find_sampler, split_schedule
 from prompt.schedules import has_and, split_and
 from prompt.values import parse_float, parse_int, quote
 
@@ -86,6 +86,7 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
         else:
             field, parsed = _FIELD_PARSERS[spec.name](value, spec.flag)
             fields[field] = parsed
+    _combine_schedule(fields)
     names = [lora.name for lora in loras]
     for name in names:
         if names.count(name) > 1:
@@ -115,6 +116,20 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
     repeat = fields.pop("repeat", 1)
     params = ImagineParams(prompt=prompt, parts=parts, loras=tuple(loras), **fields)
     return params, repeat
+
+
+def _combine_schedule(fields: dict[str, Any]) -> None:
+    """--sampler NAME [--schedule S] → one canonical sampler (A1111 ≥ 1.9: no schedule means
+    the sampler's "Automatic" one)."""
+    schedule = fields.pop("schedule", None)
+    if "sampler" not in fields:
+        if schedule is not None:
+            raise PromptError(
+                "--schedule goes with --sampler, e.g. --sampler DPM++ 2M --schedule karras",
+                "--schedule",
+            )
+        return
+    fields["sampler"] = canonical_sampler(fields["sampler"], schedule)
 
 
 def _check_and(prompt: str) -> None:
@@ -193,7 +208,8 @@ def _sampler(value: str, flag: str) -> tuple[str, Any]:
     # Copied from A1111 or a guide, names often come quoted: "DPM++ 2M Karras".
     value = value.strip().strip("\"'“”‘’`").strip()
     try:
-        return "sampler", canonical_sampler(value)
+        # The schedule is chosen once every flag is read (_combine_schedule).
+        return "sampler", canonical_sampler(value, "uniform" if _named(value) else None)
     except PromptError as unknown:
         # Names may hold spaces, so stray text shows up as an unknown name: find the sampler
         # the value starts with, if any, and point at the rest.
@@ -207,6 +223,11 @@ def _sampler(value: str, flag: str) -> tuple[str, Any]:
                 flag,
             ) from None
         raise unknown from None
+
+
+def _named(value: str) -> bool:
+    found = find_sampler(value)
+    return found is not None and split_schedule(found)[1] is None
 
 
 def _model(value: str, flag: str) -> tuple[str, Any]:
@@ -225,6 +246,7 @@ _FIELD_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "ar": _ratio,
     "cfg": lambda v, f: ("cfg", parse_float(v, f, 1, 30, f)),
     "sampler": _sampler,
+    "schedule": lambda v, f: ("schedule", canonical_schedule(v)),
     "seed": lambda v, f: ("seed", parse_int(v, f, 0, MAX_SEED, f)),
     "no": lambda v, f: ("negative_prompt", v),
     "steps": lambda v, f: ("steps", parse_int(v, f, 1, 150, f)),
