@@ -20,6 +20,7 @@ from PIL import Image
 
 from inference.errors import BadRequestError, EngineError, ModelFileError, NaNOutputError
 from inference.errors import OutOfMemoryError as GpuOutOfMemoryError
+from inference.file_hashes import generation_hashes
 from inference.infotext import build_infotext
 from inference.registry import Registry
 from inference.resolve import denoise_strength, tile_seed
@@ -193,8 +194,10 @@ class Engine:
             nsfw = [False] * len(images)
         # The PNG says what ran: unCLIP takes no LoRAs, so its text lists none.
         ran = gen.model_copy(update={"loras": ()}) if job.unclip is not None else gen
+        hashes = generation_hashes(self.registry, ran)  # each file hashed once per process
         infotexts = [
-            build_infotext(ran, seed=s, denoising_strength=job.strength) for s in job.seeds
+            build_infotext(ran, seed=s, denoising_strength=job.strength, extra=hashes)
+            for s in job.seeds
         ]
         timings = dict(clock.ms)
         timings["denoise_per_step"] = round(timings["denoise"] / max(steps_run, 1), 2)
