@@ -73,6 +73,8 @@ class Infotext:
     negative_prompt: str = ""
     params: dict[str, str] = field(default_factory=dict)
     loras: list[LoraRef] = field(default_factory=list)
+    # `<lora:…>` tags Nanke cannot use as written (a name with spaces, a weight beyond ±2).
+    unusable_loras: list[str] = field(default_factory=list)
 
     @property
     def sampler_name(self) -> str | None:
@@ -111,6 +113,12 @@ def parse_infotext(text: str) -> Infotext:
         else:
             prompt_lines.append(line)
     prompt = "\n".join(prompt_lines)
-    loras = [LoraRef(name=m[1], weight=float(m[2])) for m in _LORA_TAG.finditer(prompt)]
-    prompt = _LORA_TAG.sub("", prompt).strip() if loras else prompt.strip()
-    return Infotext(prompt, "\n".join(negative_lines).strip(), params, loras)
+    loras: list[LoraRef] = []
+    unusable: list[str] = []
+    for match in _LORA_TAG.finditer(prompt):
+        try:
+            loras.append(LoraRef(name=match[1].strip(), weight=float(match[2])))
+        except ValueError:  # pydantic's ValidationError is a ValueError too
+            unusable.append(match[0].strip())
+    prompt = _LORA_TAG.sub("", prompt).strip() if loras or unusable else prompt.strip()
+    return Infotext(prompt, "\n".join(negative_lines).strip(), params, loras, unusable)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inference.infotext import build_infotext, parse_infotext
 from inference.png import encode_png, read_parameters
@@ -106,3 +108,44 @@ def test_png_carries_the_parameters_chunk() -> None:
     data = encode_png(Image.new("RGB", (8, 8), "red"), text)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert read_parameters(data) == text
+
+
+def test_real_world_lora_tags_never_raise() -> None:
+    text = "a cat <lora:my lora:0.8> <lora:strong:2.5> <lora:ok:0.5> <lora:x:1.2.3>\nSteps: 20"
+    parsed = parse_infotext(text + ", Sampler: Euler, Seed: 1, Odd key: [1, 2]")
+    assert [(x.name, x.weight) for x in parsed.loras] == [("ok", 0.5)]
+    assert parsed.unusable_loras == ["<lora:my lora:0.8>", "<lora:strong:2.5>", "<lora:x:1.2.3>"]
+    assert parsed.prompt == "a cat"
+
+
+_PIECES = [
+    "a",
+    " ",
+    ":",
+    ",",
+    '"',
+    "\\",
+    "\n",
+    "<lora:",
+    ">",
+    "Negative prompt: ",
+    "Steps: ",
+    "Sampler: ",
+    "Schedule type: ",
+    "Size: ",
+    "x",
+    "1",
+    ".",
+    "-",
+    "9",
+    "é",
+    "\x00",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=60).map("".join))
+def test_parse_infotext_never_raises(text: str) -> None:
+    parsed = parse_infotext(text)
+    assert isinstance(parsed.prompt, str)
+    _ = (parsed.sampler_name, parsed.size)
