@@ -59,6 +59,8 @@ def build_infotext(
         fields["Tiling"] = "True"
     if gen.chaos:
         fields["Chaos"] = str(gen.chaos)
+    if gen.rescale:
+        fields["CFG Rescale"] = _fmt(gen.rescale)
     fields.update(extra or {})
     lines = [prompt]
     if gen.negative_prompt:

@@ -48,4 +48,6 @@ def format_prompt(params: ImagineParams) -> str:
         words.append("--tile")
     if params.clip_skip is not None:
         words += ["--clip-skip", str(params.clip_skip)]
+    if params.rescale is not None:
+        words += ["--rescale", fmt_number(params.rescale)]
     return " ".join(words)

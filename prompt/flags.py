@@ -48,6 +48,7 @@ FLAGS: dict[str, FlagSpec] = {
         FlagSpec("tile", Value.NONE, ""),
         FlagSpec("clip-skip", Value.TOKEN, "2"),
         FlagSpec("repeat", Value.TOKEN, "4"),
+        FlagSpec("rescale", Value.TOKEN, "0.7"),
     )
 }
 

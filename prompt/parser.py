@@ -256,4 +256,5 @@ _FIELD_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "tile": lambda v, f: ("tile", True),
     "clip-skip": lambda v, f: ("clip_skip", parse_int(v, f, 1, 12, f)),
     "repeat": lambda v, f: ("repeat", parse_int(v, f, 1, 10, f)),
+    "rescale": lambda v, f: ("rescale", parse_float(v, f, 0, 1, f)),
 }

@@ -12,7 +12,9 @@ denoiser does:
   ε = ε_u + Σ w_i (ε_i − ε_u), so the pipeline's CFG gives ε_u + g Σ w_i (ε_i − ε_u);
 - subprompts of different lengths are padded by repeating their last vector (A1111);
 - a negative prompt of another length runs in its own UNet call (A1111's default), or is
-  padded with empty-prompt chunks when `pad_negative`.
+  padded with empty-prompt chunks when `pad_negative`;
+- `--rescale φ` (CFG rescale, diffusers' `guidance_rescale`, which not every pipeline has) is
+  applied by the wrapper too, so txt2img, img2img and unCLIP all honour it.
 
 Schedules count the member's steps (`Generation.steps`), as A1111 counts `p.steps`.
 """
@@ -44,6 +46,8 @@ class Conditioning:
     tokens: int = 0
     chunks: int = 1
     plain: Encoded | None = None  # set on the plain path
+    guidance: float = 7.0  # the job's CFG scale
+    rescale: float = 0.0  # CFG rescale φ, applied by the wrapped UNet
     wrapped_calls: list[int] = field(default_factory=list)  # steps run through the wrapper
 
     def at(self, step: int) -> StepConds:
@@ -100,10 +104,13 @@ def encode_conditioning(
         cond, uncond = Cond(enc.cond, enc.pooled), Cond(enc.uncond, enc.uncond_pooled)
         out = Conditioning([(1.0, [(gen.steps, cond)])], [(gen.steps, uncond)])
         out.tokens, out.chunks = enc.tokens, enc.chunks
-        if enc.cond.shape[1] == enc.uncond.shape[1]:
+        out.guidance, out.rescale = gen.cfg, gen.rescale
+        if enc.cond.shape[1] == enc.uncond.shape[1] and not gen.rescale:
             out.plain = enc
         return out
-    return _scheduled(encoders, gen, skip, pad_negative)
+    out = _scheduled(encoders, gen, skip, pad_negative)
+    out.guidance, out.rescale = gen.cfg, gen.rescale
+    return out
 
 
 def _scheduled(

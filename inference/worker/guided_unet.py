@@ -150,12 +150,25 @@ def _step(
         guided = eps_u.clone()
         for k, w in enumerate(weights):
             guided = guided + w * (eps_c[k * batch : (k + 1) * batch] - eps_u)
+    if cfg and eps_u is not None and conditioning.rescale > 0:
+        guided = rescaled(eps_u, guided, conditioning.guidance, conditioning.rescale)
     result = torch.cat([eps_u, guided]) if cfg and eps_u is not None else guided
     if not wants_dict:
         return (result,)
     from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
     return UNet2DConditionOutput(sample=result)
+
+
+def rescaled(eps_u: torch.Tensor, eps_c: torch.Tensor, scale: float, phi: float) -> torch.Tensor:
+    """The conditional prediction that makes the pipeline's CFG, ε_u + g (ε − ε_u), equal
+    diffusers' `rescale_noise_cfg` (Lin et al., "Common Diffusion Noise Schedules …"): the
+    guided prediction rescaled to the conditional one's standard deviation, mixed by φ."""
+    guided = eps_u + scale * (eps_c - eps_u)
+    dims = list(range(1, guided.ndim))
+    fixed = guided * (eps_c.std(dim=dims, keepdim=True) / guided.std(dim=dims, keepdim=True))
+    final = phi * fixed + (1 - phi) * guided
+    return eps_u + (final - eps_u) / scale
 
 
 def _call(
