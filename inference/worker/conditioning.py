@@ -22,7 +22,7 @@ Schedules count the member's steps (`Generation.steps`), as A1111 counts `p.step
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -48,7 +48,6 @@ class Conditioning:
     plain: Encoded | None = None  # set on the plain path
     guidance: float = 7.0  # the job's CFG scale
     rescale: float = 0.0  # CFG rescale φ, applied by the wrapped UNet
-    wrapped_calls: list[int] = field(default_factory=list)  # steps run through the wrapper
 
     def at(self, step: int) -> StepConds:
         conds = [(w, _entry(schedule, step)) for w, schedule in self.subprompts]

@@ -50,7 +50,6 @@ def guided_unet(
     def forward(sample: torch.Tensor, timestep: Any, *args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         step, calls = calls, calls + 1
-        conditioning.wrapped_calls.append(step)
         return _step(inner, conditioning, step, chaos, seeds, sample, timestep, args, kwargs)
 
     unet.forward = forward
