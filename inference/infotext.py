@@ -4,7 +4,8 @@ Layout, as AUTOMATIC1111 writes it (and Civitai, ComfyUI loaders and others read
 
     a red fox in the snow <lora:ink:0.7>
     Negative prompt: blurry
-    Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7.0, Seed: 42, Size: 512x512, Model: sd15
+    Steps: 30, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7.0, Seed: 42,
+    Size: 512x512, Model: sd15   (one line in the PNG)
 
 LoRAs travel as `<lora:name:weight>` tags at the end of the prompt, as in A1111.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from inference.samplers import name_from_label, sampler
+from inference.samplers import a1111_labels, name_from_label
 from prompt.request import Generation, LoraRef
 
 _PAIR = re.compile(r'\s*([A-Za-z][\w \-/]*):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
@@ -40,9 +41,11 @@ def build_infotext(
 ) -> str:
     """The `parameters` text of one image (`seed`: that image's own seed)."""
     prompt = gen.prompt + "".join(f" <lora:{x.name}:{_fmt(x.weight)}>" for x in gen.loras)
+    sampler_label, schedule_label = a1111_labels(gen.sampler)
     fields: dict[str, str] = {
         "Steps": str(gen.steps),
-        "Sampler": sampler(gen.sampler).label,
+        "Sampler": sampler_label,
+        "Schedule type": schedule_label,
         "CFG scale": _fmt(gen.cfg),
         "Seed": str(gen.seed if seed is None else seed),
         "Size": f"{gen.width}x{gen.height}",
@@ -56,6 +59,8 @@ def build_infotext(
         fields["Tiling"] = "True"
     if gen.chaos:
         fields["Chaos"] = str(gen.chaos)
+    if gen.rescale:
+        fields["CFG Rescale"] = _fmt(gen.rescale)
     fields.update(extra or {})
     lines = [prompt]
     if gen.negative_prompt:
@@ -70,11 +75,13 @@ class Infotext:
     negative_prompt: str = ""
     params: dict[str, str] = field(default_factory=dict)
     loras: list[LoraRef] = field(default_factory=list)
+    # `<lora:…>` tags Nanke cannot use as written (a name with spaces, a weight beyond ±2).
+    unusable_loras: list[str] = field(default_factory=list)
 
     @property
     def sampler_name(self) -> str | None:
         label = self.params.get("Sampler")
-        return name_from_label(label) if label else None
+        return name_from_label(label, self.params.get("Schedule type")) if label else None
 
     @property
     def size(self) -> tuple[int, int] | None:
@@ -108,6 +115,12 @@ def parse_infotext(text: str) -> Infotext:
         else:
             prompt_lines.append(line)
     prompt = "\n".join(prompt_lines)
-    loras = [LoraRef(name=m[1], weight=float(m[2])) for m in _LORA_TAG.finditer(prompt)]
-    prompt = _LORA_TAG.sub("", prompt).strip() if loras else prompt.strip()
-    return Infotext(prompt, "\n".join(negative_lines).strip(), params, loras)
+    loras: list[LoraRef] = []
+    unusable: list[str] = []
+    for match in _LORA_TAG.finditer(prompt):
+        try:
+            loras.append(LoraRef(name=match[1].strip(), weight=float(match[2])))
+        except ValueError:  # pydantic's ValidationError is a ValueError too
+            unusable.append(match[0].strip())
+    prompt = _LORA_TAG.sub("", prompt).strip() if loras or unusable else prompt.strip()
+    return Infotext(prompt, "\n".join(negative_lines).strip(), params, loras, unusable)

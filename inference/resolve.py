@@ -105,6 +105,7 @@ def resolve(
         chaos=params.chaos or 0,
         tile=params.tile,
         clip_skip=params.clip_skip or d.clip_skip,
+        rescale=params.rescale or 0.0,
         loras=params.loras,
     )
 

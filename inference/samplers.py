@@ -11,6 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inference.errors import UnknownSamplerError
+from prompt.errors import PromptError
+from prompt.samplers import (
+    SCHEDULES,
+    canonical_sampler,
+    canonical_schedule,
+    schedule_of,
+    split_schedule,
+)
 
 DEFAULT_SAMPLER = "dpm++_2m_karras"
 
@@ -28,6 +36,7 @@ class SamplerSpec:
 # ("linspace"); DDIM and PLMS use the original LDM "leading" spacing.
 _K: dict[str, Any] = {"timestep_spacing": "linspace"}
 _KARRAS: dict[str, Any] = {"use_karras_sigmas": True}
+_EXP: dict[str, Any] = {"use_exponential_sigmas": True}
 _TWICE = "2 model calls per step"
 
 
@@ -102,6 +111,29 @@ SAMPLERS: dict[str, SamplerSpec] = {
         ),
         _spec("unipc", "UniPC", "UniPCMultistepScheduler", **_K),
         _spec("lcm", "LCM", "LCMScheduler", "for LCM models/LoRAs: 4-8 steps, cfg 1-2"),
+        _spec(
+            "dpm++_2m_exponential",
+            "DPM++ 2M Exponential",
+            "DPMSolverMultistepScheduler",
+            **_K,
+            **_EXP,
+        ),
+        _spec(
+            "dpm++_2m_sde_exponential",
+            "DPM++ 2M SDE Exponential",
+            "DPMSolverMultistepScheduler",
+            algorithm_type="sde-dpmsolver++",
+            **_K,
+            **_EXP,
+        ),
+        _spec(
+            "dpm++_sde_exponential",
+            "DPM++ SDE Exponential",
+            "DPMSolverSDEScheduler",
+            _TWICE,
+            **_K,
+            **_EXP,
+        ),
     )
 }
 _BY_LABEL = {spec.label.lower(): spec.name for spec in SAMPLERS.values()}
@@ -116,6 +148,23 @@ def sampler(name: str) -> SamplerSpec:
     return spec
 
 
-def name_from_label(label: str) -> str | None:
-    """A1111 display name ('DPM++ 2M Karras') → canonical name, or None if not ours."""
-    return _BY_LABEL.get(label.strip().lower())
+def a1111_labels(name: str) -> tuple[str, str]:
+    """(Sampler, Schedule type) as A1111 ≥ 1.9 writes them: ('DPM++ 2M', 'Karras')."""
+    base, _ = split_schedule(name)
+    return sampler(base).label, SCHEDULES[schedule_of(name)]
+
+
+def name_from_label(label: str, schedule_type: str | None = None) -> str | None:
+    """A1111's Sampler (and Schedule type) → canonical name, or None if not ours.
+
+    'DPM++ 2M Karras' (A1111 < 1.9) names its schedule; 'DPM++ 2M' with 'Schedule type:
+    Uniform' is uniform, and without a Schedule type it is the sampler's Automatic schedule,
+    as A1111 ≥ 1.9 reads it."""
+    found = _BY_LABEL.get(label.strip().lower())
+    if found is None:
+        return None
+    try:
+        schedule = canonical_schedule(schedule_type) if schedule_type else None
+        return canonical_sampler(found, schedule)
+    except PromptError:
+        return None

@@ -68,3 +68,9 @@ class WorkerSettings(BaseModel):
         description="GPU memory for model weights (`--memory-gb`): loaded models are evicted, "
         "least recently used first, by the memory their weights take.",
     )
+    pad_negative: bool = Field(
+        default=False,
+        description="Pad the negative prompt to the prompt's number of 75-token chunks (and the "
+        "prompt to the negative's); false, A1111's default: a negative of another length runs in "
+        "its own UNet call.",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prompt.request import ImagineParams
+from prompt.samplers import sampler_words
 from prompt.values import fmt_number
 
 
@@ -29,7 +30,7 @@ def format_prompt(params: ImagineParams) -> str:
     if params.cfg is not None:
         words += ["--cfg", fmt_number(params.cfg)]
     if params.sampler is not None:
-        words += ["--sampler", params.sampler]
+        words += sampler_words(params.sampler)
     for lora in params.loras:
         weight = "" if lora.weight == 1.0 else f":{fmt_number(lora.weight)}"
         words += ["--lora", f"{lora.name}{weight}"]
@@ -47,4 +48,6 @@ def format_prompt(params: ImagineParams) -> str:
         words.append("--tile")
     if params.clip_skip is not None:
         words += ["--clip-skip", str(params.clip_skip)]
+    if params.rescale is not None:
+        words += ["--rescale", fmt_number(params.rescale)]
     return " ".join(words)

@@ -12,6 +12,8 @@ import math
 import re
 from collections.abc import Iterable
 
+from prompt.schedules import split_and
+
 CHUNK_TOKENS = 75
 _PIECE = re.compile(r"[^\W\d_]+|\d|[^\w\s]|_")
 # Attention syntax is weighing, not text: the worker encodes what is inside the brackets.
@@ -24,8 +26,14 @@ def estimated_tokens(text: str) -> int:
     return sum(1 + (len(p) - 1) // 12 if p[0].isalpha() else 1 for p in _PIECE.findall(text))
 
 
+def _chunks(text: str) -> int:
+    # Each A1111 AND subprompt runs through the UNet beside the others: its chunks add up.
+    return sum(
+        max(1, math.ceil(estimated_tokens(sub) / CHUNK_TOKENS)) for sub, _ in split_and(text)
+    )
+
+
 def prompt_chunks(texts: Iterable[str | None]) -> int:
     """Chunks of the longest text (each part of a multi-prompt and the negative prompt are
-    encoded at the same length, that of the longest)."""
-    tokens = max((estimated_tokens(t) for t in texts if t), default=0)
-    return max(1, math.ceil(tokens / CHUNK_TOKENS))
+    encoded at the same length, that of the longest; AND subprompts count together)."""
+    return max((_chunks(t) for t in texts if t), default=1)

@@ -37,6 +37,7 @@ FLAGS: dict[str, FlagSpec] = {
         FlagSpec("ar", Value.TOKEN, "16:9"),
         FlagSpec("cfg", Value.TOKEN, "7"),
         FlagSpec("sampler", Value.TEXT, "euler_a"),
+        FlagSpec("schedule", Value.TEXT, "karras"),
         FlagSpec("lora", Value.TOKEN, "watercolor:0.7", repeatable=True),
         FlagSpec("seed", Value.TOKEN, "1234"),
         FlagSpec("no", Value.TEXT, "text, watermark"),
@@ -47,6 +48,7 @@ FLAGS: dict[str, FlagSpec] = {
         FlagSpec("tile", Value.NONE, ""),
         FlagSpec("clip-skip", Value.TOKEN, "2"),
         FlagSpec("repeat", Value.TOKEN, "4"),
+        FlagSpec("rescale", Value.TOKEN, "0.7"),
     )
 }
 

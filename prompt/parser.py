@@ -9,17 +9,21 @@ from typing import Any
 
 from prompt.attention import check_attention
 from prompt.errors import PromptError
+from prompt.extra_networks import strip_extra_networks
 from prompt.flags import FlagSpec, FlagUse, Value, split_flags
 from prompt.loras import extract_inline_loras, parse_lora_flag
 from prompt.multiprompt import split_parts
 from prompt.permutations import expand_permutations
 from prompt.request import LORA_NAME_RE, MAX_SEED, ImagineParams, LoraRef
-from prompt.samplers import canonical_sampler, find_sampler
+from prompt.samplers import canonical_sampler, canonical_schedule, find_sampler, split_schedule
+from prompt.schedules import has_and, split_and
 from prompt.values import parse_float, parse_int, quote
 
 MAX_PROMPT_CHARS = 6000
 MAX_REQUESTS = 10
 MAX_RATIO = 4
+MAX_AND = 8  # AND subprompts: each is one more UNet batch per step
+MAX_AND_WEIGHT = 10.0
 QUALITIES = (0.25, 0.5, 1.0, 2.0)
 _MAX_SAMPLER_WORDS = 6  # the longest name, 'DPM++ 2M SDE Karras', has 4
 
@@ -66,6 +70,7 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
     # Inline tags go first: removing one can turn the text after it into a flag
     # ('<lora:x:1>--ar 2:1'), and a tag is a LoRA wherever it stands.
     inline_loras, text = extract_inline_loras(text)
+    text = strip_extra_networks(text)[0]
     head, uses = split_flags(text)
     fields: dict[str, Any] = {}
     loras: list[LoraRef] = list(inline_loras)
@@ -81,6 +86,7 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
         else:
             field, parsed = _FIELD_PARSERS[spec.name](value, spec.flag)
             fields[field] = parsed
+    _combine_schedule(fields)
     names = [lora.name for lora in loras]
     for name in names:
         if names.count(name) > 1:
@@ -98,11 +104,47 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
             "model's default steps, --steps sets them)",
             "--q",
         )
+    parts = split_parts(prompt)
+    if len(parts) > 1 and has_and(prompt):
+        raise PromptError(
+            "this prompt mixes Midjourney's '::' parts with A1111's AND: use one of them, e.g. "
+            "'a cat :1.2 AND a dog :0.8' or 'a cat::1.2 a dog::0.8'"
+        )
+    _check_and(prompt)
     check_attention(prompt)
     check_attention(fields.get("negative_prompt") or "")
     repeat = fields.pop("repeat", 1)
-    params = ImagineParams(prompt=prompt, parts=split_parts(prompt), loras=tuple(loras), **fields)
+    params = ImagineParams(prompt=prompt, parts=parts, loras=tuple(loras), **fields)
     return params, repeat
+
+
+def _combine_schedule(fields: dict[str, Any]) -> None:
+    """--sampler NAME [--schedule S] → one canonical sampler (A1111 ≥ 1.9: no schedule means
+    the sampler's "Automatic" one)."""
+    schedule = fields.pop("schedule", None)
+    if "sampler" not in fields:
+        if schedule is not None:
+            raise PromptError(
+                "--schedule goes with --sampler, e.g. --sampler DPM++ 2M --schedule karras",
+                "--schedule",
+            )
+        return
+    fields["sampler"] = canonical_sampler(fields["sampler"], schedule)
+
+
+def _check_and(prompt: str) -> None:
+    subprompts = split_and(prompt) if has_and(prompt) else []
+    if len(subprompts) > MAX_AND:
+        raise PromptError(
+            f"this prompt has {len(subprompts)} AND subprompts; the limit is {MAX_AND}: "
+            "each one runs the model again at every step"
+        )
+    for text, weight in subprompts:
+        if not math.isfinite(weight) or abs(weight) > MAX_AND_WEIGHT:
+            raise PromptError(
+                f"the AND weight {weight:g} (after {quote(text.strip()[-30:])}) is out of range: "
+                f"use -{MAX_AND_WEIGHT:g} to {MAX_AND_WEIGHT:g}, e.g. 'a cat :1.2 AND a dog'"
+            )
 
 
 def _value(use: FlagUse) -> str:
@@ -166,7 +208,8 @@ def _sampler(value: str, flag: str) -> tuple[str, Any]:
     # Copied from A1111 or a guide, names often come quoted: "DPM++ 2M Karras".
     value = value.strip().strip("\"'“”‘’`").strip()
     try:
-        return "sampler", canonical_sampler(value)
+        # The schedule is chosen once every flag is read (_combine_schedule).
+        return "sampler", canonical_sampler(value, "uniform" if _named(value) else None)
     except PromptError as unknown:
         # Names may hold spaces, so stray text shows up as an unknown name: find the sampler
         # the value starts with, if any, and point at the rest.
@@ -180,6 +223,11 @@ def _sampler(value: str, flag: str) -> tuple[str, Any]:
                 flag,
             ) from None
         raise unknown from None
+
+
+def _named(value: str) -> bool:
+    found = find_sampler(value)
+    return found is not None and split_schedule(found)[1] is None
 
 
 def _model(value: str, flag: str) -> tuple[str, Any]:
@@ -198,6 +246,7 @@ _FIELD_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "ar": _ratio,
     "cfg": lambda v, f: ("cfg", parse_float(v, f, 1, 30, f)),
     "sampler": _sampler,
+    "schedule": lambda v, f: ("schedule", canonical_schedule(v)),
     "seed": lambda v, f: ("seed", parse_int(v, f, 0, MAX_SEED, f)),
     "no": lambda v, f: ("negative_prompt", v),
     "steps": lambda v, f: ("steps", parse_int(v, f, 1, 150, f)),
@@ -207,4 +256,5 @@ _FIELD_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "tile": lambda v, f: ("tile", True),
     "clip-skip": lambda v, f: ("clip_skip", parse_int(v, f, 1, 12, f)),
     "repeat": lambda v, f: ("repeat", parse_int(v, f, 1, 10, f)),
+    "rescale": lambda v, f: ("rescale", parse_float(v, f, 0, 1, f)),
 }

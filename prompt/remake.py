@@ -38,6 +38,7 @@ class Recipe:
     loras: tuple[LoraRef, ...] = ()
     clip_skip: int | None = None
     tile: bool = False
+    rescale: float = 0.0
 
 
 def aspect_ratio(width: int, height: int) -> str:
@@ -64,6 +65,7 @@ def imagine_command(recipe: Recipe) -> str:
         model=recipe.model,
         tile=recipe.tile,
         clip_skip=recipe.clip_skip,
+        rescale=recipe.rescale or None,
     )
     return f"/imagine {format_prompt(params)}"
 
@@ -111,6 +113,7 @@ def recipe_of(made: MadeBy) -> Recipe:
         loras=gen.loras,
         clip_skip=gen.clip_skip,
         tile=gen.tile,
+        rescale=gen.rescale,
     )
 
 

@@ -56,6 +56,7 @@ class ImagineParams(_Frozen):
     chaos: int | None = Field(default=None, ge=0, le=100)
     tile: bool = False
     clip_skip: int | None = Field(default=None, ge=1, le=12)
+    rescale: float | None = Field(default=None, ge=0.0, le=1.0)  # CFG rescale φ
 
 
 class Generation(_Frozen):
@@ -76,3 +77,4 @@ class Generation(_Frozen):
     clip_skip: int | None = Field(default=None, ge=1, le=12)
     loras: tuple[LoraRef, ...] = ()
     batch: int = Field(default=4, ge=1, le=4)
+    rescale: float = Field(default=0.0, ge=0.0, le=1.0)  # CFG rescale φ (0: off)

@@ -30,7 +30,40 @@ SAMPLERS: tuple[str, ...] = (
     "dpm++_2s_a_karras",
     "unipc",
     "lcm",
+    "dpm++_2m_exponential",
+    "dpm++_2m_sde_exponential",
+    "dpm++_sde_exponential",
 )
+
+# A1111 ≥ 1.9 "Schedule type": the ones Nanke runs, and the rest A1111 offers.
+SCHEDULES: dict[str, str] = {
+    "automatic": "Automatic",
+    "uniform": "Uniform",
+    "karras": "Karras",
+    "exponential": "Exponential",
+}
+OTHER_A1111_SCHEDULES = (
+    "polyexponential",
+    "sgm_uniform",
+    "kl_optimal",
+    "align_your_steps",
+    "simple",
+    "normal",
+    "ddim",
+    "beta",
+)
+# What "Automatic" means for each sampler in A1111 ≥ 1.9 (the rest: uniform).
+AUTOMATIC: dict[str, str] = {
+    "dpm++_2m": "karras",
+    "dpm++_sde": "karras",
+    "dpm++_2m_sde": "exponential",
+    "dpm++_2s_a": "karras",
+    "dpm2": "karras",
+    "dpm2_a": "karras",
+}
+# Samplers on the model's own timesteps: their schedule is always "Automatic".
+OWN_SCHEDULE = frozenset({"ddim", "pndm", "unipc", "lcm"})
+_SUFFIXES = ("_karras", "_exponential")
 
 # Normalised alias → canonical name, for names that normalisation alone does not reach.
 _ALIASES: dict[str, str] = {
@@ -61,14 +94,46 @@ def find_sampler(name: str) -> str | None:
     return _ALIASES.get(key)
 
 
-def canonical_sampler(name: str) -> str:
-    """The canonical name for `name` (any case; spaces, '-' and '_' interchangeable).
+def split_schedule(name: str) -> tuple[str, str | None]:
+    """A canonical name → (the sampler without schedule, the schedule it names or None)."""
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)], suffix[1:]
+    return name, None
+
+
+def schedule_of(name: str) -> str:
+    """The schedule a canonical sampler runs: uniform, karras, exponential or automatic."""
+    base, schedule = split_schedule(name)
+    return "automatic" if base in OWN_SCHEDULE else schedule or "uniform"
+
+
+def canonical_schedule(value: str) -> str:
+    """An A1111 schedule label ('SGM Uniform', 'karras') → the key Nanke runs; PromptError."""
+    key = _SEPARATORS.sub("_", value.strip().strip("\"'").lower()).strip("_")
+    if key in SCHEDULES:
+        return key
+    if key in OTHER_A1111_SCHEDULES:
+        raise PromptError(
+            f"the {quote(value.strip())} schedule is not available in Nanke yet: use "
+            f"{', '.join(SCHEDULES)}",
+            "--schedule",
+        )
+    raise PromptError(
+        f"unknown schedule {quote(value.strip())}: use {', '.join(SCHEDULES)}", "--schedule"
+    )
+
+
+def canonical_sampler(name: str, schedule: str | None = None) -> str:
+    """The canonical name for `name` (any case; spaces, '-' and '_' interchangeable), with
+    `schedule` (a canonical_schedule key). As in A1111 ≥ 1.9, a sampler named without a
+    schedule runs its "Automatic" one: 'DPM++ 2M' is Karras, 'DPM++ 2M SDE' Exponential.
 
     Raises PromptError listing the closest known names when `name` is not a sampler.
     """
     found = find_sampler(name)
     if found is not None:
-        return found
+        return _with_schedule(found, schedule)
     key = _normalise(name)
     candidates = list(SAMPLERS) + list(_ALIASES)
     close = difflib.get_close_matches(key, candidates, n=6, cutoff=0.6)
@@ -78,3 +143,37 @@ def canonical_sampler(name: str) -> str:
     else:
         hint = "known samplers: " + ", ".join(SAMPLERS)
     raise PromptError(f"unknown sampler {quote(name.strip())}; {hint}", "--sampler")
+
+
+def _with_schedule(found: str, schedule: str | None) -> str:
+    base, named = split_schedule(found)
+    if schedule is not None and named is not None and schedule not in (named, "automatic"):
+        raise PromptError(
+            f"--sampler {found} already names the {named} schedule: drop one of them",
+            "--schedule",
+        )
+    chosen = named or schedule or "automatic"
+    if base in OWN_SCHEDULE:
+        if chosen not in ("automatic", "uniform"):
+            raise PromptError(
+                f"{base} runs on the model's own timesteps: it takes no --schedule", "--schedule"
+            )
+        return base
+    if chosen == "automatic":
+        chosen = AUTOMATIC.get(base, "uniform")
+    name = base if chosen == "uniform" else f"{base}_{chosen}"
+    if name not in SAMPLERS:
+        raise PromptError(
+            f"{base} has no {chosen} schedule in Nanke: use "
+            + ", ".join(schedule_of(n) for n in SAMPLERS if split_schedule(n)[0] == base),
+            "--schedule",
+        )
+    return name
+
+
+def sampler_words(name: str) -> list[str]:
+    """The flags that give back canonical sampler `name` when parsed."""
+    base, named = split_schedule(name)
+    if named is None and base not in OWN_SCHEDULE and AUTOMATIC.get(base, "uniform") != "uniform":
+        return ["--sampler", name, "--schedule", "uniform"]
+    return ["--sampler", name]

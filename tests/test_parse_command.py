@@ -15,7 +15,7 @@ from nanke.cli import cli
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = [
     "prompt", "parts", "negative_prompt", "aspect_ratio", "cfg", "sampler", "loras", "seed",
-    "steps", "quality", "model", "chaos", "tile", "clip_skip",
+    "steps", "quality", "model", "chaos", "tile", "clip_skip", "rescale",
 ]  # fmt: skip
 
 
@@ -44,6 +44,7 @@ def test_json_request_has_exactly_the_contract_keys() -> None:
         "chaos": None,
         "tile": True,
         "clip_skip": None,
+        "rescale": None,
     }
 
 

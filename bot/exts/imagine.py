@@ -14,6 +14,7 @@ from bot.poster import build_view
 from bot.reporting import user_errors
 from bot.services.custom_ids import Action, ButtonId
 from bot.services.delivery import Button
+from prompt.extra_networks import extra_network_note
 
 if TYPE_CHECKING:
     from bot.app import NankeBot
@@ -77,8 +78,9 @@ class Imagine(commands.Cog):
                 )
                 return
             await post_queued(self.bot, interaction, result.queued)
-            if result.note:
-                await interaction.followup.send(result.note, ephemeral=True)
+            for note in (result.note, extra_network_note(prompt)):
+                if note:
+                    await interaction.followup.send(note, ephemeral=True)
 
     @imagine.autocomplete("prompt")
     async def prompt_autocomplete(

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from prompt.samplers import SCHEDULES
+
 MAX_CHOICES = 25  # Discord's limit
 MAX_CHOICE_VALUE = 100  # Discord's limit on a choice's name and value
 COMMON_RATIOS = ("1:1", "2:3", "3:2", "4:5", "5:4", "9:16", "16:9", "3:4", "4:3", "21:9", "1:2")
@@ -66,6 +68,8 @@ class Catalog:
             return _matching(self._models(), typed)
         if flag == "ar":
             return _matching(COMMON_RATIOS, typed)
+        if flag == "schedule":
+            return _matching(tuple(SCHEDULES), typed)
         if flag == "lora":
             return self.loras(typed)
         return []

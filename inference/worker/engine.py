@@ -21,20 +21,21 @@ from PIL import Image
 from inference.edits import EDIT_KINDS
 from inference.errors import BadRequestError, EngineError, ModelFileError, NaNOutputError
 from inference.errors import OutOfMemoryError as GpuOutOfMemoryError
+from inference.file_hashes import generation_hashes
 from inference.infotext import build_infotext
 from inference.registry import Registry
 from inference.resolve import denoise_strength, tile_seed
 from inference.settings import WorkerSettings
 from inference.worker import inpaint, precision
 from inference.worker.compiled import Compiler
-from inference.worker.job_args import embeds, task_kwargs
+from inference.worker.conditioning import encode_conditioning
+from inference.worker.job_args import task_kwargs
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
 from inference.worker.output import Clock, EngineOutput
 from inference.worker.pick import pick
 from inference.worker.pipelines import LoadedUnclip, PipelineCache
 from inference.worker.previews import PreviewCadence
-from inference.worker.prompt_encoding import encode_prompt
 from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from inference.worker.tiling import circular_padding
@@ -80,6 +81,7 @@ class Engine:
         compiler: Compiler | None = None,
         preview_every_steps: int | None = None,
         memory_budget_bytes: int | None = None,
+        pad_negative: bool = False,
     ) -> None:
         self.registry = registry
         self.device = torch.device(device)
@@ -98,6 +100,7 @@ class Engine:
         )
         self.previews = PreviewCadence(preview_every_steps)
         self._safety: SafetyChecker | None = None
+        self.pad_negative = pad_negative  # A1111's "pad prompt/negative prompt" option
 
     @classmethod
     def from_settings(
@@ -130,6 +133,7 @@ class Engine:
                 if settings.memory_budget_gb is None
                 else int(settings.memory_budget_gb * 1024**3)
             ),
+            pad_negative=settings.pad_negative,
         )
 
     def loaded_models(self) -> list[str]:
@@ -205,14 +209,17 @@ class Engine:
             return pick(spec, source, checker, clock)
         job = self._job(spec, source, mask)
         with clock("text_encode"):
-            encoded = encode_prompt(job.encoders, gen.parts, gen.negative_prompt, gen.clip_skip)
+            encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
             if not encoded.finite():  # checked before the first step: no GPU time wasted
                 raise BadRequestError(
                     "the prompt's attention weights are too extreme for the model (its text "
                     "encoding overflowed): lower the (word:weight) values or remove brackets"
                 )
-            kwargs = embeds(encoded, gen.chaos, job.seeds)
-        images, steps_run = self._denoise_and_decode(spec, job, source, kwargs, clock, on_progress)
+            kwargs = encoded.pipeline_kwargs(gen.chaos, job.seeds)
+        with encoded.applied(job.pipe.unet, gen.chaos, job.seeds):
+            images, steps_run = self._denoise_and_decode(
+                spec, job, source, kwargs, clock, on_progress
+            )
         if checker is not None:
             with clock("safety_check"):
                 nsfw = checker.flags(images)
@@ -220,7 +227,8 @@ class Engine:
             nsfw = [False] * len(images)
         # The PNG says what ran: unCLIP and inpainting models take no LoRAs, so list none.
         ran = gen if job.loras else gen.model_copy(update={"loras": ()})
-        extra = job.edit.fields if job.edit is not None else None
+        extra = dict(job.edit.fields) if job.edit is not None else {}
+        extra.update(generation_hashes(self.registry, ran))  # each file hashed once per process
         infotexts = [
             build_infotext(ran, seed=s, denoising_strength=job.strength, extra=extra)
             for s in job.seeds

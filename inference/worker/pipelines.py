@@ -19,6 +19,7 @@ import torch
 
 from inference.errors import ModelFileError
 from inference.registry import ModelEntry, Registry, UnclipEntry
+from inference.worker.embeddings import load_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -253,8 +254,7 @@ class PipelineCache:
                 "`inpaint` to repaint with the base model"
             )
         pipe.to(self.device)
-        if entry.family != "sdxl":
-            self._load_embeddings(pipe)
+        load_embeddings(pipe, self.registry.embeddings(), sdxl=entry.family == "sdxl")
         # Not compiled and without LoRA slots (rare jobs, as Stable unCLIP): its UNet is its own.
         return pipe
 
@@ -288,8 +288,7 @@ class PipelineCache:
             )
         pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
-        if not sdxl:
-            self._load_embeddings(pipe)
+        load_embeddings(pipe, self.registry.embeddings(), sdxl=sdxl)
         if self._prepare is not None:
             self._prepare(pipe, entry.family)
         return LoadedModel(entry, pipe, dict(pipe.scheduler.config))
@@ -306,11 +305,3 @@ class PipelineCache:
             )
         # A hub id downloads on first use, with huggingface_hub's progress bars.
         return cls.from_pretrained(entry.source, dtype=self.dtype, **extra)
-
-    def _load_embeddings(self, pipe: Any) -> None:
-        for path in self.registry.embeddings():
-            try:
-                pipe.load_textual_inversion(str(path), token=path.stem)
-            except (ValueError, RuntimeError, OSError) as exc:
-                # An embedding for another model family must not stop the worker.
-                log.warning("skipping embedding %s: %s", path.name, exc)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 
 @click.command("imagine")
-@click.argument("prompt")
+@click.argument("prompt", required=False)
+@click.option(
+    "--from",
+    "from_image",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Take the prompt and settings from an A1111/Civitai PNG, JPEG or WebP.",
+)
 @click.option(
     "--models",
     "models_file",
@@ -22,8 +29,15 @@ import click
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder (default: out/<job id>).",
 )
-def command(prompt: str, models_file: Path | None, model: str | None, out_dir: Path | None) -> None:
-    """Paint a 2x2 grid for PROMPT (with --ar, --no, --seed, … flags as in Discord).
+def command(
+    prompt: str | None,
+    from_image: Path | None,
+    models_file: Path | None,
+    model: str | None,
+    out_dir: Path | None,
+) -> None:
+    """Paint a 2x2 grid for PROMPT (with --ar, --no, --seed, … flags as in Discord), or for
+    the parameters of an A1111 image (--from IMAGE).
 
     Writes OUT/grid.png, OUT/1.png … OUT/4.png and OUT/job.json.
     """
@@ -38,13 +52,23 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
         write_job,
     )
     from prompt import PromptError, parse_prompt
+    from prompt.extra_networks import extra_network_note
 
     path, explicit = (models_file, True) if models_file else models_file_option()
+    if (prompt is None) == (from_image is None):
+        raise click.UsageError("give a PROMPT or --from IMAGE (one of them)")
+    if from_image is not None:
+        with user_errors():
+            prompt = _prompt_from_image(from_image, registry_from(path, explicit))
+    assert prompt is not None
     try:
         requests = parse_prompt(prompt)
     except PromptError as exc:
         flag = f" ({exc.flag})" if exc.flag else ""
         raise click.ClickException(f"{exc.message}{flag}") from None
+    note = extra_network_note(prompt)
+    if note:
+        click.echo(f"note: {note}", err=True)
     with user_errors():
         registry = registry_from(path, explicit)
         if model:
@@ -57,3 +81,22 @@ def command(prompt: str, models_file: Path | None, model: str | None, out_dir: P
             target = base / str(n) if len(specs) > 1 else base
             output = run_engine(registry, spec, engine=engine)
             report(target, write_job(target, spec, output, registry))
+
+
+def _prompt_from_image(image: Path, registry: Any) -> str:
+    """The A1111 parameters of `image` as a prompt with flags; what is left out is said."""
+    from inference.infotext import parse_infotext
+    from inference.infotext_prompt import prompt_from_infotext
+    from inference.png import read_any_parameters
+
+    text = read_any_parameters(image.read_bytes())
+    if text is None:
+        raise click.ClickException(
+            f"{image.name} holds no generation parameters (A1111 writes them into PNG, JPEG "
+            "and WebP files; a re-saved or screenshotted image has none)"
+        )
+    prompt, notes = prompt_from_infotext(parse_infotext(text), registry)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"prompt: {prompt}", err=True)
+    return prompt

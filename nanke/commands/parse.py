@@ -28,6 +28,7 @@ REQUEST_KEYS = (
     "chaos",
     "tile",
     "clip_skip",
+    "rescale",
 )
 ERROR_EXIT = 2
 

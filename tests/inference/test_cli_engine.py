@@ -170,3 +170,48 @@ def test_without_models_toml_the_default_is_sd15_from_the_hub(
         "sd15",
         "stable-diffusion-v1-5/stable-diffusion-v1-5",
     )
+
+
+def test_imagine_from_its_own_png_paints_the_same_tile(job_dir: Path, tiny_models: Path) -> None:
+    out = job_dir.parent / "again"
+    code, output = _invoke(
+        "imagine", "--from", str(job_dir / "1.png"), "--models", str(tiny_models), "--out", str(out)
+    )
+    assert code == 0, output
+    assert "prompt: a red (fox:1.2) <lora:ink:0.5> --no snow --sampler euler_a" in output
+    with Image.open(job_dir / "1.png") as first, Image.open(out / "1.png") as again:
+        assert first.tobytes() == again.tobytes()
+
+
+def test_imagine_from_an_a1111_jpeg_maps_what_exists(tiny_models: Path, tmp_path: Path) -> None:
+    text = (
+        "masterpiece, a cat <lora:ink:0.7> <lora:pastel:0.5> <lora:my style:1>\n"
+        "Negative prompt: lowres, blurry\n"
+        "Steps: 3, Sampler: DPM++ 2M, Schedule type: Uniform, CFG scale: 6.5, Seed: 77, "
+        "Size: 512x768, Model hash: abcdef0123, Model: dreamshaper_8, Version: v1.10.1"
+    )
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9286] = b"UNICODE\x00" + text.encode("utf-16-be")
+    Image.new("RGB", (8, 8)).save(tmp_path / "civitai.jpg", exif=exif)
+    out = tmp_path / "out"
+    code, output = _invoke(
+        "imagine", "--from", str(tmp_path / "civitai.jpg"), "--models", str(tiny_models),
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    assert "note: LoRA pastel is not installed here: left out" in output
+    assert "note: <lora:my style:1> cannot be used here" in output
+    assert "note: model dreamshaper_8 is not on this server" in output
+    gen = json.loads((out / "job.json").read_text())["spec"]["generation"]
+    assert gen["prompt"] == "masterpiece, a cat" and gen["negative_prompt"] == "lowres, blurry"
+    assert (gen["sampler"], gen["steps"], gen["cfg"], gen["seed"]) == ("dpm++_2m", 3, 6.5, 77)
+    assert gen["loras"] == [{"name": "ink", "weight": 0.7}]
+    assert "--ar 2:3" in output  # the tiny model's 64 px base rounds 2:3 to a square
+
+
+def test_imagine_from_an_image_without_parameters_is_one_line(tmp_path: Path) -> None:
+    Image.new("RGB", (8, 8)).save(tmp_path / "plain.png")
+    code, output = _invoke("imagine", "--from", str(tmp_path / "plain.png"))
+    assert code == 1 and "plain.png holds no generation parameters" in output
+    code, output = _invoke("imagine")
+    assert code == 2 and "give a PROMPT or --from IMAGE" in output

@@ -255,7 +255,7 @@ def test_out_of_memory_is_a_message(
     def exhausted(*args: Any, **kwargs: Any) -> Any:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    monkeypatch.setattr(engine_module, "encode_prompt", exhausted)
+    monkeypatch.setattr(engine_module, "encode_conditioning", exhausted)
     with pytest.raises(OutOfMemoryError, match=r"out of GPU memory at 64x64 x1: try a smaller"):
         engine.run(spec(registry))
 

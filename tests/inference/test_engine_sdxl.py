@@ -57,3 +57,47 @@ def test_sdxl_pan_keeps_the_source_through_the_xl_inpainting_pipeline(
     assert type(engine.pipelines.model("xl").derived["inpaint"]).__name__ == (
         "StableDiffusionXLInpaintPipeline"
     )
+
+
+def test_sdxl_embedding_loads_into_both_encoders(xl: tuple[Any, Any], tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from inference.worker.embeddings import load_embeddings
+    from inference.worker.prompt_encoding import chunk_tokens
+
+    registry, engine = xl
+    pipe = engine.pipelines.model("xl").base
+    gen = torch.Generator().manual_seed(4)
+    width = pipe.text_encoder.get_input_embeddings().weight.shape[1]
+    width_2 = pipe.text_encoder_2.get_input_embeddings().weight.shape[1]
+    vectors = {"clip_l": torch.randn(2, width, generator=gen)}
+    vectors["clip_g"] = torch.randn(2, width_2, generator=gen)
+    save_file(vectors, str(tmp_path / "xltok.safetensors"))
+    before = pixels(engine.run(spec(registry, "a xltok fox", model="xl")))
+    assert load_embeddings(pipe, [tmp_path / "xltok.safetensors"], sdxl=True) == ["xltok"]
+    try:
+        for tokenizer in (pipe.tokenizer, pipe.tokenizer_2):
+            assert len(chunk_tokens(tokenizer, "a xltok fox")[0]) == 4  # a, tok, tok_1, fox
+        after = pixels(engine.run(spec(registry, "a xltok fox", model="xl")))
+        assert diff(before, after) > 0.2
+    finally:
+        for tokenizer, encoder in (
+            (pipe.tokenizer, pipe.text_encoder),
+            (pipe.tokenizer_2, pipe.text_encoder_2),
+        ):
+            pipe.unload_textual_inversion(
+                tokens=["xltok", "xltok_1"], tokenizer=tokenizer, text_encoder=encoder
+            )
+
+
+def test_sdxl_prompt_editing_and_and_carry_pooled_embeddings(xl: tuple[Any, Any]) -> None:
+    registry, engine = xl
+
+    def run(text: str) -> Any:
+        return pixels(engine.run(spec(registry, text, model="xl", batch=2, steps=3)))
+
+    red = run("a red fox")
+    assert np.array_equal(run("a [red:blue:1.0] fox"), red)
+    assert diff(run("a red fox :0.5 AND a red fox :0.5"), red) < 0.5
+    assert diff(run("a red fox AND a blue fox"), red) > 0.2

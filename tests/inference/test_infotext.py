@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from inference.infotext import build_infotext, parse_infotext
 from inference.png import encode_png, read_parameters
 from inference.samplers import SAMPLERS
@@ -29,7 +33,9 @@ def test_round_trip_through_an_a1111_style_parser() -> None:
     lines = text.split("\n")
     assert lines[0] == "a red fox, (snow:1.2), at dusk <lora:ink:0.7> <lora:glow:1>"
     assert lines[1] == "Negative prompt: blurry, text"
-    assert lines[2].startswith("Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7.5, Seed: 1236")
+    assert lines[2].startswith(
+        "Steps: 30, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7.5, Seed: 1236"
+    )
     parsed = parse_infotext(text)
     assert parsed.prompt == gen.prompt
     assert parsed.negative_prompt == gen.negative_prompt
@@ -43,7 +49,33 @@ def test_round_trip_through_an_a1111_style_parser() -> None:
 
 def test_every_sampler_label_round_trips() -> None:
     for name in SAMPLERS:
-        assert parse_infotext(build_infotext(_gen(sampler=name))).sampler_name == name
+        text = build_infotext(_gen(sampler=name))
+        assert "Schedule type: " in text
+        assert parse_infotext(text).sampler_name == name
+
+
+@pytest.mark.parametrize(
+    ("fields", "name"),
+    [
+        # A1111 < 1.9 wrote the schedule into the sampler's name.
+        ("Sampler: DPM++ 2M Karras", "dpm++_2m_karras"),
+        ("Sampler: DPM++ 2M SDE Karras", "dpm++_2m_sde_karras"),
+        # A1111 ≥ 1.9: Sampler + Schedule type; without one, the sampler's Automatic.
+        ("Sampler: DPM++ 2M, Schedule type: Karras", "dpm++_2m_karras"),
+        ("Sampler: DPM++ 2M, Schedule type: Uniform", "dpm++_2m"),
+        ("Sampler: DPM++ 2M, Schedule type: Automatic", "dpm++_2m_karras"),
+        ("Sampler: DPM++ 2M SDE, Schedule type: Automatic", "dpm++_2m_sde_exponential"),
+        ("Sampler: DPM++ 2M", "dpm++_2m_karras"),
+        ("Sampler: Euler, Schedule type: Automatic", "euler"),
+        ("Sampler: DDIM, Schedule type: Automatic", "ddim"),
+        # Samplers and schedules Nanke does not run.
+        ("Sampler: Restart, Schedule type: Karras", None),
+        ("Sampler: Euler, Schedule type: Align Your Steps", None),
+    ],
+)
+def test_reads_a1111_sampler_and_schedule_type(fields: str, name: str | None) -> None:
+    text = f"a cat\nSteps: 20, {fields}, CFG scale: 7, Seed: 1, Size: 512x512"
+    assert parse_infotext(text).sampler_name == name
 
 
 def test_quotes_multiline_prompts_and_no_negative() -> None:
@@ -76,3 +108,44 @@ def test_png_carries_the_parameters_chunk() -> None:
     data = encode_png(Image.new("RGB", (8, 8), "red"), text)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert read_parameters(data) == text
+
+
+def test_real_world_lora_tags_never_raise() -> None:
+    text = "a cat <lora:my lora:0.8> <lora:strong:2.5> <lora:ok:0.5> <lora:x:1.2.3>\nSteps: 20"
+    parsed = parse_infotext(text + ", Sampler: Euler, Seed: 1, Odd key: [1, 2]")
+    assert [(x.name, x.weight) for x in parsed.loras] == [("ok", 0.5)]
+    assert parsed.unusable_loras == ["<lora:my lora:0.8>", "<lora:strong:2.5>", "<lora:x:1.2.3>"]
+    assert parsed.prompt == "a cat"
+
+
+_PIECES = [
+    "a",
+    " ",
+    ":",
+    ",",
+    '"',
+    "\\",
+    "\n",
+    "<lora:",
+    ">",
+    "Negative prompt: ",
+    "Steps: ",
+    "Sampler: ",
+    "Schedule type: ",
+    "Size: ",
+    "x",
+    "1",
+    ".",
+    "-",
+    "9",
+    "é",
+    "\x00",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=60).map("".join))
+def test_parse_infotext_never_raises(text: str) -> None:
+    parsed = parse_infotext(text)
+    assert isinstance(parsed.prompt, str)
+    _ = (parsed.sampler_name, parsed.size)

@@ -63,3 +63,44 @@ def test_parts_are_averaged_by_weight(engine: Any) -> None:
     parts = (PromptPart(text="a red fox", weight=3.0), PromptPart(text="a castle", weight=1.0))
     mixed = encode_prompt(model.encoders(), parts, "").cond
     assert torch.allclose(mixed, 0.75 * fox + 0.25 * castle, atol=1e-5)
+
+
+def _a1111_chunk_lengths(ids: list[int], comma: int, backtrack: int = 20) -> list[int]:
+    """A1111's sd_hijack_clip chunking rules, restated: the lengths of the chunks."""
+    chunks: list[list[int]] = [[]]
+    last_comma = -1
+    for token in ids:
+        chunk = chunks[-1]
+        if token == comma:
+            last_comma = len(chunk)
+        elif len(chunk) == 75 and last_comma != -1 and len(chunk) - last_comma <= backtrack:
+            moved = chunk[last_comma + 1 :]
+            del chunk[last_comma + 1 :]
+            chunks.append(moved)
+            last_comma = -1
+        if len(chunks[-1]) == 75:
+            chunks.append([])
+            last_comma = -1
+        chunks[-1].append(token)
+    return [len(c) for c in chunks if c] or [0]
+
+
+def test_chunks_follow_a1111_when_the_overflowing_token_is_a_comma(engine: Any) -> None:
+    import random
+
+    from inference.worker.prompt_encoding import chunk_tokens
+
+    tokenizer = engine.pipelines.model("tiny").base.tokenizer
+    comma = tokenizer.convert_tokens_to_ids(",</w>")
+    # 75 tokens, then a comma: the full chunk is kept (the old rule cut it at token 72).
+    text = "fox, " * 37 + "hat, owl"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert ids[75] == comma
+    assert [len(c) for c in chunk_tokens(tokenizer, text)] == _a1111_chunk_lengths(ids, comma)
+    rng = random.Random(7)
+    words = ["red", "fox", "snow", "watercolor", "masterpiece", "1girl", "best quality"]
+    for _ in range(40):
+        tags = ", ".join(rng.choice(words) for _ in range(rng.randint(20, 90)))
+        ids = tokenizer(tags, add_special_tokens=False)["input_ids"]
+        got = [len(c) for c in chunk_tokens(tokenizer, tags)]
+        assert got == _a1111_chunk_lengths(ids, comma), tags

@@ -38,9 +38,9 @@ def test_permutations_work_inside_flags() -> None:
     requests = parse_prompt("a cat --ar {1:1, 16:9} --sampler {Euler a, DPM++ 2M}")
     assert [(r.aspect_ratio, r.sampler) for r in requests] == [
         ("1:1", "euler_a"),
-        ("1:1", "dpm++_2m"),
+        ("1:1", "dpm++_2m_karras"),
         ("16:9", "euler_a"),
-        ("16:9", "dpm++_2m"),
+        ("16:9", "dpm++_2m_karras"),
     ]
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from prompt import SAMPLERS, PromptError, canonical_sampler
+from prompt import SAMPLERS, PromptError, canonical_sampler, format_prompt, parse_prompt
+from prompt.samplers import sampler_words, schedule_of
 
 
 def test_canonical_names_in_the_issues_order() -> None:
@@ -12,14 +13,43 @@ def test_canonical_names_in_the_issues_order() -> None:
         "euler", "euler_a", "heun", "lms", "lms_karras", "ddim", "pndm", "dpm2", "dpm2_karras",
         "dpm2_a", "dpm2_a_karras", "dpm++_2m", "dpm++_2m_karras", "dpm++_2m_sde",
         "dpm++_2m_sde_karras", "dpm++_sde", "dpm++_sde_karras", "dpm++_2s_a",
-        "dpm++_2s_a_karras", "unipc", "lcm",
+        "dpm++_2s_a_karras", "unipc", "lcm", "dpm++_2m_exponential", "dpm++_2m_sde_exponential",
+        "dpm++_sde_exponential",
     )  # fmt: skip
 
 
 @pytest.mark.parametrize("name", SAMPLERS)
-def test_canonical_names_map_to_themselves(name: str) -> None:
-    assert canonical_sampler(name) == name
-    assert canonical_sampler(name.upper()) == name
+def test_canonical_names_map_to_themselves_with_their_schedule(name: str) -> None:
+    assert canonical_sampler(name, schedule_of(name)) == name
+    assert canonical_sampler(name.upper(), schedule_of(name)) == name
+    # format_prompt's words give the name back.
+    (params,) = parse_prompt(" ".join(["a cat", *sampler_words(name)]))
+    assert params.sampler == name
+
+
+def test_a1111_19_schedule_types() -> None:
+    """A1111 ≥ 1.9: a sampler without a schedule runs its "Automatic" one."""
+    assert canonical_sampler("DPM++ 2M") == "dpm++_2m_karras"
+    assert canonical_sampler("DPM++ 2M", "uniform") == "dpm++_2m"
+    assert canonical_sampler("DPM++ 2M SDE") == "dpm++_2m_sde_exponential"
+    assert canonical_sampler("Euler") == "euler" and canonical_sampler("DDIM") == "ddim"
+    (params,) = parse_prompt("a cat --sampler DPM++ 2M --schedule Uniform")
+    assert params.sampler == "dpm++_2m" and "--schedule uniform" in format_prompt(params)
+    (params,) = parse_prompt("a cat --sampler DPM++ SDE --schedule exponential")
+    assert params.sampler == "dpm++_sde_exponential"
+    (params,) = parse_prompt("a cat --sampler dpm++ 2m karras --schedule automatic")
+    assert params.sampler == "dpm++_2m_karras"
+    for text, message in [
+        ("a --schedule karras", "--schedule goes with --sampler"),
+        ("a --sampler ddim --schedule karras", "ddim runs on the model's own timesteps"),
+        ("a --sampler euler --schedule karras", "euler has no karras schedule in Nanke"),
+        ("a --sampler euler --schedule Align Your Steps", "'Align Your Steps' schedule is not"),
+        ("a --sampler euler --schedule fast", "unknown schedule 'fast'"),
+        ("a --sampler dpm++ 2m karras --schedule uniform", "already names the karras schedule"),
+    ]:
+        with pytest.raises(PromptError, match=message) as caught:
+            parse_prompt(text)
+        assert caught.value.flag == "--schedule"
 
 
 @pytest.mark.parametrize(
@@ -33,17 +63,17 @@ def test_canonical_names_map_to_themselves(name: str) -> None:
         ("LMS Karras", "lms_karras"),
         ("DDIM", "ddim"),
         ("PLMS", "pndm"),
-        ("DPM2", "dpm2"),
+        ("DPM2", "dpm2_karras"),
         ("DPM2 Karras", "dpm2_karras"),
-        ("DPM2 a", "dpm2_a"),
+        ("DPM2 a", "dpm2_a_karras"),
         ("DPM2 a Karras", "dpm2_a_karras"),
-        ("DPM++ 2M", "dpm++_2m"),
+        ("DPM++ 2M", "dpm++_2m_karras"),
         ("DPM++ 2M Karras", "dpm++_2m_karras"),
-        ("DPM++ 2M SDE", "dpm++_2m_sde"),
+        ("DPM++ 2M SDE", "dpm++_2m_sde_exponential"),
         ("DPM++ 2M SDE Karras", "dpm++_2m_sde_karras"),
-        ("DPM++ SDE", "dpm++_sde"),
+        ("DPM++ SDE", "dpm++_sde_karras"),
         ("DPM++ SDE Karras", "dpm++_sde_karras"),
-        ("DPM++ 2S a", "dpm++_2s_a"),
+        ("DPM++ 2S a", "dpm++_2s_a_karras"),
         ("DPM++ 2S a Karras", "dpm++_2s_a_karras"),
         ("UniPC", "unipc"),
         ("LCM", "lcm"),
@@ -53,18 +83,18 @@ def test_canonical_names_map_to_themselves(name: str) -> None:
         ("k_euler_ancestral", "euler_a"),
         ("k_heun", "heun"),
         ("k_lms", "lms"),
-        ("k_dpm_2", "dpm2"),
-        ("k_dpm_2_a", "dpm2_a"),
-        ("k_dpm_2_ancestral", "dpm2_a"),
-        ("k_dpmpp_2m", "dpm++_2m"),
-        ("k_dpmpp_2s_ancestral", "dpm++_2s_a"),
-        ("k_dpmpp_sde", "dpm++_sde"),
+        ("k_dpm_2", "dpm2_karras"),
+        ("k_dpm_2_a", "dpm2_a_karras"),
+        ("k_dpm_2_ancestral", "dpm2_a_karras"),
+        ("k_dpmpp_2m", "dpm++_2m_karras"),
+        ("k_dpmpp_2s_ancestral", "dpm++_2s_a_karras"),
+        ("k_dpmpp_sde", "dpm++_sde_karras"),
         # dpmpp for dpm++, any case, separators interchangeable
         ("dpmpp_2m_karras", "dpm++_2m_karras"),
         ("DPMPP-2M-SDE-Karras", "dpm++_2m_sde_karras"),
         ("dpm++ 2m karras", "dpm++_2m_karras"),
         ("dpm++-2m_karras", "dpm++_2m_karras"),
-        ("dpm++2m", "dpm++_2m"),
+        ("dpm++2m", "dpm++_2m_karras"),
         ("euler-a", "euler_a"),
         ("EULER_A", "euler_a"),
         ("  euler   a  ", "euler_a"),

@@ -35,10 +35,11 @@ async def test_settings_validates_and_saves_defaults_that_new_jobs_use(scene):
         mode="relax",
     )
     assert result.ephemeral and result.response.content.startswith("Saved.")
-    assert "**Sampler:** dpm++_2m" in result.response.content
+    # A1111 ≥ 1.9: "DPM++ 2M" without a schedule is its Automatic one, Karras.
+    assert "**Sampler:** dpm++_2m_karras" in result.response.content
     prefs = (await scene.world.store.account(scene.alice.id)).prefs
     assert (prefs.sampler, prefs.aspect_ratio, prefs.remix, prefs.mode) == (
-        "dpm++_2m",
+        "dpm++_2m_karras",
         "16:9",
         True,
         Mode.RELAX,
@@ -47,7 +48,7 @@ async def test_settings_validates_and_saves_defaults_that_new_jobs_use(scene):
     assert bad.ephemeral and bad.response.content.startswith("Unknown sampler 'warp'")
     assert "charged" not in bad.response.content
     await scene.alice.slash(scene.channel, "imagine", prompt="a fox")
-    assert scene.last_job().spec.generation.sampler == "dpm++_2m"
+    assert scene.last_job().spec.generation.sampler == "dpm++_2m_karras"
     shown = await scene.alice.slash(scene.channel, "settings")
     assert shown.response.content.startswith("Your settings:")
 
@@ -56,7 +57,7 @@ async def test_settings_sampler_autocomplete(scene):
     choices = await scene.alice.autocomplete(scene.channel, "settings", "sampler", "eul")
     assert [c["value"] for c in choices] == ["euler", "euler_a"]
     many = await scene.alice.autocomplete(scene.channel, "settings", "sampler", "")
-    assert len(many) == 21
+    assert len(many) == 24
 
 
 async def test_show_reposts_a_job_with_working_buttons(scene):

@@ -110,9 +110,13 @@ async def test_prompt_autocomplete_offers_samplers_loras_models_and_ratios(scene
 
     assert await offered("a fox --sampler dpm++_2m_s") == [
         "a fox --sampler dpm++_2m_sde",
+        "a fox --sampler dpm++_2m_sde_exponential",
         "a fox --sampler dpm++_2m_sde_karras",
     ]
-    assert len(await offered("a fox --sampler ")) == 21
+    assert len(await offered("a fox --sampler ")) == 24
+    assert await offered("a fox --sampler dpm++_2m --schedule ka") == [
+        "a fox --sampler dpm++_2m --schedule karras"
+    ]
     assert await offered("a fox --lora wat") == ["a fox --lora water_v2", "a fox --lora watercolor"]
     assert await offered("a fox --model tiny-") == ["a fox --model tiny-xl"]
     assert "a fox --ar 16:9" in await offered("a fox --ar 16")
