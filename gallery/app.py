@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -30,6 +31,9 @@ from gallery.deps import GalleryContext, context_of, root_of
 from gallery.listing import ReaderFactory
 from pipeline.thumbnails import BlobStore, Thumbnails
 from prompt.remake import imagine_command
+
+if TYPE_CHECKING:
+    from gallery.editor import EditorContext
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -108,11 +112,13 @@ def create_app(
     title: str = "Nanke gallery",
     page_size: int = 48,
     on_close: Callable[[], Awaitable[None]] | None = None,
+    editor: EditorContext | None = None,
 ) -> FastAPI:
     """`readers` opens a read session per request; `on_close` runs at shutdown (the composition
-    root passes the engine's dispose)."""
+    root passes the engine's dispose). `editor`: the region editor's secret and database
+    sessions (None: its pages answer that it is not set up)."""
     # Local imports keep the route modules free of app-building code (and of import cycles).
-    from gallery import api, media, pages
+    from gallery import api, editor as region_editor, media, pages
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -130,10 +136,12 @@ def create_app(
     templates = _templates()
     templates.env.globals["site_title"] = title
     app.state.gallery = GalleryContext(readers, store, Thumbnails(store), templates, page_size)
+    app.state.editor = editor
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(media.router)
+    app.include_router(region_editor.router)
 
     security_headers = {
         "Content-Security-Policy": content_security_policy(),

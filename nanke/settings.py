@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.settings import DiscordSettings
 from db.settings import PlanSettings, default_plans
 from inference.settings import WorkerSettings
+from pipeline.editor_links import MIN_SECRET_LEN
 from pipeline.settings import PipelineSettings, StorageSettings
 
 # Values people paste from examples; a bot started with one fails fast instead of at login.
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     models_file: Path = Path("models.toml")
     # Public base URL of the web gallery, for 🔗 Web buttons; None hides them.
     gallery_url: str | None = None
+    # Signs the region editor's links (HMAC-SHA256; at least 16 characters, e.g. the output
+    # of `openssl rand -hex 32`). With gallery_url set, Draw the region… appears under
+    # upscaled images; the bot and the web app must share it.
+    editor_secret: SecretStr | None = None
     log_level: str = "INFO"
     # The bot's name in the job-events consumer group: a restarted bot with the same name
     # re-reads what it had not handled. None → bot@<hostname>.
@@ -96,6 +101,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "database_url must be a postgresql+asyncpg:// or sqlite+aiosqlite:/// URL, "
                 "e.g. postgresql+asyncpg://nanke@127.0.0.1/nanke"
+            )
+        return value
+
+    @field_validator("editor_secret", mode="before")
+    @classmethod
+    def _secret_long_enough(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and len(value.strip()) < MIN_SECRET_LEN:
+            raise ValueError(
+                f"editor_secret must be at least {MIN_SECRET_LEN} characters "
+                "(e.g. the output of `openssl rand -hex 32`)"
             )
         return value
 

@@ -11,17 +11,21 @@ def build_web_app(settings: Settings, *, page_size: int) -> Any:
     """The gallery app on the configured database and storage (StorageError if that is wrong)."""
     from db.sessions import create_engine, session_factory
     from gallery.app import create_app
+    from gallery.editor import EditorContext
     from gallery.sql_reader import reader_factory
     from gallery.storage_blobs import StorageBlobs
     from pipeline.storage import build_storage
 
     storage = build_storage(settings.storage, settings.data_dir)
     engine = create_engine(settings.effective_database_url)
+    sessions = session_factory(engine)
+    secret = settings.editor_secret
     return create_app(
-        reader_factory(session_factory(engine)),
+        reader_factory(sessions),
         StorageBlobs(storage),
         page_size=page_size,
         on_close=engine.dispose,
+        editor=EditorContext(secret.get_secret_value().encode(), sessions) if secret else None,
     )
 
 
