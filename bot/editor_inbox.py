@@ -6,6 +6,7 @@ or follows it with the result and its buttons, as for any job whose token has la
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -48,7 +49,5 @@ async def run_forever(bot: NankeBot, stopping: asyncio.Event) -> None:
             await admit_submitted(bot)
         except Exception:  # the database restarted, say: try again next turn
             log.exception("admitting web editor submissions failed")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), POLL_S)
-        except TimeoutError:
-            pass

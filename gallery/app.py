@@ -118,7 +118,8 @@ def create_app(
     root passes the engine's dispose). `editor`: the region editor's secret and database
     sessions (None: its pages answer that it is not set up)."""
     # Local imports keep the route modules free of app-building code (and of import cycles).
-    from gallery import api, editor as region_editor, media, pages
+    from gallery import api, media, pages
+    from gallery import editor as region_editor
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -173,7 +173,7 @@ def _submission(raw: bytes) -> Submission:
 async def status(request: Request, token: str) -> JSONResponse:
     """What became of a submission: submitted/admitting (wait), queued or refused."""
     try:
-        link, row, _ = await _open(request, token)
+        _link, row, _ = await _open(request, token)
     except Refused as exc:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
     body: dict[str, Any] = {"state": row.state, "message": row.message}

@@ -58,7 +58,9 @@ class Admitted:
 
 
 class EditorService:
-    def __init__(self, *, links: EditorLinks, intake: IntakeService, base_url: str, secret: bytes):
+    def __init__(
+        self, *, links: EditorLinks, intake: IntakeService, base_url: str, secret: bytes
+    ) -> None:
         self._links = links
         self._intake = intake
         self._base_url = base_url.rstrip("/")
