@@ -112,14 +112,12 @@ def create_app(
     title: str = "Nanke gallery",
     page_size: int = 48,
     on_close: Callable[[], Awaitable[None]] | None = None,
-    editor: EditorContext | None = None,
+    editor_context: EditorContext | None = None,
 ) -> FastAPI:
     """`readers` opens a read session per request; `on_close` runs at shutdown (the composition
-    root passes the engine's dispose). `editor`: the region editor's secret and database
-    sessions (None: its pages answer that it is not set up)."""
+    root passes the engine's dispose); `editor_context`: the region editor's secret and sessions."""
     # Local imports keep the route modules free of app-building code (and of import cycles).
-    from gallery import api, media, pages
-    from gallery import editor as region_editor
+    from gallery import api, editor, media, pages
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -137,12 +135,10 @@ def create_app(
     templates = _templates()
     templates.env.globals["site_title"] = title
     app.state.gallery = GalleryContext(readers, store, Thumbnails(store), templates, page_size)
-    app.state.editor = editor
+    app.state.editor = editor_context
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(pages.router)
-    app.include_router(api.router)
-    app.include_router(media.router)
-    app.include_router(region_editor.router)
+    for routes in (pages, api, media, editor):
+        app.include_router(routes.router)
 
     security_headers = {
         "Content-Security-Policy": content_security_policy(),

@@ -25,7 +25,9 @@ def build_web_app(settings: Settings, *, page_size: int) -> Any:
         StorageBlobs(storage),
         page_size=page_size,
         on_close=engine.dispose,
-        editor=EditorContext(secret.get_secret_value().encode(), sessions) if secret else None,
+        editor_context=EditorContext(secret.get_secret_value().encode(), sessions)
+        if secret
+        else None,
     )
 
 
