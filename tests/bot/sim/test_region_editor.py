@@ -37,7 +37,7 @@ from nanke.roots.web import build_web_app
 from nanke.settings import Settings
 from pipeline.contracts import JobEvent, JobEventKind, JobKind, JobResult
 from pipeline.editor_links import EditorLink, sign
-from tests.gallery.test_browser import CHROMIUM, FLAGS, _free_port
+from tests.gallery.test_browser import ARTIFACTS, CHROMIUM, FLAGS, _free_port
 
 SECRET = "region-editor-test-secret-0123456789"
 CREDITS = 10
@@ -168,6 +168,17 @@ async def _link(scene, message, member=None) -> str:  # type: ignore[no-untyped-
     return str(_components(clicked.response)["Open the region editor"]["url"])
 
 
+async def _lasso(page, box) -> None:  # type: ignore[no-untyped-def]
+    """A freehand loop in the top band of the image."""
+    path = [(0.1, 0.1), (0.3, 0.08), (0.5, 0.1), (0.45, 0.3), (0.2, 0.3), (0.1, 0.2)]
+    x0, y0 = path[0]
+    await page.mouse.move(box["x"] + box["width"] * x0, box["y"] + box["height"] * y0)
+    await page.mouse.down()
+    for x, y in path[1:]:
+        await page.mouse.move(box["x"] + box["width"] * x, box["y"] + box["height"] * y, steps=3)
+    await page.mouse.up()
+
+
 async def test_draw_a_rectangle_submit_and_the_edit_is_posted_in_discord(
     scene, pg_sessions, web: Web
 ) -> None:
@@ -190,7 +201,14 @@ async def test_draw_a_rectangle_submit_and_the_edit_is_posted_in_discord(
         await page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
         await page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.75)
         await page.mouse.up()
+        await page.click("#tool-lasso")
+        for attempt in range(2):  # a lasso, undone, then drawn again
+            await _lasso(page, box)
+            if attempt == 0:
+                await page.click("#undo")
         await page.fill("#prompt", "a red fox wearing a hat")
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "region-editor.png"), full_page=True)
         await page.click("#submit")
         await expect(page.locator("#status")).to_contain_text("checking")
 
@@ -208,9 +226,10 @@ async def test_draw_a_rectangle_submit_and_the_edit_is_posted_in_discord(
     assert edit is not None and edit.kind is JobKind.VARY_REGION
     assert edit.user_id == scene.alice.id and edit.spec.source.job_id == upscale_id
     assert edit.spec.params.prompt == "a red fox wearing a hat"
-    (shape,) = edit.spec.edit.shapes
+    shape, lasso = edit.spec.edit.shapes  # the undone lasso is not among them
     xs = [x for x, _ in shape.points]
     assert min(xs) == pytest.approx(0.25, abs=0.02) and max(xs) == pytest.approx(0.75, abs=0.02)
+    assert len(lasso.points) >= 5 and all(0.05 <= y <= 0.35 for _, y in lasso.points)
     after = await scene.world.store.account(scene.alice.id)
     assert after.credits_left_milli < before.credits_left_milli, "charged like a button"
     waiting = scene.channel.history()[-1]
