@@ -67,7 +67,15 @@ async def _serve_web(settings: Settings, host: str, port: int) -> None:
     config = uvicorn.Config(
         app, host=host, port=port, log_level=settings.log_level.lower(), server_header=False
     )
-    await uvicorn.Server(config).serve()
+    try:
+        await uvicorn.Server(config).serve()
+    except SystemExit:  # uvicorn exits when it cannot listen: the bot runs on without it
+        logging.getLogger(__name__).error(
+            "the web app could not listen on %s:%s (in use?); Draw the region… links will "
+            "not open until it can (`nanke run --web-port`)",
+            host,
+            port,
+        )
 
 
 async def _start(bot: NankeBot, token: str) -> None:
