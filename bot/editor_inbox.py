@@ -44,6 +44,12 @@ async def admit_submitted(bot: NankeBot) -> list[Admitted]:
 
 
 async def run_forever(bot: NankeBot, stopping: asyncio.Event) -> None:
+    assert bot.editor is not None
+    try:
+        if resumed := await bot.editor.resume():
+            log.info("resuming %d web editor submissions left part-way", resumed)
+    except Exception:
+        log.exception("resuming web editor submissions failed")
     while not stopping.is_set():
         try:
             await admit_submitted(bot)

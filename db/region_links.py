@@ -80,6 +80,18 @@ async def claim_submitted(session: AsyncSession) -> Sequence[RegionLink]:
     return list(rows.scalars())
 
 
+async def reclaim_admitting(session: AsyncSession) -> int:
+    """admitting → submitted: links a bot claimed but never settled (it stopped part-way).
+    Admission is idempotent per link, so admitting one again finds the job it made."""
+    result = await session.execute(
+        update(RegionLink)
+        .where(RegionLink.state == "admitting")
+        .values(state="submitted")
+        .returning(RegionLink.id)
+    )
+    return len(list(result.scalars()))
+
+
 async def settle(
     session: AsyncSession,
     link_id: uuid.UUID,

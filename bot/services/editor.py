@@ -47,6 +47,7 @@ class EditorLinks(Protocol):
 
     async def issue(self, link: EditorLink, *, guild_id: int | None, channel_id: int) -> None: ...
     async def claim(self) -> Sequence[EditRequest]: ...
+    async def reclaim(self) -> int: ...
     async def settle(self, link_id: UUID, *, job_id: UUID | None, message: str | None) -> None: ...
 
 
@@ -118,6 +119,10 @@ class EditorService:
             raise InvalidPrompt(
                 f"{message[:1].upper()}{message[1:]} (nothing was charged)"
             ) from None
+
+    async def resume(self) -> int:
+        """At start: links claimed by a bot that stopped before settling them, claimable again."""
+        return await self._links.reclaim()
 
     async def settle(self, admitted: Admitted) -> None:
         job = admitted.queued.job.id if admitted.queued else None

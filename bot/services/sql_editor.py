@@ -56,6 +56,10 @@ class SqlEditorLinks:
                 )
             return out
 
+    async def reclaim(self) -> int:
+        async with self._sessions() as session, session.begin():
+            return await region_links.reclaim_admitting(session)
+
     async def settle(self, link_id: UUID, *, job_id: UUID | None, message: str | None) -> None:
         async with self._sessions() as session, session.begin():
             await region_links.settle(session, link_id, new_job_id=job_id, message=message)

@@ -36,6 +36,9 @@ async def test_issue_submit_once_claim_and_settle_on_sqlite(tmp_path: Path) -> N
         assert (request.user_id, request.job_id, request.channel_id) == (7, link.job_id, 700)
         assert request.shapes == (MaskShape.model_validate(TRIANGLE),)
         assert await links.claim() == []
+        assert await links.reclaim() == 1, "claimed, never settled (the bot stopped)"
+        (again,) = await links.claim()
+        assert again == request
         await links.settle(link.link_id, job_id=None, message="You are banned.")
         async with sessions() as session:
             row = await region_links.get(session, link.link_id)
