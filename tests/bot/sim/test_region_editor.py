@@ -25,6 +25,7 @@ from bot_fakes import RecordingEnqueuer, tiny_resolver
 from conftest import World
 from PIL import Image
 from playwright.async_api import async_playwright, expect
+from sqlalchemy import update
 
 from bot.app import BotDeps, build_bot
 from bot.editor_inbox import admit_submitted
@@ -32,6 +33,7 @@ from bot.services.sql_editor import SqlEditorLinks
 from bot.services.sql_store import SqlStore
 from db import jobs as db_jobs
 from db import region_links
+from db.models import RegionLink
 from db.plans import Plan
 from nanke.roots.web import build_web_app
 from nanke.settings import Settings
@@ -234,6 +236,15 @@ async def test_draw_a_rectangle_submit_and_the_edit_is_posted_in_discord(
     assert after.credits_left_milli < before.credits_left_milli, "charged like a button"
     waiting = scene.channel.history()[-1]
     assert "a red fox wearing a hat" in waiting.content and not waiting.attachments
+
+    # The bot stopped between admitting and settling: admitting again finds the same job.
+    async with pg_sessions() as session, session.begin():
+        await session.execute(update(RegionLink).values(state="admitting"))
+    assert await scene.bot.editor.resume() == 1
+    (replay,) = await admit_submitted(scene.bot)
+    assert replay.queued is not None and replay.queued.job.id == edit.id
+    assert (await scene.world.store.account(scene.alice.id)) == after, "charged once"
+    assert scene.channel.history()[-1].id == waiting.id
 
     await _finish(scene, pg_sessions, web, edit.id)
     posted = scene.channel.history()[-1]
