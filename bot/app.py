@@ -21,6 +21,7 @@ from discord.ext import commands
 from bot.poster import DiscordPoster
 from bot.services.catalog import Catalog
 from bot.services.delivery import DeliveryService
+from bot.services.editor import EditorLinks, EditorService
 from bot.services.gallery_feed import GalleryFeed
 from bot.services.intake import ADMISSION_CONCURRENCY, IntakeService
 from bot.services.ports import Enqueuer, EventSource, ImageStore, Resolver, Store
@@ -65,6 +66,8 @@ class BotDeps:
     resolve_errors: tuple[type[Exception], ...] = RESOLVE_ERRORS
     # /gallery listings and ❤️ likes; None leaves them off (⭐ Share still posts).
     gallery: GalleryFeed | None = None
+    # The region editor's links (web ↔ bot hand-off); None leaves Draw the region… off.
+    editor_links: EditorLinks | None = None
 
 
 class NankeBot(commands.Bot):
@@ -102,11 +105,13 @@ class NankeBot(commands.Bot):
             resolve_errors=deps.resolve_errors,
             admission_concurrency=admission_concurrency,
         )
+        self.editor = _editor(settings, deps, self.intake)
         self.delivery = DeliveryService(
             store=deps.store,
             images=deps.images,
             poster=self.poster,
             gallery_url=settings.gallery_url,
+            editor=self.editor is not None,
         )
         self.catalog = Catalog(
             samplers=SAMPLERS, models=lambda: deps.models, lora_dir=deps.lora_dir
@@ -127,6 +132,12 @@ class NankeBot(commands.Bot):
             reconciler = self.deps.reconciler(self._deliver_claimed)
             self._background.append(
                 asyncio.create_task(reconciler.run_forever(self._stopping), name="nanke-reconciler")
+            )
+        if self._pump_events and self.editor is not None:
+            from bot.editor_inbox import run_forever
+
+            self._background.append(
+                asyncio.create_task(run_forever(self, self._stopping), name="nanke-editor")
             )
 
     async def sync_commands(self) -> None:
@@ -175,6 +186,19 @@ class NankeBot(commands.Bot):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await super().close()
+
+
+def _editor(settings: BotConfig, deps: BotDeps, intake: IntakeService) -> EditorService | None:
+    """Draw the region… needs the web app's public URL, the links' secret and their table."""
+    secret = settings.editor_secret
+    if not (settings.gallery_url and secret and deps.editor_links):
+        return None
+    return EditorService(
+        links=deps.editor_links,
+        intake=intake,
+        base_url=settings.gallery_url,
+        secret=secret.get_secret_value().encode(),
+    )
 
 
 def build_bot(settings: BotConfig, deps: BotDeps, **options: Any) -> NankeBot:

@@ -44,6 +44,21 @@ async def press_edit(bot: NankeBot, interaction: discord.Interaction, pressed: B
     await _edit(bot, interaction, pressed.job_id, kind, edit)
 
 
+async def press_draw(bot: NankeBot, interaction: discord.Interaction, job_id: UUID) -> None:
+    """Draw the region…: a private link to the web editor (signed, 15 minutes, usable once)."""
+    if bot.editor is None:
+        raise StaleButton("The region editor is not set up here; use the Vary (Region) menu.")
+    url = await bot.editor.link_for(requester(interaction), job_id)
+    view = discord.ui.View()
+    view.add_item(discord.ui.Button(label="Open the region editor", url=url, emoji="🖌️"))
+    await interaction.response.send_message(
+        "Draw the region to repaint on this page. The link is yours alone: it works once, "
+        "for 15 minutes.",
+        view=view,
+        ephemeral=True,
+    )
+
+
 async def choose_region(interaction: discord.Interaction, job_id: UUID, region: str) -> None:
     """A preset picked in the Vary (Region) menu (a client can send any value: checked)."""
     if region not in REGIONS:

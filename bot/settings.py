@@ -32,3 +32,7 @@ class BotConfig(Protocol):
     # Public base URL of the web gallery, for 🔗 Web buttons; None hides them.
     @property
     def gallery_url(self) -> str | None: ...
+
+    # Signs the region editor's links (HMAC); None leaves Draw the region… off.
+    @property
+    def editor_secret(self) -> SecretStr | None: ...

@@ -343,3 +343,35 @@ class PendingBatch(Base):
     interaction_id: Mapped[int] = mapped_column(BigInteger)
     requests: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc)
     created_at: Mapped[datetime]
+
+
+class RegionLink(Base):
+    """A "Draw the region…" link (pipeline/editor_links.py signs its id): issued by the bot,
+    submitted once by the web editor, then admitted (or refused) by the bot's intake.
+
+    state: issued → submitted (the web's one conditional UPDATE: usable once) → admitting (the
+    bot's claim) → queued (`new_job_id`) or refused (`message`, for the page)."""
+
+    __tablename__ = "region_links"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    job_id: Mapped[uuid.UUID]
+    image_index: Mapped[int] = mapped_column(SmallInteger)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    channel_id: Mapped[int] = mapped_column(BigInteger)  # where the result is posted
+    state: Mapped[str] = mapped_column(String(16), default="issued")
+    prompt: Mapped[str | None] = mapped_column(Text)
+    shapes: Mapped[list[Any] | None] = mapped_column(JsonDoc)
+    message: Mapped[str | None] = mapped_column(Text)
+    new_job_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('issued', 'submitted', 'admitting', 'queued', 'refused')", name="state"
+        ),
+        Index("ix_region_links_state", "state"),
+    )

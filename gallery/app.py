@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -30,6 +31,9 @@ from gallery.deps import GalleryContext, context_of, root_of
 from gallery.listing import ReaderFactory
 from pipeline.thumbnails import BlobStore, Thumbnails
 from prompt.remake import imagine_command
+
+if TYPE_CHECKING:
+    from gallery.editor import EditorContext
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -110,13 +114,15 @@ def create_app(
     on_close: Callable[[], Awaitable[None]] | None = None,
     metrics: Callable[[], Awaitable[str]] | None = None,
     metrics_token: str | None = None,
+    editor_context: EditorContext | None = None,
 ) -> FastAPI:
     """`readers` opens a read session per request; `on_close` runs at shutdown (the composition
     root passes the engine's dispose). `metrics` (the queue in Prometheus text) is served at
-    /metrics to requests bearing `metrics_token`; without it there is no /metrics."""
+    /metrics to requests bearing `metrics_token`; without it there is no /metrics.
+    `editor_context`: the region editor's secret and sessions."""
     # long: the app's parts in one place, in order: routers, middleware, error pages, probes
     # Local imports keep the route modules free of app-building code (and of import cycles).
-    from gallery import api, media, pages
+    from gallery import api, editor, media, pages
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -134,10 +140,10 @@ def create_app(
     templates = _templates()
     templates.env.globals["site_title"] = title
     app.state.gallery = GalleryContext(readers, store, Thumbnails(store), templates, page_size)
+    app.state.editor = editor_context
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(pages.router)
-    app.include_router(api.router)
-    app.include_router(media.router)
+    for routes in (pages, api, media, editor):
+        app.include_router(routes.router)
 
     security_headers = {
         "Content-Security-Policy": content_security_policy(),

@@ -155,6 +155,13 @@ def load_mask(data: bytes, size: tuple[int, int], name: str = "the mask") -> Ima
     return check_mask(mask.point(lambda v: 255 if v >= 128 else 0), name)
 
 
+def check_shapes(shapes: tuple[MaskShape, ...], size: tuple[int, int]) -> None:
+    """Drawn shapes that select something, but not everything, of an image of `size`."""
+    if not shapes:
+        raise BadRequestError("the region selects nothing: draw the area to repaint")
+    check_mask(render_mask(shapes, size), "the region")
+
+
 def check_mask(mask: Image.Image, name: str = "the mask") -> Image.Image:
     low, high = cast("tuple[int, int]", mask.getextrema())  # an "L" image: (min, max)
     if high < 128:

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.settings import DiscordSettings
 from db.settings import PlanSettings, default_plans
 from inference.settings import WorkerSettings
+from pipeline.editor_links import MIN_SECRET_LEN
 from pipeline.settings import PipelineSettings, StorageSettings
 
 # Values people paste from examples; a bot started with one fails fast instead of at login.
@@ -82,6 +83,12 @@ class Settings(BaseSettings):
         description="GET /metrics (web, and a worker's --metrics-port) asks for `Authorization: "
         "Bearer <it>`; unset: /metrics on the web is off, a worker's metrics port answers anyone.",
     )
+    editor_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the region editor's links (HMAC-SHA256; at least 16 characters, e.g. "
+        "`openssl rand -hex 32`); with gallery_url set, Draw the region… appears under upscaled "
+        "images. The bot and the web app must share it.",
+    )
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
@@ -122,6 +129,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "database_url must be a postgresql+asyncpg:// or sqlite+aiosqlite:/// URL, "
                 "e.g. postgresql+asyncpg://nanke@127.0.0.1/nanke"
+            )
+        return value
+
+    @field_validator("editor_secret", mode="before")
+    @classmethod
+    def _secret_long_enough(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and len(value.strip()) < MIN_SECRET_LEN:
+            raise ValueError(
+                f"editor_secret must be at least {MIN_SECRET_LEN} characters "
+                "(e.g. the output of `openssl rand -hex 32`)"
             )
         return value
 

@@ -40,3 +40,12 @@ def test_blank_optional_urls_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None
     settings = load_settings()
     assert settings.gallery_url is None and settings.broker_url is None
     assert settings.effective_database_url.startswith("sqlite+aiosqlite:///")
+
+
+def test_a_short_editor_secret_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NANKE_EDITOR_SECRET", "hunter2")
+    result = CliRunner().invoke(cli, ["admin", "quota", "show", "1"])
+    assert result.exit_code == 1
+    assert "NANKE_EDITOR_SECRET: " in result.output
+    assert "at least 16 characters" in result.output
+    assert "hunter2" not in result.output  # a secret is never echoed

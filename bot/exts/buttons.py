@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 import discord
 
-from bot.edit_actions import EDIT_ACTIONS, choose_region, press_edit
+from bot.edit_actions import EDIT_ACTIONS, choose_region, press_draw, press_edit
 from bot.interactions import post_queued, requester, show_job
 from bot.modals import RemixModal
 from bot.services import formatting
@@ -66,6 +66,9 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
         return
     if action is Action.SHARE:
         await _share(bot, interaction, pressed)
+        return
+    if action is Action.DRAW_REGION:
+        await press_draw(bot, interaction, pressed.job_id)
         return
     if action in EDIT_ACTIONS or action is Action.ZOOM_CUSTOM:
         await press_edit(bot, interaction, pressed)

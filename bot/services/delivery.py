@@ -164,12 +164,14 @@ class DeliveryService:
         images: ImageStore,
         poster: Poster,
         gallery_url: str | None = None,
+        editor: bool = False,
         throttle: formatting.ProgressThrottle | None = None,
     ) -> None:
         self._store = store
         self._images = images
         self._poster = poster
         self._gallery_url = gallery_url.rstrip("/") if gallery_url else None
+        self._editor = editor  # Draw the region… under upscaled images
         self._throttle = throttle or formatting.ProgressThrottle()
 
     async def handle(self, event: JobEvent) -> None:
@@ -298,7 +300,8 @@ class DeliveryService:
                 return Outgoing(content + formatting.withheld_note(1), (), (), notify=job.user_id)
             grid = await self._images.read(result.image_keys[0])
             web = f"{self._gallery_url}/j/{job.id.hex}" if self._gallery_url else None
-            buttons = upscale_buttons(job.id, web, (result.width, result.height))
+            size = (result.width, result.height)
+            buttons = upscale_buttons(job.id, web, size, draw=self._editor)
         upload = await asyncio.to_thread(fit_upload, grid, stem, limit)
         if upload.note:
             content += f"\n-# {upload.note}"

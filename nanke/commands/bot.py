@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 
-def start(log_level: str | None, *, one_box: bool) -> None:
+def start(log_level: str | None, *, one_box: bool, web: tuple[str, int] | None = None) -> None:
     """Load settings, check the token, run the bot; every expected failure is one line."""
     from nanke.settings import SettingsError, load_settings, require_token
 
@@ -21,7 +21,7 @@ def start(log_level: str | None, *, one_box: bool) -> None:
 
     try:
         with database_errors(settings):
-            run_bot(settings, token, one_box=one_box)
+            run_bot(settings, token, one_box=one_box, web=web)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
 

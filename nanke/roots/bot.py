@@ -26,8 +26,11 @@ if TYPE_CHECKING:
     from inference.registry import Registry
 
 
-def run_bot(settings: Settings, token: str, *, one_box: bool = False) -> None:
-    """Run the bot until it is stopped (blocks)."""
+def run_bot(
+    settings: Settings, token: str, *, one_box: bool = False, web: tuple[str, int] | None = None
+) -> None:
+    """Run the bot until it is stopped (blocks). `web` (host, port): serve the web app (the
+    galleries and the region editor) in this process too, as `nanke run` does."""
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -43,12 +46,36 @@ def run_bot(settings: Settings, token: str, *, one_box: bool = False) -> None:
             beat = asyncio.create_task(
                 beat_while("bot", lambda: bot.is_ready() and not bot.is_closed())
             )
+            site = asyncio.create_task(_serve_web(settings, *web)) if web else None
             try:
                 await _start(bot, token)
             finally:
                 beat.cancel()
+                if site is not None:
+                    site.cancel()
 
     asyncio.run(main())
+
+
+async def _serve_web(settings: Settings, host: str, port: int) -> None:
+    """The web app on this process's loop (one box: the editor's links need it)."""
+    import uvicorn
+
+    from nanke.roots.web import build_web_app
+
+    app = build_web_app(settings, page_size=48)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=settings.log_level.lower(), server_header=False
+    )
+    try:
+        await uvicorn.Server(config).serve()
+    except SystemExit:  # uvicorn exits when it cannot listen: the bot runs on without it
+        logging.getLogger(__name__).error(
+            "the web app could not listen on %s:%s (in use?); Draw the region… links will "
+            "not open until it can (`nanke run --web-port`)",
+            host,
+            port,
+        )
 
 
 async def _start(bot: NankeBot, token: str) -> None:
@@ -80,6 +107,7 @@ async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterat
     from bot.services.adapters import PipelineEnqueuer, StorageImages
     from bot.services.gallery_feed import SqlGalleryFeed
     from bot.services.resolver import RegistryResolver
+    from bot.services.sql_editor import SqlEditorLinks
     from bot.services.sql_store import SqlStore
     from db.sessions import create_engine, session_factory
     from pipeline.reconciler import Reconciler, default_queue_of
@@ -132,6 +160,7 @@ async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterat
             events=ends.reader,
             reconciler=reconciler,
             gallery=SqlGalleryFeed(sessions, default_plan=settings.default_plan),
+            editor_links=SqlEditorLinks(sessions),
         )
 
 

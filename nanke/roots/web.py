@@ -11,6 +11,7 @@ def build_web_app(settings: Settings, *, page_size: int) -> Any:
     """The gallery app on the configured database and storage (StorageError if that is wrong)."""
     from db.sessions import create_engine, session_factory
     from gallery.app import create_app
+    from gallery.editor import EditorContext
     from gallery.sql_reader import reader_factory
     from gallery.storage_blobs import StorageBlobs
     from pipeline.storage import build_storage
@@ -29,6 +30,7 @@ def build_web_app(settings: Settings, *, page_size: int) -> Any:
             return render_prometheus(await queue_stats(session, datetime.now(UTC)))
 
     token = settings.metrics_token
+    secret = settings.editor_secret
     return create_app(
         reader_factory(sessions),
         StorageBlobs(storage),
@@ -36,6 +38,9 @@ def build_web_app(settings: Settings, *, page_size: int) -> Any:
         on_close=engine.dispose,
         metrics=metrics,
         metrics_token=None if token is None else token.get_secret_value(),
+        editor_context=EditorContext(secret.get_secret_value().encode(), sessions)
+        if secret
+        else None,
     )
 
 

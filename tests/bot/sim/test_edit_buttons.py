@@ -34,6 +34,7 @@ async def test_zoom_and_pan_make_new_grids_from_the_upscaled_image(scene):
     message, upscale = await _upscaled(scene)
     assert (upscale.result.width, upscale.result.height) == (128, 128)
     assert "Make Square" not in _ids(message), "only under a wide or tall image"
+    assert "Draw the region…" not in _ids(message), "no editor secret set: no editor link"
     zoomed = await scene.alice.click(message, label="Zoom Out 2x")
     job = scene.last_job()
     assert job.kind is JobKind.ZOOM and scene.world.store.parents[job.id] == upscale.id
