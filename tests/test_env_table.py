@@ -40,6 +40,8 @@ def test_every_setting_is_a_row_with_its_default_and_meaning() -> None:
     assert {v for v, row in table.items() if row.secret} == {
         "NANKE_DISCORD__TOKEN",
         "NANKE_STORAGE__S3_SECRET_KEY",
+        "NANKE_METRICS_TOKEN",
+        "NANKE_EDITOR_SECRET",
     }
     assert all(table[v].default == "— (secret)" for v in table if table[v].secret)
     # Every leaf field of Settings and its sections is there once.
