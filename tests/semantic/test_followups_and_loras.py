@@ -1,0 +1,78 @@
+"""Follow-ups and LoRAs change pictures the way a person expects.
+
+- img2img at low strength (Upscale Subtle, 0.3) keeps its input; at high strength (Vary Strong
+  without unCLIP, 0.85) it follows a new prompt; Vary Subtle (0.6) stays closer to the source
+  than Vary Strong;
+- the `green` LoRA (trained with the model, loaded from the LoRA folder like a user's file)
+  turns shapes green in proportion to its weight, and weight 0 is exactly the base model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from inference import tiny_shapes
+from tests.semantic.painting import follow_up, imagine, imagine_job
+from tests.semantic.scoring import as_array, colour_fraction, read
+
+SOURCE = tiny_shapes.Picture("circle", "red", "left", "white")
+
+
+def _source() -> Image.Image:
+    return Image.fromarray(tiny_shapes.draw(SOURCE))
+
+
+def _distance(images: list[Image.Image], source: Image.Image) -> float:
+    """Mean absolute pixel difference (0-255) of each image (at 64 px) from the source."""
+    ref = as_array(source)
+    small = [as_array(i.resize(source.size, Image.Resampling.BILINEAR)) for i in images]
+    return float(np.mean([np.abs(s - ref).mean() for s in small]))
+
+
+def test_low_strength_keeps_the_input_high_strength_follows_the_prompt(
+    trained_engine: Any, trained_registry: Any
+) -> None:
+    # The parent asked for something else entirely: only the strength decides what wins.
+    parent = imagine_job(trained_registry, "a blue square on the right", seed=21, batch=1)
+    kept = follow_up(trained_engine, parent, _source(), "upscale")
+    assert kept[0].size == (128, 128)
+    reading = read(kept[0].resize((64, 64), Image.Resampling.BILINEAR))
+    assert (reading.colour, reading.shape, reading.position) == ("red", "circle", "left")
+    followed = follow_up(trained_engine, parent, _source(), "vary_strong", seed=3, batch=6)
+    readings = [read(i) for i in followed]
+    assert sum(r.shows("blue", "square") for r in readings) >= 5, readings
+
+
+def test_vary_subtle_stays_closer_to_the_source_than_vary_strong(
+    trained_engine: Any, trained_registry: Any
+) -> None:
+    parent = imagine_job(trained_registry, "a red circle on the left", seed=4, batch=1)
+    subtle = follow_up(trained_engine, parent, _source(), "vary_subtle", seed=8, batch=6)
+    strong = follow_up(trained_engine, parent, _source(), "vary_strong", seed=8, batch=6)
+    assert sum(read(i).shows("red", "circle") for i in subtle) >= 5
+    assert _distance(subtle, _source()) < _distance(strong, _source())
+
+
+def test_green_lora_shifts_colour_in_proportion_to_its_weight(
+    trained_engine: Any, trained_registry: Any
+) -> None:
+    prompt = "a red circle"
+    base = imagine(trained_engine, trained_registry, prompt, seed=60, batch=6)
+    greens = {}
+    for weight in (0.0, 0.5, 1.0):
+        images = imagine(
+            trained_engine, trained_registry, f"{prompt} <lora:green:{weight}>", seed=60, batch=6
+        )
+        if weight == 0.0:  # weight 0 is exactly the base model
+            assert all(
+                np.array_equal(np.asarray(a), np.asarray(b))
+                for a, b in zip(images, base, strict=True)
+            )
+        greens[weight] = float(np.mean([colour_fraction(i, "green") for i in images]))
+    assert greens[0.0] < 0.02, greens
+    assert greens[0.0] + 0.03 < greens[0.5] < greens[1.0] - 0.03, greens
+    full = imagine(trained_engine, trained_registry, f"{prompt} <lora:green:1>", seed=60, batch=6)
+    assert sum(read(i).shows("green", "circle") for i in full) >= 5
