@@ -45,6 +45,8 @@ def _train_into(final: Path) -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
     threads = torch.get_num_threads()
+    # One thread: on a shared, loaded machine a second one spins and costs ~5x the CPU time.
+    torch.set_num_threads(1)
     try:
         result = CliRunner().invoke(cli, ["make-tiny-models", "--trained", str(scratch)])
         assert result.exit_code == 0, result.output

@@ -1,6 +1,6 @@
 """Paint with the trained tiny model through the engine, as `nanke imagine` and the worker do.
 
-    images = imagine(engine, registry, "a red circle --cfg 7", seed=0, batch=8)
+    images = imagine(engine, registry, "a red circle --cfg 7", seed=0, count=8)
     images = follow_up(engine, parent_job, source_image, kind="vary_strong", seed=3)
 
 A prompt is parsed by the real parser (flags, `--no`, `<lora:…>`, `(word:1.5)`), resolved
@@ -27,9 +27,14 @@ def imagine_job(registry: Any, prompt: str, seed: int = 0, batch: int = 8, **gen
 
 
 def imagine(
-    engine: Any, registry: Any, prompt: str, seed: int = 0, batch: int = 8, **gen: Any
+    engine: Any, registry: Any, prompt: str, seed: int = 0, count: int = 8, **gen: Any
 ) -> list[Image.Image]:
-    return list(engine.run(imagine_job(registry, prompt, seed, batch, **gen)).images)
+    """`count` pictures for seeds seed … seed + count - 1, in grids of up to 4 (as users get)."""
+    images: list[Image.Image] = []
+    for first in range(0, count, 4):
+        job = imagine_job(registry, prompt, seed + first, min(4, count - first), **gen)
+        images += engine.run(job).images
+    return images
 
 
 def follow_up(
@@ -38,14 +43,23 @@ def follow_up(
     source: Image.Image,
     kind: str,
     seed: int = 0,
-    batch: int = 4,
+    count: int = 4,
     **gen: Any,
 ) -> list[Image.Image]:
     """Upscale (subtle, strength 0.3), Vary Subtle (0.6) or Vary Strong (0.85 without unCLIP)
     of `source` as a tile of `parent`; `gen` overrides the parent's generation (a new prompt)."""
     if kind == "upscale":
-        job = upscale_spec(parent, 1, UpscaleMode.SUBTLE, "source")
-    else:
-        job = vary_spec(parent, 1, strong=kind == "vary_strong", source_key="source", seed=seed)
-    job = with_gen(job, **({"batch": batch} if kind != "upscale" else {}), **gen)
-    return list(engine.run(job, source=source).images)
+        return list(
+            engine.run(
+                with_gen(upscale_spec(parent, 1, UpscaleMode.SUBTLE, "source"), **gen),
+                source=source,
+            ).images
+        )
+    images: list[Image.Image] = []
+    for first in range(0, count, 4):
+        job = vary_spec(
+            parent, 1, strong=kind == "vary_strong", source_key="source", seed=seed + first
+        )
+        job = with_gen(job, batch=min(4, count - first), **gen)
+        images += engine.run(job, source=source).images
+    return images
