@@ -1,8 +1,8 @@
 """`nanke make-tiny-models DIR`: tiny models to smoke-test Nanke without a GPU or a download.
 
 By default random-weight models (they paint noise; fast, for tests of plumbing and speed).
-With `--trained`, a tiny model trained here on coloured shapes, in about a minute on a CPU:
-its images show what the prompt asks for ("a red circle", "a blue square on the left").
+With `--trained`, a tiny model trained here on coloured shapes (minutes on a CPU): it paints
+coloured shapes on plain backgrounds, though it does not yet reliably follow the prompt.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import click
 @click.option(
     "--trained",
     is_flag=True,
-    help="Train a tiny model on coloured shapes (about a minute on a CPU) instead of "
-    "writing random weights: its images are recognisable.",
+    help="Train a tiny model on coloured shapes (minutes on a CPU) instead of writing "
+    "random weights: it paints coloured shapes rather than noise.",
 )
 def command(directory: Path, trained: bool) -> None:
     """Write tiny test models and a models.toml using them into DIRECTORY.
