@@ -1,0 +1,267 @@
+"""A tiny text-to-image model that knows something, trained on the CPU in about a minute.
+
+`build_trained_models(dir)` trains, with fixed seeds, on the shapes of `inference.tiny_shapes`:
+1. a small AutoencoderKL (64 px ↔ 16×16×4 latents, 4x downscale) that reconstructs them;
+2. a UNet2DConditionModel with cross-attention and a 2-layer CLIP text encoder (the real CLIP
+   BPE tokenizer), on the standard SD 1.5 noise schedule, epsilon prediction, with captions
+   dropped 10 % of the time so classifier-free guidance works;
+3. a LoRA (`loras/green.safetensors`, diffusers/peft format) that turns every shape green;
+and saves them in the diffusers layout with a models.toml, so Nanke loads the model exactly
+like a real SD 1.5 checkpoint. `TRAINING_SOURCES` lists the files whose text keys the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from inference import tiny_shapes
+from inference.tiny import clip_tokenizer
+
+TEXT_DIM = 32
+STEPS = 20  # the model's default steps in models.toml
+VAE_STEPS = 450
+UNET_STEPS = 600
+LORA_STEPS = 60
+DATASET = 2048
+TRAINING_SOURCES = (Path(__file__), Path(tiny_shapes.__file__))
+
+Progress = Callable[[str, int, int, float], None]  # (stage, step, of steps, loss)
+
+_MODELS_TOML = """\
+# Tiny models trained on coloured shapes by `nanke make-tiny-models --trained`: they paint
+# what the prompt says (e.g. "a red circle", "a blue square on the left on a black background").
+lora_dir = "loras"
+
+[[models]]
+name = "shapes"
+source = "shapes-sd15"
+family = "sd15"
+default_steps = {steps}
+base_size = 64
+default = true
+"""
+
+
+def _vae() -> Any:
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=(16, 16, 16),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=8,
+        sample_size=tiny_shapes.SIZE,
+        mid_block_add_attention=False,
+    )
+
+
+def _unet() -> Any:
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=tiny_shapes.SIZE // 4,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=TEXT_DIM,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+
+
+def _text_encoder(vocab_size: int) -> Any:
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config_cls: Any = CLIPTextConfig
+    config = config_cls(
+        vocab_size=vocab_size,
+        hidden_size=TEXT_DIM,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        projection_dim=TEXT_DIM,
+        bos_token_id=vocab_size - 2,
+        eos_token_id=vocab_size - 1,
+        pad_token_id=vocab_size - 1,
+    )
+    return CLIPTextModel(config)
+
+
+def _scheduler_config() -> dict[str, Any]:
+    return {
+        "beta_start": 0.00085,
+        "beta_end": 0.012,
+        "beta_schedule": "scaled_linear",
+        "num_train_timesteps": 1000,
+        "steps_offset": 1,
+        "clip_sample": False,
+        "set_alpha_to_one": False,
+        "prediction_type": "epsilon",
+        "skip_prk_steps": True,
+    }
+
+
+def train_vae(images: torch.Tensor, progress: Progress) -> Any:
+    """Reconstruct the shapes: L1 weighted towards the shape's pixels (a picture is mostly
+    background), first on half-size pictures (4x cheaper), then at full size."""
+    vae = _vae()
+    with torch.no_grad():  # start with a narrow posterior: the decoder sees the latent, not noise
+        vae.quant_conv.bias[4:] = -8.0
+    opt = torch.optim.AdamW(vae.parameters(), lr=4e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=4e-3, total_steps=VAE_STEPS)
+    gen = torch.Generator().manual_seed(1)
+    for step in range(VAE_STEPS):
+        batch = images[torch.randint(len(images), (8,), generator=gen)]
+        if step < VAE_STEPS * 2 // 3:
+            batch = F.avg_pool2d(batch, 2)
+        shape = (batch - batch[:, :, :1, :1]).abs().sum(1, keepdim=True) > 0.1  # corner = bg
+        weight = 1.0 + 6.0 * shape.float()
+        posterior = vae.encode(batch).latent_dist
+        recon = vae.decode(posterior.sample(generator=gen)).sample
+        loss = ((recon - batch).abs() * weight).mean() / weight.mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == VAE_STEPS - 1:
+            progress("vae", step + 1, VAE_STEPS, loss.item())
+    return vae.eval()
+
+
+def _encode_latents(vae: Any, images: torch.Tensor, rescale: bool = True) -> torch.Tensor:
+    with torch.no_grad():
+        latents = torch.cat([vae.encode(chunk).latent_dist.mean for chunk in images.split(256)])
+    if rescale:  # as in SD: latents of unit variance; the pipeline divides by this to decode
+        vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
+    return latents * vae.config.scaling_factor
+
+
+def _token_ids(tokenizer: Any, texts: list[str]) -> torch.Tensor:
+    out = tokenizer(
+        texts, padding="max_length", max_length=77, truncation=True, return_tensors="pt"
+    )
+    return out.input_ids
+
+
+def train_unet(
+    latents: torch.Tensor, texts: list[str], tokenizer: Any, progress: Progress
+) -> tuple[Any, Any]:
+    """Epsilon prediction on the SD 1.5 schedule, text encoder trained alongside."""
+    from diffusers import DDPMScheduler
+
+    unet = _unet()
+    encoder = _text_encoder(len(tokenizer))
+    noise_sched = DDPMScheduler.from_config(_scheduler_config())
+    ids = _token_ids(tokenizer, texts)
+    params = [*unet.parameters(), *encoder.parameters()]
+    groups = [{"params": list(unet.parameters())}, {"params": list(encoder.parameters())}]
+    opt = torch.optim.AdamW(groups, lr=3e-3, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=[3e-3, 6e-3], total_steps=UNET_STEPS, pct_start=0.1
+    )
+    gen = torch.Generator().manual_seed(2)
+    for step in range(UNET_STEPS):
+        idx = torch.randint(len(latents), (32,), generator=gen)
+        x0 = latents[idx]
+        noise = torch.randn(x0.shape, generator=gen)
+        # Half the batch at high noise, where the prompt decides the picture: text is learnt
+        # sooner than with uniform timesteps alone.
+        t = torch.randint(0, 1000, (len(idx),), generator=gen)
+        t[::2] = torch.randint(500, 1000, (len(idx[::2]),), generator=gen)
+        noisy = noise_sched.add_noise(x0, noise, t)
+        cond = encoder(ids[idx])[0]
+        loss = F.mse_loss(unet(noisy, t, cond).sample, noise)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == UNET_STEPS - 1:
+            progress("unet", step + 1, UNET_STEPS, loss.item())
+    return unet.eval(), encoder.eval()
+
+
+def train_green_lora(
+    unet: Any, encoder: Any, vae: Any, tokenizer: Any, out: Path, progress: Progress
+) -> None:
+    """A rank-4 LoRA on the UNet's attention that paints every shape green, whatever colour
+    the prompt names; saved in diffusers/peft format, as `save_lora_weights` writes it."""
+    from diffusers import DDPMScheduler, StableDiffusionPipeline
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    arrays, pictures = tiny_shapes.dataset(512, seed=3, colour="green")
+    latents = _encode_latents(vae, torch.from_numpy(arrays), rescale=False)
+    texts = tiny_shapes.captions(pictures, seed=4, drop_colour=0.3, drop_all=0.0)
+    with torch.no_grad():
+        cond = torch.cat([encoder(ids)[0] for ids in _token_ids(tokenizer, texts).split(128)])
+    unet.requires_grad_(False)  # only the adapter learns
+    unet.add_adapter(
+        LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]),
+        adapter_name="green",
+    )
+    noise_sched = DDPMScheduler.from_config(_scheduler_config())
+    params = [p for p in unet.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-2)
+    gen = torch.Generator().manual_seed(5)
+    for step in range(LORA_STEPS):
+        idx = torch.randint(len(latents), (32,), generator=gen)
+        noise = torch.randn(latents[idx].shape, generator=gen)
+        t = torch.randint(0, 1000, (len(idx),), generator=gen)
+        noisy = noise_sched.add_noise(latents[idx], noise, t)
+        loss = F.mse_loss(unet(noisy, t, cond[idx]).sample, noise)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 20 == 0 or step == LORA_STEPS - 1:
+            progress("lora", step + 1, LORA_STEPS, loss.item())
+    layers = get_peft_model_state_dict(unet, adapter_name="green")
+    StableDiffusionPipeline.save_lora_weights(
+        str(out), unet_lora_layers=layers, weight_name="green.safetensors", safe_serialization=True
+    )
+    unet.delete_adapters("green")
+
+
+def build_trained_models(out: Path, progress: Progress | None = None) -> Path:
+    """Train everything (fixed seeds) and write it under `out`; returns the models.toml path."""
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
+
+    report: Progress = progress or (lambda *_: None)
+    torch.manual_seed(0)
+    arrays, pictures = tiny_shapes.dataset(DATASET, seed=0)
+    images = torch.from_numpy(arrays)
+    vae = train_vae(images, report)
+    latents = _encode_latents(vae, images)
+    texts = tiny_shapes.captions(pictures, seed=1, drop_colour=0.15, drop_all=0.1)
+    tokenizer = clip_tokenizer()
+    unet, encoder = train_unet(latents, texts, tokenizer, report)
+    pipe: Any = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=PNDMScheduler.from_config(_scheduler_config()),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(out / "shapes-sd15")
+    (out / "loras").mkdir(exist_ok=True)
+    train_green_lora(unet, encoder, vae, tokenizer, out / "loras", report)
+    toml = out / "models.toml"
+    toml.write_text(_MODELS_TOML.format(steps=STEPS), encoding="utf-8")
+    return toml

@@ -1,0 +1,51 @@
+"""Every sampler paints a recognisable picture at its documented step count, and `--tile`
+pictures wrap around: schedule bugs and padding bugs show up as pictures a person would reject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from inference.samplers import SAMPLERS
+from tests.semantic.painting import imagine
+from tests.semantic.scoring import as_array, read
+
+# The model trained within today's time budget does not yet follow the text reliably
+# (docs/engine.md, "Semantic tests"): every test here fails on it, and must pass once it does.
+pytestmark = pytest.mark.xfail(
+    strict=True, reason="trained tiny model does not yet follow the text (issue #22)"
+)
+
+# LCM's documented use (inference/samplers.py): 4-8 steps at cfg 1-2, for LCM models; on
+# this ordinary model it gets its upper bound. Every other sampler: the model's default steps.
+DOCUMENTED = {"lcm": "--steps 8 --cfg 2"}
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_every_sampler_paints_the_prompt(
+    trained_engine: Any, trained_registry: Any, sampler: str
+) -> None:
+    flags = DOCUMENTED.get(sampler, "")
+    prompt = f"a red square --sampler {SAMPLERS[sampler].label} {flags}"
+    readings = [read(i) for i in imagine(trained_engine, trained_registry, prompt, count=2)]
+    assert all(r.shows("red", "square") for r in readings), f"{sampler}: {readings}"
+
+
+def _seam(image: Any) -> float:
+    """How much the picture jumps from its last column back to its first, relative to how
+    much neighbouring columns differ inside it (≈ 1 for a picture that wraps around)."""
+    pixels = as_array(image)
+    inside = np.abs(np.diff(pixels, axis=1)).mean()
+    across = np.abs(pixels[:, -1] - pixels[:, 0]).mean()
+    return float(across / max(inside, 1e-6))
+
+
+def test_tile_pictures_wrap_around(trained_engine: Any, trained_registry: Any) -> None:
+    prompt = "a green circle on the right on a gray background"
+    plain = imagine(trained_engine, trained_registry, prompt, seed=5, count=6)
+    tiled = imagine(trained_engine, trained_registry, f"{prompt} --tile", seed=5, count=6)
+    seams = [_seam(i) for i in tiled]
+    assert max(seams) < 3.0, seams
+    assert np.mean(seams) < 0.5 * np.mean([_seam(i) for i in plain])
