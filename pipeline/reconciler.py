@@ -132,11 +132,18 @@ class Reconciler:
         async with self._sessions() as session:
             rows = await session.scalars(select(Job).where(Job.id.in_(ids)))
             found = list(rows)
-        sent = []
-        for job in found:
-            await asyncio.to_thread(self._dispatcher.dispatch, job.id, self._queue_of(job))
-            sent.append(job.id)
-        return sent
+        return [job.id for job in found if await self._send(job)]
+
+    async def _send(self, job: Job) -> bool:
+        """Publish one job to its queue. A job whose model this server no longer knows (taken
+        out of models.toml while it waited) is skipped, not allowed to stop the whole pass."""
+        try:
+            queue = self._queue_of(job)
+        except Exception as exc:
+            log.warning("reconciler: job %s has no queue (%s); left queued", job.id, exc)
+            return False
+        await asyncio.to_thread(self._dispatcher.dispatch, job.id, queue)
+        return True
 
     async def _republish_lost(self, now: datetime, just_sent: set[uuid.UUID]) -> list[uuid.UUID]:
         if self._broker_task_ids is None:
@@ -154,9 +161,7 @@ class Reconciler:
             return []
         held = await asyncio.to_thread(self._broker_task_ids)
         lost = [job for job in queued if str(job.id) not in held]
-        for job in lost:
-            await asyncio.to_thread(self._dispatcher.dispatch, job.id, self._queue_of(job))
-        return [job.id for job in lost]
+        return [job.id for job in lost if await self._send(job)]
 
     async def _fail_unservable(self, now: datetime) -> list[uuid.UUID]:
         """Queued jobs for a model no live worker serves fail now, refunded, with a message

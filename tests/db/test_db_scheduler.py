@@ -37,6 +37,7 @@ from db.plans import Plan
 from db.scheduler import SchedulePolicy, WorkerView, claim_next, period_start
 from db.sessions import create_engine, session_factory
 from tests.fixtures.db_helpers import new_user_id
+from tests.fixtures.postgres import truncate_all
 
 PLANS = {"free": Plan(25_000, "day", max_running=1), "pro": Plan(500_000, "day", max_running=2)}
 POLICY = SchedulePolicy.of_plans(PLANS, "free", affinity_wait=timedelta(seconds=20))
@@ -85,6 +86,9 @@ def runner() -> Iterator[asyncio.Runner]:
 def engine(runner: asyncio.Runner, postgres_url: str) -> Iterator[AsyncEngine]:
     db = create_engine(postgres_url, pool_size=6, max_overflow=0)
     yield db
+    # The session's database is shared: leave no queued or leased jobs for later tests'
+    # reconcilers and workers to pick up.
+    runner.run(truncate_all(db))
     runner.run(db.dispose())
 
 
