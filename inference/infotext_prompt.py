@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from math import gcd
 
-from inference.infotext import Infotext
+from inference.infotext import Infotext, lora_tag
 from inference.registry import Registry
 from prompt.request import MAX_SEED
 from prompt.samplers import sampler_words
@@ -35,7 +35,7 @@ def prompt_from_infotext(info: Infotext, registry: Registry) -> tuple[str, list[
     installed = set(registry.loras())
     for lora in info.loras:
         if lora.name in installed:
-            words.append(f"<lora:{lora.name}:{lora.weight:g}>")
+            words.append(lora_tag(lora))
         else:
             notes.append(f"LoRA {lora.name} is not installed here: left out")
     notes += [

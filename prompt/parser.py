@@ -14,7 +14,7 @@ from prompt.flags import FlagSpec, FlagUse, Value, split_flags
 from prompt.loras import extract_inline_loras, parse_lora_flag
 from prompt.multiprompt import split_parts
 from prompt.permutations import expand_permutations
-from prompt.request import LORA_NAME_RE, MAX_SEED, ImagineParams, LoraRef
+from prompt.request import MAX_SEED, NAME_RE, ImagineParams, LoraRef
 from prompt.samplers import canonical_sampler, canonical_schedule, find_sampler, split_schedule
 from prompt.schedules import has_and, split_and
 from prompt.values import parse_float, parse_int, quote
@@ -231,8 +231,8 @@ def _named(value: str) -> bool:
 
 
 def _model(value: str, flag: str) -> tuple[str, Any]:
-    # Registry names share the LoRA name rules: a name, never a path.
-    if not LORA_NAME_RE.fullmatch(value) or ".." in value:
+    # A name, never a path.
+    if not NAME_RE.fullmatch(value) or ".." in value:
         raise PromptError(
             f"{quote(value)} is not a model name: use letters, digits, '_', '.' or '-' "
             "(see the model list for the names)",

@@ -8,10 +8,13 @@ Pure data (pydantic, no discord, no torch): the parser builds them, the job cont
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-LORA_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # model names
+# LoRA names are file stems as downloaded: inner spaces allowed (`<lora:my style:0.7>`).
+LORA_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_. -]{0,62}[A-Za-z0-9_.-])?")
 MAX_SEED = 2**32 - 1
 
 
@@ -27,14 +30,34 @@ class PromptPart(_Frozen):
 
 
 class LoraRef(_Frozen):
+    """A LoRA and its strength: `weight` on the text encoder(s), `unet_weight` on the UNet
+    (None: the same as `weight`; A1111's `<lora:name:te:unet>`)."""
+
     name: str
     weight: float = Field(default=1.0, ge=-2.0, le=2.0)
+    unet_weight: float | None = Field(default=None, ge=-2.0, le=2.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_form(cls, data: Any) -> Any:
+        # A UNet weight equal to the text-encoder weight is no separate weight: one form each.
+        if (
+            isinstance(data, dict)
+            and data.get("unet_weight") is not None
+            and data["unet_weight"] == data.get("weight", 1.0)
+        ):
+            return {**data, "unet_weight": None}
+        return data
+
+    @property
+    def unet(self) -> float:
+        return self.weight if self.unet_weight is None else self.unet_weight
 
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
         # A name, never a path: it is looked up in the LoRA folder by file stem.
-        if not LORA_NAME_RE.fullmatch(value) or ".." in value:
+        if not LORA_NAME_RE.fullmatch(value) or ".." in value or "  " in value:
             raise ValueError(f"invalid LoRA name {value!r}")
         return value
 

@@ -55,6 +55,10 @@ from prompt import PromptError, parse_prompt
         ("a --lora x:", "--lora", "needs a number"),
         ("a --lora x:heavy", "--lora", "needs a number"),
         ("a <lora:ink:9> b", "--lora", "out of range: use -2 to 2"),
+        ("a <lora:ink:1:3> b", "--lora", "LoRA ink UNet weight '3' is out of range"),
+        ("a <lora:ink:1:1:1> b", "--lora", "LoRA ink: too many weights"),
+        ("a <lora:ink:dyn=4> b", "--lora", "LoRA ink: 'dyn=4' is not supported"),
+        ("a <lora:my  style:1> b", "--lora", "is not a LoRA name"),
         ("a --seed -1", "--seed", "out of range: use 0 to 4294967295"),
         ("a --seed 4294967296", "--seed", "out of range"),
         ("a --seed 1.5", "--seed", "whole number"),
@@ -101,7 +105,6 @@ from prompt import PromptError, parse_prompt
         ("a --lora a..b", "--lora", "is not a LoRA name"),
         ("a --lora _x", "--lora", "is not a LoRA name"),
         ("a --lora " + "n" * 65, "--lora", "is not a LoRA name"),
-        ("a <lora:my lora:1> b", "--lora", "'my lora' is not a LoRA name"),
         ("a <lora:sub/dir:1> b", "--lora", "is not a LoRA name"),
         # multi-prompts
         ("a::-1 b", None, "weights add up to 0; they must add up to more than 0"),
