@@ -69,6 +69,10 @@ def build_infotext(
         fields["Chaos"] = str(gen.chaos)
     if gen.rescale:
         fields["CFG Rescale"] = _fmt(gen.rescale)
+    if gen.dynthres is not None:  # the Dynamic Thresholding extension's own keys
+        fields["Dynamic thresholding enabled"] = "True"
+        fields["Mimic scale"] = _fmt(gen.dynthres.mimic)
+        fields["Threshold percentile"] = _fmt(gen.dynthres.percentile)
     fields.update(extra or {})
     lines = [prompt]
     if gen.negative_prompt:

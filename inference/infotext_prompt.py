@@ -74,6 +74,13 @@ def prompt_from_infotext(info: Infotext, registry: Registry) -> tuple[str, list[
     rescale = _number(params.get("CFG Rescale"))
     if rescale is not None and 0 < rescale <= 1:
         words += ["--rescale", f"{rescale:g}"]
+    if params.get("Dynamic thresholding enabled") == "True":
+        percentile = _number(params.get("Threshold percentile")) or 100.0
+        mimic = _number(params.get("Mimic scale")) or 7.0
+        if 50 <= percentile <= 100 and 1 <= mimic <= 30:
+            words += ["--dynthres", f"{percentile:g}:{mimic:g}"]
+        else:
+            notes.append("dynamic thresholding with these settings cannot be used here: left out")
     model = params.get("Model")
     if model and model in registry.models:
         words += ["--model", model]

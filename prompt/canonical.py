@@ -57,4 +57,7 @@ def format_prompt(params: ImagineParams) -> str:
         words += ["--clip-skip", str(params.clip_skip)]
     if params.rescale is not None:
         words += ["--rescale", fmt_number(params.rescale)]
+    if params.dynthres is not None:
+        dyn = params.dynthres
+        words += ["--dynthres", f"{fmt_number(dyn.percentile)}:{fmt_number(dyn.mimic)}"]
     return " ".join(words)

@@ -29,6 +29,15 @@ class PromptPart(_Frozen):
     weight: float = 1.0
 
 
+class DynThres(_Frozen):
+    """Imagen's dynamic thresholding on latents, as A1111's Dynamic Thresholding ("CFG Scale
+    Fix") extension applies it: the CFG-guided prediction is clamped at its `percentile`
+    (per channel, around the mean) and scaled to the range guidance at `mimic` would give."""
+
+    percentile: float = Field(ge=50.0, le=100.0)
+    mimic: float = Field(default=7.0, ge=1.0, le=30.0)
+
+
 class LoraRef(_Frozen):
     """A LoRA and its strength: `weight` on the text encoder(s), `unet_weight` on the UNet
     (None: the same as `weight`; A1111's `<lora:name:te:unet>`)."""
@@ -80,6 +89,7 @@ class ImagineParams(_Frozen):
     tile: bool = False
     clip_skip: int | None = Field(default=None, ge=1, le=12)
     rescale: float | None = Field(default=None, ge=0.0, le=1.0)  # CFG rescale φ
+    dynthres: DynThres | None = None  # dynamic thresholding (the "CFG Scale Fix")
 
 
 class Generation(_Frozen):
@@ -101,3 +111,4 @@ class Generation(_Frozen):
     loras: tuple[LoraRef, ...] = ()
     batch: int = Field(default=4, ge=1, le=4)
     rescale: float = Field(default=0.0, ge=0.0, le=1.0)  # CFG rescale φ (0: off)
+    dynthres: DynThres | None = None  # dynamic thresholding (None: off)

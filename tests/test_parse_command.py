@@ -15,7 +15,7 @@ from nanke.cli import cli
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = [
     "prompt", "parts", "negative_prompt", "aspect_ratio", "cfg", "sampler", "loras", "seed",
-    "steps", "quality", "model", "chaos", "tile", "clip_skip", "rescale",
+    "steps", "quality", "model", "chaos", "tile", "clip_skip", "rescale", "dynthres",
 ]  # fmt: skip
 
 
@@ -36,7 +36,10 @@ def test_json_request_has_exactly_the_contract_keys() -> None:
         "aspect_ratio": "16:9",
         "cfg": None,
         "sampler": None,
-        "loras": [{"name": "ink", "weight": 0.5}, {"name": "wc", "weight": 1.0}],
+        "loras": [
+            {"name": "ink", "weight": 0.5, "unet_weight": None},
+            {"name": "wc", "weight": 1.0, "unet_weight": None},
+        ],
         "seed": 7,
         "steps": None,
         "quality": None,
@@ -45,6 +48,7 @@ def test_json_request_has_exactly_the_contract_keys() -> None:
         "tile": True,
         "clip_skip": None,
         "rescale": None,
+        "dynthres": None,
     }
 
 

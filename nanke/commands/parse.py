@@ -29,6 +29,7 @@ REQUEST_KEYS = (
     "tile",
     "clip_skip",
     "rescale",
+    "dynthres",
 )
 ERROR_EXIT = 2
 

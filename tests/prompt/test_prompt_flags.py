@@ -22,6 +22,7 @@ UNSET: dict[str, Any] = {
     "chaos": None,
     "tile": False,
     "clip_skip": None,
+    "dynthres": None,
 }
 
 
@@ -81,6 +82,9 @@ def loras(*pairs: tuple[str, float]) -> tuple[dict[str, Any], ...]:
         ),
         ("a <lora:x:te=0.5:unet=0.5> <lora:y:0.4:0.4>", {"loras": loras(("x", 0.5), ("y", 0.4))}),
         ("a <lora:my style v2:0.7> cat", {"loras": loras(("my style v2", 0.7))}),
+        # --dynthres P[:M]: percentile 50 … 100, mimic scale 1 … 30 (default 7)
+        ("a cat --dynthres 99.5", {"dynthres": {"percentile": 99.5, "mimic": 7.0}}),
+        ("a cat --dynthres 90:4.5", {"dynthres": {"percentile": 90.0, "mimic": 4.5}}),
         # a tag stands for a space, wherever it is
         (
             "a<lora:a:1>--ar 2:1 <lora:b>",

@@ -16,7 +16,7 @@ from prompt.attention import check_attention
 from prompt.flags import FLAG_START
 from prompt.multiprompt import split_parts
 from prompt.parser import collapse
-from prompt.request import LORA_NAME_RE, MAX_SEED, ImagineParams, LoraRef
+from prompt.request import LORA_NAME_RE, MAX_SEED, DynThres, ImagineParams, LoraRef
 
 T = TypeVar("T")
 
@@ -160,6 +160,9 @@ def requests(draw: st.DrawFn) -> ImagineParams:
         chaos=draw(maybe(st.integers(0, 100))),
         tile=draw(st.booleans()),
         clip_skip=draw(maybe(st.integers(1, 12))),
+        dynthres=draw(
+            maybe(st.builds(DynThres, percentile=st.floats(50, 100), mimic=st.floats(1, 30)))
+        ),
     )
 
 
