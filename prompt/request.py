@@ -10,7 +10,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # model names
 # LoRA names are file stems as downloaded: inner spaces allowed (`<lora:my style:0.7>`).
@@ -56,6 +64,14 @@ class LoraRef(_Frozen):
             and data["unet_weight"] == data.get("weight", 1.0)
         ):
             return {**data, "unet_weight": None}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # No `unet_weight` key unless set: jobs, job.json and `nanke parse` look as before.
+        data: dict[str, Any] = handler(self)
+        if data.get("unet_weight") is None:
+            data.pop("unet_weight", None)
         return data
 
     @property

@@ -36,10 +36,7 @@ def test_json_request_has_exactly_the_contract_keys() -> None:
         "aspect_ratio": "16:9",
         "cfg": None,
         "sampler": None,
-        "loras": [
-            {"name": "ink", "weight": 0.5, "unet_weight": None},
-            {"name": "wc", "weight": 1.0, "unet_weight": None},
-        ],
+        "loras": [{"name": "ink", "weight": 0.5}, {"name": "wc", "weight": 1.0}],
         "seed": 7,
         "steps": None,
         "quality": None,

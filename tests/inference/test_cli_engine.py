@@ -206,7 +206,7 @@ def test_imagine_from_an_a1111_jpeg_maps_what_exists(tiny_models: Path, tmp_path
     gen = json.loads((out / "job.json").read_text())["spec"]["generation"]
     assert gen["prompt"] == "masterpiece, a cat" and gen["negative_prompt"] == "lowres, blurry"
     assert (gen["sampler"], gen["steps"], gen["cfg"], gen["seed"]) == ("dpm++_2m", 3, 6.5, 77)
-    assert gen["loras"] == [{"name": "ink", "weight": 0.7, "unet_weight": None}]
+    assert gen["loras"] == [{"name": "ink", "weight": 0.7}]
     assert gen["dynthres"] == {"percentile": 99.0, "mimic": 6.0}
     assert "--ar 2:3" in output  # the tiny model's 64 px base rounds 2:3 to a square
 
