@@ -8,18 +8,14 @@ UNet the UNet side goes through hot-swapped slots instead (inference/worker/lora
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
-import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from inference.errors import ModelFileError
 from inference.registry import Registry
+from inference.worker.lora_errors import LOAD_ERRORS, has_adapter, load_failure, quiet_lora_load
 from inference.worker.lora_slots import LoraSlots, split_lora
 from prompt.request import LoraRef
 
@@ -31,62 +27,16 @@ def adapter_name(lora: str) -> str:
     return "lora_" + re.sub(r"\W", "_", lora) + "_" + digest
 
 
-_LOAD_ERRORS = (ValueError, KeyError, RuntimeError, OSError)
-
-
-@contextmanager
-def quiet_lora_load() -> Iterator[None]:
-    """No library logging while a LoRA loads: a wrong-architecture LoRA makes diffusers and
-    transformers log dozens of size-mismatch lines before the exception we turn into one line."""
-    loggers = [logging.getLogger(name) for name in ("diffusers", "transformers", "peft")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL + 1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # peft's "Already found a `peft_config`" and kin
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
-def _has_adapter(pipe: Any, name: str) -> bool:
-    return any(name in names for names in pipe.get_list_adapters().values())
-
-
-def load_failure(lora: str, path: Path, exc: BaseException | None) -> ModelFileError:
-    """One line for the member (which LoRA, what to do); the path and the library's words go
-    to the operator (log, job row). `exc` None: the file's keys matched no layer at all."""
-    text = "" if exc is None else str(exc)
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    mismatches = [line for line in lines if line.startswith("size mismatch")]
-    if exc is None or mismatches or "ignore_mismatched_sizes" in text:
-        why = "it is a LoRA for another kind of model (SD 1.5, SDXL, Flux, …), not this one"
-        if exc is None:
-            detail = "no key of the file matches a layer of the model"
-        else:
-            shown = f"{mismatches[0]} (+{len(mismatches) - 1} more)" if mismatches else lines[0]
-            detail = f"{type(exc).__name__}: {shown}"
-    else:
-        why = "its file is damaged or it is not a LoRA for this model"
-        detail = f"{type(exc).__name__}: {lines[0] if lines else repr(exc)}"
-    return ModelFileError(
-        f"LoRA {lora!r} could not be loaded: {why}. Try without it, or ask the server's operator",
-        detail=f"{path}: {detail}",
-    )
-
-
 def load_adapter(pipe: Any, lora: str, path: Path, source: Any, name: str) -> None:
     """`pipe.load_lora_weights(source)` as adapter `name`, all or nothing: a LoRA that fails
     (or fits no layer) leaves no part of itself behind, so the next job is exactly as before."""
     try:
         with quiet_lora_load():
             pipe.load_lora_weights(source, adapter_name=name)
-        if not _has_adapter(pipe, name):
+        if not has_adapter(pipe, name):
             raise load_failure(lora, path, None)
-    except _LOAD_ERRORS as exc:
-        if _has_adapter(pipe, name):
+    except LOAD_ERRORS as exc:
+        if has_adapter(pipe, name):
             with quiet_lora_load():
                 pipe.delete_adapters(name)
         raise load_failure(lora, path, exc) from None
