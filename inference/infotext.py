@@ -16,10 +16,12 @@ import re
 from dataclasses import dataclass, field
 
 from inference.samplers import a1111_labels, name_from_label
+from prompt.errors import PromptError
+from prompt.loras import make_lora
 from prompt.request import Generation, LoraRef
 
 _PAIR = re.compile(r'\s*([A-Za-z][\w \-/]*):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
-_LORA_TAG = re.compile(r"\s*<lora:([^:>]+):([-+]?[\d.]+)>")
+_LORA_TAG = re.compile(r"\s*<lora:([^:<>]+):([^<>]+)>")
 NEGATIVE = "Negative prompt:"
 
 
@@ -33,6 +35,12 @@ def _quote(value: str) -> str:
     return value
 
 
+def lora_tag(lora: LoraRef) -> str:
+    """`<lora:name:w>`, or `<lora:name:te:unet>` when the UNet weight differs (A1111's syntax)."""
+    unet = "" if lora.unet_weight is None else f":{_fmt(lora.unet_weight)}"
+    return f"<lora:{lora.name}:{_fmt(lora.weight)}{unet}>"
+
+
 def build_infotext(
     gen: Generation,
     seed: int | None = None,
@@ -40,7 +48,7 @@ def build_infotext(
     extra: dict[str, str] | None = None,
 ) -> str:
     """The `parameters` text of one image (`seed`: that image's own seed)."""
-    prompt = gen.prompt + "".join(f" <lora:{x.name}:{_fmt(x.weight)}>" for x in gen.loras)
+    prompt = gen.prompt + "".join(f" {lora_tag(x)}" for x in gen.loras)
     sampler_label, schedule_label = a1111_labels(gen.sampler)
     fields: dict[str, str] = {
         "Steps": str(gen.steps),
@@ -61,6 +69,10 @@ def build_infotext(
         fields["Chaos"] = str(gen.chaos)
     if gen.rescale:
         fields["CFG Rescale"] = _fmt(gen.rescale)
+    if gen.dynthres is not None:  # the Dynamic Thresholding extension's own keys
+        fields["Dynamic thresholding enabled"] = "True"
+        fields["Mimic scale"] = _fmt(gen.dynthres.mimic)
+        fields["Threshold percentile"] = _fmt(gen.dynthres.percentile)
     fields.update(extra or {})
     lines = [prompt]
     if gen.negative_prompt:
@@ -119,8 +131,8 @@ def parse_infotext(text: str) -> Infotext:
     unusable: list[str] = []
     for match in _LORA_TAG.finditer(prompt):
         try:
-            loras.append(LoraRef(name=match[1].strip(), weight=float(match[2])))
-        except ValueError:  # pydantic's ValidationError is a ValueError too
+            loras.append(make_lora(match[1], match[2], None))
+        except (ValueError, PromptError):  # pydantic's ValidationError is a ValueError too
             unusable.append(match[0].strip())
     prompt = _LORA_TAG.sub("", prompt).strip() if loras or unusable else prompt.strip()
     return Infotext(prompt, "\n".join(negative_lines).strip(), params, loras, unusable)

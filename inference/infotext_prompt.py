@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from math import gcd
 
-from inference.infotext import Infotext
+from inference.infotext import Infotext, lora_tag
 from inference.registry import Registry
 from prompt.request import MAX_SEED
 from prompt.samplers import sampler_words
@@ -35,7 +35,7 @@ def prompt_from_infotext(info: Infotext, registry: Registry) -> tuple[str, list[
     installed = set(registry.loras())
     for lora in info.loras:
         if lora.name in installed:
-            words.append(f"<lora:{lora.name}:{lora.weight:g}>")
+            words.append(lora_tag(lora))
         else:
             notes.append(f"LoRA {lora.name} is not installed here: left out")
     notes += [
@@ -74,6 +74,13 @@ def prompt_from_infotext(info: Infotext, registry: Registry) -> tuple[str, list[
     rescale = _number(params.get("CFG Rescale"))
     if rescale is not None and 0 < rescale <= 1:
         words += ["--rescale", f"{rescale:g}"]
+    if params.get("Dynamic thresholding enabled") == "True":
+        percentile = _number(params.get("Threshold percentile")) or 100.0
+        mimic = _number(params.get("Mimic scale")) or 7.0
+        if 50 <= percentile <= 100 and 1 <= mimic <= 30:
+            words += ["--dynthres", f"{percentile:g}:{mimic:g}"]
+        else:
+            notes.append("dynamic thresholding with these settings cannot be used here: left out")
     model = params.get("Model")
     if model and model in registry.models:
         words += ["--model", model]

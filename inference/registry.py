@@ -13,6 +13,7 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
     base_size = 512                 # optional, per family: the side of the base pixel area
     default = true                  # exactly one (or the first entry)
     # config = "dir or hub id"      # single files only: the diffusers layout to load them with
+    # vae = "dir or hub id"         # optional: a diffusers VAE (for checkpoints shipped without)
     # inpaint = "dir or hub id"     # optional: this family's inpainting checkpoint (9-channel)
 
     [unclip]                        # optional: Stable unCLIP for strong variations
@@ -51,6 +52,7 @@ _MODEL_KEYS = {
     "default",
     "config",
     "inpaint",
+    "vae",
 }
 
 
@@ -67,6 +69,7 @@ class ModelEntry:
     # model repaints with masked img2img.
     inpaint: str | None = None
     inpaint_kind: SourceKind = "dir"
+    vae: str | None = None  # a diffusers VAE (dir or hub id) instead of the checkpoint's own
 
     def check_files(self) -> None:
         if self.kind != "hub" and not Path(self.source).exists():
@@ -172,6 +175,11 @@ def _model(table: Any, base: Path, index: int) -> tuple[ModelEntry, bool]:
         if not isinstance(config, str):
             raise RegistryError(f"{where}: `config` must be a directory or hub id")
         config = _source(config, base, where)[0]
+    vae: str | None = None
+    if "vae" in table:
+        vae, vae_kind = _source(table["vae"], base, f"{where} `vae`")
+        if vae_kind == "single_file":
+            raise RegistryError(f"{where}: `vae` must be a diffusers VAE folder or hub id")
     inpaint: str | None = None
     inpaint_kind: SourceKind = "dir"
     if "inpaint" in table:
@@ -191,6 +199,7 @@ def _model(table: Any, base: Path, index: int) -> tuple[ModelEntry, bool]:
         config=config,
         inpaint=inpaint,
         inpaint_kind=inpaint_kind,
+        vae=vae,
     )
     if entry.base_size % 64:
         raise RegistryError(f"{where}: `base_size` must be a multiple of 64")

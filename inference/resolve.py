@@ -106,6 +106,7 @@ def resolve(
         tile=params.tile,
         clip_skip=params.clip_skip or d.clip_skip,
         rescale=params.rescale or 0.0,
+        dynthres=params.dynthres,
         loras=params.loras,
     )
 

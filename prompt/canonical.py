@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prompt.loras import lora_weight_text
 from prompt.request import ImagineParams
 from prompt.samplers import sampler_words
 from prompt.values import fmt_number
@@ -21,8 +22,14 @@ def escape_braces(text: str) -> str:
 
 
 def format_prompt(params: ImagineParams) -> str:
-    """The prompt text, then every set flag in the table's order; inline LoRAs become --lora."""
+    """The prompt text, then every set flag in the table's order; inline LoRAs become --lora
+    (unless a name holds a space)."""
     words = [escape_braces(params.prompt)]
+    # A name with a space cannot be a `--lora` word: then every LoRA stays an inline tag (in
+    # order, so the parse gives back the same list).
+    inline = any(" " in lora.name for lora in params.loras)
+    if inline:
+        words += [f"<lora:{lora.name}:{lora_weight_text(lora)}>" for lora in params.loras]
     if params.negative_prompt:
         words += ["--no", escape_braces(params.negative_prompt)]
     if params.aspect_ratio is not None:
@@ -31,9 +38,9 @@ def format_prompt(params: ImagineParams) -> str:
         words += ["--cfg", fmt_number(params.cfg)]
     if params.sampler is not None:
         words += sampler_words(params.sampler)
-    for lora in params.loras:
-        weight = "" if lora.weight == 1.0 else f":{fmt_number(lora.weight)}"
-        words += ["--lora", f"{lora.name}{weight}"]
+    for lora in () if inline else params.loras:
+        weight = "" if lora.weight == 1.0 and lora.unet_weight is None else lora_weight_text(lora)
+        words += ["--lora", f"{lora.name}:{weight}" if weight else lora.name]
     if params.seed is not None:
         words += ["--seed", str(params.seed)]
     if params.steps is not None:
@@ -50,4 +57,7 @@ def format_prompt(params: ImagineParams) -> str:
         words += ["--clip-skip", str(params.clip_skip)]
     if params.rescale is not None:
         words += ["--rescale", fmt_number(params.rescale)]
+    if params.dynthres is not None:
+        dyn = params.dynthres
+        words += ["--dynthres", f"{fmt_number(dyn.percentile)}:{fmt_number(dyn.mimic)}"]
     return " ".join(words)

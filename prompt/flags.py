@@ -49,6 +49,7 @@ FLAGS: dict[str, FlagSpec] = {
         FlagSpec("clip-skip", Value.TOKEN, "2"),
         FlagSpec("repeat", Value.TOKEN, "4"),
         FlagSpec("rescale", Value.TOKEN, "0.7"),
+        FlagSpec("dynthres", Value.TOKEN, "99.5:7"),
     )
 }
 

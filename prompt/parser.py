@@ -14,7 +14,7 @@ from prompt.flags import FlagSpec, FlagUse, Value, split_flags
 from prompt.loras import extract_inline_loras, parse_lora_flag
 from prompt.multiprompt import split_parts
 from prompt.permutations import expand_permutations
-from prompt.request import LORA_NAME_RE, MAX_SEED, ImagineParams, LoraRef
+from prompt.request import MAX_SEED, NAME_RE, DynThres, ImagineParams, LoraRef
 from prompt.samplers import canonical_sampler, canonical_schedule, find_sampler, split_schedule
 from prompt.schedules import has_and, split_and
 from prompt.values import parse_float, parse_int, quote
@@ -225,14 +225,23 @@ def _sampler(value: str, flag: str) -> tuple[str, Any]:
         raise unknown from None
 
 
+def parse_dynthres(value: str, flag: str) -> DynThres:
+    """`P[:M]`: percentile 50 … 100, mimic scale 1 … 30 (default 7, the extension's)."""
+    percentile, colon, mimic = value.partition(":")
+    return DynThres(
+        percentile=parse_float(percentile, f"{flag} percentile", 50, 100, flag),
+        mimic=parse_float(mimic, f"{flag} mimic scale", 1, 30, flag) if colon else 7.0,
+    )
+
+
 def _named(value: str) -> bool:
     found = find_sampler(value)
     return found is not None and split_schedule(found)[1] is None
 
 
 def _model(value: str, flag: str) -> tuple[str, Any]:
-    # Registry names share the LoRA name rules: a name, never a path.
-    if not LORA_NAME_RE.fullmatch(value) or ".." in value:
+    # A name, never a path.
+    if not NAME_RE.fullmatch(value) or ".." in value:
         raise PromptError(
             f"{quote(value)} is not a model name: use letters, digits, '_', '.' or '-' "
             "(see the model list for the names)",
@@ -257,4 +266,5 @@ _FIELD_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "clip-skip": lambda v, f: ("clip_skip", parse_int(v, f, 1, 12, f)),
     "repeat": lambda v, f: ("repeat", parse_int(v, f, 1, 10, f)),
     "rescale": lambda v, f: ("rescale", parse_float(v, f, 0, 1, f)),
+    "dynthres": lambda v, f: ("dynthres", parse_dynthres(v, f)),
 }

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from prompt.canonical import format_prompt
-from prompt.request import Generation, ImagineParams, LoraRef, PromptPart
+from prompt.request import DynThres, Generation, ImagineParams, LoraRef, PromptPart
 
 # Stored prompts never hold a flag (the parser stops at the first), but an entry's text may
 # come from elsewhere: a flag-looking word would be read as a flag, so break its dashes apart.
@@ -39,6 +39,7 @@ class Recipe:
     clip_skip: int | None = None
     tile: bool = False
     rescale: float = 0.0
+    dynthres: DynThres | None = None
 
 
 def aspect_ratio(width: int, height: int) -> str:
@@ -66,6 +67,7 @@ def imagine_command(recipe: Recipe) -> str:
         tile=recipe.tile,
         clip_skip=recipe.clip_skip,
         rescale=recipe.rescale or None,
+        dynthres=recipe.dynthres,
     )
     return f"/imagine {format_prompt(params)}"
 
@@ -114,6 +116,7 @@ def recipe_of(made: MadeBy) -> Recipe:
         clip_skip=gen.clip_skip,
         tile=gen.tile,
         rescale=gen.rescale,
+        dynthres=gen.dynthres,
     )
 
 

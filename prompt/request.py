@@ -8,10 +8,21 @@ Pure data (pydantic, no discord, no torch): the parser builds them, the job cont
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
-LORA_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # model names
+# LoRA names are file stems as downloaded: inner spaces allowed (`<lora:my style:0.7>`).
+LORA_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_. -]{0,62}[A-Za-z0-9_.-])?")
 MAX_SEED = 2**32 - 1
 
 
@@ -26,15 +37,52 @@ class PromptPart(_Frozen):
     weight: float = 1.0
 
 
+class DynThres(_Frozen):
+    """Imagen's dynamic thresholding on latents, as A1111's Dynamic Thresholding ("CFG Scale
+    Fix") extension applies it: the CFG-guided prediction is clamped at its `percentile`
+    (per channel, around the mean) and scaled to the range guidance at `mimic` would give."""
+
+    percentile: float = Field(ge=50.0, le=100.0)
+    mimic: float = Field(default=7.0, ge=1.0, le=30.0)
+
+
 class LoraRef(_Frozen):
+    """A LoRA and its strength: `weight` on the text encoder(s), `unet_weight` on the UNet
+    (None: the same as `weight`; A1111's `<lora:name:te:unet>`)."""
+
     name: str
     weight: float = Field(default=1.0, ge=-2.0, le=2.0)
+    unet_weight: float | None = Field(default=None, ge=-2.0, le=2.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_form(cls, data: Any) -> Any:
+        # A UNet weight equal to the text-encoder weight is no separate weight: one form each.
+        if (
+            isinstance(data, dict)
+            and data.get("unet_weight") is not None
+            and data["unet_weight"] == data.get("weight", 1.0)
+        ):
+            return {**data, "unet_weight": None}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # No `unet_weight` key unless set: jobs, job.json and `nanke parse` look as before.
+        data: dict[str, Any] = handler(self)
+        if data.get("unet_weight") is None:
+            data.pop("unet_weight", None)
+        return data
+
+    @property
+    def unet(self) -> float:
+        return self.weight if self.unet_weight is None else self.unet_weight
 
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
         # A name, never a path: it is looked up in the LoRA folder by file stem.
-        if not LORA_NAME_RE.fullmatch(value) or ".." in value:
+        if not LORA_NAME_RE.fullmatch(value) or ".." in value or "  " in value:
             raise ValueError(f"invalid LoRA name {value!r}")
         return value
 
@@ -57,6 +105,7 @@ class ImagineParams(_Frozen):
     tile: bool = False
     clip_skip: int | None = Field(default=None, ge=1, le=12)
     rescale: float | None = Field(default=None, ge=0.0, le=1.0)  # CFG rescale φ
+    dynthres: DynThres | None = None  # dynamic thresholding (the "CFG Scale Fix")
 
 
 class Generation(_Frozen):
@@ -78,3 +127,4 @@ class Generation(_Frozen):
     loras: tuple[LoraRef, ...] = ()
     batch: int = Field(default=4, ge=1, le=4)
     rescale: float = Field(default=0.0, ge=0.0, le=1.0)  # CFG rescale φ (0: off)
+    dynthres: DynThres | None = None  # dynamic thresholding (None: off)

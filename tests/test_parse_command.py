@@ -15,7 +15,7 @@ from nanke.cli import cli
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = [
     "prompt", "parts", "negative_prompt", "aspect_ratio", "cfg", "sampler", "loras", "seed",
-    "steps", "quality", "model", "chaos", "tile", "clip_skip", "rescale",
+    "steps", "quality", "model", "chaos", "tile", "clip_skip", "rescale", "dynthres",
 ]  # fmt: skip
 
 
@@ -45,6 +45,7 @@ def test_json_request_has_exactly_the_contract_keys() -> None:
         "tile": True,
         "clip_skip": None,
         "rescale": None,
+        "dynthres": None,
     }
 
 

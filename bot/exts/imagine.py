@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -14,6 +16,8 @@ from bot.poster import build_view
 from bot.reporting import user_errors
 from bot.services.custom_ids import Action, ButtonId
 from bot.services.delivery import Button
+from bot.services.errors import InvalidPrompt
+from bot.services.from_image import check_upload_size
 from prompt.extra_networks import extra_network_note
 
 if TYPE_CHECKING:
@@ -50,37 +54,77 @@ class Imagine(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="imagine", description="Create four images from a prompt")
-    @app_commands.describe(prompt="What to paint, then flags such as --ar 16:9 --sampler euler_a")
+    @app_commands.describe(
+        prompt="What to paint, then flags such as --ar 16:9 --sampler euler_a",
+        png="Or an A1111/Civitai image (PNG, JPEG, WebP): repaint it from its parameters",
+    )
     @app_commands.guild_only()
-    async def imagine(self, interaction: discord.Interaction, prompt: str) -> None:
+    async def imagine(
+        self,
+        interaction: discord.Interaction,
+        prompt: str | None = None,
+        png: discord.Attachment | None = None,
+    ) -> None:
         who = requester(interaction)
         async with user_errors(interaction):
             # Parsing and the guild's rules come first: a rejection is ephemeral and free.
             check_can_post(interaction)
-            requests = await self.bot.intake.validate(who, prompt)
-            if not await _defer(interaction):
-                return
-            result = await self.bot.intake.submit(who, requests)
-            if result.confirm_token is not None:
-                confirm = Button(
-                    f"Run {result.pending_count} jobs",
-                    0,
-                    ButtonId(Action.CONFIRM, result.confirm_token).encode(),
-                    emoji="✅",
-                    style="primary",
-                )
-                await interaction.edit_original_response(
-                    content=(
-                        f"This prompt makes **{result.pending_count} jobs**, each charged like "
-                        "one /imagine. Run them all?"
-                    ),
-                    view=build_view((confirm,)),
-                )
-                return
-            await post_queued(self.bot, interaction, result.queued)
-            for note in (result.note, extra_network_note(prompt)):
-                if note:
-                    await interaction.followup.send(note, ephemeral=True)
+            notes: list[str] = []
+            if png is None:
+                if not prompt:
+                    raise InvalidPrompt(
+                        "Give a prompt, or attach an A1111 image as `png` (nothing was charged)."
+                    )
+                text = prompt
+                requests = await self.bot.intake.validate(who, text)
+                if not await _defer(interaction):
+                    return
+            else:
+                if prompt:
+                    raise InvalidPrompt(
+                        "Give a prompt or a `png` image, not both (the image's parameters are "
+                        "its prompt; Remix the result to change it). Nothing was charged."
+                    )
+                check_upload_size(png.size)  # before downloading anything
+                if not await _defer(interaction):  # reading the file may take a while
+                    return
+                data = await png.read()
+                read = functools.partial(self.bot.deps.resolver.prompt_from_image, data)
+                text, notes = await asyncio.to_thread(read)  # decoding: off the event loop
+                requests = await self.bot.intake.validate(who, text)
+                notes.append(f"From the image's parameters: `{text[:1500]}`")
+            await self._submit(interaction, who, requests, text, notes)
+
+    async def _submit(
+        self,
+        interaction: discord.Interaction,
+        who: Any,
+        requests: Any,
+        prompt: str,
+        notes: list[str],
+    ) -> None:
+        result = await self.bot.intake.submit(who, requests)
+        if result.confirm_token is not None:
+            confirm = Button(
+                f"Run {result.pending_count} jobs",
+                0,
+                ButtonId(Action.CONFIRM, result.confirm_token).encode(),
+                emoji="✅",
+                style="primary",
+            )
+            await interaction.edit_original_response(
+                content=(
+                    f"This prompt makes **{result.pending_count} jobs**, each charged like "
+                    "one /imagine. Run them all?"
+                ),
+                view=build_view((confirm,)),
+            )
+            return
+        await post_queued(self.bot, interaction, result.queued)
+        private = [result.note, extra_network_note(prompt), "\n".join(notes) or None]
+        for note in private:
+            if note:
+                await interaction.followup.send(note[:2000], ephemeral=True)
 
     @imagine.autocomplete("prompt")
     async def prompt_autocomplete(

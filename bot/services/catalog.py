@@ -53,6 +53,8 @@ class Catalog:
             if path.suffix.lower() != ".safetensors":
                 continue
             stem = path.stem
+            if " " in stem:  # `--lora` takes one word: such a LoRA is typed as <lora:a b:w>
+                continue
             low = stem.lower()
             if low.startswith(needle):
                 prefix.append(stem)

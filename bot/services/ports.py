@@ -196,6 +196,11 @@ class Resolver(Protocol):
     """Turns what a member asked for into the job a worker runs (inference/resolve.py)."""
 
     def imagine(self, job_id: UUID, params: ImagineParams, prefs: UserPrefs) -> JobSpec: ...
+    def prompt_from_image(self, data: bytes) -> tuple[str, list[str]]:
+        """An uploaded A1111/Civitai image's parameters as (prompt, notes on what is left out);
+        raises a NankeError for an upload that is no readable image or holds no parameters."""
+        ...
+
     def follow_up(
         self,
         job_id: UUID,

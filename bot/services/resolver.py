@@ -60,6 +60,12 @@ class RegistryResolver:
     def imagine(self, job_id: UUID, params: ImagineParams, prefs: UserPrefs) -> JobSpec:
         return imagine_spec(params, self._registry, defaults_of(prefs), job_id=job_id)
 
+    def prompt_from_image(self, data: bytes) -> tuple[str, list[str]]:
+        """An A1111/Civitai image's parameters as a prompt, mapped to what is installed."""
+        from bot.services.from_image import prompt_from_image
+
+        return prompt_from_image(data, self._registry)
+
     def follow_up(
         self,
         job_id: UUID,

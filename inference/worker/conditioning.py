@@ -13,8 +13,9 @@ denoiser does:
 - subprompts of different lengths are padded by repeating their last vector (A1111);
 - a negative prompt of another length runs in its own UNet call (A1111's default), or is
   padded with empty-prompt chunks when `pad_negative`;
-- `--rescale φ` (CFG rescale, diffusers' `guidance_rescale`, which not every pipeline has) is
-  applied by the wrapper too, so txt2img, img2img and unCLIP all honour it.
+- `--rescale φ` (CFG rescale, diffusers' `guidance_rescale`, which not every pipeline has) and
+  `--dynthres P:M` (dynamic thresholding, `inference/worker/dynthres.py`) are applied by the
+  wrapper too, so txt2img, img2img and unCLIP all honour them.
 
 Schedules count the member's steps (`Generation.steps`), as A1111 counts `p.steps`.
 """
@@ -29,7 +30,7 @@ import torch
 
 from inference.worker.guided_unet import Cond, StepConds, guided_unet
 from inference.worker.prompt_encoding import Encoded, encode_parts, encode_prompt
-from prompt.request import Generation, PromptPart
+from prompt.request import DynThres, Generation, PromptPart
 from prompt.schedules import has_and, is_scheduled, prompt_schedule, split_and
 
 __all__ = ["Cond", "Conditioning", "StepConds", "encode_conditioning"]
@@ -48,6 +49,8 @@ class Conditioning:
     plain: Encoded | None = None  # set on the plain path
     guidance: float = 7.0  # the job's CFG scale
     rescale: float = 0.0  # CFG rescale φ, applied by the wrapped UNet
+    dynthres: DynThres | None = None  # dynamic thresholding, applied by the wrapped UNet
+    scheduler: Any = None  # the job's scheduler (its ᾱ), set by the engine for dynthres
 
     def at(self, step: int) -> StepConds:
         conds = [(w, _entry(schedule, step)) for w, schedule in self.subprompts]
@@ -103,12 +106,12 @@ def encode_conditioning(
         cond, uncond = Cond(enc.cond, enc.pooled), Cond(enc.uncond, enc.uncond_pooled)
         out = Conditioning([(1.0, [(gen.steps, cond)])], [(gen.steps, uncond)])
         out.tokens, out.chunks = enc.tokens, enc.chunks
-        out.guidance, out.rescale = gen.cfg, gen.rescale
-        if enc.cond.shape[1] == enc.uncond.shape[1] and not gen.rescale:
+        out.guidance, out.rescale, out.dynthres = gen.cfg, gen.rescale, gen.dynthres
+        if enc.cond.shape[1] == enc.uncond.shape[1] and not gen.rescale and not gen.dynthres:
             out.plain = enc
         return out
     out = _scheduled(encoders, gen, skip, pad_negative)
-    out.guidance, out.rescale = gen.cfg, gen.rescale
+    out.guidance, out.rescale, out.dynthres = gen.cfg, gen.rescale, gen.dynthres
     return out
 
 

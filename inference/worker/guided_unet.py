@@ -151,6 +151,11 @@ def _step(
             guided = guided + w * (eps_c[k * batch : (k + 1) * batch] - eps_u)
     if cfg and eps_u is not None and conditioning.rescale > 0:
         guided = rescaled(eps_u, guided, conditioning.guidance, conditioning.rescale)
+    if cfg and eps_u is not None and conditioning.dynthres is not None:
+        from inference.worker.dynthres import thresholded
+
+        x_in, scale, dyn = sample[:batch], conditioning.guidance, conditioning.dynthres
+        guided = thresholded(eps_u, guided, x_in, timestep, scale, dyn, conditioning.scheduler)
     result = torch.cat([eps_u, guided]) if cfg and eps_u is not None else guided
     if not wants_dict:
         return (result,)

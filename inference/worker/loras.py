@@ -7,20 +7,47 @@ UNet the UNet side goes through hot-swapped slots instead (inference/worker/lora
 
 from __future__ import annotations
 
+import hashlib
 import re
 import weakref
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
-from inference.errors import ModelFileError
 from inference.registry import Registry
+from inference.worker.lora_errors import LOAD_ERRORS, has_adapter, load_failure, quiet_lora_load
 from inference.worker.lora_slots import LoraSlots, split_lora
 from prompt.request import LoraRef
 
 
 def adapter_name(lora: str) -> str:
-    # peft adapter names become module attribute keys: keep them identifier-like.
-    return "lora_" + re.sub(r"\W", "_", lora)
+    # peft adapter names become module attribute keys: keep them identifier-like, and unique
+    # ("my style" and "my_style" are two files).
+    digest = hashlib.sha1(lora.encode()).hexdigest()[:8]
+    return "lora_" + re.sub(r"\W", "_", lora) + "_" + digest
+
+
+def load_adapter(pipe: Any, lora: str, path: Path, source: Any, name: str) -> None:
+    """`pipe.load_lora_weights(source)` as adapter `name`, all or nothing: a LoRA that fails
+    (or fits no layer) leaves no part of itself behind, so the next job is exactly as before."""
+    try:
+        with quiet_lora_load():
+            pipe.load_lora_weights(source, adapter_name=name)
+        if not has_adapter(pipe, name):
+            raise load_failure(lora, path, None)
+    except LOAD_ERRORS as exc:
+        if has_adapter(pipe, name):
+            with quiet_lora_load():
+                pipe.delete_adapters(name)
+        raise load_failure(lora, path, exc) from None
+
+
+def adapter_weights(pipe: Any, name: str, lora: LoraRef) -> float | dict[str, float]:
+    """The weight `set_adapters` takes: one number, or per component for `<lora:n:te:unet>`."""
+    if lora.unet_weight is None:
+        return lora.weight
+    parts = [part for part, names in pipe.get_list_adapters().items() if name in names]
+    return {part: lora.unet if part == "unet" else lora.weight for part in parts}
 
 
 class LoraManager:
@@ -47,7 +74,7 @@ class LoraManager:
         slots = self._slots.get(pipe)
         if slots is not None:
             self._apply_text_encoder(pipe, loras)
-            slots.apply([(x.name, self.registry.lora_path(x.name), x.weight) for x in loras])
+            slots.apply([(x.name, self.registry.lora_path(x.name), x.unet) for x in loras])
             return
         loaded = self._loaded.setdefault(pipe, OrderedDict())
         for lora in loras:
@@ -57,22 +84,16 @@ class LoraManager:
                 continue
             path = self.registry.lora_path(lora.name)
             self._evict(pipe, loaded, keep={adapter_name(x.name) for x in loras})
-            try:
-                pipe.load_lora_weights(str(path), adapter_name=name)
-            except (ValueError, KeyError, RuntimeError, OSError) as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                # The member learns which LoRA and what to do; the path and the library's
-                # words go to the operator (log, job row).
-                raise ModelFileError(
-                    f"LoRA {lora.name!r} could not be loaded: its file is damaged or it is not "
-                    "a LoRA for this model. Try without it, or ask the server's operator",
-                    detail=f"{path}: {type(exc).__name__}: {first}",
-                ) from None
+            load_adapter(pipe, lora.name, path, str(path), name)
             loaded[name] = None
         if loras:
+            names = [adapter_name(x.name) for x in loras]
             pipe.enable_lora()
             pipe.set_adapters(
-                [adapter_name(x.name) for x in loras], adapter_weights=[x.weight for x in loras]
+                names,
+                adapter_weights=[
+                    adapter_weights(pipe, n, x) for n, x in zip(names, loras, strict=True)
+                ],
             )
         elif loaded:
             pipe.disable_lora()
@@ -93,7 +114,8 @@ class LoraManager:
             if name not in self._te_checked:
                 _, te_part = split_lora(self.registry.lora_path(lora.name))
                 if te_part:
-                    pipe.load_lora_weights(te_part, adapter_name=name)
+                    path = self.registry.lora_path(lora.name)
+                    load_adapter(pipe, lora.name, path, te_part, name)
                     self._te_loaded.add(name)
                 self._te_checked.add(name)
             if name in self._te_loaded:

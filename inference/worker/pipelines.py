@@ -85,6 +85,20 @@ def quiet_loading(enabled: bool) -> Iterator[None]:
         transformers.utils.logging.enable_progress_bar()
 
 
+def _missing_component(entry: ModelEntry, error: str) -> ModelFileError:
+    """A single-file checkpoint shipped without its VAE or text encoder, in one line."""
+    if "AutoencoderKL" in error:
+        return ModelFileError(
+            f"model {entry.name!r}: {entry.source} holds no VAE; add "
+            '`vae = "<diffusers VAE folder or hub id>"` to its models.toml entry'
+        )
+    return ModelFileError(
+        f"model {entry.name!r}: {entry.source} holds no text encoder (a UNet-only file?); "
+        "point its models.toml `source` at a full checkpoint",
+        detail=error.strip().splitlines()[0] if error.strip() else None,
+    )
+
+
 def _load_error(what: str, source: str, exc: Exception) -> ModelFileError:
     if _hub_unreachable(exc):
         return ModelFileError(
@@ -273,6 +287,10 @@ class PipelineCache:
             raise
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise _load_error(f"model {entry.name!r}", entry.source, exc) from None
+        except Exception as exc:
+            if type(exc).__name__ != "SingleFileComponentError":
+                raise
+            raise _missing_component(entry, str(exc)) from None
         unet = pipe.unet.config
         # An unCLIP, upscaler or inpainting checkpoint loads as a text-to-image pipeline but
         # fails on the first job with a library error: refuse it at load, by name.
@@ -294,6 +312,10 @@ class PipelineCache:
         return LoadedModel(entry, pipe, dict(pipe.scheduler.config))
 
     def _from_files(self, cls: Any, entry: ModelEntry, extra: dict[str, Any]) -> Any:
+        if entry.vae is not None:
+            from diffusers import AutoencoderKL
+
+            extra = {**extra, "vae": AutoencoderKL.from_pretrained(entry.vae, dtype=self.dtype)}
         if entry.kind == "single_file":
             if entry.config is None:
                 raise ModelFileError(

@@ -29,6 +29,7 @@ REQUEST_KEYS = (
     "tile",
     "clip_skip",
     "rescale",
+    "dynthres",
 )
 ERROR_EXIT = 2
 
@@ -56,13 +57,20 @@ def describe(requests: list[ImagineParams]) -> str:
             if key == "parts":
                 shown = "  ".join(f"{part['text']!r} ×{part['weight']:g}" for part in value)
             elif key == "loras":
-                shown = ", ".join(f"{lora['name']}:{lora['weight']:g}" for lora in value) or "none"
+                shown = ", ".join(_lora_text(lora) for lora in value) or "none"
             elif value is None:
                 shown = "(default)"
+            elif key == "dynthres":
+                shown = f"percentile {value['percentile']:g}, mimic scale {value['mimic']:g}"
             else:
                 shown = str(value).lower() if isinstance(value, bool) else str(value)
             lines.append(f"  {key.replace('_', ' '):<17}{shown}")
     return "\n".join(lines)
+
+
+def _lora_text(lora: dict[str, Any]) -> str:
+    unet = lora.get("unet_weight")
+    return f"{lora['name']}:{lora['weight']:g}" + ("" if unet is None else f" (UNet {unet:g})")
 
 
 def _stdin_lines() -> Iterator[str]:

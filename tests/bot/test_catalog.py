@@ -12,7 +12,8 @@ def _catalog(tmp_path, names):
 
 
 def test_a_folder_of_hundreds_of_loras_answers_with_at_most_25_prefix_first(tmp_path):
-    catalog = _catalog(tmp_path, [f"style_{i:03d}" for i in range(300)] + ["anime_style", "notes"])
+    names = [f"style_{i:03d}" for i in range(300)] + ["anime_style", "notes", "anime style"]
+    catalog = _catalog(tmp_path, names)
     values = [c.value for c in catalog.suggest("a cat --lora style_1")]
     assert len(values) == MAX_CHOICES
     assert values[0] == "a cat --lora style_100"

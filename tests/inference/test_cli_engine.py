@@ -188,7 +188,8 @@ def test_imagine_from_an_a1111_jpeg_maps_what_exists(tiny_models: Path, tmp_path
         "masterpiece, a cat <lora:ink:0.7> <lora:pastel:0.5> <lora:my style:1>\n"
         "Negative prompt: lowres, blurry\n"
         "Steps: 3, Sampler: DPM++ 2M, Schedule type: Uniform, CFG scale: 6.5, Seed: 77, "
-        "Size: 512x768, Model hash: abcdef0123, Model: dreamshaper_8, Version: v1.10.1"
+        "Size: 512x768, Model hash: abcdef0123, Model: dreamshaper_8, Version: v1.10.1, "
+        "Dynamic thresholding enabled: True, Mimic scale: 6, Threshold percentile: 99"
     )
     exif = Image.Exif()
     exif.get_ifd(0x8769)[0x9286] = b"UNICODE\x00" + text.encode("utf-16-be")
@@ -200,12 +201,13 @@ def test_imagine_from_an_a1111_jpeg_maps_what_exists(tiny_models: Path, tmp_path
     )  # fmt: skip
     assert code == 0, output
     assert "note: LoRA pastel is not installed here: left out" in output
-    assert "note: <lora:my style:1> cannot be used here" in output
+    assert "note: LoRA my style is not installed here: left out" in output
     assert "note: model dreamshaper_8 is not on this server" in output
     gen = json.loads((out / "job.json").read_text())["spec"]["generation"]
     assert gen["prompt"] == "masterpiece, a cat" and gen["negative_prompt"] == "lowres, blurry"
     assert (gen["sampler"], gen["steps"], gen["cfg"], gen["seed"]) == ("dpm++_2m", 3, 6.5, 77)
     assert gen["loras"] == [{"name": "ink", "weight": 0.7}]
+    assert gen["dynthres"] == {"percentile": 99.0, "mimic": 6.0}
     assert "--ar 2:3" in output  # the tiny model's 64 px base rounds 2:3 to a square
 
 

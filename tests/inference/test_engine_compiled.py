@@ -85,7 +85,9 @@ def test_compiled_slots_match_the_eager_engine(
     registry: Any, compiled: tuple[Any, Any], engine: Any
 ) -> None:
     compiled_engine, _ = compiled
-    for loras in [(), (INK,), (INK, GLOW)]:
+    # <lora:glow:0.2:1>: the slot weighs the UNet part, the text encoder's adapter the rest.
+    split = LoraRef(name="glow", weight=0.2, unet_weight=1.0)
+    for loras in [(), (INK,), (INK, GLOW), (split,)]:
         job = spec(registry, batch=2, steps=2, seed=9, loras=loras)
         # Unused slots at weight 0 leave the base output unchanged; used ones match peft's.
         assert diff(compiled_engine.run(job), engine.run(job)) < 0.5, loras

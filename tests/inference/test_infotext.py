@@ -110,11 +110,21 @@ def test_png_carries_the_parameters_chunk() -> None:
     assert read_parameters(data) == text
 
 
+def test_lora_tags_with_separate_unet_weights_round_trip() -> None:
+    gen = _gen().model_copy(
+        update={"loras": (LoraRef(name="my style", weight=0.8, unet_weight=0.5), LoraRef(name="b"))}
+    )
+    text = build_infotext(gen)
+    assert "<lora:my style:0.8:0.5> <lora:b:1>" in text
+    assert tuple(parse_infotext(text).loras) == gen.loras
+
+
 def test_real_world_lora_tags_never_raise() -> None:
     text = "a cat <lora:my lora:0.8> <lora:strong:2.5> <lora:ok:0.5> <lora:x:1.2.3>\nSteps: 20"
     parsed = parse_infotext(text + ", Sampler: Euler, Seed: 1, Odd key: [1, 2]")
-    assert [(x.name, x.weight) for x in parsed.loras] == [("ok", 0.5)]
-    assert parsed.unusable_loras == ["<lora:my lora:0.8>", "<lora:strong:2.5>", "<lora:x:1.2.3>"]
+    # A name with spaces is a file stem like any other (issue 16 item 6).
+    assert [(x.name, x.weight) for x in parsed.loras] == [("my lora", 0.8), ("ok", 0.5)]
+    assert parsed.unusable_loras == ["<lora:strong:2.5>", "<lora:x:1.2.3>"]
     assert parsed.prompt == "a cat"
 
 

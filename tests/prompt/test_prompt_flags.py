@@ -22,6 +22,7 @@ UNSET: dict[str, Any] = {
     "chaos": None,
     "tile": False,
     "clip_skip": None,
+    "dynthres": None,
 }
 
 
@@ -68,6 +69,22 @@ def loras(*pairs: tuple[str, float]) -> tuple[dict[str, Any], ...]:
         ("a <lora:ink:0.5> cat", {"loras": loras(("ink", 0.5))}),
         ("a <LORA:ink> cat", {"loras": loras(("ink", 1.0))}),
         ("<lora:a:1>x<lora:b:-1> --lora c:0.3", {"loras": loras(("a", 1), ("b", -1), ("c", 0.3))}),
+        # A1111's <lora:NAME:TE:UNET> and te=/unet=; names with spaces (file stems)
+        (
+            "a <lora:ink:0.8:0.5> cat --lora b:1:0 --lora c:unet=0.3",
+            {
+                "loras": (
+                    LoraRef(name="ink", weight=0.8, unet_weight=0.5).model_dump(),
+                    LoraRef(name="b", weight=1, unet_weight=0).model_dump(),
+                    LoraRef(name="c", weight=1, unet_weight=0.3).model_dump(),
+                )
+            },
+        ),
+        ("a <lora:x:te=0.5:unet=0.5> <lora:y:0.4:0.4>", {"loras": loras(("x", 0.5), ("y", 0.4))}),
+        ("a <lora:my style v2:0.7> cat", {"loras": loras(("my style v2", 0.7))}),
+        # --dynthres P[:M]: percentile 50 … 100, mimic scale 1 … 30 (default 7)
+        ("a cat --dynthres 99.5", {"dynthres": {"percentile": 99.5, "mimic": 7.0}}),
+        ("a cat --dynthres 90:4.5", {"dynthres": {"percentile": 90.0, "mimic": 4.5}}),
         # a tag stands for a space, wherever it is
         (
             "a<lora:a:1>--ar 2:1 <lora:b>",

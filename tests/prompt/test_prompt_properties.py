@@ -16,7 +16,7 @@ from prompt.attention import check_attention
 from prompt.flags import FLAG_START
 from prompt.multiprompt import split_parts
 from prompt.parser import collapse
-from prompt.request import LORA_NAME_RE, MAX_SEED, ImagineParams, LoraRef
+from prompt.request import LORA_NAME_RE, MAX_SEED, DynThres, ImagineParams, LoraRef
 
 T = TypeVar("T")
 
@@ -109,6 +109,9 @@ def test_long_prompts_at_the_limit() -> None:
 NAMES = st.text(alphabet="aZ09_.-", min_size=1, max_size=12).filter(
     lambda name: bool(LORA_NAME_RE.fullmatch(name)) and ".." not in name
 )
+LORA_NAMES = st.text(alphabet="aZ09_.- ", min_size=1, max_size=12).filter(
+    lambda name: bool(LORA_NAME_RE.fullmatch(name)) and ".." not in name and "  " not in name
+)
 TEXT_ALPHABET = st.sampled_from(list("abcxyz ÉéЖ中🙂,.:;!?'\"()[]{}\\<>-—_/|0123456789\t"))
 
 
@@ -128,7 +131,7 @@ def requests(draw: st.DrawFn) -> ImagineParams:
     except PromptError:
         assume(False)
         raise
-    names = draw(st.lists(NAMES, unique=True, max_size=4))
+    names = draw(st.lists(LORA_NAMES, unique=True, max_size=4))
     weights = st.floats(-2, 2, allow_nan=False)
     negative = draw(maybe(free_text()))
     try:  # extreme attention is refused by design (issue 21 item 13)
@@ -145,7 +148,10 @@ def requests(draw: st.DrawFn) -> ImagineParams:
         aspect_ratio=draw(maybe(st.sampled_from(["1:1", "16:9", "2:3", "4:1", "1:4", "7:5"]))),
         cfg=draw(maybe(st.floats(1, 30))),
         sampler=draw(maybe(st.sampled_from(SAMPLERS))),
-        loras=tuple(LoraRef(name=name, weight=draw(weights)) for name in names),
+        loras=tuple(
+            LoraRef(name=name, weight=draw(weights), unet_weight=draw(maybe(weights)))
+            for name in names
+        ),
         seed=draw(maybe(st.integers(0, MAX_SEED))),
         steps=steps,
         # --q and --steps together are refused (issue 21 item 18): one or the other.
@@ -154,6 +160,9 @@ def requests(draw: st.DrawFn) -> ImagineParams:
         chaos=draw(maybe(st.integers(0, 100))),
         tile=draw(st.booleans()),
         clip_skip=draw(maybe(st.integers(1, 12))),
+        dynthres=draw(
+            maybe(st.builds(DynThres, percentile=st.floats(50, 100), mimic=st.floats(1, 30)))
+        ),
     )
 
 
