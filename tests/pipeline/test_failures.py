@@ -172,7 +172,9 @@ async def test_redis_restart_loses_nothing_and_a_flush_is_republished(
     rig = Rig(rig.sessions, broker, rig.registry)
     assert not ids & rig.broker_state.task_ids()
     report = await rig.reconciler.run_once()
-    assert set(report.republished) == set(jobs)
+    # Every lost job is published again (earlier tests' queued jobs in this shared database
+    # were lost with the flush too, and come back with them).
+    assert set(jobs) <= set(report.republished)
     assert ids <= rig.broker_state.task_ids()
 
     workers.start("w1")
