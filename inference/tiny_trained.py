@@ -48,9 +48,8 @@ base_size = 64
 default = true
 """
 # The words of the captions: the frozen text encoder gives each an orthogonal embedding.
-_WORDS = (
-    "a on the at left right top bottom background "
-    + " ".join([*tiny_shapes.COLOURS, *tiny_shapes.SHAPES, *tiny_shapes.BACKGROUNDS])
+_WORDS = "a on the at left right top bottom background " + " ".join(
+    [*tiny_shapes.COLOURS, *tiny_shapes.SHAPES, *tiny_shapes.BACKGROUNDS]
 )
 _WORD_NORM = 3.0  # token embeddings this long dominate the random layers above them
 
@@ -195,9 +194,7 @@ def _min_snr_weights(noise_sched: Any, t: torch.Tensor, gamma: float = 5.0) -> t
     return snr.clamp(max=gamma) / snr
 
 
-def train_unet(
-    latents: torch.Tensor, cond: torch.Tensor, progress: Progress
-) -> Any:
+def train_unet(latents: torch.Tensor, cond: torch.Tensor, progress: Progress) -> Any:
     """Epsilon prediction on the SD 1.5 schedule with min-SNR weighting, on precomputed text
     features (the text encoder is frozen); returns the exponential moving average of the
     weights, which paints far cleaner than the last step's after so short a run."""
