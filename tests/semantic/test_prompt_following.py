@@ -13,13 +13,15 @@ import pytest
 from tests.semantic.painting import imagine
 from tests.semantic.scoring import colour_fraction, mean_prompt_score, read
 
-# The model trained within today's time budget does not yet follow the text reliably
-# (docs/engine.md, "Semantic tests"): every test here fails on it, and must pass once it does.
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="trained tiny model does not yet follow the text (issue #22)"
+# The model trained within today's time budget follows the colour word but not yet the shape,
+# position or background (docs/engine.md, "Semantic tests"): these fail on it, and must pass
+# once it does.
+NOT_YET = pytest.mark.xfail(
+    strict=True, reason="trained tiny model paints the colour, not yet the shape or place (#22)"
 )
 
 
+@NOT_YET
 @pytest.mark.parametrize(
     ("prompt", "colour", "shape"),
     [("a red circle", "red", "circle"), ("a blue square", "blue", "square"),
@@ -36,6 +38,7 @@ def test_colour_and_shape_follow_the_prompt(
     assert all(r.position == "centre" and r.area > 0.05 for r in hits), readings
 
 
+@NOT_YET
 def test_position_and_background_follow_the_prompt(
     trained_engine: Any, trained_registry: Any
 ) -> None:
@@ -59,6 +62,7 @@ def test_negative_prompt_removes_red(trained_engine: Any, trained_registry: Any)
     )
 
 
+@NOT_YET
 def test_cfg_7_follows_the_prompt_more_than_cfg_1(
     trained_engine: Any, trained_registry: Any
 ) -> None:
