@@ -105,7 +105,8 @@ def clip_tokenizer() -> Any:
     )
 
 
-def _text_encoder(vocab_size: int) -> Any:
+def text_encoder(vocab_size: int, layers: int = 3) -> Any:
+    """A tiny, tamed CLIP text encoder: the random tiny models and the trained one share it."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
     config_cls: Any = CLIPTextConfig  # transformers' stubs hide the config kwargs
@@ -113,7 +114,7 @@ def _text_encoder(vocab_size: int) -> Any:
         vocab_size=vocab_size,
         hidden_size=TEXT_DIM,
         intermediate_size=64,
-        num_hidden_layers=3,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         max_position_embeddings=77,
         projection_dim=TEXT_DIM,
@@ -197,7 +198,7 @@ def build_sd15(out: Path) -> Any:
     tokenizer = clip_tokenizer()
     pipe: Any = StableDiffusionPipeline(
         vae=_vae(),
-        text_encoder=_text_encoder(len(tokenizer)),
+        text_encoder=text_encoder(len(tokenizer)),
         tokenizer=tokenizer,
         unet=_unet(),
         scheduler=PNDMScheduler.from_config({**_scheduler_config(), "skip_prk_steps": True}),
@@ -233,7 +234,7 @@ def build_unclip(out: Path) -> None:
         image_normalizer=StableUnCLIPImageNormalizer(embedding_dim=IMAGE_EMBED_DIM),
         image_noising_scheduler=DDPMScheduler(beta_schedule="squaredcos_cap_v2"),
         tokenizer=tokenizer,
-        text_encoder=_text_encoder(len(tokenizer)),
+        text_encoder=text_encoder(len(tokenizer)),
         # The image embedding and its noise-level embedding are concatenated: 2 x width.
         unet=_unet(
             class_embed_type="projection",
@@ -305,7 +306,7 @@ def build_sdxl(out: Path) -> Any:
     )
     pipe: Any = StableDiffusionXLPipeline(
         vae=_vae(),
-        text_encoder=_text_encoder(len(tokenizer)),
+        text_encoder=text_encoder(len(tokenizer)),
         text_encoder_2=_tame(CLIPTextModelWithProjection(second), seed=1).eval(),
         tokenizer=tokenizer,
         tokenizer_2=tokenizer,

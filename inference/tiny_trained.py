@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from inference import tiny_shapes
-from inference.tiny import _tame, clip_tokenizer
+from inference.tiny import clip_tokenizer, text_encoder
 
 TEXT_DIM = 32
 STEPS = 20  # the model's default steps in models.toml
@@ -93,24 +93,8 @@ def _unet() -> Any:
 def _text_encoder(tokenizer: Any) -> Any:
     """A frozen, randomly initialised 2-layer CLIP text encoder whose caption words have
     orthogonal token embeddings (so its features tell "red" from "blue" without training) and
-    whose final layer norm is biased like a trained one (`inference.tiny._tame`)."""
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    vocab_size = len(tokenizer)
-    config_cls: Any = CLIPTextConfig
-    config = config_cls(
-        vocab_size=vocab_size,
-        hidden_size=TEXT_DIM,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        max_position_embeddings=77,
-        projection_dim=TEXT_DIM,
-        bos_token_id=vocab_size - 2,
-        eos_token_id=vocab_size - 1,
-        pad_token_id=vocab_size - 1,
-    )
-    encoder = _tame(CLIPTextModel(config))
+    whose final layer norm is biased like a trained one (`inference.tiny.text_encoder`)."""
+    encoder = text_encoder(len(tokenizer), layers=2)
     ids = sorted({i for word in _WORDS.split() for i in tokenizer(word).input_ids})
     gen = torch.Generator().manual_seed(7)
     basis, _ = torch.linalg.qr(torch.randn(TEXT_DIM, TEXT_DIM, generator=gen))
