@@ -68,6 +68,8 @@ class BotDeps:
     gallery: GalleryFeed | None = None
     # The region editor's links (web ↔ bot hand-off); None leaves Draw the region… off.
     editor_links: EditorLinks | None = None
+    # Whether models.toml has an [upscaler]: Upscale (4x) under upscaled images.
+    upscaler: bool = False
 
 
 class NankeBot(commands.Bot):
@@ -112,6 +114,7 @@ class NankeBot(commands.Bot):
             poster=self.poster,
             gallery_url=settings.gallery_url,
             editor=self.editor is not None,
+            upscaler=deps.upscaler,
         )
         self.catalog = Catalog(
             samplers=SAMPLERS, models=lambda: deps.models, lora_dir=deps.lora_dir

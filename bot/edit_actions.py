@@ -15,7 +15,7 @@ from bot.services.custom_ids import Action, ButtonId
 from bot.services.errors import InvalidPrompt, StaleButton
 from bot.services.ports import JobView
 from inference.canvas import REGIONS
-from pipeline.contracts import EditSpec, JobKind, PanDirection
+from pipeline.contracts import EditSpec, JobKind, PanDirection, UpscaleMode
 from prompt import format_prompt
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ async def _edit(
     who = requester(interaction)
     parent, _ = await bot.intake.job_for_presser(job_id, who)
     await bot.intake.check_words(parent, who)  # before acknowledging: a refusal is private
-    _check_size(bot, parent, kind, edit)
+    check_before_ack(bot, parent, kind, edit=edit)
     account = await bot.deps.store.account(who.user_id)
     if account.prefs.remix:
         prompt = format_prompt(parent.spec.params)
@@ -84,14 +84,24 @@ async def _edit(
     await post_queued(bot, interaction, (queued,))
 
 
-def _check_size(bot: NankeBot, parent: JobView, kind: JobKind, edit: EditSpec) -> None:
-    """Sizes and the model's pixel limit (pure, no database) before acknowledging, so a pan
-    too far or a square image is refused privately; intake checks it all again."""
+def check_before_ack(
+    bot: NankeBot,
+    parent: JobView,
+    kind: JobKind,
+    *,
+    edit: EditSpec | None = None,
+    upscale_mode: UpscaleMode | None = None,
+) -> None:
+    """Sizes, the model's pixel limit and what is configured (pure, no database) before
+    acknowledging, so a pan too far, a square image or an Upscale (4x) with no upscaler is
+    refused privately; intake checks it all again."""
     if parent.result is None:
         return  # intake says the job has no images yet
     try:
         key = parent.result.image_keys[0]
-        bot.deps.resolver.follow_up(uuid4(), parent.spec, kind, 1, key, edit=edit)
+        bot.deps.resolver.follow_up(
+            uuid4(), parent.spec, kind, 1, key, upscale_mode=upscale_mode, edit=edit
+        )
     except bot.deps.resolve_errors as exc:
         message = str(exc)
         raise InvalidPrompt(f"{message[:1].upper()}{message[1:]} (nothing was charged)") from None

@@ -24,6 +24,12 @@ def job_cost_milli(width: int, height: int, steps: int, images: int, chunks: int
     return -(-1000 * width * height * steps * images * factor // _REFERENCE)
 
 
+def upscale_4x_cost_milli(width: int, height: int) -> int:
+    """Upscale (4x) runs one GAN pass, no denoising steps: priced as one image of its output
+    size at one step (a 4096² result: 0.534 credits)."""
+    return job_cost_milli(width, height, 1, 1)
+
+
 def credits_to_milli(credits: float | str) -> int:
     """'2.5' → 2500; refuses sub-milli precision so admins see exactly what they grant."""
     try:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RegionLink
@@ -109,3 +109,19 @@ async def settle(
             message=message,
         )
     )
+
+
+# Links the bot has not finished with (submitted, admitting) are kept whatever their age.
+SPENT_STATES = ("issued", "queued", "refused")
+
+
+async def delete_spent(session: AsyncSession, expired_before: datetime) -> int:
+    """Delete links that expired before `expired_before` and have nothing left to do: never
+    used (issued), or used and settled (queued, refused). Their tokens no longer verify, so
+    neither the page nor its status poll can reach them. Returns how many went."""
+    result = await session.execute(
+        delete(RegionLink)
+        .where(RegionLink.state.in_(SPENT_STATES), RegionLink.expires_at < expired_before)
+        .returning(RegionLink.id)
+    )
+    return len(list(result.scalars()))

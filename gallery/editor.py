@@ -8,6 +8,7 @@ intake, as a button press, then settles the row; the page polls `/status` to sho
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import region_links
@@ -28,6 +30,7 @@ from pipeline.contracts import JobResult, JobSpec, MaskShape
 from pipeline.editor_links import INVALID, EditorLink, LinkError, verify
 from prompt import format_prompt
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 USED = "This link was used already: each link works once. Press Draw the region… again in Discord."
 GONE = "This image was deleted, so it can no longer be edited."
@@ -180,3 +183,25 @@ async def status(request: Request, token: str) -> JSONResponse:
     if row.new_job_id is not None:
         body["job"] = UUID(str(row.new_job_id)).hex
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/healthz/editor", include_in_schema=False)
+async def health(request: Request, probe: str = "") -> JSONResponse:
+    """For `nanke doctor`: whether this app serves the editor, reaches its table, and accepts
+    links signed like `probe` (a link to no row, signed with the doctor's secret: it proves
+    the two secrets match and opens nothing)."""
+    editor: EditorContext | None = getattr(request.app.state, "editor", None)
+    if editor is None:
+        return JSONResponse({"editor": "off"}, status_code=503)
+    try:
+        async with editor.sessions() as session:
+            await session.execute(select(RegionLink.id).limit(1))
+    except Exception:  # the doctor says what to check; details stay in this app's log
+        log.exception("region editor health: the database did not answer")
+        return JSONResponse({"editor": "database"}, status_code=503)
+    try:
+        verify(probe, editor.secret, time.time())
+        secret = "matches"
+    except LinkError:
+        secret = "differs"
+    return JSONResponse({"editor": "on", "secret": secret}, headers={"Cache-Control": "no-store"})

@@ -8,6 +8,7 @@ anything is charged (docs/engine.md "Editing").
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from math import gcd
 
 from inference.canvas import (
@@ -20,7 +21,13 @@ from inference.canvas import (
 )
 from inference.errors import BadRequestError
 from inference.registry import Registry
-from inference.resolve import MAX_UPSCALE_AREA, random_seed, resolve, size_for, tile_seed
+from inference.resolve import (
+    MAX_UPSCALE_AREA,
+    one_image_spec,
+    random_seed,
+    resolve,
+    size_for,
+)
 from pipeline.contracts import (
     EditSpec,
     JobKind,
@@ -94,6 +101,29 @@ def _base(parent: JobSpec, registry: Registry, params: ImagineParams | None) -> 
     return resolve(params, registry)
 
 
+Place = Callable[[tuple[int, int], Generation], tuple[Placement, EditSpec]]
+
+
+def _outpaint_spec(
+    kind: JobKind,
+    parent: JobSpec,
+    index: int,
+    source_key: str,
+    registry: Registry,
+    params: ImagineParams | None,
+    job_id: uuid.UUID | None,
+    seed: int | None,
+    place: Place,
+) -> JobSpec:
+    """Zoom, pan and square alike: the source's size and the job's recipe → where the source
+    goes in the canvas (`place`, which also refuses sizes) → the job."""
+    source = (parent.generation.width, parent.generation.height)
+    gen = _base(parent, registry, params)
+    placement, edit = place(source, gen)
+    sized = _sized(gen, placement)
+    return _edit_spec(parent, index, source_key, kind, sized, edit, params, job_id, seed)
+
+
 def zoom_spec(
     parent: JobSpec,
     index: int,
@@ -106,15 +136,15 @@ def zoom_spec(
 ) -> JobSpec:
     """Zoom Out: a grid at the model's size; `params.aspect_ratio` (remix `--ar`) sets the
     frame, else the source's own ratio."""
-    source = (parent.generation.width, parent.generation.height)
-    gen = _base(parent, registry, params)
-    entry = registry.model(gen.model)
-    ratio = params.aspect_ratio if params and params.aspect_ratio else _ratio(*source)
-    placement = zoom_placement(source, factor, size_for(ratio, entry.base_size))
-    edit = EditSpec(factor=round(factor, 3), box=placement.box)
-    return _edit_spec(
-        parent, index, source_key, JobKind.ZOOM, _sized(gen, placement), edit, params, job_id, seed
-    )
+
+    def place(source: tuple[int, int], gen: Generation) -> tuple[Placement, EditSpec]:
+        entry = registry.model(gen.model)
+        ratio = params.aspect_ratio if params and params.aspect_ratio else _ratio(*source)
+        placement = zoom_placement(source, factor, size_for(ratio, entry.base_size))
+        return placement, EditSpec(factor=round(factor, 3), box=placement.box)
+
+    args = (parent, index, source_key, registry, params, job_id, seed)
+    return _outpaint_spec(JobKind.ZOOM, *args, place)
 
 
 def pan_spec(
@@ -127,13 +157,12 @@ def pan_spec(
     job_id: uuid.UUID | None = None,
     seed: int | None = None,
 ) -> JobSpec:
-    source = (parent.generation.width, parent.generation.height)
-    gen = _base(parent, registry, params)
-    placement = pan_placement(source, direction, pixel_limit(registry, gen.model))
-    edit = EditSpec(direction=direction, box=placement.box)
-    return _edit_spec(
-        parent, index, source_key, JobKind.PAN, _sized(gen, placement), edit, params, job_id, seed
-    )
+    def place(source: tuple[int, int], gen: Generation) -> tuple[Placement, EditSpec]:
+        placement = pan_placement(source, direction, pixel_limit(registry, gen.model))
+        return placement, EditSpec(direction=direction, box=placement.box)
+
+    args = (parent, index, source_key, registry, params, job_id, seed)
+    return _outpaint_spec(JobKind.PAN, *args, place)
 
 
 def square_spec(
@@ -145,21 +174,12 @@ def square_spec(
     job_id: uuid.UUID | None = None,
     seed: int | None = None,
 ) -> JobSpec:
-    source = (parent.generation.width, parent.generation.height)
-    gen = _base(parent, registry, params)
-    placement = square_placement(source, pixel_limit(registry, gen.model))
-    edit = EditSpec(box=placement.box)
-    return _edit_spec(
-        parent,
-        index,
-        source_key,
-        JobKind.SQUARE,
-        _sized(gen, placement),
-        edit,
-        params,
-        job_id,
-        seed,
-    )
+    def place(source: tuple[int, int], gen: Generation) -> tuple[Placement, EditSpec]:
+        placement = square_placement(source, pixel_limit(registry, gen.model))
+        return placement, EditSpec(box=placement.box)
+
+    args = (parent, index, source_key, registry, params, job_id, seed)
+    return _outpaint_spec(JobKind.SQUARE, *args, place)
 
 
 def region_spec(
@@ -194,17 +214,7 @@ def pick_spec(
     parent: JobSpec, index: int, source_key: str, job_id: uuid.UUID | None = None
 ) -> JobSpec:
     """U on a pan, square or region grid: tile `index` as it is, one image (no GPU work)."""
-    _check_index(parent, index)
-    gen = parent.generation
-    picked = gen.model_copy(update={"seed": tile_seed(gen.seed, index - 1), "batch": 1})
-    return JobSpec(
-        job_id=job_id or uuid.uuid4(),
-        kind=JobKind.UPSCALE,
-        params=parent.params,
-        generation=Generation.model_validate(picked.model_dump()),
-        source=SourceImage(job_id=parent.job_id, index=index, key=source_key),
-        upscale_mode=UpscaleMode.PICK,
-    )
+    return one_image_spec(parent, index, UpscaleMode.PICK, source_key, 1, job_id)
 
 
 def edit_label(spec: JobSpec) -> str:

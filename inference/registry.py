@@ -22,6 +22,9 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
 
     [safety_checker]                # optional: flag NSFW outputs (the bot withholds them)
     source = "CompVis/stable-diffusion-safety-checker"  # hub id | dir (checker + processor)
+
+    [upscaler]                      # optional: the GAN behind Upscale (4x), see
+    source = "RealESRGAN_x4plus.pth"  # inference/upscaler_entry.py
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
+from inference.upscaler_entry import UpscalerEntry, parse_upscaler
 
 Family = Literal["sd15", "sd2", "sdxl"]
 SourceKind = Literal["hub", "dir", "single_file"]
@@ -99,6 +103,7 @@ class Registry:
     embeddings_dir: Path | None = None
     unclip: UnclipEntry | None = None
     safety_checker: SafetyCheckerEntry | None = None
+    upscaler: UpscalerEntry | None = None  # Upscale (4x)
     path: Path | None = field(default=None, compare=False)
 
     def model(self, name: str | None = None) -> ModelEntry:
@@ -245,6 +250,7 @@ def parse_registry(data: dict[str, Any], base: Path) -> Registry:
         embeddings_dir=folder("embeddings_dir"),
         unclip=unclip,
         safety_checker=_safety_checker(data.get("safety_checker"), base),
+        upscaler=parse_upscaler(data.get("upscaler"), base),
     )
 
 
@@ -301,5 +307,6 @@ def load_registry(path: Path) -> Registry:
         embeddings_dir=registry.embeddings_dir,
         unclip=registry.unclip,
         safety_checker=registry.safety_checker,
+        upscaler=registry.upscaler,
         path=path,
     )

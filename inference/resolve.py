@@ -146,16 +146,22 @@ def check_upscale_size(gen: Generation, base_size: int) -> None:
         )
 
 
-def upscale_spec(
-    parent: JobSpec, index: int, mode: UpscaleMode, source_key: str, job_id: uuid.UUID | None = None
+def one_image_spec(
+    parent: JobSpec,
+    index: int,
+    mode: UpscaleMode,
+    source_key: str,
+    scale: int,
+    job_id: uuid.UUID | None = None,
 ) -> JobSpec:
-    """U1–U4: tile `index` (1-based) at 2x through hires img2img, same seed and prompt."""
+    """An `upscale` job: image `index` (1-based) alone, `scale` times each side, with that
+    tile's seed and the parent's prompt; `mode` says how (2x img2img, the 4x GAN, or a pick)."""
     _check_index(parent, index)
     gen = parent.generation
     upscaled = gen.model_copy(
         update={
-            "width": gen.width * 2,
-            "height": gen.height * 2,
+            "width": gen.width * scale,
+            "height": gen.height * scale,
             "seed": tile_seed(gen.seed, index - 1),
             "batch": 1,
         }
@@ -168,6 +174,40 @@ def upscale_spec(
         source=SourceImage(job_id=parent.job_id, index=index, key=source_key),
         upscale_mode=mode,
     )
+
+
+def upscale_spec(
+    parent: JobSpec, index: int, mode: UpscaleMode, source_key: str, job_id: uuid.UUID | None = None
+) -> JobSpec:
+    """U1–U4: tile `index` (1-based) at 2x through hires img2img, same seed and prompt."""
+    return one_image_spec(parent, index, mode, source_key, 2, job_id)
+
+
+# The largest side an image may have (Generation's bound; also what Discord shows well).
+MAX_SIDE = 4096
+
+
+def upscale_4x_spec(
+    parent: JobSpec,
+    index: int,
+    source_key: str,
+    registry: Registry,
+    job_id: uuid.UUID | None = None,
+) -> JobSpec:
+    """Upscale (4x): image `index` through models.toml's [upscaler], one image at 4x."""
+    _check_index(parent, index)
+    if registry.upscaler is None:
+        raise BadRequestError(
+            "Upscale (4x) is not set up on this server (no [upscaler] in models.toml)"
+        )
+    gen = parent.generation
+    width, height = gen.width * 4, gen.height * 4
+    if max(width, height) > MAX_SIDE:
+        raise BadRequestError(
+            f"this image is already {gen.width}×{gen.height}: Upscale (4x) would make "
+            f"{width}×{height}, beyond the largest side Nanke makes ({MAX_SIDE} px)"
+        )
+    return one_image_spec(parent, index, UpscaleMode.GAN_4X, source_key, 4, job_id)
 
 
 def vary_spec(

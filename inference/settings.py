@@ -74,3 +74,17 @@ class WorkerSettings(BaseModel):
         "prompt to the negative's); false, A1111's default: a negative of another length runs in "
         "its own UNet call.",
     )
+    upscale_tile: int = Field(
+        default=512,
+        ge=32,
+        le=4096,
+        description="Upscale (4x): the GAN upscaler runs on tiles of this many pixels a side "
+        "(of the input); smaller tiles need less GPU memory (512: a few hundred MB).",
+    )
+    upscale_tile_overlap: int = Field(
+        default=32,
+        ge=0,
+        le=256,
+        description="Upscale (4x): pixels neighbouring tiles share (at most half a tile); the "
+        "tiles are blended across them so no seam shows.",
+    )

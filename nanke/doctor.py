@@ -147,6 +147,75 @@ def check_gallery(settings: Settings) -> Check:
     return Check("gallery", True, f"{url} answers")
 
 
+def check_editor(settings: Settings) -> Check:
+    """The region editor (Draw the region…): the web app at NANKE_GALLERY_URL serves it,
+    reaches its table and accepts links signed with this NANKE_EDITOR_SECRET."""
+    import time
+    import uuid
+
+    from pipeline.editor_links import EditorLink, sign
+
+    if not settings.gallery_url:
+        return Check("editor", None, "NANKE_GALLERY_URL not set: Draw the region… is off")
+    if settings.editor_secret is None:
+        return Check(
+            "editor",
+            None,
+            "NANKE_EDITOR_SECRET not set: Draw the region… is off (the Vary (Region) menu "
+            "works without it)",
+        )
+    base = settings.gallery_url.rstrip("/")
+    # A link to no row (random ids): it proves the secrets match and can open nothing.
+    probe = EditorLink(uuid.uuid4(), 0, uuid.uuid4(), 1, int(time.time()) + 300)
+    token = sign(probe, settings.editor_secret.get_secret_value().encode())
+    url = f"{base}/healthz/editor?probe={token}"
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    except (OSError, ValueError) as exc:
+        return Check(
+            "editor", False, f"cannot reach {base} ({exc}): Draw the region… links would not open"
+        )
+    return _editor_verdict(base, status, body)
+
+
+def _editor_verdict(base: str, status: int, body: bytes) -> Check:
+    """What the web app's /healthz/editor answer means for the operator."""
+    try:
+        answer = json.loads(body) if body else {}
+        state, secret = answer.get("editor"), answer.get("secret")
+    except (ValueError, AttributeError):
+        state, secret = None, None
+    if state is None:
+        return Check(
+            "editor",
+            False,
+            f"{base}/healthz/editor answered {status}: is NANKE_GALLERY_URL Nanke's web app "
+            "(`nanke web` or `nanke run`), reachable at that address?",
+        )
+    if state == "off":
+        return Check(
+            "editor",
+            False,
+            f"the web app at {base} has no region editor: set NANKE_EDITOR_SECRET for "
+            "`nanke web` too (the same value as here)",
+        )
+    if state != "on":
+        return Check(
+            "editor", False, f"the web app at {base} cannot read its database: check its logs"
+        )
+    if secret != "matches":
+        return Check(
+            "editor",
+            False,
+            f"the web app at {base} has another NANKE_EDITOR_SECRET: it would refuse every "
+            "link the bot signs; give both the same value",
+        )
+    return Check("editor", True, f"{base}/edit/… answers and accepts this secret's links")
+
+
 def run_checks(settings: Settings, *, api: str = DISCORD_API, offline: bool = False) -> list[Check]:
     return [
         check_database(settings),
@@ -155,4 +224,5 @@ def run_checks(settings: Settings, *, api: str = DISCORD_API, offline: bool = Fa
         check_gpu(),
         check_discord(settings, api, offline),
         check_gallery(settings),
+        check_editor(settings),
     ]

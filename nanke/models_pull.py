@@ -29,9 +29,10 @@ class PullError(Exception):
 @dataclass(frozen=True)
 class Curated:
     hub_id: str
-    section: str  # "models", "unclip" or "safety_checker"
+    section: str  # "models", "unclip", "safety_checker" or "upscaler"
     family: str | None = None
     about: str = ""
+    file: str | None = None  # one file of the repo (the upscaler), not a pipeline
 
 
 CURATED: dict[str, Curated] = {
@@ -42,6 +43,14 @@ CURATED: dict[str, Curated] = {
     ),
     "safety-checker": Curated(
         "CompVis/stable-diffusion-safety-checker", "safety_checker", None, "NSFW safety checker"
+    ),
+    # Real-ESRGAN's x4 RRDB generator (BasicSR layout), as the ruDALL-E authors host it.
+    "realesrgan-x4": Curated(
+        "ai-forever/Real-ESRGAN",
+        "upscaler",
+        None,
+        "Real-ESRGAN 4x, for Upscale (4x)",
+        file="RealESRGAN_x4.pth",
     ),
 }
 
@@ -104,10 +113,11 @@ def family_of(snapshot: Path) -> str | None:
     return {768: "sd15", 1024: "sd2"}.get(dim) if isinstance(dim, int) else None
 
 
-def download(hub_id: str, cache_dir: Path | None = None) -> Path:
-    """Fetch what diffusers needs of `hub_id` into the hub cache (HF_HOME), with progress bars."""
+def download(hub_id: str, cache_dir: Path | None = None, file: str | None = None) -> Path:
+    """Fetch what diffusers needs of `hub_id` (or only `file` of it) into the hub cache
+    (HF_HOME), with progress bars; returns the snapshot folder (or the file)."""
     try:
-        from huggingface_hub import HfApi, snapshot_download
+        from huggingface_hub import HfApi, hf_hub_download, snapshot_download
     except ImportError:
         raise PullError(
             "nanke models pull needs huggingface_hub: run it where the worker extra is installed "
@@ -116,6 +126,8 @@ def download(hub_id: str, cache_dir: Path | None = None) -> Path:
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
     try:
+        if file is not None:
+            return Path(hf_hub_download(hub_id, file, cache_dir=cache_dir))
         files = wanted_files(HfApi().list_repo_files(hub_id))
         if not files:
             raise PullError(f"{hub_id} holds no weights diffusers can load")
@@ -161,6 +173,13 @@ def add_to_models_toml(toml: Path, name: str, what: Curated, family: str | None)
         if family is None:
             raise PullError(f"cannot tell {what.hub_id}'s family: pass --family sd15|sd2|sdxl")
         block = f'[[models]]\nname = "{name}"\nsource = "{what.hub_id}"\nfamily = "{family}"\n'
+    elif what.file is not None:
+        current = data.get(what.section)
+        if isinstance(current, dict):
+            if current.get("repo") == what.hub_id and current.get("file") == what.file:
+                return False
+            raise PullError(f"{toml} already has an [{what.section}]: remove it to replace it")
+        block = f'[{what.section}]\nrepo = "{what.hub_id}"\nfile = "{what.file}"\n'
     else:
         current = data.get(what.section)
         if isinstance(current, dict):
@@ -188,7 +207,7 @@ def _append(toml: Path, text: str, block: str) -> None:
 
 def pull(name: str, toml: Path, *, family: str | None = None, as_name: str | None = None) -> Pulled:
     entry_name, what = resolve(name, family, as_name)
-    path = download(what.hub_id)
+    path = download(what.hub_id, file=what.file)
     if what.section == "models":
         family = family or what.family or family_of(path)
     added = add_to_models_toml(toml, entry_name, what, family)

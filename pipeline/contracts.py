@@ -28,6 +28,8 @@ class UpscaleMode(StrEnum):
     # U on a grid of pans, squares or region edits: its tiles are already full size, so U
     # picks the tile as it is (no GPU work, nothing charged) and the editing rows follow.
     PICK = "pick"
+    # Upscale (4x): the configured GAN upscaler (models.toml [upscaler]), no diffusion.
+    GAN_4X = "4x"
 
 
 class PanDirection(StrEnum):

@@ -23,7 +23,8 @@ from PIL import Image
 
 from pipeline.contracts import JobSpec
 
-_Call = tuple[JobSpec | None, Image.Image | None, Any, Future[Any]]
+# (spec, source, on_progress or a function, the caller's future, mask)
+_Call = tuple[JobSpec | None, Image.Image | None, Any, Future[Any], Image.Image | None]
 
 
 class EngineThread:
@@ -39,15 +40,22 @@ class EngineThread:
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
-    def run(self, spec: JobSpec, source: Image.Image | None, on_progress: Any) -> Any:
+    def run(
+        self,
+        spec: JobSpec,
+        source: Image.Image | None,
+        on_progress: Any,
+        *,
+        mask: Image.Image | None = None,
+    ) -> Any:
         done: Future[Any] = Future()
-        self._calls.put((spec, source, on_progress, done))
+        self._calls.put((spec, source, on_progress, done, mask))
         return done.result()
 
     def call(self, fn: Any) -> Any:
         """Run `fn()` on the engine thread (warm-up, loading) and return its result."""
         done: Future[Any] = Future()
-        self._calls.put((None, None, fn, done))
+        self._calls.put((None, None, fn, done, None))
         return done.result()
 
     def loaded_models(self) -> list[str]:
@@ -77,13 +85,18 @@ class EngineThread:
             call = self._calls.get()
             if call is None:
                 return
-            spec, source, arg, done = call
+            spec, source, arg, done, mask = call
             if not done.set_running_or_notify_cancel():
                 continue
             start = time.perf_counter()
             error: BaseException | None = None
             try:
-                result = arg() if spec is None else self.engine.run(spec, source, arg)
+                if spec is None:
+                    result = arg()
+                elif mask is not None:
+                    result = self.engine.run(spec, source, arg, mask=mask)
+                else:
+                    result = self.engine.run(spec, source, arg)
             except BaseException as exc:  # handed to the waiting runner, which decides
                 error, result = exc, None
             end = time.perf_counter()

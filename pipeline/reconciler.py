@@ -11,7 +11,9 @@ the broker client and delivery), every `pipeline.reconcile_interval_s`. Each pas
    bot died between committing a job and publishing it), once they are older than
    `pipeline.republish_after_s`;
 4. hands succeeded-but-unposted jobs to the delivery callback, after claiming them for
-   posting (`mark_posting`), so two passes or two bots never post one job twice.
+   posting (`mark_posting`), so two passes or two bots never post one job twice;
+5. deletes region editor links (`region_links`) that expired more than
+   `LINK_GRACE` ago and are unused or settled (their tokens no longer verify).
 
 Several bot processes may run it at once: every step is a fenced SQL transition, and a job
 published twice is dropped by the second worker's claim.
@@ -30,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db import jobs, workers
+from db import jobs, region_links, workers
 from db.models import Job, JobState
 from pipeline.celery_app import queue_name
 from pipeline.client import JobDispatcher
@@ -40,6 +42,8 @@ from pipeline.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
 
+# Expired editor links are kept this much longer (clock skew between the web app and here).
+LINK_GRACE = timedelta(minutes=5)
 OUT_OF_ATTEMPTS = "the job's worker stopped responding on every attempt; your credits were refunded"
 
 # Job → queue name; the default sends every job to its family's queue (relax when relaxed).
@@ -61,6 +65,7 @@ class Pass:
     failed: list[uuid.UUID] = field(default_factory=list)
     republished: list[uuid.UUID] = field(default_factory=list)
     delivered: list[uuid.UUID] = field(default_factory=list)
+    links_deleted: int = 0  # spent region editor links
 
 
 def _utcnow() -> datetime:
@@ -110,6 +115,8 @@ class Reconciler:
         result.republished = await self._republish_lost(now, set(expired.requeued))
         if self._deliver is not None:
             result.delivered = await self._deliver_unposted(now)
+        async with self._sessions.begin() as session:
+            result.links_deleted = await region_links.delete_spent(session, now - LINK_GRACE)
         if result.requeued or result.failed or result.republished:
             log.info(
                 "reconciler: requeued %d, failed %d, republished %d",

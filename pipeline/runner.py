@@ -78,7 +78,17 @@ class JobStore(Protocol):
 
 
 class EngineLike(Protocol):
-    def run(self, spec: JobSpec, source: Image.Image | None, on_progress: Any) -> Any: ...
+    """`mask=` is passed only for a job with a stored mask, so an engine that runs no edits
+    need not take it."""
+
+    def run(
+        self,
+        spec: JobSpec,
+        source: Image.Image | None,
+        on_progress: Any,
+        *,
+        mask: Image.Image | None = None,
+    ) -> Any: ...
 
 
 class LeaseLost(Exception):
@@ -169,9 +179,14 @@ class JobRunner:
         try:
             spec = JobSpec.model_validate(claim.request)
             source = self._source(spec)
+            mask = self._mask(spec)
             with _Heartbeat(self._store, job_id, attempt, self._settings.heartbeat_s) as beat:
                 t0 = self._clock()
-                output = self._engine.run(spec, source, self._progress(job_id, attempt, beat))
+                progress = self._progress(job_id, attempt, beat)
+                if mask is not None:  # only a Vary (Region) with a stored mask PNG has one
+                    output = self._engine.run(spec, source, progress, mask=mask)
+                else:
+                    output = self._engine.run(spec, source, progress)
                 engine_ms = (self._clock() - t0) * 1000
             if beat.lost.is_set():
                 raise LeaseLost
@@ -265,6 +280,21 @@ class JobRunner:
             raise SourceMissingError(
                 f"the image this job starts from ({spec.source.key}) is no longer stored; "
                 "run /imagine again"
+            ) from None
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image
+
+    def _mask(self, spec: JobSpec) -> Image.Image | None:
+        """The stored mask PNG of a Vary (Region) job that names one (`edit.mask_key`)."""
+        if spec.edit is None or spec.edit.mask_key is None:
+            return None
+        try:
+            data = self._storage.get(spec.edit.mask_key)
+        except ObjectNotFoundError:
+            raise SourceMissingError(
+                "this job's mask image is no longer stored; draw the region again",
+                f"mask {spec.edit.mask_key} not in storage",
             ) from None
         image = Image.open(io.BytesIO(data))
         image.load()

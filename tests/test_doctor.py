@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import threading
@@ -89,13 +90,16 @@ def test_a_healthy_deployment_passes_one_line_per_check(monkeypatch: pytest.Monk
     code, lines = _doctor(monkeypatch)
     assert code == 0, lines
     assert [line.split()[1] for line in lines] == [
-        "database", "broker", "models", "gpu", "discord", "gallery",
+        "database", "broker", "models", "gpu", "discord", "gallery", "editor",
     ]  # fmt: skip
     assert "(latest)" in _line(lines, "database")
     assert _line(lines, "discord").startswith("ok") and "nanke (id 42)" in _line(lines, "discord")
     assert _line(lines, "models").startswith("ok") and "base" in _line(lines, "models")
     assert _line(lines, "gallery").startswith("ok")
     assert not _line(lines, "gpu").startswith("FAIL")
+    assert _line(lines, "editor").startswith("skip") and "NANKE_EDITOR_SECRET" in _line(
+        lines, "editor"
+    )
 
 
 @pytest.mark.usefixtures("healthy")
@@ -146,3 +150,66 @@ def test_help_lists_the_checks() -> None:
     result = CliRunner().invoke(cli, ["doctor", "--help"])
     assert result.exit_code == 0 and "--offline" in result.output and "migrated" in result.output
     assert "doctor" in CliRunner().invoke(cli, ["--help"]).output
+
+
+SECRET = "doctor-editor-secret-0123456789"
+
+
+@contextlib.contextmanager
+def _web_app(postgres_url: str, data_dir: Path, secret: str | None) -> Iterator[str]:
+    """The web app `nanke web` builds (with or without the editor), on a free port."""
+    import time
+
+    import uvicorn
+
+    from nanke.roots.web import build_web_app
+    from nanke.settings import Settings
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        database_url=postgres_url, data_dir=data_dir, gallery_url=url, editor_secret=secret
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(build_web_app(settings, page_size=48), host="127.0.0.1", port=port)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:  # readiness, not a fixed time
+        assert thread.is_alive() and time.monotonic() < deadline, "the web app did not start"
+        thread.join(timeout=0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.mark.usefixtures("healthy")
+def test_the_editor_check_asks_the_web_app_and_says_what_is_wrong(
+    monkeypatch: pytest.MonkeyPatch, postgres_url: str, tmp_path: Path
+) -> None:
+    with _web_app(postgres_url, tmp_path, SECRET) as url:
+        code, lines = _doctor(monkeypatch, NANKE_GALLERY_URL=url, NANKE_EDITOR_SECRET=SECRET)
+        assert code == 0, lines
+        assert _line(lines, "editor").startswith("ok") and url in _line(lines, "editor")
+        # The bot's secret differs from the web app's: every link would be refused.
+        code, lines = _doctor(monkeypatch, NANKE_EDITOR_SECRET="another-secret-9876543210")
+        assert code == 1 and _line(lines, "editor").startswith("FAIL")
+        assert "another NANKE_EDITOR_SECRET" in _line(lines, "editor")
+    with _web_app(postgres_url, tmp_path, None) as url:  # `nanke web` without the secret
+        code, lines = _doctor(monkeypatch, NANKE_GALLERY_URL=url, NANKE_EDITOR_SECRET=SECRET)
+        assert code == 1 and _line(lines, "gallery").startswith("ok")
+        assert "has no region editor: set NANKE_EDITOR_SECRET" in _line(lines, "editor")
+
+
+@pytest.mark.usefixtures("healthy")
+def test_the_editor_check_names_a_url_that_is_not_nankes_web_app(
+    monkeypatch: pytest.MonkeyPatch, stand_in: str
+) -> None:
+    code, lines = _doctor(monkeypatch, NANKE_EDITOR_SECRET=SECRET)  # the stand-in: no editor
+    assert code == 1 and "is NANKE_GALLERY_URL Nanke's web app" in _line(lines, "editor")
+    dead = f"http://127.0.0.1:{free_port()}"
+    code, lines = _doctor(monkeypatch, NANKE_GALLERY_URL=dead)
+    assert code == 1 and _line(lines, "editor").startswith(f"FAIL  editor    cannot reach {dead}")

@@ -101,3 +101,43 @@ def test_unknown_names_and_repos_are_one_line(hub: str, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "not on the hub" in missing.stderr
     assert "Traceback" not in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
     assert not toml.exists()
+
+
+def test_pull_the_curated_upscaler_fetches_one_file_and_adds_upscaler(
+    hub: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """realesrgan-x4: one .pth of a repo (not a pipeline) into the cache, and an [upscaler]
+    table naming the repo and file; the fetched bytes load as a 4x RRDB network."""
+    import io
+
+    import torch
+
+    from inference.tiny_upscaler import save_upscaler, tiny_rrdb
+    from inference.worker.esrgan_arch import RRDBNet
+    from inference.worker.upscaler_files import load_upscaler
+    from tests.fixtures import fake_hub
+
+    weights = save_upscaler(tiny_rrdb(), tmp_path / "w.pth", wrap="params_ema").read_bytes()
+    files = {"RealESRGAN_x4.pth": weights, "RealESRGAN_x2.pth": b"x" * 50, "README.md": b"#"}
+    monkeypatch.setitem(fake_hub.REPOS, "ai-forever/Real-ESRGAN", files)
+    toml = tmp_path / "models.toml"
+    toml.write_text('[[models]]\nname = "base"\nsource = "Org/base"\nfamily = "sd15"\n')
+    Hub.fetched.clear()
+    done = _pull(hub, tmp_path, toml, "realesrgan-x4")
+    assert done.returncode == 0, done.stderr
+    assert "added [upscaler]" in done.stdout
+    assert Hub.fetched == ["ai-forever/Real-ESRGAN/RealESRGAN_x4.pth"]
+    upscaler = load_registry(toml).upscaler
+    assert upscaler is not None
+    assert (upscaler.repo, upscaler.file, upscaler.name) == (
+        "ai-forever/Real-ESRGAN",
+        "RealESRGAN_x4.pth",
+        "RealESRGAN_x4",
+    )
+    cached = tmp_path / "hub/models--ai-forever--Real-ESRGAN/snapshots" / SHA / "RealESRGAN_x4.pth"
+    assert isinstance(load_upscaler(cached), RRDBNet)
+    assert torch.load(io.BytesIO(cached.read_bytes()), weights_only=True).keys() == {"params_ema"}
+
+    again = _pull(hub, tmp_path, toml, "realesrgan-x4")
+    assert again.returncode == 0 and "already had" in again.stdout
+    assert toml.read_text().count("[upscaler]") == 1

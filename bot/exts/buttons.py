@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, cast
 
 import discord
 
-from bot.edit_actions import EDIT_ACTIONS, choose_region, press_draw, press_edit
+from bot.edit_actions import (
+    EDIT_ACTIONS,
+    check_before_ack,
+    choose_region,
+    press_draw,
+    press_edit,
+)
 from bot.interactions import post_queued, requester, show_job
 from bot.modals import RemixModal
 from bot.services import formatting
@@ -39,6 +45,7 @@ _FOLLOW_UPS: dict[Action, tuple[JobKind, UpscaleMode | None]] = {
     Action.VARY_STRONG: (JobKind.VARY_STRONG, None),
     Action.UPSCALE_SUBTLE: (JobKind.UPSCALE, UpscaleMode.SUBTLE),
     Action.UPSCALE_CREATIVE: (JobKind.UPSCALE, UpscaleMode.CREATIVE),
+    Action.UPSCALE_4X: (JobKind.UPSCALE, UpscaleMode.GAN_4X),
 }
 # These ask for the prompt first when the presser has remix on.
 _REMIXABLE = {Action.VARY, Action.REROLL, Action.VARY_SUBTLE, Action.VARY_STRONG}
@@ -78,6 +85,8 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     if action is Action.UPSCALE and parent.kind in PICK_PARENTS:
         mode = UpscaleMode.PICK  # already full size: U picks the tile (docs/discord.md)
     await bot.intake.check_words(parent, who)  # before acknowledging: a refusal is private
+    if mode is UpscaleMode.GAN_4X:  # no [upscaler] (any more), or too large: privately too
+        check_before_ack(bot, parent, kind, upscale_mode=mode)
     # Grid buttons name their tile; the post-upscale row works on the one upscaled image.
     index = pressed.n or 1
     if action in _REMIXABLE:

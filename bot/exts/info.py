@@ -22,7 +22,8 @@ PRICING = (
     "are included, each further chunk adds the price once more. Zoom Out, Pan, Make Square "
     "and Vary (Region) make a new grid and cost what its pixels and steps cost: a pan of a "
     "1024×1024 image paints four 1536×1024 images (6 credits at 30 steps), a zoom out four "
-    "images at the model's size."
+    "images at the model's size. Upscale (4x) runs no steps: a 4096×4096 result costs 0.534 "
+    "credits."
 )
 
 

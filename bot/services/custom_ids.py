@@ -24,6 +24,7 @@ class Action(StrEnum):
     VARY_STRONG = "vg"
     UPSCALE_SUBTLE = "us"
     UPSCALE_CREATIVE = "uc"
+    UPSCALE_4X = "ux"  # the GAN upscaler (models.toml [upscaler])
     SHARE = "sh"  # ⭐ to the server's gallery
     CONFIRM = "ok"  # run a batch of more than 4 jobs; <job> is the pending request's id
     # The editing row on an upscaled image (docs/discord.md).

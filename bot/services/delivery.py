@@ -22,7 +22,7 @@ from bot.services.ports import ImageStore, JobState, JobView, Store
 from bot.services.upload import DEFAULT_LIMIT, fit_upload
 from inference.canvas import REGION_LABELS
 from inference.edits import EDIT_KINDS
-from pipeline.contracts import JobEvent, JobKind
+from pipeline.contracts import JobEvent, JobKind, UpscaleMode
 from pipeline.contracts import JobEventKind as EventKind
 from pipeline.errors import member_message
 
@@ -117,10 +117,15 @@ def grid_buttons(job_id: UUID, withheld: Sequence[int] = ()) -> tuple[Button, ..
 
 
 def upscale_buttons(
-    job_id: UUID, web_url: str | None, size: tuple[int, int] | None = None, draw: bool = False
+    job_id: UUID,
+    web_url: str | None,
+    size: tuple[int, int] | None = None,
+    draw: bool = False,
+    upscale_4x: bool = False,
 ) -> tuple[Button, ...]:
-    """Vary/Upscale; the editing rows (zoom, pan, square when not square, the Vary (Region)
-    presets, and Draw the region… when the web editor is available); Share and Web."""
+    """Vary/Upscale (and Upscale (4x) when an upscaler is configured); the editing rows (zoom,
+    pan, square when not square, the Vary (Region) presets, and Draw the region… when the web
+    editor is available); Share and Web."""
 
     def make(action: Action, label: str, row: int, emoji: str | None = None) -> Button:
         return Button(label, row, ButtonId(action, job_id).encode(), emoji=emoji)
@@ -130,6 +135,10 @@ def upscale_buttons(
         make(Action.VARY_STRONG, "Vary (Strong)", 0),
         make(Action.UPSCALE_SUBTLE, "Upscale (Subtle)", 0),
         make(Action.UPSCALE_CREATIVE, "Upscale (Creative)", 0),
+    ]
+    if upscale_4x:
+        buttons.append(make(Action.UPSCALE_4X, "Upscale (4x)", 0))
+    buttons += [
         make(Action.ZOOM_2, "Zoom Out 2x", 1),
         make(Action.ZOOM_15, "Zoom Out 1.5x", 1),
         make(Action.ZOOM_CUSTOM, "Custom Zoom", 1),
@@ -156,6 +165,15 @@ def upscale_buttons(
     return tuple(buttons)
 
 
+def upscaled_4x_buttons(job_id: UUID, web_url: str | None) -> tuple[Button, ...]:
+    """Under an Upscale (4x) image: the end of the line (it is as large as Nanke makes
+    images), so only Share and Web."""
+    buttons = [Button("Share", 0, ButtonId(Action.SHARE, job_id).encode(), emoji="⭐")]
+    if web_url:
+        buttons.append(Button("Web", 0, url=web_url, emoji="🔗"))
+    return tuple(buttons)
+
+
 class DeliveryService:
     def __init__(
         self,
@@ -165,6 +183,7 @@ class DeliveryService:
         poster: Poster,
         gallery_url: str | None = None,
         editor: bool = False,
+        upscaler: bool = False,
         throttle: formatting.ProgressThrottle | None = None,
     ) -> None:
         self._store = store
@@ -172,6 +191,7 @@ class DeliveryService:
         self._poster = poster
         self._gallery_url = gallery_url.rstrip("/") if gallery_url else None
         self._editor = editor  # Draw the region… under upscaled images
+        self._upscaler = upscaler  # Upscale (4x) under upscaled images
         self._throttle = throttle or formatting.ProgressThrottle()
 
     async def handle(self, event: JobEvent) -> None:
@@ -301,7 +321,12 @@ class DeliveryService:
             grid = await self._images.read(result.image_keys[0])
             web = f"{self._gallery_url}/j/{job.id.hex}" if self._gallery_url else None
             size = (result.width, result.height)
-            buttons = upscale_buttons(job.id, web, size, draw=self._editor)
+            if job.spec.upscale_mode is UpscaleMode.GAN_4X:
+                buttons = upscaled_4x_buttons(job.id, web)
+            else:
+                buttons = upscale_buttons(
+                    job.id, web, size, draw=self._editor, upscale_4x=self._upscaler
+                )
         upload = await asyncio.to_thread(fit_upload, grid, stem, limit)
         if upload.note:
             content += f"\n-# {upload.note}"

@@ -43,6 +43,8 @@ def _line(spec: JobSpec, mention: str, status: str) -> str:
         lead += f"{edit_label(spec)} by "
     elif spec.upscale_mode is UpscaleMode.PICK and spec.source:
         lead += f"Image #{spec.source.index} by "
+    elif spec.upscale_mode is UpscaleMode.GAN_4X:
+        lead += "Upscaled (4x) by "
     elif label:
         tile = f" #{spec.source.index}" if spec.source else ""
         lead += f"{label}{tile} by "

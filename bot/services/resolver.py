@@ -27,6 +27,7 @@ from inference.resolve import (
     random_seed,
     reroll_spec,
     resolve,
+    upscale_4x_spec,
     upscale_spec,
     vary_spec,
 )
@@ -94,6 +95,8 @@ class RegistryResolver:
             raise BadRequestError(f"{kind.value} needs a tile of the image it starts from")
         if kind is JobKind.UPSCALE and upscale_mode is UpscaleMode.PICK:
             return pick_spec(parent, index, source_key, job_id=job_id)
+        if kind is JobKind.UPSCALE and upscale_mode is UpscaleMode.GAN_4X:
+            return upscale_4x_spec(parent, index, source_key, self._registry, job_id=job_id)
         if kind is JobKind.UPSCALE:
             mode = upscale_mode or UpscaleMode.SUBTLE
             entry = self._registry.model(parent.generation.model)

@@ -37,7 +37,7 @@ from db import (
     queue_view,
     quota,
 )
-from db.cost import format_credits, job_cost_milli
+from db.cost import format_credits, job_cost_milli, upscale_4x_cost_milli
 from db.models import Job
 from db.models import JobKind as DbJobKind
 from db.plans import PlanLimits
@@ -68,18 +68,13 @@ class SqlStore:
 
     # --- jobs ---------------------------------------------------------------------------
     async def admit(self, new: NewJob) -> Admission:
-        spec, gen = new.spec, new.spec.generation
+        spec = new.spec
         submission = admission.Submission(
             job_id=spec.job_id,
             user_id=new.user_id,
             kind=DbJobKind(spec.kind.value),
             request=spec.model_dump(mode="json"),
-            # Picking a tile of a pan's grid paints nothing: it costs nothing.
-            cost_milli=0
-            if spec.upscale_mode is UpscaleMode.PICK
-            else job_cost_milli(
-                gen.width, gen.height, gen.steps, gen.batch, chunks=generation_chunks(spec)
-            ),
+            cost_milli=_cost_milli(spec),
             interaction_id=new.interaction_id,
             guild_id=new.guild_id,
             channel_id=new.channel_id,
@@ -361,3 +356,15 @@ def _next_period(period: str, now: datetime) -> datetime:
         return datetime(utc.year, utc.month, utc.day, tzinfo=UTC) + timedelta(days=1)
     year, month = (utc.year + 1, 1) if utc.month == 12 else (utc.year, utc.month + 1)
     return datetime(year, month, 1, tzinfo=UTC)
+
+
+def _cost_milli(spec: JobSpec) -> int:
+    """What a job is charged (db/cost.py; docs/engine.md)."""
+    gen = spec.generation
+    if spec.upscale_mode is UpscaleMode.PICK:
+        return 0  # picking a tile of a pan's grid paints nothing
+    if spec.upscale_mode is UpscaleMode.GAN_4X:
+        return upscale_4x_cost_milli(gen.width, gen.height)
+    return job_cost_milli(
+        gen.width, gen.height, gen.steps, gen.batch, chunks=generation_chunks(spec)
+    )

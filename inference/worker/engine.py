@@ -29,6 +29,7 @@ from inference.settings import WorkerSettings
 from inference.worker import inpaint, precision
 from inference.worker.compiled import Compiler
 from inference.worker.conditioning import encode_conditioning
+from inference.worker.gan_upscale import GanUpscaler, upscale_4x
 from inference.worker.job_args import task_kwargs
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
@@ -82,6 +83,7 @@ class Engine:
         preview_every_steps: int | None = None,
         memory_budget_bytes: int | None = None,
         pad_negative: bool = False,
+        upscale_tile: tuple[int, int] = (512, 32),
     ) -> None:
         self.registry = registry
         self.device = torch.device(device)
@@ -100,6 +102,8 @@ class Engine:
         )
         self.previews = PreviewCadence(preview_every_steps)
         self._safety: SafetyChecker | None = None
+        self._upscaler: GanUpscaler | None = None
+        self.upscale_tile = upscale_tile  # Upscale (4x): tile side and overlap, input pixels
         self.pad_negative = pad_negative  # A1111's "pad prompt/negative prompt" option
 
     @classmethod
@@ -134,6 +138,7 @@ class Engine:
                 else int(settings.memory_budget_gb * 1024**3)
             ),
             pad_negative=settings.pad_negative,
+            upscale_tile=(settings.upscale_tile, settings.upscale_tile_overlap),
         )
 
     def loaded_models(self) -> list[str]:
@@ -169,6 +174,18 @@ class Engine:
         if entry is not None and self._safety is None:
             self._safety = SafetyChecker.load(entry, self.device, self.dtype)
         return self._safety
+
+    def gan_upscaler(self) -> GanUpscaler:
+        """The [upscaler] of models.toml, loaded once on first use; BadRequestError without."""
+        entry = self.registry.upscaler
+        if entry is None:
+            raise BadRequestError(
+                "Upscale (4x) is not set up on this server (no [upscaler] in models.toml)"
+            )
+        if self._upscaler is None:
+            tile, overlap = self.upscale_tile
+            self._upscaler = GanUpscaler.load(entry, self.device, self.dtype, tile, overlap)
+        return self._upscaler
 
     def run(
         self,
@@ -207,6 +224,9 @@ class Engine:
         if spec.upscale_mode is UpscaleMode.PICK:
             assert source is not None
             return pick(spec, source, checker, clock)
+        if spec.upscale_mode is UpscaleMode.GAN_4X:
+            assert source is not None
+            return upscale_4x(spec, source, self.gan_upscaler(), checker, clock)
         job = self._job(spec, source, mask)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)

@@ -1,4 +1,5 @@
-"""Warm-up at worker start: every served model, the safety checker, one tiny job per bucket.
+"""Warm-up at worker start: every served model, the safety checker and the 4x upscaler (when
+configured), one tiny job per bucket.
 
 Without it the first member after every restart pays for loading, CUDA initialisation and
 (when compiled) compilation. With compilation on, each common `--ar` of each model is one
@@ -27,6 +28,8 @@ def warm_up(engine: Any, models: list[str]) -> float:
     start = time.perf_counter()
     engine.load_models(models)
     engine.safety_checker()
+    if getattr(engine.registry, "upscaler", None) is not None:
+        engine.gan_upscaler()  # a bad [upscaler] fails the start, not a member's job
     aspects = BUCKET_ASPECTS if getattr(engine, "compiler", None) is not None else ("1:1",)
     jobs = 0
     for model in models:

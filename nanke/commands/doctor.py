@@ -30,6 +30,8 @@ def command(offline: bool, discord_api: str | None) -> None:
     gpu       CUDA devices with their memory, or "no GPU" (skipped without torch)
     discord   the bot token is accepted by Discord (GET /users/@me)
     gallery   NANKE_GALLERY_URL/healthz answers (skipped when not set)
+    editor    the web app there serves the region editor and accepts links signed with
+              NANKE_EDITOR_SECRET (skipped when either is not set)
 
     Exits 0 when nothing failed (skipped checks are fine), 1 otherwise.
     """

@@ -165,11 +165,14 @@ def report(out_dir: Path, result: JobResult, echo: Callable[[str], None] = click
     files = ", ".join([*(result.image_keys), *([result.grid_key] if result.grid_key else [])])
     echo(f"wrote {out_dir}/ ({files}, job.json)")
     echo(f"seeds {', '.join(map(str, result.seeds))} · {result.width}x{result.height}")
-    echo(
-        f"text encode {t.get('text_encode', 0):.0f} ms · denoise {t.get('denoise', 0):.0f} ms "
-        f"({t.get('denoise_per_step', 0):.0f} ms/step) · VAE decode {t.get('vae_decode', 0):.0f} "
-        f"ms · PNG {t.get('image_encode', 0):.0f} ms"
-    )
+    if "upscale" in t:  # Upscale (4x): the GAN, no denoising
+        echo(f"4x upscale {t['upscale']:.0f} ms · PNG {t.get('image_encode', 0):.0f} ms")
+    else:
+        echo(
+            f"text encode {t.get('text_encode', 0):.0f} ms · denoise {t.get('denoise', 0):.0f} "
+            f"ms ({t.get('denoise_per_step', 0):.0f} ms/step) · VAE decode "
+            f"{t.get('vae_decode', 0):.0f} ms · PNG {t.get('image_encode', 0):.0f} ms"
+        )
     flagged = [key for key, bad in zip(result.image_keys, result.nsfw, strict=False) if bad]
     if flagged:
         echo(f"note: the safety checker flagged {', '.join(flagged)} as possibly NSFW")
@@ -180,16 +183,17 @@ def run_followup(
     index: int,
     models_file: Path | None,
     out_dir: Path | None,
-    make_spec: Callable[[JobSpec, str], JobSpec],
+    make_spec: Callable[[JobSpec, str, Registry], JobSpec],
     label: str,
     suffix: str,
 ) -> None:
-    """Shared body of `upscale` and `vary`: tile N of a job folder → a new job folder."""
+    """Shared body of `upscale` and `vary`: tile N of a job folder → a new job folder.
+    `make_spec(parent, source_key, registry)` makes the job."""
     parent, used = read_job(job_dir)
     with user_errors():
         registry = registry_for_job(models_file, used)
         source = tile_image(job_dir, index)
-        spec = make_spec(parent, str(job_dir / f"{index}.png"))
+        spec = make_spec(parent, str(job_dir / f"{index}.png"), registry)
         output = run_engine(registry, spec, source, label=label)
         target = out_dir or job_dir.with_name(f"{job_dir.name}-{suffix}")
         report(target, write_job(target, spec, output, registry))

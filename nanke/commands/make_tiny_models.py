@@ -43,9 +43,11 @@ def command(directory: Path, trained: bool) -> None:
 
 def _random(directory: Path) -> None:
     from inference.tiny import build_tiny_models
+    from inference.tiny_upscaler import add_tiny_upscaler
 
     toml = build_tiny_models(directory)
-    click.echo(f"wrote tiny random-weight models and {toml}")
+    add_tiny_upscaler(directory, toml)  # Upscale (4x)
+    click.echo(f"wrote tiny random-weight models (and a tiny 4x upscaler) and {toml}")
     click.echo("these models are untrained: their images are noise (for smoke tests only)")
     click.echo(f'try: nanke imagine "a red fox in the snow" --models {toml}')
 

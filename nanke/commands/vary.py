@@ -40,7 +40,7 @@ def command(
         index,
         models_file,
         out_dir,
-        lambda parent, key: vary_spec(parent, index, strength == "strong", key),
+        lambda parent, key, _registry: vary_spec(parent, index, strength == "strong", key),
         label=f"varying V{index}",
         suffix=f"v{index}",
     )

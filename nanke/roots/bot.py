@@ -104,6 +104,7 @@ class DiscordUnreachable(SettingsError):
 @asynccontextmanager
 async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterator[BotDeps]:
     """Everything the bot needs, closed again on exit."""
+    # long: the composition root: every dependency of the bot, built in the order it opens
     from bot.services.adapters import PipelineEnqueuer, StorageImages
     from bot.services.gallery_feed import SqlGalleryFeed
     from bot.services.resolver import RegistryResolver
@@ -161,6 +162,7 @@ async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterat
             reconciler=reconciler,
             gallery=SqlGalleryFeed(sessions, default_plan=settings.default_plan),
             editor_links=SqlEditorLinks(sessions),
+            upscaler=registry.upscaler is not None,
         )
 
 

@@ -31,6 +31,7 @@ from bot.services.ports import (
 )
 from bot.services.resolver import RegistryResolver
 from inference.registry import ModelEntry, Registry
+from inference.upscaler_entry import UpscalerEntry
 from pipeline.contracts import JobEvent, JobKind, JobResult, UpscaleMode
 from pipeline.contracts import JobEventKind as EventKind
 
@@ -38,13 +39,16 @@ COST_MILLI = 1000
 
 
 def tiny_resolver(
-    lora_dir: Path | None = None, base_size: int = 64, steps: int = 20
+    lora_dir: Path | None = None, base_size: int = 64, steps: int = 20, upscaler: bool = False
 ) -> RegistryResolver:
     """The engine's resolver over a registry of one small model (no weights are loaded:
-    resolving is torch-free); 64² tiles by default keep the fake worker's PNGs tiny."""
+    resolving is torch-free); 64² tiles by default keep the fake worker's PNGs tiny.
+    `upscaler`: models.toml has an [upscaler] (Upscale (4x))."""
     model = ModelEntry("tiny", str(lora_dir or Path.cwd()), "dir", "sd15", steps, base_size)
     xl = ModelEntry("tiny-xl", str(lora_dir or Path.cwd()), "dir", "sdxl", steps, base_size)
-    return RegistryResolver(Registry({"tiny": model, "tiny-xl": xl}, "tiny", lora_dir=lora_dir))
+    gan = UpscalerEntry("tiny x4", path=str(Path.cwd() / "x4.pth")) if upscaler else None
+    models = {"tiny": model, "tiny-xl": xl}
+    return RegistryResolver(Registry(models, "tiny", lora_dir=lora_dir, upscaler=gan))
 
 
 @dataclass

@@ -104,3 +104,35 @@ def test_bad_registry_says_what_is_wrong(tmp_path: Path, text: str, message: str
 def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="make-tiny-models"):
         load_registry(tmp_path / "nope.toml")
+
+
+def test_the_upscaler_is_a_file_or_a_hub_file(tmp_path: Path) -> None:
+    from inference.upscaler_entry import UpscalerEntry
+
+    assert load_registry(_write(tmp_path, _MINIMAL)).upscaler is None
+    local = load_registry(_write(tmp_path, _MINIMAL + '[upscaler]\nsource = "up/x4.pth"'))
+    assert local.upscaler == UpscalerEntry("x4", path=str(tmp_path / "up" / "x4.pth"))
+    hub = load_registry(
+        _write(
+            tmp_path,
+            _MINIMAL + '[upscaler]\nrepo = "Org/esrgan"\nfile = "a/x4.safetensors"\nname = "X4"',
+        )
+    )
+    assert hub.upscaler == UpscalerEntry("X4", repo="Org/esrgan", file="a/x4.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ('[upscaler]\nsource = "x4.onnx"', "must name a .pth or .safetensors file"),
+        ('[upscaler]\nrepo = "Org/esrgan"', "must name a .pth or .safetensors file"),
+        ('[upscaler]\nfile = "x4.pth"', "set `source`"),
+        ('[upscaler]\nsource = "x4.pth"\nrepo = "Org/e"\nfile = "x4.pth"', "not both"),
+        ('[upscaler]\nsource = "x4.pth"\nscale = 4', "unknown keys ['scale']"),
+        ('upscaler = "x4.pth"', "must be a table"),
+    ],
+)
+def test_bad_upscaler_tables_are_one_line(tmp_path: Path, table: str, says: str) -> None:
+    with pytest.raises(RegistryError) as exc:
+        load_registry(_write(tmp_path, table + "\n" + _MINIMAL))
+    assert says in str(exc.value) and "models.toml [upscaler]" in str(exc.value)
