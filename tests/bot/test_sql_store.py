@@ -416,3 +416,31 @@ async def test_edits_are_stored_and_priced_by_their_pixels(intake, store, pg_ses
     again = await intake.follow_up(who(user), pan.id, JobKind.UPSCALE, 2, UpscaleMode.PICK)
     assert again.reused and again.job.id == pick.job.id
     assert (await store.account(user)).credits_left_milli == credits
+
+
+async def test_upscale_4x_is_priced_by_its_output_at_one_step(store, pg_sessions):
+    """Upscale (4x) runs one GAN pass, no denoising: a 1024² upscale → 4096² costs 0.534
+    credits (one 4096² image at one step), not what 30 steps at 4096² would; /info says so."""
+    from bot.exts.info import PRICING
+
+    intake = IntakeService(
+        store=store,
+        enqueuer=RecordingEnqueuer(),
+        resolver=tiny_resolver(base_size=512, steps=30, upscaler=True),
+    )
+    user = next(_ids)
+    await store.grant(user, 20, by=1)
+    grid = (await intake.imagine(who(user), "a fox")).queued[0].job
+    await _finish(pg_sessions, grid.id, 4)
+    up = (await intake.follow_up(who(user), grid.id, JobKind.UPSCALE, 1)).job
+    await _finish(pg_sessions, up.id, 1)
+    before = (await store.account(user)).credits_left_milli
+    big = await intake.follow_up(who(user), up.id, JobKind.UPSCALE, 1, UpscaleMode.GAN_4X)
+    gen = big.job.spec.generation
+    assert (gen.width, gen.height, big.job.spec.upscale_mode) == (4096, 4096, UpscaleMode.GAN_4X)
+    assert big.job.cost_milli == 534
+    assert before - (await store.account(user)).credits_left_milli == 534
+    assert "Upscale (4x) runs no steps: a 4096×4096 result costs 0.534" in PRICING
+    # Pressed again: the same job, charged once.
+    again = await intake.follow_up(who(user), up.id, JobKind.UPSCALE, 1, UpscaleMode.GAN_4X)
+    assert again.reused and again.job.id == big.job.id
