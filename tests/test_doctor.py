@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.server
 import json
 import threading
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 
 from nanke.cli import cli
 from tests.fixtures.redis_server import free_port
+from tests.fixtures.web_app import serve_web_app
 
 TOKEN = "MTIz.good.token"
 
@@ -155,42 +155,11 @@ def test_help_lists_the_checks() -> None:
 SECRET = "doctor-editor-secret-0123456789"
 
 
-@contextlib.contextmanager
-def _web_app(postgres_url: str, data_dir: Path, secret: str | None) -> Iterator[str]:
-    """The web app `nanke web` builds (with or without the editor), on a free port."""
-    import time
-
-    import uvicorn
-
-    from nanke.roots.web import build_web_app
-    from nanke.settings import Settings
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        database_url=postgres_url, data_dir=data_dir, gallery_url=url, editor_secret=secret
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(build_web_app(settings, page_size=48), host="127.0.0.1", port=port)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:  # readiness, not a fixed time
-        assert thread.is_alive() and time.monotonic() < deadline, "the web app did not start"
-        thread.join(timeout=0.05)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
 @pytest.mark.usefixtures("healthy")
 def test_the_editor_check_asks_the_web_app_and_says_what_is_wrong(
     monkeypatch: pytest.MonkeyPatch, postgres_url: str, tmp_path: Path
 ) -> None:
-    with _web_app(postgres_url, tmp_path, SECRET) as url:
+    with serve_web_app(postgres_url, tmp_path, SECRET) as url:
         code, lines = _doctor(monkeypatch, NANKE_GALLERY_URL=url, NANKE_EDITOR_SECRET=SECRET)
         assert code == 0, lines
         assert _line(lines, "editor").startswith("ok") and url in _line(lines, "editor")
@@ -198,7 +167,7 @@ def test_the_editor_check_asks_the_web_app_and_says_what_is_wrong(
         code, lines = _doctor(monkeypatch, NANKE_EDITOR_SECRET="another-secret-9876543210")
         assert code == 1 and _line(lines, "editor").startswith("FAIL")
         assert "another NANKE_EDITOR_SECRET" in _line(lines, "editor")
-    with _web_app(postgres_url, tmp_path, None) as url:  # `nanke web` without the secret
+    with serve_web_app(postgres_url, tmp_path, None) as url:  # `nanke web` without the secret
         code, lines = _doctor(monkeypatch, NANKE_GALLERY_URL=url, NANKE_EDITOR_SECRET=SECRET)
         assert code == 1 and _line(lines, "gallery").startswith("ok")
         assert "has no region editor: set NANKE_EDITOR_SECRET" in _line(lines, "editor")

@@ -79,6 +79,16 @@ def source(registry: Any, engine: Any) -> tuple[Any, Image.Image]:
     return parent, engine.run(parent).images[0]
 
 
+def _stored(tmp_path: Path, image: Image.Image) -> LocalStorage:
+    """The worker's storage, holding the image the edit starts from."""
+    storage = LocalStorage(tmp_path / "images")
+    storage.put(SOURCE_KEY, _png(image), "image/png")
+    return storage
+
+
+SOURCE_KEY = "jobs/parent/1/1.png"
+
+
 async def test_a_stored_mask_is_loaded_by_the_worker(
     pg_sessions: async_sessionmaker[AsyncSession],
     registry: Any,
@@ -87,13 +97,12 @@ async def test_a_stored_mask_is_loaded_by_the_worker(
     tmp_path: Path,
 ) -> None:
     parent, image = source
-    storage = LocalStorage(tmp_path / "images")
-    storage.put("jobs/parent/1/1.png", _png(image), "image/png")
+    storage = _stored(tmp_path, image)
     mask = Image.new("L", image.size, 0)
     mask.paste(255, (40, 8, 60, 30))  # a shape no preset region has
     mask_key = f"masks/{uuid.uuid4().hex}.png"
     storage.put(mask_key, _png(mask), "image/png")
-    job = region_spec(parent, 1, "jobs/parent/1/1.png", registry, mask_key=mask_key, seed=61)
+    job = region_spec(parent, 1, SOURCE_KEY, registry, mask_key=mask_key, seed=61)
 
     assert await _run(pg_sessions, engine, storage, job) is Outcome.SUCCEEDED
 
@@ -116,11 +125,8 @@ async def test_a_mask_missing_from_storage_fails_the_job_with_a_clear_message(
     tmp_path: Path,
 ) -> None:
     parent, image = source
-    storage = LocalStorage(tmp_path / "images")
-    storage.put("jobs/parent/1/1.png", _png(image), "image/png")
-    job = region_spec(
-        parent, 1, "jobs/parent/1/1.png", registry, mask_key="masks/gone.png", seed=62
-    )
+    job = region_spec(parent, 1, SOURCE_KEY, registry, mask_key="masks/gone.png", seed=62)
+    storage = _stored(tmp_path, image)  # the source is there, the mask is not
 
     assert await _run(pg_sessions, engine, storage, job) is Outcome.FAILED
 

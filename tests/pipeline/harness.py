@@ -210,3 +210,14 @@ async def wait_for(
             return time.monotonic() - start
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class NoDispatch:
+    """A reconciler's dispatcher for a pass that must publish nothing (no lease expired, no
+    broker state)."""
+
+    def dispatch(self, job_id: uuid.UUID, queue: str) -> None:
+        raise AssertionError(f"nothing should be published, got {job_id}")
+
+    def queue_depth(self, queue: str) -> int:
+        return 0

@@ -15,16 +15,9 @@ from pipeline.events import InMemoryEvents
 from pipeline.reconciler import LINK_GRACE, Reconciler, default_queue_of
 from pipeline.settings import PipelineSettings
 from tests.fixtures.db_helpers import new_user_id
+from tests.pipeline.harness import NoDispatch
 
 NOW = datetime.now(UTC)
-
-
-class _Nowhere:
-    def dispatch(self, job_id: uuid.UUID, queue: str) -> None:
-        raise AssertionError(f"nothing should be published, got {job_id}")
-
-    def queue_depth(self, queue: str) -> int:
-        return 0
 
 
 async def _link(
@@ -67,7 +60,7 @@ async def test_a_pass_deletes_spent_links_and_keeps_live_and_pending_ones(
     ]
     reconciler = Reconciler(
         pg_sessions,
-        _Nowhere(),
+        NoDispatch(),
         InMemoryEvents(),
         PipelineSettings(),
         queue_of=default_queue_of(lambda model: "sd15"),

@@ -16,18 +16,9 @@ from pipeline.events import InMemoryEvents
 from pipeline.reconciler import Reconciler, default_queue_of
 from pipeline.settings import PipelineSettings
 from tests.fixtures.db_helpers import ledger_sum, new_user_id, plans, submit
+from tests.pipeline.harness import NoDispatch
 
 NOW = datetime.now(UTC)
-
-
-class _Nowhere:
-    """A dispatcher for a pass that publishes nothing (no lease expired, no broker state)."""
-
-    def dispatch(self, job_id: uuid.UUID, queue: str) -> None:
-        raise AssertionError(f"nothing should be published, got {job_id}")
-
-    def queue_depth(self, queue: str) -> int:
-        return 0
 
 
 async def test_a_job_no_live_worker_serves_fails_with_its_reason(
@@ -48,7 +39,7 @@ async def test_a_job_no_live_worker_serves_fails_with_its_reason(
     events = InMemoryEvents()
     reconciler = Reconciler(
         pg_sessions,
-        _Nowhere(),
+        NoDispatch(),
         events,
         PipelineSettings(),
         queue_of=default_queue_of(lambda model: "sd15"),

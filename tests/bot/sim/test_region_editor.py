@@ -10,7 +10,6 @@ jobs the way a worker does (claim, PNGs in storage, complete) without a GPU."""
 from __future__ import annotations
 
 import io
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from bot_fakes import RecordingEnqueuer, tiny_resolver
 from conftest import World
 from PIL import Image
@@ -35,11 +33,11 @@ from db import jobs as db_jobs
 from db import region_links
 from db.models import RegionLink
 from db.plans import Plan
-from nanke.roots.web import build_web_app
 from nanke.settings import Settings
 from pipeline.contracts import JobEvent, JobEventKind, JobKind, JobResult
 from pipeline.editor_links import EditorLink, sign
-from tests.gallery.test_browser import ARTIFACTS, CHROMIUM, FLAGS, _free_port
+from tests.fixtures.web_app import serve_web_app
+from tests.gallery.test_browser import ARTIFACTS, CHROMIUM, FLAGS
 
 SECRET = "region-editor-test-secret-0123456789"
 CREDITS = 10
@@ -55,23 +53,8 @@ class Web:
 def web(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     """The web app the composition root builds, served on a free loopback port."""
     data_dir = tmp_path_factory.mktemp("editor-data")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        database_url=postgres_url, data_dir=data_dir, gallery_url=url, editor_secret=SECRET
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(build_web_app(settings, page_size=48), host="127.0.0.1", port=port)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:  # readiness, not a fixed time: polls until uvicorn says so
-        assert thread.is_alive() and time.monotonic() < deadline, "the web app did not start"
-        thread.join(timeout=0.05)
-    yield Web(url, data_dir)
-    server.should_exit = True
-    thread.join(timeout=15)
+    with serve_web_app(postgres_url, data_dir, SECRET) as url:
+        yield Web(url, data_dir)
 
 
 class DirImages:
