@@ -11,6 +11,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from nanke.settings import Settings
 
@@ -87,7 +88,13 @@ def check_models(settings: Settings) -> Check:
     except EngineError as exc:
         return Check("models", False, str(exc))
     names = ", ".join(registry.models)
-    return Check("models", True, f"{settings.models_file}: {names} (default {registry.default})")
+    upscaler = registry.upscaler
+    if upscaler is not None and upscaler.path is not None and not Path(upscaler.path).is_file():
+        return Check("models", False, f"[upscaler]: {upscaler.path} does not exist; fix `source`")
+    gan = f"; Upscale (4x): {upscaler.name}" if upscaler is not None else ""
+    return Check(
+        "models", True, f"{settings.models_file}: {names} (default {registry.default}){gan}"
+    )
 
 
 def check_gpu() -> Check:

@@ -182,11 +182,11 @@ class JobRunner:
             mask = self._mask(spec)
             with _Heartbeat(self._store, job_id, attempt, self._settings.heartbeat_s) as beat:
                 t0 = self._clock()
-                progress = self._progress(job_id, attempt, beat)
-                if mask is not None:  # only a Vary (Region) with a stored mask PNG has one
-                    output = self._engine.run(spec, source, progress, mask=mask)
-                else:
-                    output = self._engine.run(spec, source, progress)
+                # Only a Vary (Region) job with a stored mask PNG passes one.
+                extra = {"mask": mask} if mask is not None else {}
+                output = self._engine.run(
+                    spec, source, self._progress(job_id, attempt, beat), **extra
+                )
                 engine_ms = (self._clock() - t0) * 1000
             if beat.lost.is_set():
                 raise LeaseLost
@@ -274,28 +274,27 @@ class JobRunner:
     def _source(self, spec: JobSpec) -> Image.Image | None:
         if spec.source is None:
             return None
-        try:
-            data = self._storage.get(spec.source.key)
-        except ObjectNotFoundError:
-            raise SourceMissingError(
-                f"the image this job starts from ({spec.source.key}) is no longer stored; "
-                "run /imagine again"
-            ) from None
-        image = Image.open(io.BytesIO(data))
-        image.load()
-        return image
+        missing = SourceMissingError(
+            f"the image this job starts from ({spec.source.key}) is no longer stored; "
+            "run /imagine again"
+        )
+        return self._image(spec.source.key, missing)
 
     def _mask(self, spec: JobSpec) -> Image.Image | None:
         """The stored mask PNG of a Vary (Region) job that names one (`edit.mask_key`)."""
         if spec.edit is None or spec.edit.mask_key is None:
             return None
+        missing = SourceMissingError(
+            "this job's mask image is no longer stored; draw the region again",
+            f"mask {spec.edit.mask_key} not in storage",
+        )
+        return self._image(spec.edit.mask_key, missing)
+
+    def _image(self, key: str, missing: SourceMissingError) -> Image.Image:
         try:
-            data = self._storage.get(spec.edit.mask_key)
+            data = self._storage.get(key)
         except ObjectNotFoundError:
-            raise SourceMissingError(
-                "this job's mask image is no longer stored; draw the region again",
-                f"mask {spec.edit.mask_key} not in storage",
-            ) from None
+            raise missing from None
         image = Image.open(io.BytesIO(data))
         image.load()
         return image

@@ -182,3 +182,19 @@ def test_the_editor_check_names_a_url_that_is_not_nankes_web_app(
     dead = f"http://127.0.0.1:{free_port()}"
     code, lines = _doctor(monkeypatch, NANKE_GALLERY_URL=dead)
     assert code == 1 and _line(lines, "editor").startswith(f"FAIL  editor    cannot reach {dead}")
+
+
+@pytest.mark.usefixtures("healthy")
+def test_the_models_check_names_the_upscaler_and_a_missing_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    toml = tmp_path / "models.toml"
+    base = toml.read_text()
+    (tmp_path / "x4.pth").write_bytes(b"weights")
+    toml.write_text(base + '[upscaler]\nsource = "x4.pth"\nname = "RealESRGAN x4plus"\n')
+    code, lines = _doctor(monkeypatch)
+    assert code == 0 and "Upscale (4x): RealESRGAN x4plus" in _line(lines, "models")
+    toml.write_text(base + '[upscaler]\nsource = "gone.pth"\n')
+    code, lines = _doctor(monkeypatch)
+    line = _line(lines, "models")
+    assert code == 1 and line.startswith("FAIL") and "[upscaler]" in line and "gone.pth" in line
