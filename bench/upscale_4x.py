@@ -2,8 +2,8 @@
 blocks, 64 features; random weights: the arithmetic is the same) on one image, tiled as the
 worker runs it (`inference/worker/gan_upscale.py`).
 
-    PYTHONPATH=. .venv/bin/python bench/upscale_4x.py --size 128 --tile 64 --threads 1
-    PYTHONPATH=. .venv/bin/python bench/upscale_4x.py --size 1024 --tile 512 --device cuda
+    .venv/bin/python -m bench.upscale_4x --size 128 --tile 64 --threads 1
+    .venv/bin/python -m bench.upscale_4x --size 1024 --tile 512 --device cuda
 
 On CUDA the peak is `torch.cuda.max_memory_allocated`; on the CPU the process's peak RSS.
 """

@@ -26,7 +26,7 @@ def command(offline: bool, discord_api: str | None) -> None:
     \b
     database  reachable and migrated to the latest revision
     broker    Redis answers (skipped on one box without NANKE_BROKER_URL)
-    models    models.toml loads and every model's files are present
+    models    models.toml loads and every model's files (and the [upscaler] file) are there
     gpu       CUDA devices with their memory, or "no GPU" (skipped without torch)
     discord   the bot token is accepted by Discord (GET /users/@me)
     gallery   NANKE_GALLERY_URL/healthz answers (skipped when not set)
