@@ -2,8 +2,9 @@
 
 They upscale 4x like RealESRGAN_x4plus / realesr-general-x4v3 but with a few channels and
 blocks, so a 64² image takes milliseconds on a CPU. `save_upscaler` writes them in the key
-layouts real files use (BasicSR, optionally wrapped in `params_ema`, or old ESRGAN), as .pth
-or .safetensors, so the loader's layout detection is exercised on real files.
+layouts real files use (BasicSR, optionally wrapped in `params_ema`; old ESRGAN; the original
+ESRGAN repository's), as .pth or .safetensors, so the loader's layout detection is exercised
+on real files.
 """
 
 from __future__ import annotations
@@ -17,8 +18,15 @@ from torch import nn
 
 from inference.worker.esrgan_arch import RRDBNet, SRVGGNetCompact
 
-Layout = Literal["basicsr", "old"]
+Layout = Literal["basicsr", "old", "original"]
 _OLD_TAIL = {"conv_up1": "3", "conv_up2": "6", "conv_hr": "8", "conv_last": "10"}
+_ORIGINAL = {
+    "body.": "RRDB_trunk.",
+    "conv_body.": "trunk_conv.",
+    "conv_up1.": "upconv1.",
+    "conv_up2.": "upconv2.",
+    "conv_hr.": "HRconv.",
+}
 
 
 def tiny_rrdb(blocks: int = 1, feat: int = 8, grow: int = 4, seed: int = 0) -> RRDBNet:
@@ -49,6 +57,18 @@ def old_esrgan_keys(sd: dict[str, torch.Tensor], blocks: int) -> dict[str, torch
     return out
 
 
+def original_esrgan_keys(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """BasicSR RRDB names → the original ESRGAN repository's (`RRDB_trunk.N.RDBk.convM`)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in sd.items():
+        for new, old in _ORIGINAL.items():
+            if key.startswith(new):
+                key = old + key[len(new) :]
+                break
+        out[re.sub(r"\.rdb(\d)\.", r".RDB\1.", key)] = value
+    return out
+
+
 def save_upscaler(
     net: nn.Module, path: Path, layout: Layout = "basicsr", wrap: str | None = None
 ) -> Path:
@@ -58,6 +78,8 @@ def save_upscaler(
     if layout == "old":
         assert isinstance(net, RRDBNet)
         sd = old_esrgan_keys(sd, len(net.body))
+    elif layout == "original":
+        sd = original_esrgan_keys(sd)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".safetensors":
         from safetensors.torch import save_file

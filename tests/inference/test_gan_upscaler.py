@@ -21,12 +21,13 @@ from inference.worker.upscaler_files import load_upscaler
 
 # (network, layout, file name, wrapper) as real files come: Real-ESRGAN's own .pth files wrap
 # BasicSR keys in params_ema (RRDB) or params (compact); community ESRGAN files use the old
-# `model.N` layout; converted files are .safetensors.
+# `model.N` layout, the original ESRGAN release `RRDB_trunk`; converted files are .safetensors.
 FILES = [
     ("rrdb", "basicsr", "RealESRGAN_x4plus.pth", "params_ema"),
     ("rrdb", "basicsr", "x4plus.safetensors", None),
     ("rrdb", "old", "4x_community_esrgan.pth", None),
     ("rrdb", "old", "4x_community_esrgan.safetensors", None),
+    ("rrdb", "original", "RRDB_ESRGAN_x4.pth", None),
     ("compact", "basicsr", "realesr-general-x4v3.pth", "params"),
     ("compact", "basicsr", "general-x4v3.safetensors", None),
 ]
