@@ -28,11 +28,11 @@ from inference.worker.ksamplers import DISCARD_PENULTIMATE, SAMPLE, Run
 from inference.worker.sigma_schedules import ModelSigmas, schedule_sigmas
 
 
-class KDiffusionScheduler(SchedulerMixin, ConfigMixin):  # type: ignore[misc]
+class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
     order = 1
-    config_name = "scheduler_config.json"
+    config_name = "scheduler_config.json"  # type: ignore[assignment]
 
-    @register_to_config  # type: ignore[untyped-decorator]
+    @register_to_config
     def __init__(
         self,
         num_train_timesteps: int = 1000,
@@ -46,7 +46,7 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):  # type: ignore[misc]
         sdxl: bool = False,
         strength: float | None = None,
     ) -> None:
-        ddpm = DDPMScheduler(
+        ddpm: Any = DDPMScheduler(
             num_train_timesteps=num_train_timesteps,
             beta_start=beta_start,
             beta_end=beta_end,
@@ -64,8 +64,13 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):  # type: ignore[misc]
         self._generator: Any = None
         self._t_sigma: dict[float, float] = {}
 
+    @property
+    def cfg(self) -> Any:
+        """The registered config (attribute access)."""
+        return self.config
+
     def __len__(self) -> int:
-        return int(self.config.num_train_timesteps)
+        return int(self.cfg.num_train_timesteps)
 
     @property
     def init_noise_sigma(self) -> float:
@@ -75,7 +80,7 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):  # type: ignore[misc]
         self, num_inference_steps: int, device: str | torch.device | None = None, **_: Any
     ) -> None:
         n = int(num_inference_steps)
-        cfg = self.config
+        cfg = self.cfg
         sigmas = schedule_sigmas(
             cfg.schedule,
             n,
@@ -105,7 +110,7 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):  # type: ignore[misc]
         return sample / math.sqrt(self.sigma**2 + 1)
 
     def _denoised(self, output: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
-        s, kind = self.sigma, self.config.prediction_type
+        s, kind = self.sigma, self.cfg.prediction_type
         if kind == "epsilon":
             return sample - s * output
         if kind == "v_prediction":
@@ -132,9 +137,8 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):  # type: ignore[misc]
     ) -> SchedulerOutput | tuple[torch.Tensor]:
         if self._run is None:
             self._generator = generator
-            self._run = SAMPLE[self.config.sampler](
-                sample, self.sampler_sigmas, self._noise(sample)
-            )
+            sampler = SAMPLE[self.cfg.sampler]
+            self._run = sampler(sample, self.sampler_sigmas, self._noise(sample))
             next(self._run)  # the first evaluation: (sample, σ_0)
         den = self._denoised(model_output.to(sample.dtype), sample)
         self._index += 1

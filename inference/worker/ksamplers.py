@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
+from itertools import pairwise
 
 import torch
 
@@ -39,14 +40,14 @@ def _lerp_log(a: float, b: float) -> float:
 
 
 def euler(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
-    for s, s_next in zip(sigmas, sigmas[1:], strict=False):
+    for s, s_next in pairwise(sigmas):
         x, den = yield x, s
         x = x + (x - den) / s * (s_next - s)
     return x
 
 
 def euler_a(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
-    for s, s_next in zip(sigmas, sigmas[1:], strict=False):
+    for s, s_next in pairwise(sigmas):
         x, den = yield x, s
         down, up = ancestral(s, s_next)
         x = x + (x - den) / s * (down - s)
@@ -56,7 +57,7 @@ def euler_a(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
 
 
 def heun(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
-    for s, s_next in zip(sigmas, sigmas[1:], strict=False):
+    for s, s_next in pairwise(sigmas):
         x, den = yield x, s
         d = (x - den) / s
         if s_next == 0:
@@ -69,7 +70,7 @@ def heun(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
 
 
 def dpm2(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
-    for s, s_next in zip(sigmas, sigmas[1:], strict=False):
+    for s, s_next in pairwise(sigmas):
         x, den = yield x, s
         d = (x - den) / s
         if s_next == 0:
@@ -83,7 +84,7 @@ def dpm2(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
 
 
 def dpm2_a(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
-    for s, s_next in zip(sigmas, sigmas[1:], strict=False):
+    for s, s_next in pairwise(sigmas):
         x, den = yield x, s
         down, up = ancestral(s, s_next)
         d = (x - den) / s
@@ -100,7 +101,7 @@ def dpm2_a(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
 
 
 def dpmpp_2s_a(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
-    for s, s_next in zip(sigmas, sigmas[1:], strict=False):
+    for s, s_next in pairwise(sigmas):
         x, den = yield x, s
         down, up = ancestral(s, s_next)
         if down == 0:
@@ -119,7 +120,7 @@ def dpmpp_2s_a(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
 def dpmpp_2m(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
     old: torch.Tensor | None = None
     h_last = 0.0
-    for s, s_next in zip(sigmas, sigmas[1:], strict=False):
+    for s, s_next in pairwise(sigmas):
         x, den = yield x, s
         if s_next == 0:  # the last step is first order: x = D
             x = den
@@ -136,7 +137,7 @@ def dpmpp_2m(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
 
 def dpmpp_sde(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
     """DPM-Solver++ (stochastic, 2nd order single step, midpoint r = ½, η = 1)."""
-    for s, s_next in zip(sigmas, sigmas[1:], strict=False):
+    for s, s_next in pairwise(sigmas):
         x, den = yield x, s
         if s_next == 0:
             x = x + (x - den) / s * (s_next - s)
@@ -158,7 +159,7 @@ def _dpmpp_2m_sde(heun_corrector: bool) -> Sampler:
     def sample(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
         old: torch.Tensor | None = None
         h_last = 0.0
-        for s, s_next in zip(sigmas, sigmas[1:], strict=False):
+        for s, s_next in pairwise(sigmas):
             x, den = yield x, s
             if s_next == 0:
                 x = den
@@ -183,7 +184,7 @@ def dpmpp_3m_sde(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
     den_1: torch.Tensor | None = None
     den_2: torch.Tensor | None = None
     h_1 = h_2 = 0.0
-    for s, s_next in zip(sigmas, sigmas[1:], strict=False):
+    for s, s_next in pairwise(sigmas):
         x, den = yield x, s
         if s_next == 0:
             x = den
@@ -211,10 +212,10 @@ def restart_segments(sigmas: list[float]) -> list[tuple[float, float]]:
     nearest 0.1 it jumps back up to the σ nearest 2 and re-descends (k steps, K times)."""
     steps = len(sigmas) - 1
     if steps < 20:
-        return list(zip(sigmas, sigmas[1:], strict=False))
+        return list(pairwise(sigmas))
     k, times = (steps // 4, 2) if steps >= 36 else (9, 1)
     lo, hi = sigmas[-2], sigmas[0]
-    main = _karras_list(steps - k * times, lo, hi) + [0.0]
+    main = [*_karras_list(steps - k * times, lo, hi), 0.0]
     at = min(range(len(main)), key=lambda i: abs(main[i] - 0.1))
     top = min(range(len(main)), key=lambda i: abs(main[i] - 2.0))
     out: list[tuple[float, float]] = []
@@ -223,7 +224,7 @@ def restart_segments(sigmas: list[float]) -> list[tuple[float, float]]:
         if i + 1 == at and top < at:
             again = _karras_list(k + 1, main[at], main[top])
             for _ in range(times):
-                out.extend(zip(again, again[1:], strict=False))
+                out.extend(pairwise(again))
     return out
 
 

@@ -128,7 +128,9 @@ def _lokr(w: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     else:
         u2, d2 = _factor(w["lokr_w2_a"], w["lokr_w2_b"], w.get("lokr_t2"))
         dim = w["lokr_w2_b"].shape[0]
-    return torch.kron(u1, u2) * _scale(w, dim), torch.kron(d1, d2)
+    kron = torch.kron
+    up = kron(u1.contiguous(), u2.contiguous())
+    return up * _scale(w, dim), kron(d1.contiguous(), d2.contiguous())
 
 
 def _kernel(w: dict[str, torch.Tensor], shape: tuple[int, ...] | None) -> tuple[int, ...] | None:

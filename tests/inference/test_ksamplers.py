@@ -13,6 +13,7 @@ tan schedule, evenly spaced timesteps).
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -123,14 +124,14 @@ def kl_optimal_sigmas(ref: Reference, n: int) -> list[float]:
 
 
 def euler_ref(ref: Reference, x: torch.Tensor, sigmas: list[float]) -> torch.Tensor:
-    for s, nxt in zip(sigmas, sigmas[1:], strict=False):
+    for s, nxt in pairwise(sigmas):
         d = (x - ref.denoise(x, s)) / s
         x = x + (nxt - s) * d
     return x
 
 
 def heun_ref(ref: Reference, x: torch.Tensor, sigmas: list[float]) -> torch.Tensor:
-    for s, nxt in zip(sigmas, sigmas[1:], strict=False):
+    for s, nxt in pairwise(sigmas):
         d = (x - ref.denoise(x, s)) / s
         euler_x = x + (nxt - s) * d
         if nxt == 0:
@@ -142,7 +143,7 @@ def heun_ref(ref: Reference, x: torch.Tensor, sigmas: list[float]) -> torch.Tens
 
 
 def dpm2_ref(ref: Reference, x: torch.Tensor, sigmas: list[float]) -> torch.Tensor:
-    for s, nxt in zip(sigmas, sigmas[1:], strict=False):
+    for s, nxt in pairwise(sigmas):
         d = (x - ref.denoise(x, s)) / s
         if nxt == 0:
             x = x + (nxt - s) * d
@@ -156,7 +157,7 @@ def dpm2_ref(ref: Reference, x: torch.Tensor, sigmas: list[float]) -> torch.Tens
 def dpmpp_2m_ref(ref: Reference, x: torch.Tensor, sigmas: list[float]) -> torch.Tensor:
     """DPM-Solver++(2M) with α = 1, λ = −log σ; the last step (σ → 0) is first order."""
     previous: tuple[torch.Tensor, float] | None = None
-    for s, nxt in zip(sigmas, sigmas[1:], strict=False):
+    for s, nxt in pairwise(sigmas):
         x0 = ref.denoise(x, s)
         if nxt == 0:
             return x0

@@ -10,7 +10,6 @@ Per layer, the adapted module must compute W₀ + w · ΔW with
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,9 +20,10 @@ from safetensors.torch import save_file
 from prompt.request import LoraRef
 from tests.inference.engine_helpers import diff, pixels, spec
 
-ATTN = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q"
+# Output projections: diffusers infers the key format of a kohya file from them.
+ATTN = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_out_0"
 CONV = "lora_unet_down_blocks_0_resnets_0_conv1"
-TE = "lora_te_text_model_encoder_layers_0_self_attn_q_proj"
+TE = "lora_te_text_model_encoder_layers_0_self_attn_out_proj"
 
 
 def _modules(pipe: Any) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def lokr(shape: tuple[int, ...], variant: str, seed: int) -> Any:
     if w2.ndim == 4:
         w1 = w1[:, :, None, None]
     scale = 3.0 / dim if dim else 1.0
-    return w, torch.kron(w1, w2).reshape(shape) * scale
+    return w, torch.kron(w1.contiguous(), w2.contiguous()).reshape(shape) * scale
 
 
 @pytest.fixture(scope="module")
