@@ -65,9 +65,12 @@ class LoraSlots:
         )
         self.holds: OrderedDict[int, str | None] = OrderedDict((i, None) for i in range(slots))
         self._units: dict[int, list[tuple[Any, float]]] = {}
+        # The compiled graph's view of each slot: every LoRA matrix's shape, dtype, device.
+        self._shapes: dict[int, list[tuple[Any, torch.Size, torch.dtype, torch.device]]] = {}
         for i in range(slots):
             self._record_units(i)
             self._weigh(i, 0.0)
+            self._shapes[i] = [(w, w.shape, w.dtype, w.device) for w in self._matrices(i)]
 
     def _layers(self, slot: int) -> list[Any]:
         from peft.tuners.lora import LoraLayer
@@ -76,6 +79,25 @@ class LoraSlots:
         return [
             m for m in self.pipe.unet.modules() if isinstance(m, LoraLayer) and name in m.scaling
         ]
+
+    def _matrices(self, slot: int) -> list[Any]:
+        name = slot_name(slot)
+        return [
+            getattr(m, part)[name].weight
+            for m in self._layers(slot)
+            for part in ("lora_A", "lora_B")
+        ]
+
+    def _restore_shapes(self, slot: int) -> bool:
+        """Put back zero matrices of the compiled shapes wherever a swap changed one (a file
+        for another model can be swapped in silently); True if any had changed."""
+        changed = False
+        now = self._matrices(slot)
+        for weight, (_, shape, dtype, device) in zip(now, self._shapes[slot], strict=True):
+            if weight.shape != shape or weight.dtype != dtype or weight.device != device:
+                weight.data = torch.zeros(shape, dtype=dtype, device=device)
+                changed = True
+        return changed
 
     def _record_units(self, slot: int) -> None:
         """alpha / r of what the slot holds now, per layer (a hot-swap resets the scalings)."""
@@ -122,7 +144,11 @@ class LoraSlots:
             with quiet_lora_load():
                 self.pipe.load_lora_weights(unet_part, adapter_name=slot_name(slot), hotswap=True)
         except LOAD_ERRORS as exc:
+            self._restore_shapes(slot)
             self._weigh(slot, 0.0)
             raise load_failure(name, path, exc) from None
+        if self._restore_shapes(slot):
+            self._weigh(slot, 0.0)
+            raise load_failure(name, path, ValueError("size mismatch for the slot's LoRA layers"))
         self.holds[slot] = name
         self._record_units(slot)
