@@ -109,24 +109,8 @@ SAMPLERS: dict[str, SamplerSpec] = {
             **_K,
             **_KARRAS,
         ),
-        # diffusers has no ancestral 2S; its second-order single-step solver is the closest.
-        _spec(
-            "dpm++_2s_a",
-            "DPM++ 2S a",
-            "DPMSolverSinglestepScheduler",
-            "approximation (not ancestral)",
-            solver_order=2,
-            **_K,
-        ),
-        _spec(
-            "dpm++_2s_a_karras",
-            "DPM++ 2S a Karras",
-            "DPMSolverSinglestepScheduler",
-            "approximation (not ancestral)",
-            solver_order=2,
-            **_K,
-            **_KARRAS,
-        ),
+        _spec("dpm++_2s_a", "DPM++ 2S a", NATIVE),  # native, see below
+        _spec("dpm++_2s_a_karras", "DPM++ 2S a Karras", NATIVE),
         _spec("unipc", "UniPC", "UniPCMultistepScheduler", **_K),
         _spec("lcm", "LCM", "LCMScheduler", "for LCM models/LoRAs: 4-8 steps, cfg 1-2"),
         _spec(
@@ -164,6 +148,8 @@ def _native(name: str) -> SamplerSpec:
 
 
 SAMPLERS.update((name, _native(name)) for name in NATIVE_SAMPLERS)
+# diffusers has no ancestral DPM++ 2S: the native sampler is A1111's, on every schedule.
+SAMPLERS.update((name, _native(name)) for name in ("dpm++_2s_a", "dpm++_2s_a_karras"))
 _BY_LABEL = {s.label.lower(): s.name for s in SAMPLERS.values() if s.scheduler != NATIVE}
 for _base, _label in _NATIVE_LABELS.items():
     _BY_LABEL.setdefault(_label.lower(), _base)
