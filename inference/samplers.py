@@ -54,8 +54,10 @@ _NATIVE_LABELS = {
     "dpm++_2m_sde_heun": "DPM++ 2M SDE Heun",
     "dpm++_3m_sde": "DPM++ 3M SDE",
     "restart": "Restart",
+    "dpm_fast": "DPM fast",
 }
 _NATIVE_TWICE = {"heun", "dpm2", "dpm2_a", "dpm++_2s_a", "dpm++_sde", "restart"}
+_SCHEDULED = [base for base in _NATIVE_LABELS if base != "dpm_fast"]
 
 
 def _spec(name: str, label: str, scheduler: str, note: str = "", **kwargs: Any) -> SamplerSpec:
@@ -157,6 +159,7 @@ for _base, _label in _NATIVE_LABELS.items():
 _BY_LABEL.update(
     (f"{label} {SCHEDULES[schedule]}".lower(), f"{base}_{schedule}")
     for base, label in _NATIVE_LABELS.items()
+    if base in _SCHEDULED
     for schedule in ("karras", "exponential")
 )
 

@@ -68,11 +68,14 @@ NATIVE_BASES: tuple[str, ...] = (
     "restart",
 )
 _NAMED = tuple(k for k in SCHEDULES if k not in ("automatic", "uniform"))
-NATIVE_SAMPLERS: tuple[str, ...] = tuple(
-    name
-    for base in NATIVE_BASES
-    for name in (base, *(f"{base}_{k}" for k in _NAMED))
-    if name not in DIFFUSERS_SAMPLERS
+NATIVE_SAMPLERS: tuple[str, ...] = (
+    *(
+        name
+        for base in NATIVE_BASES
+        for name in (base, *(f"{base}_{k}" for k in _NAMED))
+        if name not in DIFFUSERS_SAMPLERS
+    ),
+    "dpm_fast",  # its own λ-uniform steps over the model's σ range: no schedule
 )
 SAMPLERS: tuple[str, ...] = DIFFUSERS_SAMPLERS + NATIVE_SAMPLERS
 # What "Automatic" means for each sampler in A1111 ≥ 1.9 (the rest: uniform).
@@ -87,8 +90,8 @@ AUTOMATIC: dict[str, str] = {
     "dpm2_a": "karras",
     "restart": "karras",
 }
-# Samplers on the model's own timesteps: their schedule is always "Automatic".
-OWN_SCHEDULE = frozenset({"ddim", "pndm", "unipc", "lcm"})
+# Samplers on the model's own timesteps (or, DPM fast, their own): always "Automatic".
+OWN_SCHEDULE = frozenset({"ddim", "pndm", "unipc", "lcm", "dpm_fast"})
 # Longest first: "_sgm_uniform" before any shorter suffix it ends with.
 _SUFFIXES = tuple(sorted((f"_{k}" for k in _NAMED), key=len, reverse=True))
 
@@ -162,7 +165,8 @@ def canonical_sampler(name: str, schedule: str | None = None) -> str:
     if suggestions:
         hint = "closest: " + ", ".join(suggestions)
     else:
-        hint = "known samplers: " + ", ".join(SAMPLERS)
+        bases = dict.fromkeys(split_schedule(n)[0] for n in SAMPLERS)
+        hint = "known samplers: " + ", ".join(bases) + " (each with --schedule)"
     raise PromptError(f"unknown sampler {quote(name.strip())}; {hint}", "--sampler")
 
 
@@ -177,7 +181,7 @@ def _with_schedule(found: str, schedule: str | None) -> str:
     if base in OWN_SCHEDULE:
         if chosen not in ("automatic", "uniform"):
             raise PromptError(
-                f"{base} runs on the model's own timesteps: it takes no --schedule", "--schedule"
+                f"{base} runs on its own timesteps: it takes no --schedule", "--schedule"
             )
         return base
     if chosen == "automatic":

@@ -78,7 +78,8 @@ def test_every_sampler_label_round_trips() -> None:
         ("Sampler: DPM++ 2M, Schedule type: SGM Uniform", "dpm++_2m_sgm_uniform"),
         ("Sampler: DPM2 a, Schedule type: KL Optimal", "dpm2_a_kl_optimal"),
         # Samplers and schedules Nanke does not run.
-        ("Sampler: DPM fast, Schedule type: Automatic", None),
+        ("Sampler: DPM fast, Schedule type: Automatic", "dpm_fast"),
+        ("Sampler: DPM adaptive, Schedule type: Automatic", None),
         ("Sampler: LMS, Schedule type: Beta", None),
     ],
 )

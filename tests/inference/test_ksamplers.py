@@ -228,7 +228,13 @@ def _run_current(setup: dict[str, Any]) -> torch.Tensor:
 
 @pytest.mark.parametrize(
     "name",
-    ["dpm++_3m_sde_exponential", "dpm++_2m_sde_heun_exponential", "euler_a_beta", "restart_karras"],
+    [
+        "dpm++_3m_sde_exponential",
+        "dpm++_2m_sde_heun_exponential",
+        "euler_a_beta",
+        "restart_karras",
+        "dpm_fast",
+    ],
 )
 def test_stochastic_samplers_are_deterministic_given_the_seed(
     registry: Any, engine: Any, name: str
@@ -254,6 +260,8 @@ def test_steps_and_model_calls_as_a1111_counts_them(registry: Any, engine: Any) 
     assert calls("dpm++_3m_sde", 5) == 5
     # Restart: under 20 steps it is Heun on the schedule.
     assert calls("restart", 5) == 9
+    # DPM fast: exactly `steps` model calls (orders 3, 3, 2, 1 for 9; 3, 3, 1 for 7).
+    assert calls("dpm_fast", 9) == 9 and calls("dpm_fast", 7) == 7
 
 
 def test_img2img_runs_a1111s_step_count_from_the_source(registry: Any, engine: Any) -> None:

@@ -46,7 +46,8 @@ def test_a1111_19_schedule_types() -> None:
     assert params.sampler == "dpm++_2m_karras"
     for text, message in [
         ("a --schedule karras", "--schedule goes with --sampler"),
-        ("a --sampler ddim --schedule karras", "ddim runs on the model's own timesteps"),
+        ("a --sampler ddim --schedule karras", "ddim runs on its own timesteps"),
+        ("a --sampler DPM fast --schedule karras", "dpm_fast runs on its own timesteps"),
         ("a --sampler lms --schedule beta", "lms has no beta schedule in Nanke"),
         ("a --sampler euler --schedule fast", "unknown schedule 'fast'"),
         ("a --sampler dpm++ 2m karras --schedule uniform", "already names the karras schedule"),
@@ -74,6 +75,8 @@ def test_a1111_19_schedule_types() -> None:
         ("--sampler Restart", "restart_karras"),
         ("--sampler restart --schedule uniform", "restart"),
         ("--sampler k_dpmpp_3m_sde --schedule karras", "dpm++_3m_sde_karras"),
+        ("--sampler DPM fast", "dpm_fast"),
+        ("--sampler k_dpm_fast --schedule automatic", "dpm_fast"),
     ],
 )
 def test_every_a1111_schedule_type(text: str, name: str) -> None:
