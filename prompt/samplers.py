@@ -78,6 +78,11 @@ NATIVE_SAMPLERS: tuple[str, ...] = (
     "dpm_fast",  # its own λ-uniform steps over the model's σ range: no schedule
 )
 SAMPLERS: tuple[str, ...] = DIFFUSERS_SAMPLERS + NATIVE_SAMPLERS
+# What autocomplete offers: each sampler once per schedule diffusers names, the new ones bare
+# (their schedule is the --schedule flag's autocomplete).
+MENU_SAMPLERS: tuple[str, ...] = DIFFUSERS_SAMPLERS + tuple(
+    name for name in (*NATIVE_BASES, "dpm_fast") if name not in DIFFUSERS_SAMPLERS
+)
 # What "Automatic" means for each sampler in A1111 ≥ 1.9 (the rest: uniform).
 AUTOMATIC: dict[str, str] = {
     "dpm++_2m": "karras",
