@@ -29,7 +29,7 @@ from bot.services.resolver import RESOLVE_ERRORS
 from bot.settings import BotConfig
 from bot.views import PressHandler, RegionHandler
 from pipeline.contracts import JobEvent
-from prompt import SAMPLERS
+from prompt.samplers import MENU_SAMPLERS
 
 log = logging.getLogger(__name__)
 _PUMP_BACKOFF_S = 0.5
@@ -117,7 +117,7 @@ class NankeBot(commands.Bot):
             upscaler=deps.upscaler,
         )
         self.catalog = Catalog(
-            samplers=SAMPLERS, models=lambda: deps.models, lora_dir=deps.lora_dir
+            samplers=MENU_SAMPLERS, models=lambda: deps.models, lora_dir=deps.lora_dir
         )
         self._pump_events = pump_events
         self._sync_commands = sync_commands

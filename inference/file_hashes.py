@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from inference.errors import UnknownLoraError
-from inference.registry import Registry
+from inference.registry import Registry, UnclipEntry
 from prompt.request import Generation
 
 _BLOCK = 1 << 20
@@ -87,4 +87,18 @@ def generation_hashes(registry: Registry, gen: Generation) -> dict[str, str]:
     if embeddings:
         out["TI hashes"] = ", ".join(embeddings)
     out["Version"] = _version()
+    return out
+
+
+def unclip_fields(entry: UnclipEntry, fields: dict[str, str], base_model: str) -> dict[str, str]:
+    """`fields` for a strong variation made by Stable unCLIP: `Model` (and `Model hash`) name
+    the unCLIP model that painted it (its folder, file or hub name, never a whole path), and
+    `Variation of` the model of the image it varied."""
+    out = {k: v for k, v in fields.items() if k != "Model hash"}
+    out["Model"] = Path(entry.source.rstrip("/")).name
+    if entry.kind == "single_file":
+        with contextlib.suppress(OSError):
+            out["Model hash"] = file_sha256(Path(entry.source))[:10]
+    out["Variation of"] = base_model
+    out["Noise level"] = str(entry.noise_level)
     return out

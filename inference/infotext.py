@@ -41,6 +41,23 @@ def lora_tag(lora: LoraRef) -> str:
     return f"<lora:{lora.name}:{_fmt(lora.weight)}{unet}>"
 
 
+def _plain(value: float) -> str:
+    """A number A1111's AND weight pattern reads (no exponent)."""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def a1111_prompt(gen: Generation) -> str:
+    """The prompt as A1111 reads it: a `::` multi-prompt becomes `a :w₁ AND b :w₂`, each
+    weight the part's share, as Nanke mixes them (normalised by their sum)."""
+    parts = gen.parts
+    if len(parts) < 2:
+        return gen.prompt
+    total = sum(p.weight for p in parts)
+    norm = total if total > 0 else sum(abs(p.weight) for p in parts) or 1.0
+    return " AND ".join(f"{p.text.strip()} :{_plain(p.weight / norm)}" for p in parts)
+
+
 def build_infotext(
     gen: Generation,
     seed: int | None = None,
@@ -48,7 +65,7 @@ def build_infotext(
     extra: dict[str, str] | None = None,
 ) -> str:
     """The `parameters` text of one image (`seed`: that image's own seed)."""
-    prompt = gen.prompt + "".join(f" {lora_tag(x)}" for x in gen.loras)
+    prompt = a1111_prompt(gen) + "".join(f" {lora_tag(x)}" for x in gen.loras)
     sampler_label, schedule_label = a1111_labels(gen.sampler)
     fields: dict[str, str] = {
         "Steps": str(gen.steps),

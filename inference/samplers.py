@@ -13,6 +13,7 @@ from typing import Any
 from inference.errors import UnknownSamplerError
 from prompt.errors import PromptError
 from prompt.samplers import (
+    NATIVE_SAMPLERS,
     SCHEDULES,
     canonical_sampler,
     canonical_schedule,
@@ -38,6 +39,25 @@ _K: dict[str, Any] = {"timestep_spacing": "linspace"}
 _KARRAS: dict[str, Any] = {"use_karras_sigmas": True}
 _EXP: dict[str, Any] = {"use_exponential_sigmas": True}
 _TWICE = "2 model calls per step"
+NATIVE = "KDiffusionScheduler"  # inference/worker/ksampler_scheduler.py
+# A1111's labels of the samplers Nanke runs natively (with their own schedules).
+_NATIVE_LABELS = {
+    "euler": "Euler",
+    "euler_a": "Euler a",
+    "heun": "Heun",
+    "dpm2": "DPM2",
+    "dpm2_a": "DPM2 a",
+    "dpm++_2s_a": "DPM++ 2S a",
+    "dpm++_2m": "DPM++ 2M",
+    "dpm++_sde": "DPM++ SDE",
+    "dpm++_2m_sde": "DPM++ 2M SDE",
+    "dpm++_2m_sde_heun": "DPM++ 2M SDE Heun",
+    "dpm++_3m_sde": "DPM++ 3M SDE",
+    "restart": "Restart",
+    "dpm_fast": "DPM fast",
+}
+_NATIVE_TWICE = {"heun", "dpm2", "dpm2_a", "dpm++_2s_a", "dpm++_sde", "restart"}
+_SCHEDULED = [base for base in _NATIVE_LABELS if base != "dpm_fast"]
 
 
 def _spec(name: str, label: str, scheduler: str, note: str = "", **kwargs: Any) -> SamplerSpec:
@@ -91,24 +111,8 @@ SAMPLERS: dict[str, SamplerSpec] = {
             **_K,
             **_KARRAS,
         ),
-        # diffusers has no ancestral 2S; its second-order single-step solver is the closest.
-        _spec(
-            "dpm++_2s_a",
-            "DPM++ 2S a",
-            "DPMSolverSinglestepScheduler",
-            "approximation (not ancestral)",
-            solver_order=2,
-            **_K,
-        ),
-        _spec(
-            "dpm++_2s_a_karras",
-            "DPM++ 2S a Karras",
-            "DPMSolverSinglestepScheduler",
-            "approximation (not ancestral)",
-            solver_order=2,
-            **_K,
-            **_KARRAS,
-        ),
+        _spec("dpm++_2s_a", "DPM++ 2S a", NATIVE),  # native, see below
+        _spec("dpm++_2s_a_karras", "DPM++ 2S a Karras", NATIVE),
         _spec("unipc", "UniPC", "UniPCMultistepScheduler", **_K),
         _spec("lcm", "LCM", "LCMScheduler", "for LCM models/LoRAs: 4-8 steps, cfg 1-2"),
         _spec(
@@ -136,7 +140,28 @@ SAMPLERS: dict[str, SamplerSpec] = {
         ),
     )
 }
-_BY_LABEL = {spec.label.lower(): spec.name for spec in SAMPLERS.values()}
+
+
+def _native(name: str) -> SamplerSpec:
+    base, schedule = split_schedule(name)
+    note = "native k-diffusion sampler" + ("; " + _TWICE if base in _NATIVE_TWICE else "")
+    label = _NATIVE_LABELS[base]
+    return _spec(name, label, NATIVE, note, sampler=base, schedule=schedule or "uniform")
+
+
+SAMPLERS.update((name, _native(name)) for name in NATIVE_SAMPLERS)
+# diffusers has no ancestral DPM++ 2S: the native sampler is A1111's, on every schedule.
+SAMPLERS.update((name, _native(name)) for name in ("dpm++_2s_a", "dpm++_2s_a_karras"))
+_BY_LABEL = {s.label.lower(): s.name for s in SAMPLERS.values() if s.scheduler != NATIVE}
+for _base, _label in _NATIVE_LABELS.items():
+    _BY_LABEL.setdefault(_label.lower(), _base)
+# A1111 < 1.9 wrote the schedule into the name: "DPM++ 2M SDE Heun Karras".
+_BY_LABEL.update(
+    (f"{label} {SCHEDULES[schedule]}".lower(), f"{base}_{schedule}")
+    for base, label in _NATIVE_LABELS.items()
+    if base in _SCHEDULED
+    for schedule in ("karras", "exponential")
+)
 
 
 def sampler(name: str) -> SamplerSpec:

@@ -1,7 +1,7 @@
-"""A1111 extra-network tags other than `<lora:…>`: removed from the prompt, with a note.
+"""A1111 extra-network tags other than `<lora:…>`/`<lyco:…>`: removed, with a note.
 
-A1111 reads `<kind:name:…>` tags (hypernetworks, LyCORIS through its own extension, …) and
-never feeds them to CLIP. Nanke loads LoRAs (`prompt/loras.py`); any other tag is removed
+A1111 reads `<kind:name:…>` tags (hypernetworks, …) and never feeds them to CLIP. Nanke loads
+LoRAs and LyCORIS files (`prompt/loras.py`); any other tag is removed
 from the text (a tag counts as a space) so it is not painted as words, and the member is
 told which tags were ignored.
 """

@@ -9,7 +9,8 @@ from prompt.request import LORA_NAME_RE, LoraRef
 from prompt.values import fmt_number, parse_float, quote
 
 LORA_FLAG = "--lora"
-_INLINE = re.compile(r"<lora:([^<>:]*)(?::([^<>]*))?>", re.IGNORECASE)
+# `<lyco:…>` is A1111's LyCORIS tag (LoHa, LoKr, …): the same file folder and syntax.
+_INLINE = re.compile(r"<(?:lora|lyco):([^<>:]*)(?::([^<>]*))?>", re.IGNORECASE)
 
 
 def make_lora(name: str, weight: str | None, flag: str | None) -> LoraRef:
@@ -80,7 +81,7 @@ def parse_lora_flag(token: str) -> LoraRef:
 
 
 def extract_inline_loras(text: str) -> tuple[list[LoraRef], str]:
-    """Remove every `<lora:…>` tag from `text`; the tags' LoRAs in order of appearance.
+    """Remove every `<lora:…>` (or `<lyco:…>`) tag from `text`; the tags' LoRAs in order.
 
     A tag becomes a space. That can join the text around it into a new tag, so we repeat
     until none is left: the returned text never holds a tag, which keeps format_prompt stable.

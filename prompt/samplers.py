@@ -8,7 +8,8 @@ import re
 from prompt.errors import PromptError
 from prompt.values import quote
 
-SAMPLERS: tuple[str, ...] = (
+# The samplers diffusers' schedulers run (bit-identical to stock diffusers), in the issue's order.
+DIFFUSERS_SAMPLERS: tuple[str, ...] = (
     "euler",
     "euler_a",
     "heun",
@@ -34,36 +35,70 @@ SAMPLERS: tuple[str, ...] = (
     "dpm++_2m_sde_exponential",
     "dpm++_sde_exponential",
 )
-
-# A1111 ≥ 1.9 "Schedule type": the ones Nanke runs, and the rest A1111 offers.
+# A1111 ≥ 1.9 "Schedule type"s (key → A1111's label).
 SCHEDULES: dict[str, str] = {
     "automatic": "Automatic",
     "uniform": "Uniform",
     "karras": "Karras",
     "exponential": "Exponential",
+    "polyexponential": "Polyexponential",
+    "sgm_uniform": "SGM Uniform",
+    "kl_optimal": "KL Optimal",
+    "align_your_steps": "Align Your Steps",
+    "simple": "Simple",
+    "normal": "Normal",
+    "ddim": "DDIM",
+    "beta": "Beta",
 }
-OTHER_A1111_SCHEDULES = (
-    "polyexponential",
-    "sgm_uniform",
-    "kl_optimal",
-    "align_your_steps",
-    "simple",
-    "normal",
-    "ddim",
-    "beta",
+# k-diffusion samplers Nanke also runs natively (inference/worker/ksamplers.py), on every
+# schedule: the names above keep their diffusers scheduler; any other (sampler, schedule)
+# of these runs natively.
+NATIVE_BASES: tuple[str, ...] = (
+    "euler",
+    "euler_a",
+    "heun",
+    "dpm2",
+    "dpm2_a",
+    "dpm++_2s_a",
+    "dpm++_2m",
+    "dpm++_sde",
+    "dpm++_2m_sde",
+    "dpm++_2m_sde_heun",
+    "dpm++_3m_sde",
+    "restart",
+)
+_NAMED = tuple(k for k in SCHEDULES if k not in ("automatic", "uniform"))
+NATIVE_SAMPLERS: tuple[str, ...] = (
+    *(
+        name
+        for base in NATIVE_BASES
+        for name in (base, *(f"{base}_{k}" for k in _NAMED))
+        if name not in DIFFUSERS_SAMPLERS
+    ),
+    "dpm_fast",  # its own λ-uniform steps over the model's σ range: no schedule
+)
+SAMPLERS: tuple[str, ...] = DIFFUSERS_SAMPLERS + NATIVE_SAMPLERS
+# What autocomplete offers: each sampler once per schedule diffusers names, the new ones bare
+# (their schedule is the --schedule flag's autocomplete).
+MENU_SAMPLERS: tuple[str, ...] = DIFFUSERS_SAMPLERS + tuple(
+    name for name in (*NATIVE_BASES, "dpm_fast") if name not in DIFFUSERS_SAMPLERS
 )
 # What "Automatic" means for each sampler in A1111 ≥ 1.9 (the rest: uniform).
 AUTOMATIC: dict[str, str] = {
     "dpm++_2m": "karras",
     "dpm++_sde": "karras",
     "dpm++_2m_sde": "exponential",
+    "dpm++_2m_sde_heun": "exponential",
+    "dpm++_3m_sde": "exponential",
     "dpm++_2s_a": "karras",
     "dpm2": "karras",
     "dpm2_a": "karras",
+    "restart": "karras",
 }
-# Samplers on the model's own timesteps: their schedule is always "Automatic".
-OWN_SCHEDULE = frozenset({"ddim", "pndm", "unipc", "lcm"})
-_SUFFIXES = ("_karras", "_exponential")
+# Samplers on the model's own timesteps (or, DPM fast, their own): always "Automatic".
+OWN_SCHEDULE = frozenset({"ddim", "pndm", "unipc", "lcm", "dpm_fast"})
+# Longest first: "_sgm_uniform" before any shorter suffix it ends with.
+_SUFFIXES = tuple(sorted((f"_{k}" for k in _NAMED), key=len, reverse=True))
 
 # Normalised alias → canonical name, for names that normalisation alone does not reach.
 _ALIASES: dict[str, str] = {
@@ -103,22 +138,16 @@ def split_schedule(name: str) -> tuple[str, str | None]:
 
 
 def schedule_of(name: str) -> str:
-    """The schedule a canonical sampler runs: uniform, karras, exponential or automatic."""
+    """The schedule a canonical sampler runs (a SCHEDULES key; "automatic" for DDIM & co)."""
     base, schedule = split_schedule(name)
     return "automatic" if base in OWN_SCHEDULE else schedule or "uniform"
 
 
 def canonical_schedule(value: str) -> str:
-    """An A1111 schedule label ('SGM Uniform', 'karras') → the key Nanke runs; PromptError."""
+    """An A1111 schedule label ('SGM Uniform', 'karras') → its key; PromptError."""
     key = _SEPARATORS.sub("_", value.strip().strip("\"'").lower()).strip("_")
     if key in SCHEDULES:
         return key
-    if key in OTHER_A1111_SCHEDULES:
-        raise PromptError(
-            f"the {quote(value.strip())} schedule is not available in Nanke yet: use "
-            f"{', '.join(SCHEDULES)}",
-            "--schedule",
-        )
     raise PromptError(
         f"unknown schedule {quote(value.strip())}: use {', '.join(SCHEDULES)}", "--schedule"
     )
@@ -141,7 +170,8 @@ def canonical_sampler(name: str, schedule: str | None = None) -> str:
     if suggestions:
         hint = "closest: " + ", ".join(suggestions)
     else:
-        hint = "known samplers: " + ", ".join(SAMPLERS)
+        bases = dict.fromkeys(split_schedule(n)[0] for n in SAMPLERS)
+        hint = "known samplers: " + ", ".join(bases) + " (each with --schedule)"
     raise PromptError(f"unknown sampler {quote(name.strip())}; {hint}", "--sampler")
 
 
@@ -156,7 +186,7 @@ def _with_schedule(found: str, schedule: str | None) -> str:
     if base in OWN_SCHEDULE:
         if chosen not in ("automatic", "uniform"):
             raise PromptError(
-                f"{base} runs on the model's own timesteps: it takes no --schedule", "--schedule"
+                f"{base} runs on its own timesteps: it takes no --schedule", "--schedule"
             )
         return base
     if chosen == "automatic":

@@ -21,7 +21,7 @@ from PIL import Image
 from inference.edits import EDIT_KINDS
 from inference.errors import BadRequestError, EngineError, ModelFileError, NaNOutputError
 from inference.errors import OutOfMemoryError as GpuOutOfMemoryError
-from inference.file_hashes import generation_hashes
+from inference.file_hashes import generation_hashes, unclip_fields
 from inference.infotext import build_infotext
 from inference.registry import Registry
 from inference.resolve import denoise_strength, tile_seed
@@ -250,6 +250,8 @@ class Engine:
         ran = gen if job.loras else gen.model_copy(update={"loras": ()})
         extra = dict(job.edit.fields) if job.edit is not None else {}
         extra.update(generation_hashes(self.registry, ran))  # each file hashed once per process
+        if job.unclip is not None:  # the PNG names the unCLIP model that painted it
+            extra = unclip_fields(job.unclip.entry, extra, gen.model)
         infotexts = [
             build_infotext(ran, seed=s, denoising_strength=job.strength, extra=extra)
             for s in job.seeds
@@ -304,7 +306,13 @@ class Engine:
                 seeds,
                 None,
             )
-        pipe.scheduler = make_scheduler(gen.sampler, job.scheduler_config, seed=gen.seed)
+        pipe.scheduler = make_scheduler(
+            gen.sampler,
+            job.scheduler_config,
+            seed=gen.seed,
+            strength=job.strength if unclip is None else None,
+            sdxl=job.family == "sdxl",
+        )
         return job
 
     def _edit_job(
@@ -322,7 +330,9 @@ class Engine:
             encoders.append((pipe.tokenizer_2, pipe.text_encoder_2))
         seeds = [tile_seed(gen.seed, i) for i in range(gen.batch)]
         config = model.derived.get("inpaint_scheduler_config", model.scheduler_config)
-        pipe.scheduler = make_scheduler(gen.sampler, config, seed=gen.seed)
+        pipe.scheduler = make_scheduler(
+            gen.sampler, config, seed=gen.seed, strength=edit.strength, sdxl=model.sdxl
+        )
         job = _Job(pipe, config, encoders, model.entry.family, edit.strength, seeds, None)
         job.edit, job.loras = edit, not dedicated
         return job

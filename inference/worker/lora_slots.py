@@ -31,11 +31,18 @@ def slot_name(i: int) -> str:
     return f"nanke_slot_{i}"
 
 
-def split_lora(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """(UNet part, text-encoder part) of a LoRA file, in its own key format."""
+def split_lora(
+    path: Path, pipe: Any = None
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(UNet part, text-encoder part) of a LoRA file, in its own key format (LoHa / LoKr
+    rewritten as kohya LoRA keys, with `pipe`'s layer shapes)."""
     from safetensors.torch import load_file
 
+    from inference.worker.lycoris import is_lycoris, layer_shapes, to_lora
+
     tensors = load_file(str(path))
+    if is_lycoris(path):
+        tensors = to_lora(tensors, layer_shapes(pipe) if pipe is not None else None)
     unet = {k: v for k, v in tensors.items() if k.startswith(_UNET_PREFIXES)}
     return unet, {k: v for k, v in tensors.items() if k not in unet}
 
@@ -47,7 +54,7 @@ class LoraSlots:
         from peft.utils.hotswap import prepare_model_for_compiled_hotswap
 
         self.pipe = pipe
-        unet_part, _ = split_lora(first_lora)
+        unet_part, _ = split_lora(first_lora, pipe)
         self.slots = slots
         for i in range(slots):
             pipe.load_lora_weights(dict(unet_part), adapter_name=slot_name(i))
@@ -58,9 +65,12 @@ class LoraSlots:
         )
         self.holds: OrderedDict[int, str | None] = OrderedDict((i, None) for i in range(slots))
         self._units: dict[int, list[tuple[Any, float]]] = {}
+        # The compiled graph's view of each slot: every LoRA matrix's shape, dtype, device.
+        self._shapes: dict[int, list[tuple[Any, torch.Size, torch.dtype, torch.device]]] = {}
         for i in range(slots):
             self._record_units(i)
             self._weigh(i, 0.0)
+            self._shapes[i] = [(w, w.shape, w.dtype, w.device) for w in self._matrices(i)]
 
     def _layers(self, slot: int) -> list[Any]:
         from peft.tuners.lora import LoraLayer
@@ -69,6 +79,25 @@ class LoraSlots:
         return [
             m for m in self.pipe.unet.modules() if isinstance(m, LoraLayer) and name in m.scaling
         ]
+
+    def _matrices(self, slot: int) -> list[Any]:
+        name = slot_name(slot)
+        return [
+            getattr(m, part)[name].weight
+            for m in self._layers(slot)
+            for part in ("lora_A", "lora_B")
+        ]
+
+    def _restore_shapes(self, slot: int) -> bool:
+        """Put back zero matrices of the compiled shapes wherever a swap changed one (a file
+        for another model can be swapped in silently); True if any had changed."""
+        changed = False
+        now = self._matrices(slot)
+        for weight, (_, shape, dtype, device) in zip(now, self._shapes[slot], strict=True):
+            if weight.shape != shape or weight.dtype != dtype or weight.device != device:
+                weight.data = torch.zeros(shape, dtype=dtype, device=device)
+                changed = True
+        return changed
 
     def _record_units(self, slot: int) -> None:
         """alpha / r of what the slot holds now, per layer (a hot-swap resets the scalings)."""
@@ -93,11 +122,33 @@ class LoraSlots:
                 slot = next(
                     s for s, held in self.holds.items() if held not in wanted and s not in used
                 )
-                unet_part, _ = split_lora(path)
-                self.pipe.load_lora_weights(unet_part, adapter_name=slot_name(slot), hotswap=True)
-                self.holds[slot] = name
-                self._record_units(slot)
+                self._swap_in(slot, name, path)
             self.holds.move_to_end(slot)
             used[slot] = weight
         for slot in self.holds:
             self._weigh(slot, used.get(slot, 0.0))
+
+    def _swap_in(self, slot: int, name: str, path: Path) -> None:
+        """Hot-swap LoRA `name` into `slot`. A file that does not fit (another architecture,
+        a rank above MAX_RANK, damaged) is a one-line ModelFileError; the slot then holds
+        nothing (weight 0, refilled by the next LoRA it gets) and every other slot is as it
+        was, so the worker's next job runs normally."""
+        from inference.worker.lora_errors import LOAD_ERRORS, load_failure, quiet_lora_load
+
+        self.holds[slot] = None  # whatever happens, it no longer holds what it held
+        self._weigh(slot, 0.0)
+        try:
+            unet_part, _ = split_lora(path, self.pipe)
+            if not unet_part:
+                raise load_failure(name, path, None)
+            with quiet_lora_load():
+                self.pipe.load_lora_weights(unet_part, adapter_name=slot_name(slot), hotswap=True)
+        except LOAD_ERRORS as exc:
+            self._restore_shapes(slot)
+            self._weigh(slot, 0.0)
+            raise load_failure(name, path, exc) from None
+        if self._restore_shapes(slot):
+            self._weigh(slot, 0.0)
+            raise load_failure(name, path, ValueError("size mismatch for the slot's LoRA layers"))
+        self.holds[slot] = name
+        self._record_units(slot)

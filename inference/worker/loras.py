@@ -17,6 +17,7 @@ from typing import Any
 from inference.registry import Registry
 from inference.worker.lora_errors import LOAD_ERRORS, has_adapter, load_failure, quiet_lora_load
 from inference.worker.lora_slots import LoraSlots, split_lora
+from inference.worker.lycoris import lora_source
 from prompt.request import LoraRef
 
 
@@ -31,6 +32,8 @@ def load_adapter(pipe: Any, lora: str, path: Path, source: Any, name: str) -> No
     """`pipe.load_lora_weights(source)` as adapter `name`, all or nothing: a LoRA that fails
     (or fits no layer) leaves no part of itself behind, so the next job is exactly as before."""
     try:
+        if isinstance(source, str):  # a file: LoHa / LoKr are rewritten as LoRAs first
+            source = lora_source(pipe, path)
         with quiet_lora_load():
             pipe.load_lora_weights(source, adapter_name=name)
         if not has_adapter(pipe, name):
@@ -112,7 +115,7 @@ class LoraManager:
         for lora in loras:
             name = adapter_name(lora.name)
             if name not in self._te_checked:
-                _, te_part = split_lora(self.registry.lora_path(lora.name))
+                _, te_part = split_lora(self.registry.lora_path(lora.name), pipe)
                 if te_part:
                     path = self.registry.lora_path(lora.name)
                     load_adapter(pipe, lora.name, path, te_part, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,7 +76,13 @@ def test_vary_strong_uses_unclip_and_its_noise_level(
     assert steps == [1, 2, 3, 4], "unCLIP reports progress too"
     assert engine.pipelines.unclip() is not None
     assert len(strong.images) == 4 and strong.images[0].size == (64, 64)
-    assert "Denoising strength" not in parse_infotext(strong.infotexts[0]).params
+    params = parse_infotext(strong.infotexts[0]).params
+    assert "Denoising strength" not in params
+    # The PNG names the unCLIP model that painted it (its folder name, not its path).
+    assert registry.unclip is not None
+    assert params["Model"] == Path(registry.unclip.source).name == "tiny-unclip"
+    assert params["Variation of"] == job.generation.model and "Model hash" not in params
+    assert params["Noise level"] == str(registry.unclip.noise_level)
     # Tiny random models react weakly to the image embedding, but they do react.
     assert diff(strong, engine.run(strong_job, source=out.images[3])) > 0.1
     assert registry.unclip is not None

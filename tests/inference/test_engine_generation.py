@@ -60,14 +60,31 @@ def test_same_seed_same_pixels_and_each_tile_reproducible_alone(registry: Any, e
     assert diff(pixels(first)[1:2], alone) > 1
 
 
-@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def _covering() -> list[str]:
+    """Every diffusers-run sampler, every native sampler and every schedule at least once
+    (all ~140 combinations would take minutes; tests/inference/test_ksamplers.py checks the
+    arithmetic)."""
+    from prompt.samplers import DIFFUSERS_SAMPLERS, NATIVE_BASES, SCHEDULES
+
+    schedules = [k for k in SCHEDULES if k not in ("automatic", "uniform", "karras")]
+    # 12 bases cycling through the 9 schedules diffusers does not run: each one at least once.
+    native = [f"{base}_{schedules[i % len(schedules)]}" for i, base in enumerate(NATIVE_BASES)]
+    return [*DIFFUSERS_SAMPLERS, *native, "restart", "dpm++_3m_sde_karras", "dpm_fast"]
+
+
+@pytest.mark.parametrize("name", _covering())
 def test_every_sampler_runs_as_configured(registry: Any, engine: Any, name: str) -> None:
     out = engine.run(spec(registry, sampler=name, steps=3, seed=3))
     image = pixels(out)
     assert image.shape == (1, 64, 64, 3) and image.std() > 1
     scheduler = engine.pipelines.model("tiny").base.scheduler
     assert type(scheduler).__name__ == SAMPLERS[name].scheduler
-    assert bool(getattr(scheduler.config, "use_karras_sigmas", False)) == name.endswith("karras")
+    if SAMPLERS[name].scheduler == "KDiffusionScheduler":
+        assert name.startswith(scheduler.config.sampler)
+        assert name.endswith(scheduler.config.schedule) or scheduler.config.schedule == "uniform"
+    else:
+        karras = bool(getattr(scheduler.config, "use_karras_sigmas", False))
+        assert karras == name.endswith("karras")
     assert parse_infotext(out.infotexts[0]).sampler_name == name
 
 

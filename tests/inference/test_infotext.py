@@ -68,9 +68,19 @@ def test_every_sampler_label_round_trips() -> None:
         ("Sampler: DPM++ 2M", "dpm++_2m_karras"),
         ("Sampler: Euler, Schedule type: Automatic", "euler"),
         ("Sampler: DDIM, Schedule type: Automatic", "ddim"),
+        # The native samplers and every A1111 schedule type.
+        ("Sampler: Restart, Schedule type: Karras", "restart_karras"),
+        ("Sampler: Restart", "restart_karras"),
+        ("Sampler: Euler, Schedule type: Align Your Steps", "euler_align_your_steps"),
+        ("Sampler: DPM++ 3M SDE", "dpm++_3m_sde_exponential"),
+        ("Sampler: DPM++ 3M SDE Karras", "dpm++_3m_sde_karras"),
+        ("Sampler: DPM++ 2M SDE Heun, Schedule type: Beta", "dpm++_2m_sde_heun_beta"),
+        ("Sampler: DPM++ 2M, Schedule type: SGM Uniform", "dpm++_2m_sgm_uniform"),
+        ("Sampler: DPM2 a, Schedule type: KL Optimal", "dpm2_a_kl_optimal"),
         # Samplers and schedules Nanke does not run.
-        ("Sampler: Restart, Schedule type: Karras", None),
-        ("Sampler: Euler, Schedule type: Align Your Steps", None),
+        ("Sampler: DPM fast, Schedule type: Automatic", "dpm_fast"),
+        ("Sampler: DPM adaptive, Schedule type: Automatic", None),
+        ("Sampler: LMS, Schedule type: Beta", None),
     ],
 )
 def test_reads_a1111_sampler_and_schedule_type(fields: str, name: str | None) -> None:
@@ -159,3 +169,19 @@ def test_parse_infotext_never_raises(text: str) -> None:
     parsed = parse_infotext(text)
     assert isinstance(parsed.prompt, str)
     _ = (parsed.sampler_name, parsed.size)
+
+
+def test_multi_prompts_are_written_as_a1111_and_with_their_shares() -> None:
+    """A1111 reads `::` parts as AND subprompts; the weights are each part's share."""
+    parts = (PromptPart(text="a red fox", weight=1.0), PromptPart(text="a castle", weight=3.0))
+    text = build_infotext(_gen(prompt="a red fox::a castle::3", parts=parts))
+    prompt = parse_infotext(text).prompt
+    assert prompt == "a red fox :0.25 AND a castle :0.75"
+    # A1111's own reading (prompt_parser.get_multicond_prompt_list): split at AND, weight
+    # from the trailing ":number".
+    import re
+
+    weight = re.compile(r"^((?:\s|.)*?)(?:\s*:\s*([-+]?(?:\d+\.?|\d*\.\d+)))?\s*$")
+    subs = [weight.search(sub) for sub in re.split(r"\bAND\b", prompt)]
+    read = [(m[1].strip(), float(m[2])) for m in subs if m is not None]
+    assert read == [("a red fox", 0.25), ("a castle", 0.75)]

@@ -99,7 +99,7 @@ from prompt import PromptError, parse_prompt
         # unknown sampler: closest names
         ("a --sampler eulr", "--sampler", "unknown sampler 'eulr'; closest: euler"),
         ("a --sampler dpm++ 3m karras", "--sampler", "closest: dpm++_2m_karras"),
-        ("a --sampler DPM fast", "--sampler", "unknown sampler 'DPM fast'"),
+        ("a --sampler DPM adaptive", "--sampler", "unknown sampler 'DPM adaptive'"),
         ("a --sampler zzzz", "--sampler", "known samplers: euler, euler_a"),
         # bad LoRA names: a name, never a path
         ("a --lora ../secrets", "--lora", "'../secrets' is not a LoRA name"),

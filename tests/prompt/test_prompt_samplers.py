@@ -9,13 +9,18 @@ from prompt.samplers import sampler_words, schedule_of
 
 
 def test_canonical_names_in_the_issues_order() -> None:
-    assert SAMPLERS == (
+    assert SAMPLERS[:24] == (
         "euler", "euler_a", "heun", "lms", "lms_karras", "ddim", "pndm", "dpm2", "dpm2_karras",
         "dpm2_a", "dpm2_a_karras", "dpm++_2m", "dpm++_2m_karras", "dpm++_2m_sde",
         "dpm++_2m_sde_karras", "dpm++_sde", "dpm++_sde_karras", "dpm++_2s_a",
         "dpm++_2s_a_karras", "unipc", "lcm", "dpm++_2m_exponential", "dpm++_2m_sde_exponential",
         "dpm++_sde_exponential",
     )  # fmt: skip
+    # Then the native k-diffusion samplers (inference/worker/ksamplers.py), every schedule.
+    assert "dpm++_3m_sde_exponential" in SAMPLERS and "restart_karras" in SAMPLERS
+    assert "euler_align_your_steps" in SAMPLERS and "dpm++_2m_sde_heun_beta" in SAMPLERS
+    assert "lms_beta" not in SAMPLERS and "ddim_karras" not in SAMPLERS
+    assert len(SAMPLERS) == len(set(SAMPLERS))
 
 
 @pytest.mark.parametrize("name", SAMPLERS)
@@ -41,15 +46,44 @@ def test_a1111_19_schedule_types() -> None:
     assert params.sampler == "dpm++_2m_karras"
     for text, message in [
         ("a --schedule karras", "--schedule goes with --sampler"),
-        ("a --sampler ddim --schedule karras", "ddim runs on the model's own timesteps"),
-        ("a --sampler euler --schedule karras", "euler has no karras schedule in Nanke"),
-        ("a --sampler euler --schedule Align Your Steps", "'Align Your Steps' schedule is not"),
+        ("a --sampler ddim --schedule karras", "ddim runs on its own timesteps"),
+        ("a --sampler DPM fast --schedule karras", "dpm_fast runs on its own timesteps"),
+        ("a --sampler lms --schedule beta", "lms has no beta schedule in Nanke"),
         ("a --sampler euler --schedule fast", "unknown schedule 'fast'"),
         ("a --sampler dpm++ 2m karras --schedule uniform", "already names the karras schedule"),
     ]:
         with pytest.raises(PromptError, match=message) as caught:
             parse_prompt(text)
         assert caught.value.flag == "--schedule"
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("--sampler euler --schedule karras", "euler_karras"),
+        ("--sampler euler --schedule Align Your Steps", "euler_align_your_steps"),
+        ("--sampler DPM++ 2M --schedule SGM Uniform", "dpm++_2m_sgm_uniform"),
+        ("--sampler DPM++ 2M SDE --schedule kl optimal", "dpm++_2m_sde_kl_optimal"),
+        ("--sampler Euler a --schedule Polyexponential", "euler_a_polyexponential"),
+        ("--sampler heun --schedule Simple", "heun_simple"),
+        ("--sampler dpm2 --schedule normal", "dpm2_normal"),
+        ("--sampler DPM++ 2S a --schedule DDIM", "dpm++_2s_a_ddim"),
+        ("--sampler DPM++ SDE --schedule beta", "dpm++_sde_beta"),
+        # The new samplers and their A1111 "Automatic" schedules.
+        ("--sampler DPM++ 3M SDE", "dpm++_3m_sde_exponential"),
+        ("--sampler DPM++ 2M SDE Heun", "dpm++_2m_sde_heun_exponential"),
+        ("--sampler Restart", "restart_karras"),
+        ("--sampler restart --schedule uniform", "restart"),
+        ("--sampler k_dpmpp_3m_sde --schedule karras", "dpm++_3m_sde_karras"),
+        ("--sampler DPM fast", "dpm_fast"),
+        ("--sampler k_dpm_fast --schedule automatic", "dpm_fast"),
+    ],
+)
+def test_every_a1111_schedule_type(text: str, name: str) -> None:
+    (params,) = parse_prompt("a cat " + text)
+    assert params.sampler == name
+    (again,) = parse_prompt(format_prompt(params))
+    assert again.sampler == name
 
 
 @pytest.mark.parametrize(

@@ -75,11 +75,18 @@ def test_other_extra_network_tags_are_removed_with_a_note() -> None:
     from prompt import parse_prompt
     from prompt.extra_networks import extra_network_note
 
-    text = "a cat <hypernet:anime:0.5>, <lora:ink:0.5> fur <lyco:fluffy:1> --no <hypernet:x:1> blur"
+    text = "a cat <hypernet:anime:0.5>, <lora:ink:0.5> fur <emb:fluffy:1> --no <hypernet:x:1> blur"
     (params,) = parse_prompt(text)
     assert params.prompt == "a cat , fur" and params.negative_prompt == "blur"
     assert [lora.name for lora in params.loras] == ["ink"]
     note = extra_network_note(text)
-    assert note is not None and "`<hypernet:anime:0.5>`" in note and "hypernet, lyco" in note
+    assert note is not None and "`<hypernet:anime:0.5>`" in note and "emb, hypernet" in note
+    # `<lyco:…>` is A1111's LyCORIS tag: a LoRA (LoHa and LoKr files load as LoRAs).
+    (params,) = parse_prompt("a cat <lyco:fluffy:0.6> <LyCo:soft:1:0.5>")
+    assert [(x.name, x.weight, x.unet_weight) for x in params.loras] == [
+        ("fluffy", 0.6, None),
+        ("soft", 1.0, 0.5),
+    ]
+    assert extra_network_note("a cat <lyco:fluffy:0.6>") is None
     assert extra_network_note("a cat <lora:ink:0.5>") is None
     assert extra_network_note("a <lora:../x:1> cat") is None  # the parser's error, not a note

@@ -57,7 +57,9 @@ async def test_settings_sampler_autocomplete(scene):
     choices = await scene.alice.autocomplete(scene.channel, "settings", "sampler", "eul")
     assert [c["value"] for c in choices] == ["euler", "euler_a"]
     many = await scene.alice.autocomplete(scene.channel, "settings", "sampler", "")
-    assert len(many) == 24
+    assert len(many) == 25  # Discord's limit
+    new = await scene.alice.autocomplete(scene.channel, "settings", "sampler", "dpm++_3")
+    assert [c["value"] for c in new] == ["dpm++_3m_sde"]
 
 
 async def test_show_reposts_a_job_with_working_buttons(scene):

@@ -111,9 +111,10 @@ async def test_prompt_autocomplete_offers_samplers_loras_models_and_ratios(scene
     assert await offered("a fox --sampler dpm++_2m_s") == [
         "a fox --sampler dpm++_2m_sde",
         "a fox --sampler dpm++_2m_sde_exponential",
+        "a fox --sampler dpm++_2m_sde_heun",
         "a fox --sampler dpm++_2m_sde_karras",
     ]
-    assert len(await offered("a fox --sampler ")) == 24
+    assert len(await offered("a fox --sampler ")) == 25  # Discord's limit
     assert await offered("a fox --sampler dpm++_2m --schedule ka") == [
         "a fox --sampler dpm++_2m --schedule karras"
     ]
