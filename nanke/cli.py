@@ -28,6 +28,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "queue": ("nanke.commands.queue", "The job queue per model: nanke queue stats."),
     "run": ("nanke.commands.run", "Run the bot with an embedded worker (one box, no Redis)."),
     "square": ("nanke.commands.square", "Outpaint a job folder's image to 1:1."),
+    "train": ("nanke.commands.train", "Train a personal LoRA from 5-20 photos."),
     "upscale": ("nanke.commands.upscale", "Upscale one tile of a job folder to 2x."),
     "vary": ("nanke.commands.vary", "Paint a new grid from one tile of a job folder."),
     "web": ("nanke.commands.web", "Serve the public community galleries on the web."),
