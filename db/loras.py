@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,33 @@ from db.lora_models import Lora
 class Usage:
     count: int
     total_bytes: int
+
+
+class TrainPlan(Protocol):
+    """What a plan says about training (db.settings.PlanSettings satisfies it)."""
+
+    @property
+    def train(self) -> bool: ...
+    @property
+    def max_loras(self) -> int: ...
+    @property
+    def max_lora_mb(self) -> int: ...
+
+
+def train_refusal(plan: TrainPlan, usage: Usage) -> str | None:
+    """Why this member may not start another training run, in words for them; None: they may."""
+    if not plan.train:
+        return "your plan does not include training LoRAs"
+    if usage.count >= plan.max_loras:
+        return (
+            f"you have {usage.count} LoRAs, your plan's limit: delete one with /models delete first"
+        )
+    if usage.total_bytes >= plan.max_lora_mb * 1024 * 1024:
+        return (
+            f"your LoRAs use {usage.total_bytes / 1024**2:.0f} MB, your plan's limit is "
+            f"{plan.max_lora_mb} MB: delete one with /models delete first"
+        )
+    return None
 
 
 class PublishResult(StrEnum):
