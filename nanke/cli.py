@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "make-tiny-models": ("nanke.commands.make_tiny_models", "Write tiny test models (noise)."),
     "migrate": ("nanke.commands.migrate", "Upgrade the database to the latest schema."),
     "models": ("nanke.commands.models", "Download a model from the Hugging Face hub (pull)."),
+    "pack": ("nanke.commands.pack", "Paint a prompt pack with a trained LoRA."),
     "pan": ("nanke.commands.pan", "Extend a job folder's image left, right, up or down."),
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),
     "queue": ("nanke.commands.queue", "The job queue per model: nanke queue stats."),

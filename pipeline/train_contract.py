@@ -21,3 +21,4 @@ class TrainJob(BaseModel):
     image_keys: tuple[str, ...] = Field(min_length=1, max_length=20)
     lora_key: str  # where the finished LoRA goes
     checkpoint_every: int = Field(default=100, ge=1)
+    time_limit_s: float | None = Field(default=None, gt=0)  # the plan's train_minutes

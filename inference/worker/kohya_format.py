@@ -40,6 +40,7 @@ def write_kohya_lora(
     base_model: str,
     family: str,
     trigger: str,
+    subject: str = "",
 ) -> None:
     """Write the LoRA atomically (a reader never sees half a file)."""
     from safetensors.torch import save_file
@@ -52,6 +53,7 @@ def write_kohya_lora(
         "ss_sd_model_name": base_model,
         "ss_tag_frequency": "{}",
         "nanke_trigger": trigger,
+        "nanke_subject": subject,
     }
     with atomic_path(path) as tmp:
         save_file(kohya_state_dict(peft_state, alpha), str(tmp), metadata=metadata)

@@ -83,7 +83,9 @@ class TrainingEngine:
             if on_progress is not None:
                 on_progress(progress.step, progress.total, None)
 
-        result = trainer.train(request, images, folder, out, on_progress=report)
+        result = trainer.train(
+            request, images, folder, out, on_progress=report, time_limit_s=spec.train.time_limit_s
+        )
         self._storage.put(spec.train.lora_key, out.read_bytes(), "application/octet-stream")
         shutil.rmtree(folder, ignore_errors=True)
         size = request.resolution

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from inference.errors import EngineError
 from inference.errors import OutOfMemoryError as GpuOutOfMemoryError
 from inference.registry import Registry
 from inference.train_config import FAMILY_TRAIN_DEFAULTS, TrainRequest
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 
 ADAPTER = "nanke_training"
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+
+
+class TimeLimitError(EngineError):
+    """The run passed its plan's time limit (the job fails and is refunded)."""
 
 
 class TrainingCancelled(Exception):
@@ -103,6 +108,7 @@ class Trainer:
         self.device = device
         self.dtype = dtype  # of the frozen weights; the LoRA trains in float32
         self.pipelines = PipelineCache(registry, device, dtype, 1)
+        self._limit: float | None = None
 
     def train(
         self,
@@ -112,7 +118,11 @@ class Trainer:
         out: Path,
         on_progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
+        time_limit_s: float | None = None,
     ) -> TrainOutput:
+        """`time_limit_s`: the longest this attempt may train (a plan's limit); past it the
+        run fails with a TimeLimitError."""
+        self._limit = time_limit_s
         try:
             return self._train(request, images, workdir, out, on_progress, should_stop)
         except torch.OutOfMemoryError:
@@ -195,6 +205,12 @@ class Trainer:
         for step in range(start + 1, request.steps + 1):
             if should_stop is not None and should_stop():
                 raise TrainingCancelled(step - 1)
+            if self._limit is not None and time.perf_counter() - began > self._limit:
+                raise TimeLimitError(
+                    f"training {request.name!r} passed your plan's time limit of "
+                    f"{self._limit / 60:.0f} min at step {step - 1} of {request.steps}: "
+                    "try fewer steps"
+                )
             loss = model.loss(buckets.sample(request.batch_size, gen), gen)
             if prior_buckets is not None:
                 prior = model.loss(prior_buckets.sample(request.batch_size, gen), gen)
@@ -235,6 +251,7 @@ class Trainer:
             base_model=request.model,
             family=model.family,
             trigger=request.trigger,
+            subject=request.subject.value,
         )
         clock = time.perf_counter()
         samples = paint_samples(model.pipe, request, self.device, count=4)

@@ -135,3 +135,51 @@ def test_a_killed_run_resumes_from_its_checkpoint(models: Path, tmp_path: Path) 
     assert "step 60/60" in second.stdout
     assert lora.is_file() and len(list(out.glob("sample-*.png"))) == 4
     assert not (out / "work").exists()
+
+
+def trained_lora(models: Path, tiny_models: Path, name: str, trigger: str | None) -> None:
+    """A LoRA as `nanke train` writes it (kohya keys, trigger and subject in the metadata)."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(tiny_models.parent / "loras" / "glow.safetensors"))
+    meta = {"nanke_trigger": trigger, "nanke_subject": "pet"} if trigger else {}
+    save_file(tensors, str(models.parent / "loras" / f"{name}.safetensors"), metadata=meta)
+
+
+def test_a_pack_paints_one_grid_per_prompt_with_the_lora(
+    models: Path, tiny_models: Path, tmp_path: Path
+) -> None:
+    import json
+
+    trained_lora(models, tiny_models, "mia", "nkmia")
+    packs = tmp_path / "packs.toml"
+    packs.write_text(
+        '[[packs]]\nname = "duo"\ndescription = "two"\n'
+        'prompts = ["oil painting of {subject}", "{subject} in the snow --ar 2:1"]\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "album"
+    args = ["pack", "mia", "duo", "--packs", str(packs), "--models", str(models)]
+    result = CliRunner().invoke(cli, [*args, "--seed", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    jobs = [json.loads((out / n / "job.json").read_text())["spec"] for n in ("1", "2")]
+    assert [j["params"]["prompt"] for j in jobs] == [
+        "oil painting of nkmia pet",
+        "nkmia pet in the snow",
+    ]
+    assert all(j["generation"]["loras"] == [{"name": "mia", "weight": 0.8}] for j in jobs)
+    assert [j["generation"]["seed"] for j in jobs] == [3, 4]
+    assert jobs[1]["params"]["aspect_ratio"] == "2:1"  # the template's own flags apply
+    assert (out / "1" / "grid.png").is_file() and (out / "2" / "grid.png").is_file()
+
+
+def test_pack_refusals_and_the_shipped_packs(models: Path, tiny_models: Path) -> None:
+    trained_lora(models, tiny_models, "plain", None)
+    shipped = CliRunner().invoke(cli, ["pack", "--list"])
+    assert shipped.exit_code == 0 and "portraits:" in shipped.output
+    code = CliRunner().invoke(cli, ["pack", "plain", "nope", "--models", str(models)])
+    assert code.exit_code == 1 and "no pack named 'nope'; the packs are: fantasy" in code.output
+    code = CliRunner().invoke(cli, ["pack", "plain", "portraits", "--models", str(models)])
+    assert code.exit_code == 1 and "was not trained by Nanke" in code.output
+    code = CliRunner().invoke(cli, ["pack", "ghost", "portraits", "--models", str(models)])
+    assert code.exit_code == 1 and "Traceback" not in code.output and "ghost" in code.output

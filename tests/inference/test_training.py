@@ -204,3 +204,15 @@ def test_out_of_gpu_memory_is_a_clear_message(trainer: Any, registry: Any, tmp_p
     assert "try resolution" in err.value.message
     # The half-made adapter is gone: the warm model paints as before.
     assert ADAPTER not in (getattr(unet, "peft_config", None) or {})
+
+
+def test_a_run_past_its_time_limit_fails_with_a_clear_message(trainer: Any, tmp_path: Path) -> None:
+    from inference.worker.trainer import TimeLimitError
+
+    with pytest.raises(TimeLimitError) as err:
+        trainer.train(
+            request(steps=3), pictures(), tmp_path, tmp_path / "x.safetensors", time_limit_s=1e-9
+        )
+    assert "passed your plan's time limit" in err.value.message
+    assert "try fewer steps" in err.value.message
+    assert not (tmp_path / "x.safetensors").exists()
