@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 
 from inference.errors import OutOfMemoryError
 from inference.registry import load_registry
+from inference.tiny import build_sdxl
 from inference.train_config import Subject, build_request
 from prompt.request import LoraRef
 from tests.inference.engine_helpers import pixels, spec
@@ -216,3 +217,34 @@ def test_a_run_past_its_time_limit_fails_with_a_clear_message(trainer: Any, tmp_
     assert "passed your plan's time limit" in err.value.message
     assert "try fewer steps" in err.value.message
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_sdxl_trains_and_its_lora_paints_through_lora(
+    registry: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The SDXL path: two text encoders, pooled embedding and size ids in the loss."""
+    import dataclasses
+
+    from inference.registry import ModelEntry
+    from inference.worker.engine import Engine
+    from inference.worker.trainer import Trainer
+
+    folder = tmp_path_factory.mktemp("train-xl")
+    build_sdxl(folder / "tiny-sdxl")
+    entry = ModelEntry("xl", str(folder / "tiny-sdxl"), "dir", "sdxl", 2, 64)
+    xl = dataclasses.replace(
+        registry, models={"xl": entry}, default="xl", lora_dir=folder / "loras"
+    )
+    req = build_request(
+        "mia", "xl", "sdxl", subject=Subject.PET, resolution=64, steps=6,
+        sample_steps=2, checkpoint_every=100, learning_rate=2e-2,
+    ).model_copy(update={"rank": 4})  # fmt: skip
+    out = Trainer(xl, torch.device("cpu"), torch.float32).train(
+        req, pictures(), folder / "work", folder / "loras" / "mia.safetensors"
+    )
+    assert len(out.losses) == 6 and all(np.isfinite(out.losses)) and len(out.samples) == 4
+    engine = Engine(xl, device="cpu")
+    text = "a photo of nkmia pet"
+    base = pixels(engine.run(spec(xl, text, seed=5)))
+    lora = (LoraRef(name="mia", weight=1.0),)
+    assert np.abs(pixels(engine.run(spec(xl, text, seed=5, loras=lora))) - base).mean() > 0.5
