@@ -169,7 +169,10 @@ def _consume(
         loop.run,
         timedelta(seconds=settings.pipeline.lease_s),
         scheduling=Scheduling(
-            policy, lambda: WorkerView(hostname, serves, frozenset(engine.loaded_models()))
+            policy,
+            lambda: WorkerView(
+                hostname, serves, frozenset(engine.loaded_models()), settings.worker.train
+            ),
         ),
     )
     events = RedisEventPublisher(
