@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from inference.errors import EngineError
+from inference.errors import BadRequestError, EngineError
 from inference.errors import OutOfMemoryError as GpuOutOfMemoryError
 from inference.registry import Registry
 from inference.train_config import FAMILY_TRAIN_DEFAULTS, TrainRequest
@@ -109,6 +109,7 @@ class Trainer:
         self.dtype = dtype  # of the frozen weights; the LoRA trains in float32
         self.pipelines = PipelineCache(registry, device, dtype, 1)
         self._limit: float | None = None
+        self._safety: Any = None
 
     def train(
         self,
@@ -130,6 +131,28 @@ class Trainer:
                 torch.cuda.empty_cache()
             raise GpuOutOfMemoryError(_oom_message(request, self._family(request))) from None
 
+    def safety_checker(self) -> Any:
+        """The models.toml's safety checker, loaded on first use; None when none is set."""
+        entry = self.registry.safety_checker
+        if entry is not None and self._safety is None:
+            from inference.worker.safety import SafetyChecker
+
+            self._safety = SafetyChecker.load(entry, self.device, self.dtype)
+        return self._safety
+
+    def check_pictures(self, images: list[Image.Image]) -> None:
+        """Training pictures go through the configured safety checker; flagged ones refuse
+        the run (nothing trains on them)."""
+        checker = self.safety_checker()
+        if checker is None:
+            return
+        flagged = [i for i, bad in enumerate(checker.flags(images), start=1) if bad]
+        if flagged:
+            raise BadRequestError(
+                f"picture(s) {', '.join(map(str, flagged))} were flagged by this server's "
+                "safety checker: training does not use such pictures; send others"
+            )
+
     def _family(self, request: TrainRequest) -> str:
         return self.registry.model(request.model).family
 
@@ -142,6 +165,7 @@ class Trainer:
         on_progress: ProgressFn | None,
         should_stop: StopFn | None,
     ) -> TrainOutput:
+        self.check_pictures(images)
         clock = time.perf_counter()
         loaded = self.pipelines.model(request.model)
         pipe = loaded.base

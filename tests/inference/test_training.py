@@ -248,3 +248,17 @@ def test_sdxl_trains_and_its_lora_paints_through_lora(
     base = pixels(engine.run(spec(xl, text, seed=5)))
     lora = (LoraRef(name="mia", weight=1.0),)
     assert np.abs(pixels(engine.run(spec(xl, text, seed=5, loras=lora))) - base).mean() > 0.5
+
+
+def test_pictures_the_safety_checker_flags_are_refused(trainer: Any, tmp_path: Path) -> None:
+    from inference.errors import BadRequestError
+
+    model = trainer.safety_checker().model  # the tiny checker: flags nothing until lowered
+    model.concept_embeds_weights.data.fill_(-1.0)
+    try:
+        with pytest.raises(BadRequestError) as err:
+            trainer.train(request(steps=2), pictures(), tmp_path, tmp_path / "x.safetensors")
+    finally:
+        model.concept_embeds_weights.data.fill_(1.0)
+    assert "picture(s) 1, 2, 3, 4, 5, 6 were flagged" in err.value.message
+    assert not (tmp_path / "x.safetensors").exists()
