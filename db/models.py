@@ -41,6 +41,8 @@ class JobKind(StrEnum):
     PAN = "pan"
     SQUARE = "square"
     VARY_REGION = "vary_region"
+    # A LoRA training run (0011; docs/training.md): its own queue, `train`.
+    TRAIN = "train"
 
 
 class JobState(StrEnum):
@@ -375,3 +377,7 @@ class RegionLink(Base):
         ),
         Index("ix_region_links_state", "state"),
     )
+
+
+# Registered on Base.metadata with the rest (migrations and tests read it from here).
+from db.lora_models import Lora  # noqa: E402, F401

@@ -36,7 +36,7 @@ from sqlalchemy.orm import aliased
 from db.base import UTCDateTime
 from db.caps import AtCap, RunningCaps, running_cap, running_of
 from db.jobs import DEFAULT_LEASE, Claim
-from db.models import Job, JobState, User
+from db.models import Job, JobKind, JobState, User
 from db.plans import Period
 
 DEFAULT_AFFINITY_WAIT = timedelta(seconds=60)
@@ -74,6 +74,7 @@ class WorkerView:
     owner: str
     serves: frozenset[str] | None = None  # model names it may run; None: any model
     loaded: frozenset[str] = frozenset()  # models on its GPU now
+    trains: bool = True  # it also runs LoRA training jobs (kind `train`, docs/training.md)
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,12 @@ def relax_usage(policy: SchedulePolicy) -> Any:
 _QUEUED = text("jobs.state = 'queued'")
 
 
-def eligible(policy: SchedulePolicy, serves: Collection[str] | None) -> list[Any]:
+def eligible(
+    policy: SchedulePolicy, serves: Collection[str] | None, trains: bool = True
+) -> list[Any]:
     """SQL conditions: a queued job with attempts left, its member below their running cap,
-    a model in `serves` (any model when None)."""
+    a model in `serves` (any model when None); no training job for a worker that does not
+    train."""
     conditions = [
         _QUEUED,
         Job.attempts < Job.max_attempts,
@@ -131,6 +135,8 @@ def eligible(policy: SchedulePolicy, serves: Collection[str] | None) -> list[Any
     ]
     if serves is not None:
         conditions.append(job_model().in_(sorted(serves)) if serves else false())
+    if not trains:
+        conditions.append(Job.kind != JobKind.TRAIN.value)
     return conditions
 
 
@@ -141,6 +147,8 @@ def order(policy: SchedulePolicy, loaded: Collection[str]) -> list[Any]:
     waited = Job.created_at <= _at("waited_since")
     return [
         Job.relaxed,
+        # A training run holds the GPU for minutes: fast painting jobs go first.
+        case((Job.kind == JobKind.TRAIN.value, 1), else_=0),
         case((or_(warm, waited), 0), else_=1),
         case((Job.relaxed, relax_usage(policy)), else_=0),
         User.last_started_at.asc().nulls_first(),
@@ -159,11 +167,11 @@ def bindings(policy: SchedulePolicy, now: datetime) -> dict[str, Any]:
 
 
 # Building and keying this statement costs far more than running it: built once per worker.
-_PICKS: dict[tuple[int, frozenset[str] | None, frozenset[str]], Any] = {}
+_PICKS: dict[tuple[int, frozenset[str] | None, frozenset[str], bool], Any] = {}
 
 
 def _pick_statement(policy: SchedulePolicy, worker: WorkerView) -> Any:
-    key = (id(policy), worker.serves, worker.loaded)
+    key = (id(policy), worker.serves, worker.loaded, worker.trains)
     statement = _PICKS.get(key)
     if statement is None:
         if len(_PICKS) > 256:
@@ -171,7 +179,7 @@ def _pick_statement(policy: SchedulePolicy, worker: WorkerView) -> Any:
         statement = (
             select(Job.id, User.id)
             .join(User, User.id == Job.user_id)
-            .where(*eligible(policy, worker.serves))
+            .where(*eligible(policy, worker.serves, worker.trains))
             .where(User.id.not_in(bindparam("skip_users", expanding=True)))
             .order_by(*order(policy, worker.loaded))
             .limit(1)

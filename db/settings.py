@@ -19,6 +19,15 @@ class PlanSettings(BaseModel):
     period: Literal["day", "month"] = "day"
     max_running: int = Field(default=3, ge=1)
     max_queued: int = Field(default=10, ge=0)
+    # LoRA training (/train, docs/training.md).
+    train: bool = Field(default=True, description="Members on this plan may train LoRAs.")
+    max_loras: int = Field(default=5, ge=0, description="Trained LoRAs a member may keep.")
+    max_lora_mb: int = Field(
+        default=500, ge=0, description="Total size of the LoRAs a member may keep, in MB."
+    )
+    train_minutes: int = Field(
+        default=60, ge=1, description="Longest a training run may take; it fails after this."
+    )
 
     @property
     def credits_milli(self) -> int:

@@ -54,6 +54,10 @@ class WorkerSettings(BaseModel):
         ge=1,
         description="torch intra-op threads; unset: half the CPU cores (at least 1).",
     )
+    train: bool = Field(
+        default=True,
+        description="Also take LoRA training jobs, from the nanke.train queue (docs/training.md).",
+    )
     max_models: int = Field(
         default=2, ge=1, description="Models a worker keeps loaded at once (least used leaves)."
     )

@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from db.models import JobKind
+from pipeline.train_contract import TrainJob
 from prompt.request import Generation, ImagineParams
 
 __all__ = ["JobKind"]  # the kinds are the database's enum: one list for the table and the contract
@@ -85,6 +86,7 @@ class JobSpec(_Frozen):
     source: SourceImage | None = None
     upscale_mode: UpscaleMode | None = None
     edit: EditSpec | None = None  # zoom, pan, square, vary_region
+    train: TrainJob | None = None  # train (docs/training.md)
 
 
 class JobResult(_Frozen):

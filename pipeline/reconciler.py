@@ -33,12 +33,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import jobs, region_links, workers
-from db.models import Job, JobState
+from db.models import Job, JobKind, JobState
 from pipeline.celery_app import queue_name
 from pipeline.client import JobDispatcher
 from pipeline.contracts import JobEvent, JobEventKind
 from pipeline.events import EventPublisher
 from pipeline.settings import PipelineSettings
+from pipeline.train_contract import TRAIN_QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ Deliver = Callable[[uuid.UUID], Awaitable[None]]
 
 def default_queue_of(family_of: Callable[[str], str]) -> QueueOf:
     def queue_of(job: Job) -> str:
+        if job.kind == JobKind.TRAIN:
+            return TRAIN_QUEUE
         model = (job.request.get("generation") or {}).get("model", "")
         return queue_name(family_of(model), relax=job.relaxed)
 

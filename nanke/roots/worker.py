@@ -21,6 +21,7 @@ from nanke.settings import Settings, SettingsError
 from pipeline.celery_app import build_celery_app, queue_name, worker_queues
 from pipeline.events import RedisEventPublisher
 from pipeline.storage import build_storage
+from pipeline.train_contract import TRAIN_QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class WorkerPlan:
 
 
 def plan_worker(
-    registry: Any, queues: list[str] | None, models: list[str] | None = None
+    registry: Any, queues: list[str] | None, models: list[str] | None = None, train: bool = False
 ) -> WorkerPlan:
     """Which queues to consume and which models that serves: `models` (their families'
     queues), or every model of the chosen queues' families (all families by default)."""
@@ -53,8 +54,9 @@ def plan_worker(
             )
     picked = models or list(registry.models)
     families = list(dict.fromkeys(registry.models[name].family for name in picked))
-    chosen = queues or worker_queues(families)
+    chosen = queues or [*worker_queues(families), *([TRAIN_QUEUE] if train else [])]
     served = {queue_name(f) for f in families} | {queue_name(f, relax=True) for f in families}
+    served |= {TRAIN_QUEUE} if train else set()
     unknown = [q for q in chosen if q not in served]
     if unknown:
         raise WorkerStartError(
@@ -62,6 +64,8 @@ def plan_worker(
             f"this registry serves: {', '.join(sorted(served))}"
         )
     needed = {q.removeprefix("nanke.").removesuffix(".relax") for q in chosen}
+    if TRAIN_QUEUE in chosen:  # training runs on the served models' families
+        needed |= set(families)
     return WorkerPlan(chosen, [name for name in picked if registry.models[name].family in needed])
 
 
@@ -80,7 +84,7 @@ def run_worker(
 
     # Everything that can be checked without torch is checked first: a typo fails in 1 s.
     registry = load_registry(settings.models_file)
-    plan = plan_worker(registry, queues, settings.worker.models)
+    plan = plan_worker(registry, queues, settings.worker.models, settings.worker.train)
     for model in plan.models:
         registry.model(model).check_files()
     loop = LoopThread()
@@ -165,7 +169,10 @@ def _consume(
         loop.run,
         timedelta(seconds=settings.pipeline.lease_s),
         scheduling=Scheduling(
-            policy, lambda: WorkerView(hostname, serves, frozenset(engine.loaded_models()))
+            policy,
+            lambda: WorkerView(
+                hostname, serves, frozenset(engine.loaded_models()), settings.worker.train
+            ),
         ),
     )
     events = RedisEventPublisher(
@@ -276,9 +283,24 @@ def _loaded_engine(settings: Settings, registry: Any, models: list[str]) -> Any:
         require_gpu=True,
     )
     log.info("loading %s on %s (%s)", ", ".join(models), engine.device, engine.dtype)
+    if settings.worker.train:
+        engine = _with_training(settings, registry, engine)
     threaded = EngineThread(engine)
     if settings.worker.warmup:
         threaded.call(lambda: warm_up(engine, models))
     else:
         threaded.call(lambda: engine.load_models(models))
     return threaded
+
+
+def _with_training(settings: Settings, registry: Any, engine: Any) -> Any:
+    """The engine that also runs `train` jobs (a trainer per job, on the same device)."""
+    from inference.worker.train_job import TrainingEngine
+    from nanke.roots.trainer import make_trainer
+
+    return TrainingEngine(
+        engine,
+        lambda: make_trainer(registry, settings.worker),
+        build_storage(settings.storage, settings.data_dir),
+        settings.data_dir / "training",
+    )
