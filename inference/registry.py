@@ -26,6 +26,7 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -33,6 +34,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
+from inference.registry_images import (
+    DescribeEntry,
+    Located,
+    parse_controlnets,
+    parse_describe,
+    parse_preprocessors,
+)
 
 Family = Literal["sd15", "sd2", "sdxl"]
 SourceKind = Literal["hub", "dir", "single_file"]
@@ -100,6 +108,11 @@ class Registry:
     unclip: UnclipEntry | None = None
     safety_checker: SafetyCheckerEntry | None = None
     path: Path | None = field(default=None, compare=False)
+    # Images in (inference/registry_images.py): family → module → ControlNet, module → its
+    # preprocessor, and the /describe models.
+    controlnets: dict[str, dict[str, Located]] = field(default_factory=dict)
+    preprocessors: dict[str, Located] = field(default_factory=dict)
+    describe: DescribeEntry | None = None
 
     def model(self, name: str | None = None) -> ModelEntry:
         entry = self.models.get(name or self.default)
@@ -245,6 +258,9 @@ def parse_registry(data: dict[str, Any], base: Path) -> Registry:
         embeddings_dir=folder("embeddings_dir"),
         unclip=unclip,
         safety_checker=_safety_checker(data.get("safety_checker"), base),
+        controlnets=parse_controlnets(data, base, _source),
+        preprocessors=parse_preprocessors(data, base, _source),
+        describe=parse_describe(data, base, _source),
     )
 
 
@@ -293,13 +309,4 @@ def load_registry(path: Path) -> Registry:
         ) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise RegistryError(f"{path} is not valid TOML: {exc}") from None
-    registry = parse_registry(data, path.resolve().parent)
-    return Registry(
-        models=registry.models,
-        default=registry.default,
-        lora_dir=registry.lora_dir,
-        embeddings_dir=registry.embeddings_dir,
-        unclip=registry.unclip,
-        safety_checker=registry.safety_checker,
-        path=path,
-    )
+    return dataclasses.replace(parse_registry(data, path.resolve().parent), path=path)

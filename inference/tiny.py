@@ -5,10 +5,10 @@
 - `tiny-sd15.safetensors`: the same weights as one original-layout (LDM) checkpoint;
 - `tiny-unclip/`: a Stable unCLIP image-variation pipeline;
 - `tiny-inpaint/`: the `tiny` model's inpainting checkpoint (a 9-channel UNet);
-- `loras/ink.safetensors` (diffusers/peft format) and `loras/glow.safetensors` (kohya format);
-- `embeddings/`: one textual-inversion embedding;
-- `tiny-safety-checker/`: a StableDiffusionSafetyChecker + CLIPImageProcessor; its thresholds
-  sit at the cosine maximum, so it flags nothing until a test lowers them;
+- `loras/ink.safetensors` (diffusers format), `loras/glow.safetensors` (kohya), `embeddings/`;
+- ControlNets, depth and lineart preprocessors, BLIP and CLIP (inference/tiny_images.py);
+- `tiny-safety-checker/`: a StableDiffusionSafetyChecker + CLIPImageProcessor that flags nothing
+  (its thresholds sit at the cosine maximum) until a test lowers them;
 - `models.toml` that uses all of them.
 """
 
@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from inference.tiny_edit import build_inpaint
+from inference.tiny_images import build_image_models
 from inference.tiny_single_file import write_single_file
 
 TEXT_DIM = 32
@@ -375,15 +376,13 @@ def build_embedding(path: Path, seed: int = 3) -> None:
     save_file({"emb_params": torch.randn(1, TEXT_DIM, generator=gen)}, str(path))
 
 
-# --- single-file checkpoint: diffusers keys → the original (LDM) layout people download ---
-
-
 def build_tiny_models(out: Path) -> Path:
     """Write every tiny model and a models.toml using them; returns the models.toml path."""
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     pipe = build_sd15(out / "tiny-sd15")
     write_single_file(pipe, out / "tiny-sd15.safetensors")
+    images_toml = build_image_models(out, pipe)  # before a LoRA builder wraps the UNet
     (out / "loras").mkdir(exist_ok=True)
     # kohya first: the diffusers builder wraps the UNet's Linear layers in peft layers.
     build_lora_kohya(pipe, out / "loras" / "glow.safetensors")
@@ -395,5 +394,7 @@ def build_tiny_models(out: Path) -> Path:
     build_safety_checker(out / "tiny-safety-checker")
     build_inpaint(out / "tiny-inpaint", pipe)
     toml = out / "models.toml"
-    toml.write_text(_MODELS_TOML.format(steps=TINY_STEPS, base=TINY_BASE_SIZE), encoding="utf-8")
+    toml.write_text(
+        _MODELS_TOML.format(steps=TINY_STEPS, base=TINY_BASE_SIZE) + images_toml, encoding="utf-8"
+    )
     return toml

@@ -60,4 +60,9 @@ def format_prompt(params: ImagineParams) -> str:
     if params.dynthres is not None:
         dyn = params.dynthres
         words += ["--dynthres", f"{fmt_number(dyn.percentile)}:{fmt_number(dyn.mimic)}"]
+    if params.control is not None:
+        control = params.control
+        words += ["--cn", control.module, *([control.image] if control.image else [])]
+        if control.weight != 1.0:
+            words += ["--cw", fmt_number(control.weight)]
     return " ".join(words)

@@ -50,6 +50,8 @@ FLAGS: dict[str, FlagSpec] = {
         FlagSpec("repeat", Value.TOKEN, "4"),
         FlagSpec("rescale", Value.TOKEN, "0.7"),
         FlagSpec("dynthres", Value.TOKEN, "99.5:7"),
+        FlagSpec("cn", Value.TEXT, "canny https://example.com/photo.png"),
+        FlagSpec("cw", Value.TOKEN, "1"),
     )
 }
 

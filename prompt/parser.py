@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prompt.attention import check_attention
+from prompt.control import parse_cn, parse_cw, with_weight
 from prompt.errors import PromptError
 from prompt.extra_networks import strip_extra_networks
 from prompt.flags import FlagSpec, FlagUse, Value, split_flags
@@ -87,6 +88,9 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
             field, parsed = _FIELD_PARSERS[spec.name](value, spec.flag)
             fields[field] = parsed
     _combine_schedule(fields)
+    control = with_weight(fields.pop("control", None), fields.pop("control_weight", None))
+    if control is not None:
+        fields["control"] = control
     names = [lora.name for lora in loras]
     for name in names:
         if names.count(name) > 1:
@@ -267,4 +271,6 @@ _FIELD_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "repeat": lambda v, f: ("repeat", parse_int(v, f, 1, 10, f)),
     "rescale": lambda v, f: ("rescale", parse_float(v, f, 0, 1, f)),
     "dynthres": lambda v, f: ("dynthres", parse_dynthres(v, f)),
+    "cn": lambda v, f: ("control", parse_cn(v)),
+    "cw": lambda v, f: ("control_weight", parse_cw(v)),
 }

@@ -8,7 +8,7 @@ Pure data (pydantic, no discord, no torch): the parser builds them, the job cont
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,8 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # model names
 # LoRA names are file stems as downloaded: inner spaces allowed (`<lora:my style:0.7>`).
 LORA_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_. -]{0,62}[A-Za-z0-9_.-])?")
 MAX_SEED = 2**32 - 1
+ControlModule = Literal["canny", "depth", "lineart"]
+CONTROL_MODULES: tuple[ControlModule, ...] = ("canny", "depth", "lineart")
 
 
 class _Frozen(BaseModel):
@@ -87,6 +89,18 @@ class LoraRef(_Frozen):
         return value
 
 
+class ControlRef(_Frozen):
+    """ControlNet (`--cn MODULE IMAGE --cw W`): the structure of an image (its edges, depth or
+    line drawing, the `module`'s map of it) steers the picture, at `weight` 0 … 2.
+
+    `image` is as given in a prompt (a URL, or None for an attached image); once taken in it is
+    the stored image's key (the bot) or a file path (the CLI)."""
+
+    module: ControlModule
+    image: str | None = Field(default=None, min_length=1, max_length=2048)
+    weight: float = Field(default=1.0, ge=0.0, le=2.0)
+
+
 class ImagineParams(_Frozen):
     """What the member asked for (the parser's output). None means 'use the default'."""
 
@@ -106,6 +120,7 @@ class ImagineParams(_Frozen):
     clip_skip: int | None = Field(default=None, ge=1, le=12)
     rescale: float | None = Field(default=None, ge=0.0, le=1.0)  # CFG rescale φ
     dynthres: DynThres | None = None  # dynamic thresholding (the "CFG Scale Fix")
+    control: ControlRef | None = None  # --cn / --cw
 
 
 class Generation(_Frozen):
@@ -128,3 +143,4 @@ class Generation(_Frozen):
     batch: int = Field(default=4, ge=1, le=4)
     rescale: float = Field(default=0.0, ge=0.0, le=1.0)  # CFG rescale φ (0: off)
     dynthres: DynThres | None = None  # dynamic thresholding (None: off)
+    control: ControlRef | None = None  # ControlNet (None: off)

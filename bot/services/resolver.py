@@ -58,7 +58,15 @@ class RegistryResolver:
         self._registry = registry
 
     def imagine(self, job_id: UUID, params: ImagineParams, prefs: UserPrefs) -> JobSpec:
-        return imagine_spec(params, self._registry, defaults_of(prefs), job_id=job_id)
+        spec = imagine_spec(params, self._registry, defaults_of(prefs), job_id=job_id)
+        if params.control is not None:
+            # The control image comes through the image intake (URLs fetched safely on the
+            # worker side), which the bot does not have yet: refuse before any charge.
+            raise BadRequestError(
+                "--cn is not available in Discord yet (the image intake comes first); "
+                "an admin can run it with `nanke imagine --cn`"
+            )
+        return spec
 
     def prompt_from_image(self, data: bytes) -> tuple[str, list[str]]:
         """An A1111/Civitai image's parameters as a prompt, mapped to what is installed."""

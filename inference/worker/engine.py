@@ -3,9 +3,8 @@
     engine = Engine.from_settings(load_registry(path), WorkerSettings())
     out = engine.run(spec, source=None, on_progress=lambda step, total, latents: ...)
 
-`source` is the PIL tile for upscale / vary jobs. `on_progress(step, total, latents)` is
-called after every denoising step; `latents` is None except every N-th step (a preview step,
-never step 1), so steps that send nothing never sync the device.
+`source` is the PIL tile for upscale / vary jobs. `on_progress(step, total, latents)` is called
+after every step; `latents` is None except on preview steps (never step 1): no needless syncs.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from inference.describe import Description
 from inference.edits import EDIT_KINDS
 from inference.errors import BadRequestError, EngineError, ModelFileError, NaNOutputError
 from inference.errors import OutOfMemoryError as GpuOutOfMemoryError
@@ -29,6 +29,8 @@ from inference.settings import WorkerSettings
 from inference.worker import inpaint, precision
 from inference.worker.compiled import Compiler
 from inference.worker.conditioning import encode_conditioning
+from inference.worker.controlnet import ControlNets, ControlRun
+from inference.worker.describe import Describer
 from inference.worker.job_args import task_kwargs
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
@@ -67,6 +69,7 @@ class _Job:
     unclip: LoadedUnclip | None
     edit: inpaint.EditCanvas | None = None  # zoom, pan, square, vary_region
     loras: bool = True  # whether the job's LoRAs ran (not on unCLIP nor an inpainting model)
+    control: ControlRun | None = None  # --cn
 
 
 class Engine:
@@ -99,6 +102,8 @@ class Engine:
             memory_budget_bytes=memory_budget_bytes,
         )
         self.previews = PreviewCadence(preview_every_steps)
+        self.controls = ControlNets(registry, self.device, dtype)
+        self.describer = Describer(registry, self.device, dtype)  # loads on first /describe
         self._safety: SafetyChecker | None = None
         self.pad_negative = pad_negative  # A1111's "pad prompt/negative prompt" option
 
@@ -163,6 +168,10 @@ class Engine:
             except (OSError, ValueError, RuntimeError, torch.OutOfMemoryError) as exc:
                 raise ModelFileError(f"cannot load model {name!r}: {exc}") from exc
 
+    def describe(self, image: Image.Image) -> Description:
+        """/describe: a caption and CLIP's rankings → four prompts for `image`."""
+        return self.describer.describe(image)
+
     def safety_checker(self) -> SafetyChecker | None:
         """The configured checker, loaded once on first use (like the pipelines)."""
         entry = self.registry.safety_checker
@@ -177,10 +186,12 @@ class Engine:
         on_progress: ProgressFn | None = None,
         *,
         mask: Image.Image | None = None,
+        control: Image.Image | None = None,
     ) -> EngineOutput:
-        """`mask`: the stored mask PNG of a Vary (Region) job that has one (white = paint)."""
+        """`mask`: the stored mask PNG of a Vary (Region) job that has one (white = paint);
+        `control`: the control image of a --cn job (its map is made here)."""
         try:
-            return self._run(spec, source, on_progress, mask)
+            return self._run(spec, source, on_progress, mask, control)
         except torch.OutOfMemoryError:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
@@ -197,6 +208,7 @@ class Engine:
         source: Image.Image | None,
         on_progress: ProgressFn | None,
         mask: Image.Image | None = None,
+        control: Image.Image | None = None,
     ) -> EngineOutput:
         gen = spec.generation
         followups = (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG, *EDIT_KINDS)
@@ -207,7 +219,7 @@ class Engine:
         if spec.upscale_mode is UpscaleMode.PICK:
             assert source is not None
             return pick(spec, source, checker, clock)
-        job = self._job(spec, source, mask)
+        job = self._job(spec, source, mask, control)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
             encoded.scheduler = job.pipe.scheduler  # dynamic thresholding needs its ᾱ
@@ -229,6 +241,7 @@ class Engine:
         # The PNG says what ran: unCLIP and inpainting models take no LoRAs, so list none.
         ran = gen if job.loras else gen.model_copy(update={"loras": ()})
         extra = dict(job.edit.fields) if job.edit is not None else {}
+        extra.update(job.control.fields if job.control is not None else {})
         extra.update(generation_hashes(self.registry, ran))  # each file hashed once per process
         infotexts = [
             build_infotext(ran, seed=s, denoising_strength=job.strength, extra=extra)
@@ -246,10 +259,15 @@ class Engine:
             timings_ms=timings,
             steps_run=steps_run,
             nsfw=nsfw,
+            control_map=job.control.control_map if job.control is not None else None,
         )
 
     def _job(
-        self, spec: JobSpec, source: Image.Image | None = None, mask: Image.Image | None = None
+        self,
+        spec: JobSpec,
+        source: Image.Image | None = None,
+        mask: Image.Image | None = None,
+        control: Image.Image | None = None,
     ) -> _Job:
         gen = spec.generation
         model = self.pipelines.model(gen.model)
@@ -274,7 +292,8 @@ class Engine:
         else:
             # LoRAs live on the base model's modules, which derived pipelines share.
             self.loras.apply(model.base, gen.loras)
-            pipe = model.img2img() if strength is not None else model.base
+            run = self.controls.prepare(model, gen, control, img2img=strength is not None)
+            pipe = run.pipe if run else (model.img2img() if strength is not None else model.base)
             job = _Job(
                 pipe,
                 model.scheduler_config,
@@ -283,6 +302,7 @@ class Engine:
                 strength,
                 seeds,
                 None,
+                control=run,
             )
         pipe.scheduler = make_scheduler(gen.sampler, job.scheduler_config, seed=gen.seed)
         return job
@@ -341,6 +361,8 @@ class Engine:
             kwargs.update(job.edit.pipeline_kwargs(gen.steps, gen.batch, on_step))
         else:
             kwargs.update(task_kwargs(spec, job.pipe, source, job.strength, job.unclip, on_step))
+        if job.control is not None:
+            kwargs.update(job.control.pipeline_kwargs(gen.batch))
         with circular_padding(job.pipe.unet, job.pipe.vae, enabled=gen.tile):
             with clock("denoise"):
                 latents = job.pipe(**kwargs).images

@@ -24,6 +24,18 @@ import click
 )
 @click.option("--model", "model", help="Model name from models.toml (default: its default).")
 @click.option(
+    "--cn",
+    "cn",
+    metavar="MODULE:FILE",
+    help="ControlNet: canny, depth or lineart, and the image whose structure steers the grid.",
+)
+@click.option(
+    "--cw",
+    "cw",
+    type=click.FloatRange(0, 2),
+    help="ControlNet weight, 0 to 2 (default 1).",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -34,6 +46,8 @@ def command(
     from_image: Path | None,
     models_file: Path | None,
     model: str | None,
+    cn: str | None,
+    cw: float | None,
     out_dir: Path | None,
 ) -> None:
     """Paint a 2x2 grid for PROMPT (with --ar, --no, --seed, … flags as in Discord), or for
@@ -42,6 +56,7 @@ def command(
     Writes OUT/grid.png, OUT/1.png … OUT/4.png and OUT/job.json.
     """
     from inference.resolve import imagine_spec
+    from nanke.commands.control_files import load_control, with_cli_control, write_control
     from nanke.commands.job_folders import (
         make_engine,
         models_file_option,
@@ -66,6 +81,7 @@ def command(
     except PromptError as exc:
         flag = f" ({exc.flag})" if exc.flag else ""
         raise click.ClickException(f"{exc.message}{flag}") from None
+    requests = with_cli_control(requests, cn, cw)
     note = extra_network_note(prompt)
     if note:
         click.echo(f"note: {note}", err=True)
@@ -75,11 +91,13 @@ def command(
             requests = [params.model_copy(update={"model": model}) for params in requests]
         # Resolve every request first: a bad model or LoRA in request 3 fails before any work.
         specs = [imagine_spec(params, registry) for params in requests]
+        controls = [load_control(params) for params in requests]
         base = out_dir or Path("out") / str(specs[0].job_id)[:8]
         engine = make_engine(registry)  # one engine: models load once for all requests
-        for n, spec in enumerate(specs, start=1):
+        for n, (spec, control) in enumerate(zip(specs, controls, strict=True), start=1):
             target = base / str(n) if len(specs) > 1 else base
-            output = run_engine(registry, spec, engine=engine)
+            output = run_engine(registry, spec, engine=engine, control=control)
+            write_control(target, control)
             report(target, write_job(target, spec, output, registry))
 
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from inference.errors import EngineError
 from inference.registry import Registry, default_registry, load_registry
+from nanke.commands.control_files import folder_control, write_control
 from pipeline.contracts import JobResult, JobSpec
 
 T = TypeVar("T")
@@ -107,6 +108,7 @@ def run_engine(
     label: str = "painting",
     engine: Any = None,
     mask: Any = None,
+    control: Any = None,
 ) -> Any:
     """Run one job; pass `engine` to keep its models loaded across several jobs."""
     engine = engine or make_engine(registry)
@@ -114,6 +116,8 @@ def run_engine(
     try:
         if mask is not None:  # only edits take a mask
             return engine.run(spec, source=source, on_progress=progress, mask=mask)
+        if control is not None:  # only --cn jobs take a control image
+            return engine.run(spec, source=source, on_progress=progress, control=control)
         return engine.run(spec, source=source, on_progress=progress)
     finally:
         progress.close()
@@ -162,7 +166,8 @@ def tile_image(job_dir: Path, index: int) -> Any:
 
 def report(out_dir: Path, result: JobResult, echo: Callable[[str], None] = click.echo) -> None:
     t = result.timings_ms
-    files = ", ".join([*(result.image_keys), *([result.grid_key] if result.grid_key else [])])
+    extra = [key for key in (result.grid_key, result.control_map_key) if key]
+    files = ", ".join([*(result.image_keys), *extra])
     echo(f"wrote {out_dir}/ ({files}, job.json)")
     echo(f"seeds {', '.join(map(str, result.seeds))} · {result.width}x{result.height}")
     echo(
@@ -190,6 +195,8 @@ def run_followup(
         registry = registry_for_job(models_file, used)
         source = tile_image(job_dir, index)
         spec = make_spec(parent, str(job_dir / f"{index}.png"))
-        output = run_engine(registry, spec, source, label=label)
+        control = folder_control(job_dir, spec)
+        output = run_engine(registry, spec, source, label=label, control=control)
         target = out_dir or job_dir.with_name(f"{job_dir.name}-{suffix}")
+        write_control(target, control)
         report(target, write_job(target, spec, output, registry))
