@@ -45,11 +45,15 @@ def build_controlnet(unet: Any, out: Path, seed: int) -> None:
 
     net = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 16, 16, 32))
     gen = torch.Generator().manual_seed(seed)
-    zero_convs = [*net.controlnet_down_blocks, net.controlnet_mid_block]
     with torch.no_grad():
-        for module in [*zero_convs, net.controlnet_cond_embedding.conv_out]:
+        for module in [*net.controlnet_down_blocks, net.controlnet_mid_block]:
             for param in module.parameters():
-                param.copy_(torch.randn(param.shape, generator=gen) * 0.05)
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.1)
+        # He-initialised, so the control map's structure survives to the residuals.
+        for conv in net.controlnet_cond_embedding.modules():
+            if isinstance(conv, torch.nn.Conv2d):
+                fan_in = conv.weight[0].numel()
+                conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) * (2 / fan_in) ** 0.5)
     net.save_pretrained(out)
 
 
@@ -94,12 +98,10 @@ def build_blip(out: Path) -> None:
         BlipProcessor,
     )
 
-    out.mkdir(parents=True, exist_ok=True)
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
     vocab = [*special, *_WORDS]
-    (out / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tokenizer_cls: Any = BertTokenizer
-    tokenizer = tokenizer_cls(vocab_file=str(out / "vocab.txt"), bos_token="[DEC]")
+    tokenizer = tokenizer_cls(vocab={w: i for i, w in enumerate(vocab)}, bos_token="[DEC]")
     config_cls: Any = BlipConfig
     config = config_cls(
         text_config={

@@ -104,9 +104,10 @@ class Preprocessors:
             from inference.worker.lineart_net import load_lineart
 
             return load_lineart(Path(source)).to(self.device, torch.float32)
-        from transformers import AutoImageProcessor, AutoModelForDepthEstimation
+        from transformers import AutoModelForDepthEstimation, AutoProcessor
 
-        processor = AutoImageProcessor.from_pretrained(source)
+        # AutoProcessor picks the Pillow image processor without torchvision (not installed).
+        processor = AutoProcessor.from_pretrained(source)
         model = AutoModelForDepthEstimation.from_pretrained(source).to(self.device).eval()
         return processor, model
 
