@@ -28,8 +28,7 @@ def check_control(control: ControlRef | None, entry: ModelEntry, registry: Regis
         offered = ", ".join(sorted(family))
         if offered:
             raise BadRequestError(
-                f"--cn {control.module} is not set up for the {entry.name} model; "
-                f"it has: {offered}"
+                f"--cn {control.module} is not set up for the {entry.name} model; it has: {offered}"
             )
         raise BadRequestError(
             f"the {entry.name} model has no ControlNet on this server: --cn needs another "

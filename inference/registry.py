@@ -147,7 +147,7 @@ def _source(raw: Any, base: Path, where: str) -> tuple[str, SourceKind]:
             f"{where}: `source` must be a hub id, a directory or a .safetensors file"
         )
     raw = raw.strip()
-    if raw.endswith((".ckpt", ".pt", ".bin")):
+    if raw.endswith((".ckpt", ".pt", ".pth", ".bin")):
         raise RegistryError(
             f"{where}: {raw} is a pickle checkpoint (it can run code); use a .safetensors file"
         )

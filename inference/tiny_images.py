@@ -33,11 +33,16 @@ captioner = "tiny-blip"
 clip = "tiny-clip"
 """
 # Words the tiny captioner can say (random weights pick among them).
-_WORDS = (
-    "a photo of the cat dog house tree river mountain city street car boat woman man child "
-    "red blue green yellow black white small large old new sitting standing on in with near "
-    "at night day sunny rainy snow field forest beach sky cloud flower garden table window"
-).split()
+_WORDS = tuple(
+    " ".join(
+        (
+            "a photo of the cat dog house tree river mountain city street car boat woman man",
+            "child red blue green yellow black white small large old new sitting standing on in",
+            "with near at night day sunny rainy snow field forest beach sky cloud flower garden",
+            "table window",
+        )
+    ).split()
+)
 
 
 def build_controlnet(unet: Any, out: Path, seed: int) -> None:
@@ -53,7 +58,9 @@ def build_controlnet(unet: Any, out: Path, seed: int) -> None:
         for conv in net.controlnet_cond_embedding.modules():
             if isinstance(conv, torch.nn.Conv2d):
                 fan_in = conv.weight[0].numel()
-                conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) * (2 / fan_in) ** 0.5)
+                conv.weight.copy_(
+                    torch.randn(conv.weight.shape, generator=gen) * (2 / fan_in) ** 0.5
+                )
     net.save_pretrained(out)
 
 

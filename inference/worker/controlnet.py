@@ -107,7 +107,5 @@ class ControlNets:
         pipe = self.pipeline(model, control.module, img2img)
         control_map = self.maps.make_map(control.module, image, gen.width, gen.height)
         size = max(gen.width, gen.height)
-        fields = control_fields(
-            self.registry, model.entry.family, control, image_hash(image), size
-        )
+        fields = control_fields(self.registry, model.entry.family, control, image_hash(image), size)
         return ControlRun(pipe, control_map, control.weight, img2img, fields)

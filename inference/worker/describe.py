@@ -64,7 +64,9 @@ class Describer:
         )
 
         processor = _load(entry.captioner, "captioner", AutoProcessor.from_pretrained)
-        captioner = _load(entry.captioner, "captioner", BlipForConditionalGeneration.from_pretrained)
+        captioner = _load(
+            entry.captioner, "captioner", BlipForConditionalGeneration.from_pretrained
+        )
         clip_processor = _load(entry.clip, "CLIP model", AutoProcessor.from_pretrained)
         clip = _load(entry.clip, "CLIP model", CLIPModel.from_pretrained)
         captioner.to(self.device, self.dtype).eval()

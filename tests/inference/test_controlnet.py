@@ -129,7 +129,6 @@ def test_refused_before_any_work(registry: Any) -> None:
     assert imagine_spec(params(control=ControlRef(module="canny")), registry)
 
 
-
 def test_nanke_imagine_with_cn_keeps_the_control_image_and_map(
     tiny_models: Any, tmp_path: Any
 ) -> None:
@@ -153,7 +152,10 @@ def test_nanke_imagine_with_cn_keeps_the_control_image_and_map(
         assert np.asarray(edges)[16:48, 15:18].any()
     with Image.open(out / "1.png") as tile:
         assert "Module: canny" in str(tile.info["parameters"])
-    vary = CliRunner().invoke(cli, ["vary", str(out), "--index", "2", "--strength", "subtle", "--out", str(tmp_path / "v")])
+    vary = CliRunner().invoke(
+        cli,
+        ["vary", str(out), "--index", "2", "--strength", "subtle", "--out", str(tmp_path / "v")],
+    )
     assert vary.exit_code == 0, vary.output
     assert (tmp_path / "v" / "control.png").is_file()
     missing = CliRunner().invoke(
