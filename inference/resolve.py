@@ -18,6 +18,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 
 from inference.errors import BadRequestError
+from inference.references import references
 from inference.registry import Registry
 from inference.samplers import DEFAULT_SAMPLER, sampler
 from pipeline.contracts import JobKind, JobSpec, SourceImage, UpscaleMode
@@ -108,6 +109,7 @@ def resolve(
         rescale=params.rescale or 0.0,
         dynthres=params.dynthres,
         loras=params.loras,
+        references=references(params, registry, entry),
     )
 
 

@@ -23,12 +23,14 @@ from inference.errors import BadRequestError, EngineError, ModelFileError, NaNOu
 from inference.errors import OutOfMemoryError as GpuOutOfMemoryError
 from inference.file_hashes import generation_hashes
 from inference.infotext import build_infotext
+from inference.references import infotext_fields
 from inference.registry import Registry
 from inference.resolve import denoise_strength, tile_seed
 from inference.settings import WorkerSettings
 from inference.worker import inpaint, precision
 from inference.worker.compiled import Compiler
 from inference.worker.conditioning import encode_conditioning
+from inference.worker.ip_adapter import IpAdapters, ReferenceLoader
 from inference.worker.job_args import task_kwargs
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
@@ -40,6 +42,7 @@ from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from inference.worker.tiling import circular_padding
 from pipeline.contracts import JobKind, JobSpec, UpscaleMode
+from prompt.request import Generation
 
 __all__ = ["Engine", "EngineOutput", "ProgressFn", "default_device"]
 
@@ -82,7 +85,9 @@ class Engine:
         preview_every_steps: int | None = None,
         memory_budget_bytes: int | None = None,
         pad_negative: bool = False,
+        load_reference: ReferenceLoader | None = None,
     ) -> None:
+        """`load_reference(sha256)`: a stored member image (image prompts, references)."""
         self.registry = registry
         self.device = torch.device(device)
         self.dtype = dtype
@@ -101,6 +106,7 @@ class Engine:
         self.previews = PreviewCadence(preview_every_steps)
         self._safety: SafetyChecker | None = None
         self.pad_negative = pad_negative  # A1111's "pad prompt/negative prompt" option
+        self.ip_adapters = IpAdapters(registry, self.device, dtype, load_reference)
 
     @classmethod
     def from_settings(
@@ -110,6 +116,7 @@ class Engine:
         *,
         library_logs: bool = False,
         require_gpu: bool = False,
+        load_reference: ReferenceLoader | None = None,
     ) -> Engine:
         """Device, dtype, threads, CUDA tuning and compilation as `settings` say; with
         `require_gpu` (`nanke worker`), "auto" without CUDA is refused, not the CPU."""
@@ -134,6 +141,7 @@ class Engine:
                 else int(settings.memory_budget_gb * 1024**3)
             ),
             pad_negative=settings.pad_negative,
+            load_reference=load_reference,
         )
 
     def loaded_models(self) -> list[str]:
@@ -198,6 +206,7 @@ class Engine:
         on_progress: ProgressFn | None,
         mask: Image.Image | None = None,
     ) -> EngineOutput:
+        # long: one job in order (encode, denoise with its images, check, record); each a call
         gen = spec.generation
         followups = (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG, *EDIT_KINDS)
         if spec.kind in followups and source is None:
@@ -217,7 +226,12 @@ class Engine:
                     "encoding overflowed): lower the (word:weight) values or remove brackets"
                 )
             kwargs = encoded.pipeline_kwargs(gen.chaos, job.seeds)
-        with encoded.applied(job.pipe.unet, gen.chaos, job.seeds):
+        refs = _with_ran_references(job, gen)
+        with (
+            encoded.applied(job.pipe.unet, gen.chaos, job.seeds),
+            self.ip_adapters.applied(job.pipe, job.family, refs, gen.cfg > 1) as image_kwargs,
+        ):
+            kwargs.update(image_kwargs)
             images, steps_run = self._denoise_and_decode(
                 spec, job, source, kwargs, clock, on_progress
             )
@@ -227,8 +241,9 @@ class Engine:
         else:
             nsfw = [False] * len(images)
         # The PNG says what ran: unCLIP and inpainting models take no LoRAs, so list none.
-        ran = gen if job.loras else gen.model_copy(update={"loras": ()})
+        ran = refs if job.loras else refs.model_copy(update={"loras": ()})
         extra = dict(job.edit.fields) if job.edit is not None else {}
+        extra.update(infotext_fields(ran))
         extra.update(generation_hashes(self.registry, ran))  # each file hashed once per process
         infotexts = [
             build_infotext(ran, seed=s, denoising_strength=job.strength, extra=extra)
@@ -374,3 +389,10 @@ class Engine:
             decoded.float(), output_type="pil"
         )
         return images
+
+
+def _with_ran_references(job: _Job, gen: Generation) -> Generation:
+    """Image prompts steer txt2img and img2img jobs, not unCLIP's nor the edits' pipelines."""
+    if job.unclip is None and job.edit is None:
+        return gen
+    return gen.model_copy(update={"references": ()})
