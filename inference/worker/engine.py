@@ -229,9 +229,11 @@ class Engine:
         refs = _with_ran_references(job, gen)
         with (
             encoded.applied(job.pipe.unet, gen.chaos, job.seeds),
-            self.ip_adapters.applied(job.pipe, job.family, refs, gen.cfg > 1) as image_kwargs,
+            self.ip_adapters.applied(
+                job.pipe, job.family, refs, gen.cfg > 1, checker
+            ) as image_args,
         ):
-            kwargs.update(image_kwargs)
+            kwargs.update(image_args)
             images, steps_run = self._denoise_and_decode(
                 spec, job, source, kwargs, clock, on_progress
             )

@@ -148,16 +148,22 @@ class IpAdapters:
 
     @contextmanager
     def applied(
-        self, pipe: Any, family: str, gen: Generation, cfg: bool
+        self, pipe: Any, family: str, gen: Generation, cfg: bool, checker: Any = None
     ) -> Iterator[dict[str, Any]]:
         """Within the block the pipeline's UNet attends to the job's images; yields the
         pipeline arguments. Yields {} (and touches nothing) for a job without references, or
-        whose references all weigh 0 (then the image is exactly the text-only one)."""
+        whose references all weigh 0 (then the image is exactly the text-only one). With a
+        safety `checker`, a flagged input image refuses the job (a BadRequestError)."""
         if not gen.references or all(r.scale == 0 for r in gen.references):
             yield {}
             return
         entry = self._entry(family)
         slots = self._slots(gen, entry)
+        if checker is not None and any(checker.flags([i for s in slots for i in s.images])):
+            raise BadRequestError(
+                "an image you gave was flagged by this server's safety checker: use another "
+                "image (nothing was charged)"
+            )
         embeds = [self._embeds(entry, slot, gen.batch, cfg) for slot in slots]
         weights = [self._state_dict(entry, slot.plus) for slot in slots]
         # unload_ip_adapter installs diffusers' default processors: the UNet's own ones (which
