@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inference.control import check_control, check_control_prompt
 from inference.errors import BadRequestError
+from inference.references import references
 from inference.registry import Registry
 from inference.samplers import DEFAULT_SAMPLER, sampler
 from pipeline.contracts import JobKind, JobSpec, SourceImage, UpscaleMode
@@ -110,6 +111,7 @@ def resolve(
         rescale=params.rescale or 0.0,
         dynthres=params.dynthres,
         loras=params.loras,
+        references=references(params, registry, entry),
         control=params.control,
     )
     check_control_prompt(gen)

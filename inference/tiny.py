@@ -9,7 +9,7 @@
 - ControlNets, depth and lineart preprocessors, BLIP and CLIP (inference/tiny_images.py);
 - `tiny-safety-checker/`: a StableDiffusionSafetyChecker + CLIPImageProcessor that flags nothing
   (its thresholds sit at the cosine maximum) until a test lowers them;
-- `models.toml` that uses all of them.
+- `tiny-ip-adapter/`: an IP-Adapter and its image encoder; `models.toml` that uses them all.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 
 from inference.tiny_edit import build_inpaint
 from inference.tiny_images import build_image_models
+from inference.tiny_ip_adapter import tiny_ip_adapter_section
 from inference.tiny_single_file import write_single_file
 
 TEXT_DIM = 32
@@ -373,6 +374,7 @@ def build_embedding(path: Path, seed: int = 3) -> None:
     from safetensors.torch import save_file
 
     gen = torch.Generator().manual_seed(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
     save_file({"emb_params": torch.randn(1, TEXT_DIM, generator=gen)}, str(path))
 
 
@@ -387,14 +389,11 @@ def build_tiny_models(out: Path) -> Path:
     # kohya first: the diffusers builder wraps the UNet's Linear layers in peft layers.
     build_lora_kohya(pipe, out / "loras" / "glow.safetensors")
     build_lora_diffusers(pipe, out / "loras" / "ink.safetensors")
-    (out / "embeddings").mkdir(exist_ok=True)
     build_embedding(out / "embeddings" / "tinytoken.safetensors")
     torch.manual_seed(1)
     build_unclip(out / "tiny-unclip")
     build_safety_checker(out / "tiny-safety-checker")
     build_inpaint(out / "tiny-inpaint", pipe)
-    toml = out / "models.toml"
-    toml.write_text(
-        _MODELS_TOML.format(steps=TINY_STEPS, base=TINY_BASE_SIZE) + images_toml, encoding="utf-8"
-    )
+    text = _MODELS_TOML.format(steps=TINY_STEPS, base=TINY_BASE_SIZE) + images_toml
+    (toml := out / "models.toml").write_text(text + tiny_ip_adapter_section(pipe.unet, out))
     return toml

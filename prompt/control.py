@@ -5,12 +5,15 @@
     --cn lineart                                         the image comes as an attachment
 
 `--cw` is the ControlNet weight (0 … 2, default 1) when `--cn` is present. Without `--cn` it is
-Midjourney's old character-reference weight, which the image-reference flags own.
+Midjourney's old character-reference weight, `--ow`'s alias (prompt/image_flags.py).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from prompt.errors import PromptError
+from prompt.image_flags import IMAGE_FIELD_PARSERS
 from prompt.request import CONTROL_MODULES, ControlModule, ControlRef
 from prompt.values import parse_float, quote
 
@@ -64,9 +67,21 @@ def parse_cw(value: str) -> float:
     return parse_float(value, CW_FLAG, 0, MAX_CONTROL_WEIGHT, CW_FLAG)
 
 
+def apply_cw(fields: dict[str, Any]) -> None:
+    """The parser's `--cw` (kept as text until every flag is read): with `--cn` the ControlNet
+    weight, 0 … 2; without, `--ow`'s old name (prompt/image_flags.py reads it)."""
+    text = fields.pop("cw_text", None)
+    if text is None:
+        return
+    control = fields.get("control")
+    if control is not None:
+        fields["control"] = control.model_copy(update={"weight": parse_cw(text)})
+    else:
+        fields["cw"] = IMAGE_FIELD_PARSERS["cw"](text, CW_FLAG)[1]
+
+
 def with_weight(control: ControlRef | None, weight: float | None) -> ControlRef | None:
-    """The --cn reference with its --cw weight; --cw alone is refused here (it is not a
-    ControlNet weight without a ControlNet)."""
+    """The CLI's --cn with its --cw option (which is only ever the ControlNet weight)."""
     if weight is None:
         return control
     if control is None:

@@ -17,12 +17,12 @@ from typing import Any
 import torch
 from PIL import Image
 
-from inference.describe import Description
 from inference.edits import EDIT_KINDS
 from inference.errors import BadRequestError, EngineError, ModelFileError, NaNOutputError
 from inference.errors import OutOfMemoryError as GpuOutOfMemoryError
 from inference.file_hashes import generation_hashes
 from inference.infotext import build_infotext
+from inference.references import infotext_fields
 from inference.registry import Registry
 from inference.resolve import denoise_strength, tile_seed
 from inference.settings import WorkerSettings
@@ -30,7 +30,7 @@ from inference.worker import inpaint, precision
 from inference.worker.compiled import Compiler
 from inference.worker.conditioning import encode_conditioning
 from inference.worker.controlnet import ControlNets, ControlRun
-from inference.worker.describe import Describer
+from inference.worker.ip_adapter import IpAdapters, ReferenceLoader
 from inference.worker.job_args import task_kwargs
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
@@ -41,7 +41,9 @@ from inference.worker.previews import PreviewCadence
 from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from inference.worker.tiling import circular_padding
+from inference.worker.vae_decode import decode_latents
 from pipeline.contracts import JobKind, JobSpec, UpscaleMode
+from prompt.request import Generation
 
 __all__ = ["Engine", "EngineOutput", "ProgressFn", "default_device"]
 
@@ -85,7 +87,9 @@ class Engine:
         preview_every_steps: int | None = None,
         memory_budget_bytes: int | None = None,
         pad_negative: bool = False,
+        load_reference: ReferenceLoader | None = None,
     ) -> None:
+        """`load_reference(sha256)`: a stored member image (image prompts, references)."""
         self.registry = registry
         self.device = torch.device(device)
         self.dtype = dtype
@@ -103,9 +107,9 @@ class Engine:
         )
         self.previews = PreviewCadence(preview_every_steps)
         self.controls = ControlNets(registry, self.device, dtype)
-        self.describer = Describer(registry, self.device, dtype)  # loads on first /describe
         self._safety: SafetyChecker | None = None
         self.pad_negative = pad_negative  # A1111's "pad prompt/negative prompt" option
+        self.ip_adapters = IpAdapters(registry, self.device, dtype, load_reference)
 
     @classmethod
     def from_settings(
@@ -115,6 +119,7 @@ class Engine:
         *,
         library_logs: bool = False,
         require_gpu: bool = False,
+        load_reference: ReferenceLoader | None = None,
     ) -> Engine:
         """Device, dtype, threads, CUDA tuning and compilation as `settings` say; with
         `require_gpu` (`nanke worker`), "auto" without CUDA is refused, not the CPU."""
@@ -139,6 +144,7 @@ class Engine:
                 else int(settings.memory_budget_gb * 1024**3)
             ),
             pad_negative=settings.pad_negative,
+            load_reference=load_reference,
         )
 
     def loaded_models(self) -> list[str]:
@@ -167,10 +173,6 @@ class Engine:
                 raise
             except (OSError, ValueError, RuntimeError, torch.OutOfMemoryError) as exc:
                 raise ModelFileError(f"cannot load model {name!r}: {exc}") from exc
-
-    def describe(self, image: Image.Image) -> Description:
-        """/describe: a caption and CLIP's rankings → four prompts for `image`."""
-        return self.describer.describe(image)
 
     def safety_checker(self) -> SafetyChecker | None:
         """The configured checker, loaded once on first use (like the pipelines)."""
@@ -210,6 +212,7 @@ class Engine:
         mask: Image.Image | None = None,
         control: Image.Image | None = None,
     ) -> EngineOutput:
+        # long: one job in order (encode, denoise with its images, check, record); each a call
         gen = spec.generation
         followups = (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG, *EDIT_KINDS)
         if spec.kind in followups and source is None:
@@ -229,7 +232,14 @@ class Engine:
                     "encoding overflowed): lower the (word:weight) values or remove brackets"
                 )
             kwargs = encoded.pipeline_kwargs(gen.chaos, job.seeds)
-        with encoded.applied(job.pipe.unet, gen.chaos, job.seeds):
+        refs = _with_ran_references(job, gen)
+        with (
+            encoded.applied(job.pipe.unet, gen.chaos, job.seeds),
+            self.ip_adapters.applied(
+                job.pipe, job.family, refs, gen.cfg > 1, checker
+            ) as image_args,
+        ):
+            kwargs.update(image_args)
             images, steps_run = self._denoise_and_decode(
                 spec, job, source, kwargs, clock, on_progress
             )
@@ -239,9 +249,10 @@ class Engine:
         else:
             nsfw = [False] * len(images)
         # The PNG says what ran: unCLIP and inpainting models take no LoRAs, so list none.
-        ran = gen if job.loras else gen.model_copy(update={"loras": ()})
+        ran = refs if job.loras else refs.model_copy(update={"loras": ()})
         extra = dict(job.edit.fields) if job.edit is not None else {}
         extra.update(job.control.fields if job.control is not None else {})
+        extra.update(infotext_fields(ran))
         extra.update(generation_hashes(self.registry, ran))  # each file hashed once per process
         infotexts = [
             build_infotext(ran, seed=s, denoising_strength=job.strength, extra=extra)
@@ -372,27 +383,14 @@ class Engine:
                     "or without the LoRA"
                 )
             with clock("vae_decode"):
-                images = self._decode(job.pipe, job.family, latents)
+                images = decode_latents(job.pipe, job.family, latents, self.dtype)
                 if job.edit is not None:  # what the member did not select stays as it was
                     images = job.edit.paste_back(images)
         return images, steps_run
 
-    def _decode(self, pipe: Any, family: str, latents: torch.Tensor) -> list[Image.Image]:
-        vae = pipe.vae
-        upcast = precision.vae_needs_upcast(family, self.dtype, vae)
-        if upcast:
-            vae.to(torch.float32)
-        try:
-            scaled = latents.to(vae.dtype) / vae.config.scaling_factor
-            decoded = vae.decode(scaled, return_dict=False)[0]
-        finally:
-            if upcast:
-                vae.to(self.dtype)
-        if not bool(torch.isfinite(decoded).all()):
-            raise NaNOutputError(
-                "the VAE produced NaN values (fp16 overflow?); run the model in float32/bfloat16"
-            )
-        images: list[Image.Image] = pipe.image_processor.postprocess(
-            decoded.float(), output_type="pil"
-        )
-        return images
+
+def _with_ran_references(job: _Job, gen: Generation) -> Generation:
+    """Image prompts steer txt2img and img2img jobs, not unCLIP's nor the edits' pipelines."""
+    if job.unclip is None and job.edit is None:
+        return gen
+    return gen.model_copy(update={"references": ()})

@@ -39,6 +39,9 @@ def command(image: Path, models_file: Path | None) -> None:
                 "captioner and a CLIP model (docs/engine.md)"
             )
         click.echo("describing…", err=True)
-        description = make_engine(registry).describe(picture)
+        from inference.worker.describe import Describer
+
+        engine = make_engine(registry)  # the configured device and dtype
+        description = Describer(registry, engine.device, engine.dtype).describe(picture)
     for n, prompt in enumerate(description.prompts, start=1):
         click.echo(f"{n}. {prompt}")

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from nanke.commands.image_inputs import cli_storage, image_options, stored_refs, with_references
+
 
 @click.command("imagine")
 @click.argument("prompt", required=False)
@@ -23,6 +25,7 @@ import click
     help="models.toml to use (default: NANKE_MODELS_FILE or ./models.toml).",
 )
 @click.option("--model", "model", help="Model name from models.toml (default: its default).")
+@image_options
 @click.option(
     "--cn",
     "cn",
@@ -49,9 +52,11 @@ def command(
     cn: str | None,
     cw: float | None,
     out_dir: Path | None,
+    **images: Any,
 ) -> None:
     """Paint a 2x2 grid for PROMPT (with --ar, --no, --seed, … flags as in Discord), or for
-    the parameters of an A1111 image (--from IMAGE).
+    the parameters of an A1111 image (--from IMAGE). Image prompts: --image FILE (or image
+    URLs at the start of PROMPT) with --iw; style and object references: --sref, --oref.
 
     Writes OUT/grid.png, OUT/1.png … OUT/4.png and OUT/job.json.
     """
@@ -66,6 +71,8 @@ def command(
         user_errors,
         write_job,
     )
+    from nanke.settings import load_settings
+    from pipeline.job_images import fetch_references
     from prompt import PromptError, parse_prompt
     from prompt.extra_networks import extra_network_note
 
@@ -76,8 +83,10 @@ def command(
         with user_errors():
             prompt = _prompt_from_image(from_image, registry_from(path, explicit))
     assert prompt is not None
+    storage = cli_storage()
+    attached = stored_refs(images["images"], storage)
     try:
-        requests = parse_prompt(prompt)
+        requests = parse_prompt(prompt, attached)
     except PromptError as exc:
         flag = f" ({exc.flag})" if exc.flag else ""
         raise click.ClickException(f"{exc.message}{flag}") from None
@@ -89,8 +98,11 @@ def command(
         registry = registry_from(path, explicit)
         if model:
             requests = [params.model_copy(update={"model": model}) for params in requests]
+        requests = [with_references(params, images, storage) for params in requests]
         # Resolve every request first: a bad model or LoRA in request 3 fails before any work.
         specs = [imagine_spec(params, registry) for params in requests]
+        # Image URLs are fetched (pinned, checked) and stored before any painting.
+        specs = [fetch_references(spec, storage, load_settings().images.policy()) for spec in specs]
         controls = [load_control(params) for params in requests]
         base = out_dir or Path("out") / str(specs[0].job_id)[:8]
         engine = make_engine(registry)  # one engine: models load once for all requests

@@ -22,6 +22,7 @@ from inference.errors import EngineError
 from inference.registry import Registry, default_registry, load_registry
 from nanke.commands.control_files import folder_control, write_control
 from pipeline.contracts import JobResult, JobSpec
+from pipeline.errors import JobError
 
 T = TypeVar("T")
 
@@ -33,6 +34,8 @@ def user_errors() -> Iterator[None]:
         yield
     except EngineError as exc:
         raise click.ClickException(str(exc)) from None  # the CLI user is the operator
+    except JobError as exc:  # an image URL that could not be used
+        raise click.ClickException(exc.message) from None
     except OSError as exc:
         raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".strip()) from None
 
@@ -91,13 +94,18 @@ class _Progress:
 def make_engine(registry: Registry) -> Any:
     from nanke.roots.cli_engine import make_engine as build
     from nanke.settings import load_settings
+    from pipeline.storage import build_storage
 
     settings = load_settings()
     worker = settings.worker
     if worker.compile is None:  # a one-off command would spend longer compiling than painting
         worker = worker.model_copy(update={"compile": False})
     return build(
-        registry, library_logs=settings.library_logs, worker=worker, data_dir=settings.data_dir
+        registry,
+        library_logs=settings.library_logs,
+        worker=worker,
+        data_dir=settings.data_dir,
+        storage=build_storage(settings.storage, settings.data_dir),  # member images by hash
     )
 
 

@@ -27,8 +27,17 @@ def noise() -> Image.Image:
 
 
 @pytest.fixture(scope="module")
-def described(engine: Any) -> Any:
-    return engine.describe(sunset())
+def describer(registry: Any) -> Any:
+    import torch
+
+    from inference.worker.describe import Describer
+
+    return Describer(registry, torch.device("cpu"), torch.float32)
+
+
+@pytest.fixture(scope="module")
+def described(describer: Any) -> Any:
+    return describer.describe(sunset())
 
 
 def test_four_distinct_prompts_within_discord_limits(described: Any) -> None:
@@ -42,7 +51,7 @@ def test_four_distinct_prompts_within_discord_limits(described: Any) -> None:
         assert request.prompt.startswith(described.caption.strip(" ,.")[:10])
 
 
-def test_prompts_carry_the_clip_ranking_best_first(engine: Any, described: Any) -> None:
+def test_prompts_carry_the_clip_ranking_best_first(describer: Any, described: Any) -> None:
     vocab = load_vocabularies()
     for name in VOCABULARIES:
         ranking = described.ranked[name]
@@ -55,7 +64,7 @@ def test_prompts_carry_the_clip_ranking_best_first(engine: Any, described: Any) 
     # The ranking is CLIP's: recompute the best medium from the embeddings.
     import torch
 
-    models = engine.describer._ready()
+    models = describer._ready()
     pixels = models.clip_processor(images=sunset(), return_tensors="pt")["pixel_values"]
     with torch.inference_mode():
         image = models.clip.get_image_features(pixel_values=pixels)
@@ -64,8 +73,8 @@ def test_prompts_carry_the_clip_ranking_best_first(engine: Any, described: Any) 
     assert described.ranked["medium"][0] == vocab["medium"][int(scores.argmax())]
 
 
-def test_a_different_image_gets_a_different_ranking(engine: Any, described: Any) -> None:
-    other = engine.describe(noise())
+def test_a_different_image_gets_a_different_ranking(describer: Any, described: Any) -> None:
+    other = describer.describe(noise())
     assert other.ranked != described.ranked
     assert other.prompts[0].endswith("--ar 1:1")
 

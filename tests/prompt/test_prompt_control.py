@@ -45,7 +45,9 @@ def test_without_cn_there_is_no_control() -> None:
         ("a house --cn canny: --ar 1:1", "after the colon"),
         ("a house --cn canny URL --cw 2.5", "out of range: use 0 to 2"),
         ("a house --cn canny URL --cw strong", "needs a number from 0 to 2"),
-        ("a house --cw 0.5", "--cw is the ControlNet weight (0 to 2): it goes with --cn"),
+        # Without --cn, --cw is --ow's old name (whole numbers, with --oref).
+        ("a house --cw 0.5", "needs a whole number from 0 to 1000"),
+        ("a house --cw 50", "--ow goes with --oref"),
         ("a house --cn canny a.png --cn depth b.png", "--cn is given twice"),
     ],
 )
