@@ -61,19 +61,10 @@ def command(
     Writes OUT/grid.png, OUT/1.png … OUT/4.png and OUT/job.json.
     """
     from inference.resolve import imagine_spec
-    from nanke.commands.control_files import load_control, with_cli_control, write_control
-    from nanke.commands.job_folders import (
-        make_engine,
-        models_file_option,
-        registry_from,
-        report,
-        run_engine,
-        user_errors,
-        write_job,
-    )
+    from nanke.commands.control_files import load_control
+    from nanke.commands.job_folders import models_file_option, registry_from, user_errors
     from nanke.settings import load_settings
     from pipeline.job_images import fetch_references
-    from prompt import PromptError, parse_prompt
     from prompt.extra_networks import extra_network_note
 
     path, explicit = (models_file, True) if models_file else models_file_option()
@@ -85,12 +76,7 @@ def command(
     assert prompt is not None
     storage = cli_storage()
     attached = stored_refs(images["images"], storage)
-    try:
-        requests = parse_prompt(prompt, attached)
-    except PromptError as exc:
-        flag = f" ({exc.flag})" if exc.flag else ""
-        raise click.ClickException(f"{exc.message}{flag}") from None
-    requests = with_cli_control(requests, cn, cw)
+    requests = _parse(prompt, attached, cn, cw)
     note = extra_network_note(prompt)
     if note:
         click.echo(f"note: {note}", err=True)
@@ -104,13 +90,31 @@ def command(
         # Image URLs are fetched (pinned, checked) and stored before any painting.
         specs = [fetch_references(spec, storage, load_settings().images.policy()) for spec in specs]
         controls = [load_control(params) for params in requests]
-        base = out_dir or Path("out") / str(specs[0].job_id)[:8]
-        engine = make_engine(registry)  # one engine: models load once for all requests
-        for n, (spec, control) in enumerate(zip(specs, controls, strict=True), start=1):
-            target = base / str(n) if len(specs) > 1 else base
-            output = run_engine(registry, spec, engine=engine, control=control)
-            write_control(target, control)
-            report(target, write_job(target, spec, output, registry))
+        _paint(registry, specs, controls, out_dir or Path("out") / str(specs[0].job_id)[:8])
+
+
+def _parse(prompt: str, attached: Any, cn: str | None, cw: float | None) -> list[Any]:
+    from nanke.commands.control_files import with_cli_control
+    from prompt import PromptError, parse_prompt
+
+    try:
+        requests = parse_prompt(prompt, attached)
+    except PromptError as exc:
+        flag = f" ({exc.flag})" if exc.flag else ""
+        raise click.ClickException(f"{exc.message}{flag}") from None
+    return with_cli_control(requests, cn, cw)
+
+
+def _paint(registry: Any, specs: list[Any], controls: list[Any], base: Path) -> None:
+    from nanke.commands.control_files import write_control
+    from nanke.commands.job_folders import make_engine, report, run_engine, write_job
+
+    engine = make_engine(registry)  # one engine: models load once for all requests
+    for n, (spec, control) in enumerate(zip(specs, controls, strict=True), start=1):
+        target = base / str(n) if len(specs) > 1 else base
+        output = run_engine(registry, spec, engine=engine, control=control)
+        write_control(target, control)
+        report(target, write_job(target, spec, output, registry))
 
 
 def _prompt_from_image(image: Path, registry: Any) -> str:
