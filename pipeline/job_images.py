@@ -25,21 +25,26 @@ class ImageInputError(JobError):
 
 def fetch_references(spec: JobSpec, storage: Storage, policy: FetchPolicy) -> JobSpec:
     gen = spec.generation
-    if not any(ref.image.url is not None for ref in gen.references):
+    control = gen.control
+    control_url = control.image.url if control is not None and control.image else None
+    if control_url is None and not any(ref.image.url is not None for ref in gen.references):
         return spec
     fetched: dict[str, str] = {}
-    refs = []
-    for ref in gen.references:
-        url = ref.image.url
-        if url is not None and url not in fetched:
+
+    def stored(image: ImageRef) -> ImageRef:
+        url = image.url
+        if url is None:
+            return image
+        if url not in fetched:
             try:
                 fetched[url] = store_url(storage, url, policy).sha256
             except (UrlRefused, ImageRefused) as exc:
                 shown = url if len(url) <= 80 else url[:79] + "…"
                 raise ImageInputError(f"{shown}: {exc} Nothing was charged.") from None
-        if url is not None:
-            ref = ref.model_copy(update={"image": ImageRef(sha256=fetched[url])})
-        refs.append(ref)
-    return spec.model_copy(
-        update={"generation": gen.model_copy(update={"references": tuple(refs)})}
-    )
+        return ImageRef(sha256=fetched[url])
+
+    refs = tuple(ref.model_copy(update={"image": stored(ref.image)}) for ref in gen.references)
+    update: dict[str, object] = {"references": refs}
+    if control is not None and control.image is not None:  # --cn's image (ControlNet)
+        update["control"] = control.model_copy(update={"image": stored(control.image)})
+    return spec.model_copy(update={"generation": gen.model_copy(update=update)})

@@ -64,7 +64,8 @@ def format_prompt(params: ImagineParams) -> str:
         words += ["--dynthres", f"{fmt_number(dyn.percentile)}:{fmt_number(dyn.mimic)}"]
     if params.control is not None:
         control = params.control
-        words += ["--cn", control.module, *([control.image] if control.image else [])]
+        url = control.image.url if control.image is not None else None
+        words += ["--cn", control.module, *([url] if url else [])]
         if control.weight != 1.0:
             words += ["--cw", fmt_number(control.weight)]
     words += image_flags

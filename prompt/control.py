@@ -1,8 +1,8 @@
 """`--cn MODULE IMAGE` and `--cw W`: ControlNet as members type it.
 
     --cn canny https://example.com/pose.png --cw 0.8     a URL after the module
-    --cn depth:https://example.com/room.jpg              or joined by a colon (the CLI: canny:c.png)
-    --cn lineart                                         the image comes as an attachment
+    --cn depth:https://example.com/room.jpg              or joined by a colon
+    nanke imagine "…" --cn canny:c.png                   the CLI's option takes a file
 
 `--cw` is the ControlNet weight (0 … 2, default 1) when `--cn` is present. Without `--cn` it is
 Midjourney's old character-reference weight, `--ow`'s alias (prompt/image_flags.py).
@@ -10,13 +10,15 @@ Midjourney's old character-reference weight, `--ow`'s alias (prompt/image_flags.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from prompt.errors import PromptError
 from prompt.image_flags import IMAGE_FIELD_PARSERS
-from prompt.request import CONTROL_MODULES, ControlModule, ControlRef
+from prompt.request import CONTROL_MODULES, ControlModule, ControlRef, ImageRef
 from prompt.values import parse_float, quote
 
+_URL = re.compile(r"https?://\S{1,2040}", re.IGNORECASE)
 CN_FLAG = "--cn"
 CW_FLAG = "--cw"
 MAX_IMAGE_CHARS = 2048
@@ -24,7 +26,7 @@ DEFAULT_CONTROL_WEIGHT = 1.0
 MAX_CONTROL_WEIGHT = 2.0
 
 
-def _module(text: str) -> ControlModule:
+def control_module(text: str) -> ControlModule:
     name = text.strip().lower()
     for module in CONTROL_MODULES:
         if module == name:
@@ -43,7 +45,7 @@ def parse_cn(value: str) -> ControlRef:
     if not words:
         raise PromptError(f"{CN_FLAG} needs a module, e.g. {CN_FLAG} canny URL", CN_FLAG)
     first, colon, joined = words[0].partition(":")
-    module = _module(first)
+    module = control_module(first)
     images = ([joined] if colon and joined else []) + words[1:]
     if colon and not joined:
         raise PromptError(f"{CN_FLAG} {first}: put the image after the colon", CN_FLAG)
@@ -60,7 +62,12 @@ def parse_cn(value: str) -> ControlRef:
             f"{MAX_IMAGE_CHARS:,}",
             CN_FLAG,
         )
-    return ControlRef(module=module, image=image)
+    if image is not None and not _URL.fullmatch(image):
+        raise PromptError(
+            f"{quote(image)} is not an image URL: --cn {module} https://example.com/photo.png",
+            CN_FLAG,
+        )
+    return ControlRef(module=module, image=ImageRef(url=image) if image else None)
 
 
 def parse_cw(value: str) -> float:

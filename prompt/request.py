@@ -89,18 +89,6 @@ class LoraRef(_Frozen):
         return value
 
 
-class ControlRef(_Frozen):
-    """ControlNet (`--cn MODULE IMAGE --cw W`): the structure of an image (its edges, depth or
-    line drawing, the `module`'s map of it) steers the picture, at `weight` 0 … 2.
-
-    `image` is as given in a prompt (a URL, or None for an attached image); once taken in it is
-    the stored image's key (the bot) or a file path (the CLI)."""
-
-    module: ControlModule
-    image: str | None = Field(default=None, min_length=1, max_length=2048)
-    weight: float = Field(default=1.0, ge=0.0, le=2.0)
-
-
 MAX_IMAGE_PROMPTS = 5  # image prompts (URLs at the start and attachments), as Midjourney
 MAX_STYLE_REFS = 5
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -140,6 +128,18 @@ class Reference(_Frozen):
     role: Literal["image", "style", "object"]
     image: ImageRef
     scale: float = Field(ge=0.0, le=5.0)
+
+
+class ControlRef(_Frozen):
+    """ControlNet (`--cn MODULE IMAGE --cw W`): the structure of an image (its edges, depth or
+    line drawing, the `module`'s map of it) steers the picture, at `weight` 0 … 2.
+
+    `image`: a URL the worker fetches, or the stored image (content-addressed, as image prompts:
+    pipeline/job_images.py); None when the prompt named none (refused before a job is made)."""
+
+    module: ControlModule
+    image: ImageRef | None = None
+    weight: float = Field(default=1.0, ge=0.0, le=2.0)
 
 
 _IMAGE_FIELDS = (

@@ -59,12 +59,13 @@ class RegistryResolver:
 
     def imagine(self, job_id: UUID, params: ImagineParams, prefs: UserPrefs) -> JobSpec:
         spec = imagine_spec(params, self._registry, defaults_of(prefs), job_id=job_id)
-        if params.control is not None:
-            # The control image comes through the image intake (URLs fetched safely on the
-            # worker side), which the bot does not have yet: refuse before any charge.
+        control = params.control
+        if control is not None and control.image is None:
+            # The image is fetched by the worker from its URL (pipeline/job_images.py);
+            # attachments for --cn are not taken yet: refuse before any charge.
             raise BadRequestError(
-                "--cn is not available in Discord yet (the image intake comes first); "
-                "an admin can run it with `nanke imagine --cn`"
+                f"--cn {control.module} needs the image's URL after it, e.g. --cn "
+                f"{control.module} https://example.com/photo.png"
             )
         return spec
 

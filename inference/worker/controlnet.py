@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def image_hash(image: Image.Image) -> str:
-    """The control image's content hash (its pixels, mode and size), 12 hex digits."""
+    """A control image given as pixels (not stored): its content hash, 12 hex digits."""
     digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
     digest.update(image.tobytes())
     return digest.hexdigest()[:12]
@@ -47,10 +48,18 @@ class ControlRun:
 
 
 class ControlNets:
-    def __init__(self, registry: Registry, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        device: torch.device,
+        dtype: torch.dtype,
+        load_reference: Callable[[str], Image.Image] | None = None,
+    ) -> None:
+        """`load_reference(sha256)`: a stored member image (the control image of a job)."""
         self.registry = registry
         self.device = device
         self.dtype = dtype
+        self._load_reference = load_reference
         self.maps = Preprocessors(registry, device, dtype)
         self._nets: dict[tuple[str, str], Any] = {}
 
@@ -102,10 +111,14 @@ class ControlNets:
         control = gen.control
         if control is None:
             return None
+        stored = control.image.sha256 if control.image is not None else None
+        if image is None and stored is not None and self._load_reference is not None:
+            image = self._load_reference(stored)
         if image is None:
             raise BadRequestError("a --cn job needs its control image")
         pipe = self.pipeline(model, control.module, img2img)
         control_map = self.maps.make_map(control.module, image, gen.width, gen.height)
         size = max(gen.width, gen.height)
-        fields = control_fields(self.registry, model.entry.family, control, image_hash(image), size)
+        shown = stored[:12] if stored is not None else image_hash(image)
+        fields = control_fields(self.registry, model.entry.family, control, shown, size)
         return ControlRun(pipe, control_map, control.weight, img2img, fields)

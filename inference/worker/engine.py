@@ -106,10 +106,10 @@ class Engine:
             memory_budget_bytes=memory_budget_bytes,
         )
         self.previews = PreviewCadence(preview_every_steps)
-        self.controls = ControlNets(registry, self.device, dtype)
         self._safety: SafetyChecker | None = None
         self.pad_negative = pad_negative  # A1111's "pad prompt/negative prompt" option
         self.ip_adapters = IpAdapters(registry, self.device, dtype, load_reference)
+        self.controls = ControlNets(registry, self.device, dtype, load_reference)
 
     @classmethod
     def from_settings(

@@ -1,5 +1,6 @@
-"""ControlNet from the command line: `nanke imagine "P" --cn canny:c.png [--cw 0.8]` (or the
-same flags inside the prompt). The control image is a local file; the job folder keeps it as
+"""ControlNet from the command line: `nanke imagine "P" --cn canny:c.png [--cw 0.8]` (or
+`--cn canny URL` inside the prompt, fetched as the worker fetches it). The control image is
+checked and stored content-addressed, as the bot's images; the job folder also keeps it as
 `control.png` beside the map the job was steered by (`control-map.png`)."""
 
 from __future__ import annotations
@@ -9,23 +10,34 @@ from typing import Any
 
 import click
 
-from prompt.request import ImagineParams
+from pipeline.storage import Storage
+from prompt.request import Generation, ImagineParams
 
 MAX_CONTROL_SIDE = 4096  # as the bot's image intake: larger images are refused
 
 
 def with_cli_control(
-    requests: list[ImagineParams], cn: str | None, cw: float | None
+    requests: list[ImagineParams], cn: str | None, cw: float | None, storage: Storage
 ) -> list[ImagineParams]:
-    """The `--cn MODULE:FILE` / `--cw W` options applied to every request (the prompt's own
-    --cn, if any, is replaced: the option is the more explicit of the two)."""
+    """The `--cn MODULE:FILE` / `--cw W` options applied to every request (they replace a
+    --cn in the prompt). The file is checked and stored as the bot's images are."""
+    from nanke.commands.image_inputs import stored_refs
     from prompt import PromptError
-    from prompt.control import parse_cn, with_weight
+    from prompt.control import control_module, with_weight
+    from prompt.request import ControlRef
 
     if cn is None and cw is None:
         return requests
     try:
-        control = parse_cn(cn) if cn is not None else None
+        control = None
+        if cn is not None:
+            module, colon, file = cn.partition(":")
+            if not colon or not file:
+                raise click.ClickException("--cn takes MODULE:FILE, e.g. --cn canny:photo.png")
+            if not Path(file).is_file():
+                raise click.ClickException(f"--cn image {file} not found")
+            image = stored_refs((Path(file),), storage)[0]
+            control = ControlRef(module=control_module(module), image=image)
         out = []
         for params in requests:
             base = control or params.control
@@ -35,15 +47,18 @@ def with_cli_control(
     return out
 
 
-def load_control(params: ImagineParams) -> Any:
-    """The request's control image (RGB), or None without --cn; one-line errors."""
-    if params.control is None:
+def load_control(gen: Generation, storage: Storage) -> Any:
+    """The job's stored control image (fetched first when it was a URL), or None."""
+    from pipeline.image_intake import load_reference
+
+    if gen.control is None:
         return None
-    if params.control.image is None:
+    image = gen.control.image
+    if image is None or image.sha256 is None:
         raise click.ClickException(
-            f"--cn {params.control.module} needs an image file: --cn {params.control.module}:FILE"
+            f"--cn {gen.control.module} needs an image: --cn {gen.control.module}:FILE"
         )
-    return open_image(Path(params.control.image), "--cn image")
+    return load_reference(storage, image.sha256)
 
 
 def open_image(path: Path, what: str) -> Any:

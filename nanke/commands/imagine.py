@@ -76,7 +76,7 @@ def command(
     assert prompt is not None
     storage = cli_storage()
     attached = stored_refs(images["images"], storage)
-    requests = _parse(prompt, attached, cn, cw)
+    requests = _parse(prompt, attached, cn, cw, storage)
     note = extra_network_note(prompt)
     if note:
         click.echo(f"note: {note}", err=True)
@@ -89,11 +89,11 @@ def command(
         specs = [imagine_spec(params, registry) for params in requests]
         # Image URLs are fetched (pinned, checked) and stored before any painting.
         specs = [fetch_references(spec, storage, load_settings().images.policy()) for spec in specs]
-        controls = [load_control(params) for params in requests]
+        controls = [load_control(spec.generation, storage) for spec in specs]
         _paint(registry, specs, controls, out_dir or Path("out") / str(specs[0].job_id)[:8])
 
 
-def _parse(prompt: str, attached: Any, cn: str | None, cw: float | None) -> list[Any]:
+def _parse(prompt: str, attached: Any, cn: str | None, cw: float | None, storage: Any) -> list[Any]:
     from nanke.commands.control_files import with_cli_control
     from prompt import PromptError, parse_prompt
 
@@ -102,7 +102,7 @@ def _parse(prompt: str, attached: Any, cn: str | None, cw: float | None) -> list
     except PromptError as exc:
         flag = f" ({exc.flag})" if exc.flag else ""
         raise click.ClickException(f"{exc.message}{flag}") from None
-    return with_cli_control(requests, cn, cw)
+    return with_cli_control(requests, cn, cw, storage)
 
 
 def _paint(registry: Any, specs: list[Any], controls: list[Any], base: Path) -> None:

@@ -13,7 +13,7 @@ from inference.errors import BadRequestError
 from inference.infotext import parse_infotext
 from inference.resolve import imagine_spec, vary_spec
 from prompt import parse_prompt
-from prompt.request import ControlRef
+from prompt.request import ControlRef, ImageRef
 from tests.inference.engine_helpers import diff, params, pixels, spec
 
 
@@ -31,7 +31,8 @@ def photo(seed: int) -> Image.Image:
 
 
 def control_spec(registry: Any, module: str = "canny", weight: float = 1.0, **kw: Any) -> Any:
-    control = ControlRef(module=module, image="c.png", weight=weight)  # type: ignore[arg-type]
+    stored = ImageRef(sha256="ab" * 32)  # the engine is handed the image itself here
+    control = ControlRef(module=module, image=stored, weight=weight)  # type: ignore[arg-type]
     return spec(registry, batch=2, control=control, **kw)
 
 
@@ -80,7 +81,7 @@ def test_the_png_records_the_controlnet_unit_as_a1111(registry: Any, engine: Any
     unit = info["ControlNet 0"]
     assert unit.startswith("Module: canny, Model: controlnet-sd15-canny, Weight: 0.75")
     assert "Threshold A: 100, Threshold B: 200" in unit
-    assert len(info["ControlNet 0 Image"]) == 12
+    assert info["ControlNet 0 Image"] == "ab" * 6, "the stored image's hash"
     plain = engine.run(spec(registry))
     assert "ControlNet 0" not in parse_infotext(plain.infotexts[0]).params
 
@@ -146,7 +147,8 @@ def test_nanke_imagine_with_cn_keeps_the_control_image_and_map(
     assert result.exit_code == 0, result.output
     assert {"control.png", "control-map.png", "grid.png"} <= {p.name for p in out.iterdir()}
     job = json.loads((out / "job.json").read_text())
-    assert job["spec"]["generation"]["control"]["weight"] == 0.5
+    control = job["spec"]["generation"]["control"]
+    assert control["weight"] == 0.5 and len(control["image"]["sha256"]) == 64
     assert job["result"]["control_map_key"] == "control-map.png"
     with Image.open(out / "control-map.png") as edges:
         assert np.asarray(edges)[16:48, 15:18].any()
