@@ -31,6 +31,7 @@ from bot.services.ports import (
 )
 from bot.services.resolver import RegistryResolver
 from inference.registry import ModelEntry, Registry
+from inference.registry_images import Located
 from pipeline.contracts import JobEvent, JobKind, JobResult, UpscaleMode
 from pipeline.contracts import JobEventKind as EventKind
 
@@ -44,7 +45,11 @@ def tiny_resolver(
     resolving is torch-free); 64² tiles by default keep the fake worker's PNGs tiny."""
     model = ModelEntry("tiny", str(lora_dir or Path.cwd()), "dir", "sd15", steps, base_size)
     xl = ModelEntry("tiny-xl", str(lora_dir or Path.cwd()), "dir", "sdxl", steps, base_size)
-    return RegistryResolver(Registry({"tiny": model, "tiny-xl": xl}, "tiny", lora_dir=lora_dir))
+    canny = {"canny": Located("lllyasviel/control_v11p_sd15_canny", "hub")}  # sd15 only
+    registry = Registry(
+        {"tiny": model, "tiny-xl": xl}, "tiny", lora_dir=lora_dir, controlnets={"sd15": canny}
+    )
+    return RegistryResolver(registry)
 
 
 @dataclass
