@@ -25,10 +25,17 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
 
     [upscaler]                      # optional: the GAN behind Upscale (4x), see
     source = "RealESRGAN_x4plus.pth"  # inference/upscaler_entry.py
+
+    [ip_adapter.sd15]               # optional, per family: image prompts, --sref, --oref
+    source = "ip-adapter"           # a folder with the adapter weights (IP-Adapter layout)
+    weight_name = "ip-adapter_sd15.safetensors"
+    plus_weight_name = "ip-adapter-plus_sd15.safetensors"  # optional: --oref uses it
+    image_encoder = "ip-adapter/image_encoder"  # CLIPVisionModelWithProjection folder
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -36,6 +43,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
+from inference.registry_images import (
+    DescribeEntry,
+    Located,
+    parse_controlnets,
+    parse_describe,
+    parse_preprocessors,
+)
 from inference.upscaler_entry import UpscalerEntry, parse_upscaler
 
 Family = Literal["sd15", "sd2", "sdxl"]
@@ -96,6 +110,17 @@ class SafetyCheckerEntry:
 
 
 @dataclass(frozen=True)
+class IpAdapterEntry:
+    """A family's IP-Adapter (diffusers `load_ip_adapter`): weights in `source`, the CLIP image
+    encoder they were trained with, and optionally the Plus variant for --oref."""
+
+    source: str  # absolute folder
+    weight_name: str
+    image_encoder: str  # absolute folder
+    plus_weight_name: str | None = None
+
+
+@dataclass(frozen=True)
 class Registry:
     models: dict[str, ModelEntry]
     default: str
@@ -105,6 +130,12 @@ class Registry:
     safety_checker: SafetyCheckerEntry | None = None
     upscaler: UpscalerEntry | None = None  # Upscale (4x)
     path: Path | None = field(default=None, compare=False)
+    ip_adapters: dict[str, IpAdapterEntry] = field(default_factory=dict)  # family → adapter
+    # Images in (inference/registry_images.py): family → module → ControlNet, module → its
+    # preprocessor, and the /describe models.
+    controlnets: dict[str, dict[str, Located]] = field(default_factory=dict)
+    preprocessors: dict[str, Located] = field(default_factory=dict)
+    describe: DescribeEntry | None = None
 
     def model(self, name: str | None = None) -> ModelEntry:
         entry = self.models.get(name or self.default)
@@ -139,7 +170,7 @@ def _source(raw: Any, base: Path, where: str) -> tuple[str, SourceKind]:
             f"{where}: `source` must be a hub id, a directory or a .safetensors file"
         )
     raw = raw.strip()
-    if raw.endswith((".ckpt", ".pt", ".bin")):
+    if raw.endswith((".ckpt", ".pt", ".pth", ".bin")):
         raise RegistryError(
             f"{where}: {raw} is a pickle checkpoint (it can run code); use a .safetensors file"
         )
@@ -251,7 +282,42 @@ def parse_registry(data: dict[str, Any], base: Path) -> Registry:
         unclip=unclip,
         safety_checker=_safety_checker(data.get("safety_checker"), base),
         upscaler=parse_upscaler(data.get("upscaler"), base),
+        ip_adapters=_ip_adapters(data.get("ip_adapter"), base),
+        controlnets=parse_controlnets(data, base, _source),
+        preprocessors=parse_preprocessors(data, base, _source),
+        describe=parse_describe(data, base, _source),
     )
+
+
+_WEIGHT_FILE = re.compile(r"[\w.-]{1,128}\.safetensors")
+
+
+def _ip_adapters(tables: Any, base: Path) -> dict[str, IpAdapterEntry]:
+    if tables is None:
+        return {}
+    if not isinstance(tables, dict):
+        raise RegistryError("models.toml: [ip_adapter.<family>] must be tables")
+    found: dict[str, IpAdapterEntry] = {}
+    for family, table in tables.items():
+        where = f"models.toml [ip_adapter.{family}]"
+        if family not in FAMILY_DEFAULTS or not isinstance(table, dict):
+            raise RegistryError(f"{where}: name a family ({', '.join(sorted(FAMILY_DEFAULTS))})")
+        unknown = set(table) - {"source", "weight_name", "plus_weight_name", "image_encoder"}
+        if unknown:
+            raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
+        source, kind = _source(table.get("source"), base, where)
+        encoder, encoder_kind = _source(table.get("image_encoder"), base, f"{where} image_encoder")
+        if kind != "dir" or encoder_kind != "dir":
+            raise RegistryError(f"{where}: `source` and `image_encoder` must be local folders")
+        names = [table.get("weight_name"), table.get("plus_weight_name")]
+        if not isinstance(names[0], str) or not _WEIGHT_FILE.fullmatch(names[0]):
+            raise RegistryError(f"{where}: `weight_name` must be a .safetensors file name")
+        if names[1] is not None and (
+            not isinstance(names[1], str) or not _WEIGHT_FILE.fullmatch(names[1])
+        ):
+            raise RegistryError(f"{where}: `plus_weight_name` must be a .safetensors file name")
+        found[family] = IpAdapterEntry(source, names[0], encoder, names[1])
+    return found
 
 
 def _safety_checker(table: Any, base: Path) -> SafetyCheckerEntry | None:
@@ -299,14 +365,4 @@ def load_registry(path: Path) -> Registry:
         ) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise RegistryError(f"{path} is not valid TOML: {exc}") from None
-    registry = parse_registry(data, path.resolve().parent)
-    return Registry(
-        models=registry.models,
-        default=registry.default,
-        lora_dir=registry.lora_dir,
-        embeddings_dir=registry.embeddings_dir,
-        unclip=registry.unclip,
-        safety_checker=registry.safety_checker,
-        upscaler=registry.upscaler,
-        path=path,
-    )
+    return dataclasses.replace(parse_registry(data, path.resolve().parent), path=path)

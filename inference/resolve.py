@@ -17,7 +17,9 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from inference.control import check_control, check_control_prompt
 from inference.errors import BadRequestError
+from inference.references import references
 from inference.registry import Registry
 from inference.samplers import DEFAULT_SAMPLER, sampler
 from pipeline.contracts import JobKind, JobSpec, SourceImage, UpscaleMode
@@ -89,9 +91,10 @@ def resolve(
     sampler(sampler_name)  # unknown names fail here, before any GPU work
     for lora in params.loras:
         registry.lora_path(lora.name)
+    check_control(params.control, entry, registry)
     width, height = size_for(params.aspect_ratio or d.aspect_ratio, entry.base_size)
     negative = params.negative_prompt if params.negative_prompt is not None else d.negative_prompt
-    return Generation(
+    gen = Generation(
         model=entry.name,
         prompt=params.prompt,
         parts=params.parts,
@@ -108,7 +111,11 @@ def resolve(
         rescale=params.rescale or 0.0,
         dynthres=params.dynthres,
         loras=params.loras,
+        references=references(params, registry, entry),
+        control=params.control,
     )
+    check_control_prompt(gen)
+    return gen
 
 
 def imagine_spec(

@@ -5,11 +5,11 @@
 - `tiny-sd15.safetensors`: the same weights as one original-layout (LDM) checkpoint;
 - `tiny-unclip/`: a Stable unCLIP image-variation pipeline;
 - `tiny-inpaint/`: the `tiny` model's inpainting checkpoint (a 9-channel UNet);
-- `loras/ink.safetensors` (diffusers/peft format) and `loras/glow.safetensors` (kohya format);
-- `embeddings/`: one textual-inversion embedding;
-- `tiny-safety-checker/`: a StableDiffusionSafetyChecker + CLIPImageProcessor; its thresholds
-  sit at the cosine maximum, so it flags nothing until a test lowers them;
-- `models.toml` that uses all of them.
+- `loras/ink.safetensors` (diffusers format), `loras/glow.safetensors` (kohya), `embeddings/`;
+- ControlNets, depth and lineart preprocessors, BLIP and CLIP (inference/tiny_images.py);
+- `tiny-safety-checker/`: a StableDiffusionSafetyChecker + CLIPImageProcessor that flags nothing
+  (its thresholds sit at the cosine maximum) until a test lowers them;
+- `tiny-ip-adapter/`: an IP-Adapter and its image encoder; `models.toml` that uses them all.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from typing import Any
 import torch
 
 from inference.tiny_edit import build_inpaint
+from inference.tiny_images import build_image_models
+from inference.tiny_ip_adapter import tiny_ip_adapter_section
 from inference.tiny_single_file import write_single_file
 
 TEXT_DIM = 32
@@ -372,10 +374,8 @@ def build_embedding(path: Path, seed: int = 3) -> None:
     from safetensors.torch import save_file
 
     gen = torch.Generator().manual_seed(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
     save_file({"emb_params": torch.randn(1, TEXT_DIM, generator=gen)}, str(path))
-
-
-# --- single-file checkpoint: diffusers keys → the original (LDM) layout people download ---
 
 
 def build_tiny_models(out: Path) -> Path:
@@ -384,16 +384,16 @@ def build_tiny_models(out: Path) -> Path:
     torch.manual_seed(0)
     pipe = build_sd15(out / "tiny-sd15")
     write_single_file(pipe, out / "tiny-sd15.safetensors")
+    images_toml = build_image_models(out, pipe)  # before a LoRA builder wraps the UNet
     (out / "loras").mkdir(exist_ok=True)
     # kohya first: the diffusers builder wraps the UNet's Linear layers in peft layers.
     build_lora_kohya(pipe, out / "loras" / "glow.safetensors")
     build_lora_diffusers(pipe, out / "loras" / "ink.safetensors")
-    (out / "embeddings").mkdir(exist_ok=True)
     build_embedding(out / "embeddings" / "tinytoken.safetensors")
     torch.manual_seed(1)
     build_unclip(out / "tiny-unclip")
     build_safety_checker(out / "tiny-safety-checker")
     build_inpaint(out / "tiny-inpaint", pipe)
-    toml = out / "models.toml"
-    toml.write_text(_MODELS_TOML.format(steps=TINY_STEPS, base=TINY_BASE_SIZE), encoding="utf-8")
+    text = _MODELS_TOML.format(steps=TINY_STEPS, base=TINY_BASE_SIZE) + images_toml
+    (toml := out / "models.toml").write_text(text + tiny_ip_adapter_section(pipe.unet, out))
     return toml

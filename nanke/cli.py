@@ -15,6 +15,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("nanke.commands.admin", "Operator tools: quotas, plans, web gallery."),
     "bot": ("nanke.commands.bot", "Run the Discord bot."),
     "config": ("nanke.commands.config", "Settings: print the table of every NANKE_ variable."),
+    "describe": ("nanke.commands.describe", "Print four prompts that would make an image."),
     "doctor": ("nanke.commands.doctor", "Check a deployment: database, broker, models, GPU, ..."),
     "healthcheck": ("nanke.commands.healthcheck", "Container healthcheck: bot, worker or web."),
     "imagine": ("nanke.commands.imagine", "Paint a 2x2 grid for a prompt."),

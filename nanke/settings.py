@@ -16,7 +16,7 @@ from bot.settings import DiscordSettings
 from db.settings import PlanSettings, default_plans
 from inference.settings import WorkerSettings
 from pipeline.editor_links import MIN_SECRET_LEN
-from pipeline.settings import PipelineSettings, StorageSettings
+from pipeline.settings import ImageFetchSettings, PipelineSettings, StorageSettings
 
 # Values people paste from examples; a bot started with one fails fast instead of at login.
 _PLACEHOLDERS = {"", "changeme", "change-me", "your-token-here", "token", "xxx", "todo"}
@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    images: ImageFetchSettings = Field(default_factory=ImageFetchSettings)
     # The engine: device, dtype, compile, previews, warm-up, threads (inference/settings.py).
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     plans: dict[str, PlanSettings] = Field(

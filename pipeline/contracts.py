@@ -101,6 +101,7 @@ class JobResult(_Frozen):
     infotext: str  # A1111 `parameters` text of tile 1
     timings_ms: dict[str, float] = Field(default_factory=dict)
     nsfw: tuple[bool, ...] = ()  # safety checker flag per image_keys entry; () when unchecked
+    control_map_key: str | None = None  # a --cn job's preprocessed control map
 
 
 class JobEventKind(StrEnum):

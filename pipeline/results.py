@@ -38,6 +38,11 @@ def store_output(
     if output.grid_png is not None:
         grid_key = key_of("grid.png")
         put(grid_key, output.grid_png)
+    control_map_key = None
+    control_map_png: bytes | None = getattr(output, "control_map_png", None)  # --cn jobs
+    if control_map_png is not None:
+        control_map_key = key_of("control-map.png")
+        put(control_map_key, control_map_png)
     return JobResult(
         job_id=job_id,
         image_keys=tuple(keys),
@@ -48,4 +53,5 @@ def store_output(
         infotext=output.infotexts[0],
         timings_ms=dict(output.timings_ms),
         nsfw=tuple(output.nsfw),
+        control_map_key=control_map_key,
     )

@@ -41,6 +41,8 @@ from pipeline.errors import (
     row_error,
 )
 from pipeline.events import EventPublisher, PreviewThrottle
+from pipeline.image_urls import FetchPolicy
+from pipeline.job_images import fetch_references
 from pipeline.preview import preview_jpeg
 from pipeline.results import store_output
 from pipeline.settings import PipelineSettings
@@ -133,6 +135,7 @@ class JobRunner:
         owner: str,
         requeue: Callable[[uuid.UUID], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        fetch_policy: FetchPolicy | None = None,
     ) -> None:
         self._engine = engine
         self._store = store
@@ -142,6 +145,7 @@ class JobRunner:
         self._owner = owner
         self._requeue = requeue
         self._clock = clock
+        self._fetch_policy = fetch_policy or FetchPolicy()  # image URLs (pipeline/job_images.py)
         # Wall time of the last job outside the engine call: claim, storage, complete.
         self.last_overhead_ms = 0.0
 
@@ -181,6 +185,8 @@ class JobRunner:
             source = self._source(spec)
             mask = self._mask(spec)
             with _Heartbeat(self._store, job_id, attempt, self._settings.heartbeat_s) as beat:
+                # Image URLs are fetched here, on the worker, while the claim is kept alive.
+                spec = fetch_references(spec, self._storage, self._fetch_policy)
                 t0 = self._clock()
                 # Only a Vary (Region) job with a stored mask PNG passes one.
                 extra = {"mask": mask} if mask is not None else {}

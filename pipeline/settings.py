@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, IPvAnyAddress, SecretStr, model_validator
+
+from pipeline.image_urls import FetchPolicy
 
 
 class PipelineSettings(BaseModel):
@@ -97,3 +99,35 @@ class StorageSettings(BaseModel):
     s3_access_key: str | None = Field(default=None, description="The S3 access key id.")
     s3_secret_key: SecretStr | None = Field(default=None, description="The S3 secret key.")
     s3_prefix: str = Field(default="", description="A key prefix inside the bucket.")
+
+
+class ImageFetchSettings(BaseModel):
+    """How workers fetch image URLs members give (issue 15). Env: NANKE_IMAGES__HTTPS_ONLY=…"""
+
+    https_only: bool = Field(
+        default=True, description="Refuse image URLs that are not https:// (recommended)."
+    )
+    test_allow_addresses: list[IPvAnyAddress] = Field(
+        default_factory=list,
+        description="TESTS ONLY: exact addresses (e.g. 127.0.0.1) image URLs may reach although "
+        "private. Never set it on a server: members could make workers fetch from your network.",
+    )
+    timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="The whole fetch of one image URL, redirects included.",
+    )
+    max_redirects: int = Field(
+        default=3, ge=0, le=10, description="Redirects followed per image URL, each re-checked."
+    )
+    max_mib: int = Field(default=20, ge=1, le=100, description="Largest image URL body, in MiB.")
+
+    def policy(self) -> FetchPolicy:
+        return FetchPolicy(
+            https_only=self.https_only,
+            allowed_addresses=frozenset(self.test_allow_addresses),
+            max_redirects=self.max_redirects,
+            timeout_s=self.timeout_s,
+            max_bytes=self.max_mib * 2**20,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prompt.image_flags import format_image_words
 from prompt.loras import lora_weight_text
 from prompt.request import ImagineParams
 from prompt.samplers import sampler_words
@@ -24,7 +25,8 @@ def escape_braces(text: str) -> str:
 def format_prompt(params: ImagineParams) -> str:
     """The prompt text, then every set flag in the table's order; inline LoRAs become --lora
     (unless a name holds a space)."""
-    words = [escape_braces(params.prompt)]
+    lead, image_flags = format_image_words(params)
+    words = [*lead, escape_braces(params.prompt)]
     # A name with a space cannot be a `--lora` word: then every LoRA stays an inline tag (in
     # order, so the parse gives back the same list).
     inline = any(" " in lora.name for lora in params.loras)
@@ -60,4 +62,11 @@ def format_prompt(params: ImagineParams) -> str:
     if params.dynthres is not None:
         dyn = params.dynthres
         words += ["--dynthres", f"{fmt_number(dyn.percentile)}:{fmt_number(dyn.mimic)}"]
+    if params.control is not None:
+        control = params.control
+        url = control.image.url if control.image is not None else None
+        words += ["--cn", control.module, *([url] if url else [])]
+        if control.weight != 1.0:
+            words += ["--cw", fmt_number(control.weight)]
+    words += image_flags
     return " ".join(words)

@@ -50,6 +50,14 @@ FLAGS: dict[str, FlagSpec] = {
         FlagSpec("repeat", Value.TOKEN, "4"),
         FlagSpec("rescale", Value.TOKEN, "0.7"),
         FlagSpec("dynthres", Value.TOKEN, "99.5:7"),
+        FlagSpec("iw", Value.TOKEN, "1.5"),
+        FlagSpec("sref", Value.TEXT, "https://example.com/style.png"),
+        FlagSpec("sw", Value.TOKEN, "100"),
+        FlagSpec("oref", Value.TOKEN, "https://example.com/dog.png"),
+        FlagSpec("ow", Value.TOKEN, "100"),
+        FlagSpec("cn", Value.TEXT, "canny https://example.com/photo.png"),
+        # --cn's weight (0 … 2) with --cn; else --ow's old name (prompt/control.py).
+        FlagSpec("cw", Value.TOKEN, "1"),
     )
 }
 
@@ -60,6 +68,7 @@ ALIASES: dict[str, str] = {
     "c": "chaos",
     "r": "repeat",
     "clipskip": "clip-skip",
+    "cref": "oref",  # Midjourney's older name (a note says so)
 }
 
 
@@ -79,7 +88,6 @@ MIDJOURNEY_ONLY = {
     "style": "describe the style in the prompt, or use a LoRA with --lora",
     "weird": "use --chaos for more varied grids",
     "w": "use --chaos for more varied grids",
-    "iw": "image prompts are not supported; use V1–V4 on a grid to vary an image",
     "stop": "use --steps to choose how many steps run",
     "fast": "choose fast or relax mode with /settings mode",
     "relax": "choose fast or relax mode with /settings mode",

@@ -8,13 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 from prompt.attention import check_attention
+from prompt.control import apply_cw, parse_cn
 from prompt.errors import PromptError
 from prompt.extra_networks import strip_extra_networks
 from prompt.flags import FlagSpec, FlagUse, Value, split_flags
+from prompt.image_flags import IMAGE_FIELD_PARSERS, check_image_fields, split_leading_urls
 from prompt.loras import extract_inline_loras, parse_lora_flag
 from prompt.multiprompt import split_parts
 from prompt.permutations import expand_permutations
-from prompt.request import MAX_SEED, NAME_RE, DynThres, ImagineParams, LoraRef
+from prompt.request import MAX_SEED, NAME_RE, DynThres, ImageRef, ImagineParams, LoraRef
 from prompt.samplers import canonical_sampler, canonical_schedule, find_sampler, split_schedule
 from prompt.schedules import has_and, split_and
 from prompt.values import parse_float, parse_int, quote
@@ -37,8 +39,10 @@ def collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-def parse_prompt(text: str) -> list[ImagineParams]:
-    """Parse one /imagine prompt; PromptError (never another exception) when it is invalid."""
+def parse_prompt(text: str, attached: tuple[ImageRef, ...] = ()) -> list[ImagineParams]:
+    """Parse one /imagine prompt; PromptError (never another exception) when it is invalid.
+    `attached`: images given beside the text (Discord attachments, the CLI's --image), which
+    join the URLs at the start of the prompt as image prompts."""
     if len(text) > MAX_PROMPT_CHARS:
         raise PromptError(
             f"the prompt is {len(text):,} characters long; the limit is {MAX_PROMPT_CHARS:,}: "
@@ -47,7 +51,7 @@ def parse_prompt(text: str) -> list[ImagineParams]:
     text = _CONTROL.sub(" ", text)
     if not text.strip():
         raise PromptError("the prompt is empty: describe the image, e.g. 'a lighthouse at dusk'")
-    variants = [_parse_one(variant) for variant in expand_permutations(text, MAX_REQUESTS)]
+    variants = [_parse_one(v, attached) for v in expand_permutations(text, MAX_REQUESTS)]
     total = sum(repeat for _, repeat in variants)
     if total > MAX_REQUESTS:
         raise PromptError(
@@ -66,7 +70,7 @@ def _nth_repeat(params: ImagineParams, k: int) -> ImagineParams:
     return params.model_copy(update={"seed": (params.seed + 4 * k) % (MAX_SEED + 1)})
 
 
-def _parse_one(text: str) -> tuple[ImagineParams, int]:
+def _parse_one(text: str, attached: tuple[ImageRef, ...] = ()) -> tuple[ImagineParams, int]:
     # Inline tags go first: removing one can turn the text after it into a flag
     # ('<lora:x:1>--ar 2:1'), and a tag is a LoRA wherever it stands.
     inline_loras, text = extract_inline_loras(text)
@@ -87,12 +91,22 @@ def _parse_one(text: str) -> tuple[ImagineParams, int]:
             field, parsed = _FIELD_PARSERS[spec.name](value, spec.flag)
             fields[field] = parsed
     _combine_schedule(fields)
+    apply_cw(fields)  # --cn's weight, or --ow's old name
+    images, head = split_leading_urls(head, attached)
+    check_image_fields(fields, images)
+    if images:
+        fields["images"] = images
     names = [lora.name for lora in loras]
     for name in names:
         if names.count(name) > 1:
             raise PromptError(f"LoRA {name} is given twice: keep one", "--lora")
 
     prompt = collapse(head)
+    if not prompt and images:
+        raise PromptError(
+            "add words after the image prompts: describe the image, e.g. "
+            "'https://…/cat.png a cat in the snow' (to merge images alone, use /blend)"
+        )
     if not prompt:
         raise PromptError(
             "the prompt has no text before its flags: describe the image first, "
@@ -267,4 +281,7 @@ _FIELD_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "repeat": lambda v, f: ("repeat", parse_int(v, f, 1, 10, f)),
     "rescale": lambda v, f: ("rescale", parse_float(v, f, 0, 1, f)),
     "dynthres": lambda v, f: ("dynthres", parse_dynthres(v, f)),
+    **IMAGE_FIELD_PARSERS,
+    "cn": lambda v, f: ("control", parse_cn(v)),
+    "cw": lambda v, f: ("cw_text", v),  # its meaning depends on --cn: apply_cw
 }

@@ -8,7 +8,7 @@ Pure data (pydantic, no discord, no torch): the parser builds them, the job cont
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,8 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # model names
 # LoRA names are file stems as downloaded: inner spaces allowed (`<lora:my style:0.7>`).
 LORA_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_. -]{0,62}[A-Za-z0-9_.-])?")
 MAX_SEED = 2**32 - 1
+ControlModule = Literal["canny", "depth", "lineart"]
+CONTROL_MODULES: tuple[ControlModule, ...] = ("canny", "depth", "lineart")
 
 
 class _Frozen(BaseModel):
@@ -87,8 +89,85 @@ class LoraRef(_Frozen):
         return value
 
 
+MAX_IMAGE_PROMPTS = 5  # image prompts (URLs at the start and attachments), as Midjourney
+MAX_STYLE_REFS = 5
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+
+class ImageRef(_Frozen):
+    """An image a member gave: a URL the worker fetches when the job runs, or a stored
+    (attached) image by its content address, `refs/<sha256>.png` in storage."""
+
+    url: str | None = Field(default=None, min_length=8, max_length=2048)
+    sha256: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ImageRef:
+        if (self.url is None) == (self.sha256 is None):
+            raise ValueError("an image is a URL or a stored image's sha256, exactly one")
+        if self.sha256 is not None and not SHA256_RE.fullmatch(self.sha256):
+            raise ValueError("invalid image sha256")
+        if self.url is not None and not re.fullmatch(r"https?://\S+", self.url):
+            raise ValueError("an image URL starts with https://")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None}
+
+    @property
+    def label(self) -> str:
+        """How records show it: the hash's first 12 digits, or the URL."""
+        return self.sha256[:12] if self.sha256 is not None else str(self.url)
+
+
+class Reference(_Frozen):
+    """One resolved image input of a generation: its role, the image and the adapter scale."""
+
+    role: Literal["image", "style", "object"]
+    image: ImageRef
+    scale: float = Field(ge=0.0, le=5.0)
+
+
+class ControlRef(_Frozen):
+    """ControlNet (`--cn MODULE IMAGE --cw W`): the structure of an image (its edges, depth or
+    line drawing, the `module`'s map of it) steers the picture, at `weight` 0 … 2.
+
+    `image`: a URL the worker fetches, or the stored image (content-addressed, as image prompts:
+    pipeline/job_images.py); None when the prompt named none (refused before a job is made)."""
+
+    module: ControlModule
+    image: ImageRef | None = None
+    weight: float = Field(default=1.0, ge=0.0, le=2.0)
+
+
+_IMAGE_FIELDS = (
+    "images",
+    "image_weight",
+    "style_refs",
+    "style_weight",
+    "object_ref",
+    "object_weight",
+    "references",
+    "control",  # ControlNet (--cn)
+)
+
+
+def _without_unused_images(data: dict[str, Any]) -> dict[str, Any]:
+    # No image keys unless used: jobs without images serialise exactly as before issue 15.
+    for key in _IMAGE_FIELDS:
+        if key in data and data[key] in ((), [], None):
+            del data[key]
+    return data
+
+
 class ImagineParams(_Frozen):
     """What the member asked for (the parser's output). None means 'use the default'."""
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_unused_images(handler(self))
 
     prompt: str
     parts: tuple[PromptPart, ...]
@@ -106,10 +185,22 @@ class ImagineParams(_Frozen):
     clip_skip: int | None = Field(default=None, ge=1, le=12)
     rescale: float | None = Field(default=None, ge=0.0, le=1.0)  # CFG rescale φ
     dynthres: DynThres | None = None  # dynamic thresholding (the "CFG Scale Fix")
+    control: ControlRef | None = None  # --cn / --cw
+    # Image inputs (issue 15): image prompts, --iw, --sref/--sw, --oref/--ow.
+    images: tuple[ImageRef, ...] = Field(default=(), max_length=MAX_IMAGE_PROMPTS)
+    image_weight: float | None = Field(default=None, ge=0.0, le=3.0)
+    style_refs: tuple[ImageRef, ...] = Field(default=(), max_length=MAX_STYLE_REFS)
+    style_weight: int | None = Field(default=None, ge=0, le=1000)
+    object_ref: ImageRef | None = None
+    object_weight: int | None = Field(default=None, ge=0, le=1000)
 
 
 class Generation(_Frozen):
     """A fully resolved recipe: everything the engine needs, nothing left to defaults."""
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_unused_images(handler(self))
 
     model: str
     prompt: str
@@ -128,3 +219,5 @@ class Generation(_Frozen):
     batch: int = Field(default=4, ge=1, le=4)
     rescale: float = Field(default=0.0, ge=0.0, le=1.0)  # CFG rescale φ (0: off)
     dynthres: DynThres | None = None  # dynamic thresholding (None: off)
+    control: ControlRef | None = None  # ControlNet (None: off)
+    references: tuple[Reference, ...] = ()  # image prompts and references (IP-Adapter)

@@ -59,7 +59,16 @@ class RegistryResolver:
         self._registry = registry
 
     def imagine(self, job_id: UUID, params: ImagineParams, prefs: UserPrefs) -> JobSpec:
-        return imagine_spec(params, self._registry, defaults_of(prefs), job_id=job_id)
+        spec = imagine_spec(params, self._registry, defaults_of(prefs), job_id=job_id)
+        control = params.control
+        if control is not None and control.image is None:
+            # The image is fetched by the worker from its URL (pipeline/job_images.py);
+            # attachments for --cn are not taken yet: refuse before any charge.
+            raise BadRequestError(
+                f"--cn {control.module} needs the image's URL after it, e.g. --cn "
+                f"{control.module} https://example.com/photo.png"
+            )
+        return spec
 
     def prompt_from_image(self, data: bytes) -> tuple[str, list[str]]:
         """An A1111/Civitai image's parameters as a prompt, mapped to what is installed."""

@@ -3,15 +3,13 @@
     engine = Engine.from_settings(load_registry(path), WorkerSettings())
     out = engine.run(spec, source=None, on_progress=lambda step, total, latents: ...)
 
-`source` is the PIL tile for upscale / vary jobs. `on_progress(step, total, latents)` is
-called after every denoising step; `latents` is None except every N-th step (a preview step,
-never step 1), so steps that send nothing never sync the device.
+`source` is the PIL tile for upscale / vary jobs. `on_progress(step, total, latents)` is called
+after every step; `latents` is None except on preview steps (never step 1): no needless syncs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,18 +17,21 @@ import torch
 from PIL import Image
 
 from inference.edits import EDIT_KINDS
-from inference.errors import BadRequestError, EngineError, ModelFileError, NaNOutputError
+from inference.errors import BadRequestError, EngineError, ModelFileError
 from inference.errors import OutOfMemoryError as GpuOutOfMemoryError
 from inference.file_hashes import generation_hashes, unclip_fields
 from inference.infotext import build_infotext
+from inference.references import infotext_fields
 from inference.registry import Registry
 from inference.resolve import denoise_strength, tile_seed
 from inference.settings import WorkerSettings
 from inference.worker import inpaint, precision
 from inference.worker.compiled import Compiler
 from inference.worker.conditioning import encode_conditioning
+from inference.worker.controlnet import ControlNets, ControlRun
+from inference.worker.denoise import ProgressFn, denoise_and_decode
 from inference.worker.gan_upscale import GanUpscaler, upscale_4x
-from inference.worker.job_args import task_kwargs
+from inference.worker.ip_adapter import IpAdapters, ReferenceLoader
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
 from inference.worker.output import Clock, EngineOutput
@@ -39,14 +40,12 @@ from inference.worker.pipelines import LoadedUnclip, PipelineCache
 from inference.worker.previews import PreviewCadence
 from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
-from inference.worker.tiling import circular_padding
 from pipeline.contracts import JobKind, JobSpec, UpscaleMode
+from prompt.request import Generation
 
 __all__ = ["Engine", "EngineOutput", "ProgressFn", "default_device"]
 
 log = logging.getLogger(__name__)
-
-ProgressFn = Callable[[int, int, torch.Tensor | None], None]
 
 
 def default_device() -> tuple[str, torch.dtype]:
@@ -68,6 +67,7 @@ class _Job:
     unclip: LoadedUnclip | None
     edit: inpaint.EditCanvas | None = None  # zoom, pan, square, vary_region
     loras: bool = True  # whether the job's LoRAs ran (not on unCLIP nor an inpainting model)
+    control: ControlRun | None = None  # --cn
 
 
 class Engine:
@@ -84,7 +84,9 @@ class Engine:
         memory_budget_bytes: int | None = None,
         pad_negative: bool = False,
         upscale_tile: tuple[int, int] = (512, 32),
+        load_reference: ReferenceLoader | None = None,
     ) -> None:
+        """`load_reference(sha256)`: a stored member image (image prompts, references)."""
         self.registry = registry
         self.device = torch.device(device)
         self.dtype = dtype
@@ -105,6 +107,8 @@ class Engine:
         self._upscaler: GanUpscaler | None = None
         self.upscale_tile = upscale_tile  # Upscale (4x): tile side and overlap, input pixels
         self.pad_negative = pad_negative  # A1111's "pad prompt/negative prompt" option
+        self.ip_adapters = IpAdapters(registry, self.device, dtype, load_reference)
+        self.controls = ControlNets(registry, self.device, dtype, load_reference)
 
     @classmethod
     def from_settings(
@@ -114,6 +118,7 @@ class Engine:
         *,
         library_logs: bool = False,
         require_gpu: bool = False,
+        load_reference: ReferenceLoader | None = None,
     ) -> Engine:
         """Device, dtype, threads, CUDA tuning and compilation as `settings` say; with
         `require_gpu` (`nanke worker`), "auto" without CUDA is refused, not the CPU."""
@@ -139,6 +144,7 @@ class Engine:
             ),
             pad_negative=settings.pad_negative,
             upscale_tile=(settings.upscale_tile, settings.upscale_tile_overlap),
+            load_reference=load_reference,
         )
 
     def loaded_models(self) -> list[str]:
@@ -194,10 +200,12 @@ class Engine:
         on_progress: ProgressFn | None = None,
         *,
         mask: Image.Image | None = None,
+        control: Image.Image | None = None,
     ) -> EngineOutput:
-        """`mask`: the stored mask PNG of a Vary (Region) job that has one (white = paint)."""
+        """`mask`: the stored mask PNG of a Vary (Region) job that has one (white = paint);
+        `control`: the control image of a --cn job (its map is made here)."""
         try:
-            return self._run(spec, source, on_progress, mask)
+            return self._run(spec, source, on_progress, mask, control)
         except torch.OutOfMemoryError:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
@@ -214,7 +222,9 @@ class Engine:
         source: Image.Image | None,
         on_progress: ProgressFn | None,
         mask: Image.Image | None = None,
+        control: Image.Image | None = None,
     ) -> EngineOutput:
+        # long: one job in order (encode, denoise with its images, check, record); each a call
         gen = spec.generation
         followups = (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG, *EDIT_KINDS)
         if spec.kind in followups and source is None:
@@ -227,7 +237,7 @@ class Engine:
         if spec.upscale_mode is UpscaleMode.GAN_4X:
             assert source is not None
             return upscale_4x(spec, source, self.gan_upscaler(), checker, clock)
-        job = self._job(spec, source, mask)
+        job = self._job(spec, source, mask, control)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
             encoded.scheduler = job.pipe.scheduler  # dynamic thresholding needs its ᾱ
@@ -237,9 +247,24 @@ class Engine:
                     "encoding overflowed): lower the (word:weight) values or remove brackets"
                 )
             kwargs = encoded.pipeline_kwargs(gen.chaos, job.seeds)
-        with encoded.applied(job.pipe.unet, gen.chaos, job.seeds):
-            images, steps_run = self._denoise_and_decode(
-                spec, job, source, kwargs, clock, on_progress
+        refs = _with_ran_references(job, gen)
+        with (
+            encoded.applied(job.pipe.unet, gen.chaos, job.seeds),
+            self.ip_adapters.applied(
+                job.pipe, job.family, refs, gen.cfg > 1, checker
+            ) as image_args,
+        ):
+            kwargs.update(image_args)
+            images, steps_run = denoise_and_decode(
+                spec,
+                job,
+                source,
+                kwargs,
+                clock,
+                on_progress,
+                self.previews,
+                self.device,
+                self.dtype,
             )
         if checker is not None:
             with clock("safety_check"):
@@ -247,8 +272,10 @@ class Engine:
         else:
             nsfw = [False] * len(images)
         # The PNG says what ran: unCLIP and inpainting models take no LoRAs, so list none.
-        ran = gen if job.loras else gen.model_copy(update={"loras": ()})
+        ran = refs if job.loras else refs.model_copy(update={"loras": ()})
         extra = dict(job.edit.fields) if job.edit is not None else {}
+        extra.update(job.control.fields if job.control is not None else {})
+        extra.update(infotext_fields(ran))
         extra.update(generation_hashes(self.registry, ran))  # each file hashed once per process
         if job.unclip is not None:  # the PNG names the unCLIP model that painted it
             extra = unclip_fields(job.unclip.entry, extra, gen.model)
@@ -268,10 +295,15 @@ class Engine:
             timings_ms=timings,
             steps_run=steps_run,
             nsfw=nsfw,
+            control_map=job.control.control_map if job.control is not None else None,
         )
 
     def _job(
-        self, spec: JobSpec, source: Image.Image | None = None, mask: Image.Image | None = None
+        self,
+        spec: JobSpec,
+        source: Image.Image | None = None,
+        mask: Image.Image | None = None,
+        control: Image.Image | None = None,
     ) -> _Job:
         gen = spec.generation
         model = self.pipelines.model(gen.model)
@@ -296,7 +328,8 @@ class Engine:
         else:
             # LoRAs live on the base model's modules, which derived pipelines share.
             self.loras.apply(model.base, gen.loras)
-            pipe = model.img2img() if strength is not None else model.base
+            run = self.controls.prepare(model, gen, control, img2img=strength is not None)
+            pipe = run.pipe if run else (model.img2img() if strength is not None else model.base)
             job = _Job(
                 pipe,
                 model.scheduler_config,
@@ -305,6 +338,7 @@ class Engine:
                 strength,
                 seeds,
                 None,
+                control=run,
             )
         pipe.scheduler = make_scheduler(
             gen.sampler,
@@ -337,70 +371,9 @@ class Engine:
         job.edit, job.loras = edit, not dedicated
         return job
 
-    def _denoise_and_decode(
-        self,
-        spec: JobSpec,
-        job: _Job,
-        source: Image.Image | None,
-        kwargs: dict[str, Any],
-        clock: Clock,
-        on_progress: ProgressFn | None,
-    ) -> tuple[list[Image.Image], int]:
-        gen = spec.generation
-        steps_run = 0
-        previews = self.previews
 
-        def on_step(p: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-            nonlocal steps_run
-            steps_run = i + 1
-            if on_progress is not None:
-                total = int(getattr(p, "num_timesteps", 0) or gen.steps)
-                # Latents leave the device only on preview steps: no sync anywhere else.
-                wanted = previews.wants(i + 1, total)
-                on_progress(i + 1, total, tensors["latents"] if wanted else None)
-            return tensors
-
-        generators = [torch.Generator(self.device).manual_seed(s) for s in job.seeds]
-        kwargs.update(
-            num_inference_steps=gen.steps,
-            guidance_scale=gen.cfg,
-            generator=generators,
-            output_type="latent",
-        )
-        if job.edit is not None:
-            kwargs.update(job.edit.pipeline_kwargs(gen.steps, gen.batch, on_step))
-        else:
-            kwargs.update(task_kwargs(spec, job.pipe, source, job.strength, job.unclip, on_step))
-        with circular_padding(job.pipe.unet, job.pipe.vae, enabled=gen.tile):
-            with clock("denoise"):
-                latents = job.pipe(**kwargs).images
-            if not bool(torch.isfinite(latents).all()):
-                raise NaNOutputError(
-                    "the model produced NaN values; try another sampler, a lower --cfg, "
-                    "or without the LoRA"
-                )
-            with clock("vae_decode"):
-                images = self._decode(job.pipe, job.family, latents)
-                if job.edit is not None:  # what the member did not select stays as it was
-                    images = job.edit.paste_back(images)
-        return images, steps_run
-
-    def _decode(self, pipe: Any, family: str, latents: torch.Tensor) -> list[Image.Image]:
-        vae = pipe.vae
-        upcast = precision.vae_needs_upcast(family, self.dtype, vae)
-        if upcast:
-            vae.to(torch.float32)
-        try:
-            scaled = latents.to(vae.dtype) / vae.config.scaling_factor
-            decoded = vae.decode(scaled, return_dict=False)[0]
-        finally:
-            if upcast:
-                vae.to(self.dtype)
-        if not bool(torch.isfinite(decoded).all()):
-            raise NaNOutputError(
-                "the VAE produced NaN values (fp16 overflow?); run the model in float32/bfloat16"
-            )
-        images: list[Image.Image] = pipe.image_processor.postprocess(
-            decoded.float(), output_type="pil"
-        )
-        return images
+def _with_ran_references(job: _Job, gen: Generation) -> Generation:
+    """Image prompts steer txt2img and img2img jobs, not unCLIP's nor the edits' pipelines."""
+    if job.unclip is None and job.edit is None:
+        return gen
+    return gen.model_copy(update={"references": ()})

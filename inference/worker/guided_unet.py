@@ -68,6 +68,8 @@ def _rows(value: Any, index: torch.Tensor, batch: int) -> Any:
         return value[index.to(value.device)]
     if isinstance(value, dict):
         return {k: _rows(v, index, batch) for k, v in value.items()}
+    if isinstance(value, list):  # IP-Adapter image embeddings: one tensor per adapter
+        return [_rows(v, index, batch) for v in value]
     return value
 
 

@@ -30,6 +30,7 @@ class EngineOutput:
     timings_ms: dict[str, float] = field(default_factory=dict)
     steps_run: int = 0
     nsfw: list[bool] = field(default_factory=list)  # one per image; all False with no checker
+    control_map: Image.Image | None = None  # a --cn job's preprocessed map (stored with it)
     _encoded: tuple[list[bytes], bytes | None] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -44,6 +45,11 @@ class EngineOutput:
     @property
     def grid_png(self) -> bytes | None:
         return self.encode()[1]
+
+    @property
+    def control_map_png(self) -> bytes | None:
+        """The --cn map as a PNG (no parameters: it is an input, not a result)."""
+        return None if self.control_map is None else encode_png(self.control_map, None)
 
     def encode(self) -> tuple[list[bytes], bytes | None]:
         """PNG of every tile and of the grid (tile 1's text), once; timed as `image_encode`."""

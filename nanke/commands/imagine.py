@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from nanke.commands.image_inputs import cli_storage, image_options, stored_refs, with_references
+
 
 @click.command("imagine")
 @click.argument("prompt", required=False)
@@ -23,6 +25,19 @@ import click
     help="models.toml to use (default: NANKE_MODELS_FILE or ./models.toml).",
 )
 @click.option("--model", "model", help="Model name from models.toml (default: its default).")
+@image_options
+@click.option(
+    "--cn",
+    "cn",
+    metavar="MODULE:FILE",
+    help="ControlNet: canny, depth or lineart, and the image whose structure steers the grid.",
+)
+@click.option(
+    "--cw",
+    "cw",
+    type=click.FloatRange(0, 2),
+    help="ControlNet weight, 0 to 2 (default 1).",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -34,24 +49,22 @@ def command(
     from_image: Path | None,
     models_file: Path | None,
     model: str | None,
+    cn: str | None,
+    cw: float | None,
     out_dir: Path | None,
+    **images: Any,
 ) -> None:
     """Paint a 2x2 grid for PROMPT (with --ar, --no, --seed, … flags as in Discord), or for
-    the parameters of an A1111 image (--from IMAGE).
+    the parameters of an A1111 image (--from IMAGE). Image prompts: --image FILE (or image
+    URLs at the start of PROMPT) with --iw; style and object references: --sref, --oref.
 
     Writes OUT/grid.png, OUT/1.png … OUT/4.png and OUT/job.json.
     """
     from inference.resolve import imagine_spec
-    from nanke.commands.job_folders import (
-        make_engine,
-        models_file_option,
-        registry_from,
-        report,
-        run_engine,
-        user_errors,
-        write_job,
-    )
-    from prompt import PromptError, parse_prompt
+    from nanke.commands.control_files import load_control
+    from nanke.commands.job_folders import models_file_option, registry_from, user_errors
+    from nanke.settings import load_settings
+    from pipeline.job_images import fetch_references
     from prompt.extra_networks import extra_network_note
 
     path, explicit = (models_file, True) if models_file else models_file_option()
@@ -61,11 +74,9 @@ def command(
         with user_errors():
             prompt = _prompt_from_image(from_image, registry_from(path, explicit))
     assert prompt is not None
-    try:
-        requests = parse_prompt(prompt)
-    except PromptError as exc:
-        flag = f" ({exc.flag})" if exc.flag else ""
-        raise click.ClickException(f"{exc.message}{flag}") from None
+    storage = cli_storage()
+    attached = stored_refs(images["images"], storage)
+    requests = _parse(prompt, attached, cn, cw, storage)
     note = extra_network_note(prompt)
     if note:
         click.echo(f"note: {note}", err=True)
@@ -73,14 +84,37 @@ def command(
         registry = registry_from(path, explicit)
         if model:
             requests = [params.model_copy(update={"model": model}) for params in requests]
+        requests = [with_references(params, images, storage) for params in requests]
         # Resolve every request first: a bad model or LoRA in request 3 fails before any work.
         specs = [imagine_spec(params, registry) for params in requests]
-        base = out_dir or Path("out") / str(specs[0].job_id)[:8]
-        engine = make_engine(registry)  # one engine: models load once for all requests
-        for n, spec in enumerate(specs, start=1):
-            target = base / str(n) if len(specs) > 1 else base
-            output = run_engine(registry, spec, engine=engine)
-            report(target, write_job(target, spec, output, registry))
+        # Image URLs are fetched (pinned, checked) and stored before any painting.
+        specs = [fetch_references(spec, storage, load_settings().images.policy()) for spec in specs]
+        controls = [load_control(spec.generation, storage) for spec in specs]
+        _paint(registry, specs, controls, out_dir or Path("out") / str(specs[0].job_id)[:8])
+
+
+def _parse(prompt: str, attached: Any, cn: str | None, cw: float | None, storage: Any) -> list[Any]:
+    from nanke.commands.control_files import with_cli_control
+    from prompt import PromptError, parse_prompt
+
+    try:
+        requests = parse_prompt(prompt, attached)
+    except PromptError as exc:
+        flag = f" ({exc.flag})" if exc.flag else ""
+        raise click.ClickException(f"{exc.message}{flag}") from None
+    return with_cli_control(requests, cn, cw, storage)
+
+
+def _paint(registry: Any, specs: list[Any], controls: list[Any], base: Path) -> None:
+    from nanke.commands.control_files import write_control
+    from nanke.commands.job_folders import make_engine, report, run_engine, write_job
+
+    engine = make_engine(registry)  # one engine: models load once for all requests
+    for n, (spec, control) in enumerate(zip(specs, controls, strict=True), start=1):
+        target = base / str(n) if len(specs) > 1 else base
+        output = run_engine(registry, spec, engine=engine, control=control)
+        write_control(target, control)
+        report(target, write_job(target, spec, output, registry))
 
 
 def _prompt_from_image(image: Path, registry: Any) -> str:

@@ -20,7 +20,9 @@ from pydantic import ValidationError
 
 from inference.errors import EngineError
 from inference.registry import Registry, default_registry, load_registry
+from nanke.commands.control_files import folder_control, write_control
 from pipeline.contracts import JobResult, JobSpec
+from pipeline.errors import JobError
 
 T = TypeVar("T")
 
@@ -32,6 +34,8 @@ def user_errors() -> Iterator[None]:
         yield
     except EngineError as exc:
         raise click.ClickException(str(exc)) from None  # the CLI user is the operator
+    except JobError as exc:  # an image URL that could not be used
+        raise click.ClickException(exc.message) from None
     except OSError as exc:
         raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".strip()) from None
 
@@ -90,13 +94,18 @@ class _Progress:
 def make_engine(registry: Registry) -> Any:
     from nanke.roots.cli_engine import make_engine as build
     from nanke.settings import load_settings
+    from pipeline.storage import build_storage
 
     settings = load_settings()
     worker = settings.worker
     if worker.compile is None:  # a one-off command would spend longer compiling than painting
         worker = worker.model_copy(update={"compile": False})
     return build(
-        registry, library_logs=settings.library_logs, worker=worker, data_dir=settings.data_dir
+        registry,
+        library_logs=settings.library_logs,
+        worker=worker,
+        data_dir=settings.data_dir,
+        storage=build_storage(settings.storage, settings.data_dir),  # member images by hash
     )
 
 
@@ -107,6 +116,7 @@ def run_engine(
     label: str = "painting",
     engine: Any = None,
     mask: Any = None,
+    control: Any = None,
 ) -> Any:
     """Run one job; pass `engine` to keep its models loaded across several jobs."""
     engine = engine or make_engine(registry)
@@ -114,6 +124,8 @@ def run_engine(
     try:
         if mask is not None:  # only edits take a mask
             return engine.run(spec, source=source, on_progress=progress, mask=mask)
+        if control is not None:  # only --cn jobs take a control image
+            return engine.run(spec, source=source, on_progress=progress, control=control)
         return engine.run(spec, source=source, on_progress=progress)
     finally:
         progress.close()
@@ -162,7 +174,8 @@ def tile_image(job_dir: Path, index: int) -> Any:
 
 def report(out_dir: Path, result: JobResult, echo: Callable[[str], None] = click.echo) -> None:
     t = result.timings_ms
-    files = ", ".join([*(result.image_keys), *([result.grid_key] if result.grid_key else [])])
+    extra = [key for key in (result.grid_key, result.control_map_key) if key]
+    files = ", ".join([*(result.image_keys), *extra])
     echo(f"wrote {out_dir}/ ({files}, job.json)")
     echo(f"seeds {', '.join(map(str, result.seeds))} · {result.width}x{result.height}")
     if "upscale" in t:  # Upscale (4x): the GAN, no denoising
@@ -194,6 +207,8 @@ def run_followup(
         registry = registry_for_job(models_file, used)
         source = tile_image(job_dir, index)
         spec = make_spec(parent, str(job_dir / f"{index}.png"), registry)
-        output = run_engine(registry, spec, source, label=label)
+        control = folder_control(job_dir, spec)
+        output = run_engine(registry, spec, source, label=label, control=control)
         target = out_dir or job_dir.with_name(f"{job_dir.name}-{suffix}")
+        write_control(target, control)
         report(target, write_job(target, spec, output, registry))

@@ -4,11 +4,13 @@ one-box worker thread and of `nanke worker`: the diffusers engine as `Settings.w
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from inference.registry import Registry
 from inference.settings import WorkerSettings
+from pipeline.storage import Storage
 
 
 def make_engine(
@@ -19,6 +21,7 @@ def make_engine(
     worker: WorkerSettings | None = None,
     data_dir: Path = Path("data"),
     require_gpu: bool = False,
+    storage: Storage | None = None,
 ) -> Any:
     """The engine (torch and diffusers load here, not at import). `require_gpu`: a GPU worker
     process, where NANKE_WORKER__DEVICE=auto without CUDA is an error, not the CPU."""
@@ -31,7 +34,13 @@ def make_engine(
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache.resolve()))
     os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "1")
     from inference.worker.engine import Engine
+    from pipeline.image_intake import load_reference
 
     return Engine.from_settings(
-        registry, worker, library_logs=library_logs, require_gpu=require_gpu
+        registry,
+        worker,
+        library_logs=library_logs,
+        require_gpu=require_gpu,
+        # Member images (image prompts, references) are read from the job's storage.
+        load_reference=None if storage is None else partial(load_reference, storage),
     )

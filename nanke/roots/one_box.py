@@ -41,21 +41,24 @@ def start_embedded_worker(
     from pipeline.engine_thread import EngineThread
 
     events = InMemoryEvents(maxlen=settings.pipeline.events_maxlen)
+    storage = build_storage(settings.storage, settings.data_dir)
     engine = EngineThread(
         make_engine(
             registry,
             library_logs=settings.library_logs,
             worker=settings.worker,
             data_dir=settings.data_dir,
+            storage=storage,
         )
     )
     runner = JobRunner(
         engine,
         DbJobStore(sessions, on_bot_loop, timedelta(seconds=settings.pipeline.lease_s)),
-        build_storage(settings.storage, settings.data_dir),
+        storage,
         events,
         settings.pipeline,
         owner=f"embedded@{socket.gethostname()}",
+        fetch_policy=settings.images.policy(),
     )
     # Two jobs in flight: one on the engine thread, one storing and committing its result.
     dispatcher = InProcessDispatcher(runner, workers=2)

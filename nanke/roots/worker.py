@@ -181,7 +181,15 @@ def _consume(
         maxlen=settings.pipeline.events_maxlen,
     )
     storage = build_storage(settings.storage, settings.data_dir)
-    runner = JobRunner(engine, store, storage, events, settings.pipeline, owner=hostname)
+    runner = JobRunner(
+        engine,
+        store,
+        storage,
+        events,
+        settings.pipeline,
+        owner=hostname,
+        fetch_policy=settings.images.policy(),
+    )
     app = build_celery_app(settings.broker_url or "", settings.pipeline)
     register_tasks(app, runner)
     log.info("worker %s consuming %s", hostname, ", ".join(plan.queues))
@@ -281,6 +289,7 @@ def _loaded_engine(settings: Settings, registry: Any, models: list[str]) -> Any:
         worker=settings.worker,
         data_dir=settings.data_dir,
         require_gpu=True,
+        storage=build_storage(settings.storage, settings.data_dir),
     )
     log.info("loading %s on %s (%s)", ", ".join(models), engine.device, engine.dtype)
     if settings.worker.train:

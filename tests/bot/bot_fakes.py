@@ -31,6 +31,7 @@ from bot.services.ports import (
 )
 from bot.services.resolver import RegistryResolver
 from inference.registry import ModelEntry, Registry
+from inference.registry_images import Located
 from inference.upscaler_entry import UpscalerEntry
 from pipeline.contracts import JobEvent, JobKind, JobResult, UpscaleMode
 from pipeline.contracts import JobEventKind as EventKind
@@ -47,8 +48,15 @@ def tiny_resolver(
     model = ModelEntry("tiny", str(lora_dir or Path.cwd()), "dir", "sd15", steps, base_size)
     xl = ModelEntry("tiny-xl", str(lora_dir or Path.cwd()), "dir", "sdxl", steps, base_size)
     gan = UpscalerEntry("tiny x4", path=str(Path.cwd() / "x4.pth")) if upscaler else None
-    models = {"tiny": model, "tiny-xl": xl}
-    return RegistryResolver(Registry(models, "tiny", lora_dir=lora_dir, upscaler=gan))
+    canny = {"canny": Located("lllyasviel/control_v11p_sd15_canny", "hub")}  # sd15 only
+    registry = Registry(
+        {"tiny": model, "tiny-xl": xl},
+        "tiny",
+        lora_dir=lora_dir,
+        upscaler=gan,
+        controlnets={"sd15": canny},
+    )
+    return RegistryResolver(registry)
 
 
 @dataclass

@@ -31,6 +31,7 @@ def test_rescale_matches_the_diffusers_pipeline_and_is_written(registry: Any, en
     assert diff(out, plain) > 0.2
     # The same job straight through diffusers, with its guidance_rescale.
     from inference.worker.prompt_encoding import encode_prompt
+    from inference.worker.vae_decode import decode_latents
     from prompt.request import PromptPart
 
     pipe = engine.pipelines.model("tiny").base  # its scheduler is the job's, as it ran
@@ -48,7 +49,7 @@ def test_rescale_matches_the_diffusers_pipeline_and_is_written(registry: Any, en
             generator=[torch.Generator().manual_seed(gen.seed)],
             output_type="latent",
         ).images
-        images = engine._decode(pipe, "sd15", latents)
+        images = decode_latents(pipe, "sd15", latents, engine.dtype)
     theirs = np.stack([np.asarray(img, dtype=np.int16) for img in images])
     assert diff(pixels(out), theirs) < 0.5
 

@@ -122,3 +122,29 @@ async def test_prompt_autocomplete_offers_samplers_loras_models_and_ratios(scene
     assert await offered("a fox --model tiny-") == ["a fox --model tiny-xl"]
     assert "a fox --ar 16:9" in await offered("a fox --ar 16")
     assert await offered("just words") == ["just words"]
+
+
+async def test_cn_is_refused_privately_before_any_charge_when_it_cannot_run(scene):
+    url = "https://example.com/pose.png"
+    for prompt, hint in [
+        (f"a fox --cn sketch {url}", "use one of canny, depth, lineart"),
+        (f"a fox --cn canny {url} --model tiny-xl", "the tiny-xl model has no ControlNet"),
+        (f"a fox --cn depth {url}", "--cn depth is not set up for the tiny model"),
+        ("a fox --cn canny", "--cn canny needs the image's URL after it"),
+    ]:
+        result = await scene.alice.slash(scene.channel, "imagine", prompt=prompt)
+        note = result.followups[0] if result.followups else result.response
+        assert note.ephemeral and hint.lower() in note.content.lower()
+        assert "nothing was charged" in note.content
+    assert scene.world.enqueuer.sent == []
+    account = await scene.world.store.account(scene.alice.id)
+    assert account.credits_left_milli == 25 * COST_MILLI
+
+
+async def test_cn_with_a_url_queues_a_controlnet_job_for_the_worker_to_fetch(scene):
+    url = "https://example.com/pose.png"
+    await scene.alice.slash(scene.channel, "imagine", prompt=f"a fox --cn canny {url} --cw 0.5")
+    spec = scene.last_job().spec
+    control = spec.generation.control
+    assert control is not None and (control.module, control.weight) == ("canny", 0.5)
+    assert control.image is not None and control.image.url == url
