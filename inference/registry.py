@@ -8,7 +8,7 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
     [[models]]
     name = "sd15"
     source = "stable-diffusion-v1-5/stable-diffusion-v1-5"  # hub id | diffusers dir | .safetensors
-    family = "sd15"                 # sd15 | sd2 | sdxl
+    family = "sd15"                 # sd15 | sd2 | sdxl | flux | zimage | sd3 | flux2
     default_steps = 30              # optional, per family
     base_size = 512                 # optional, per family: the side of the base pixel area
     default = true                  # exactly one (or the first entry)
@@ -33,14 +33,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
+from inference.families import FAMILIES
 
-Family = Literal["sd15", "sd2", "sdxl"]
+Family = str  # a key of inference.families.FAMILIES
 SourceKind = Literal["hub", "dir", "single_file"]
 
 FAMILY_DEFAULTS: dict[str, tuple[int, int]] = {  # family → (base_size, default_steps)
-    "sd15": (512, 30),
-    "sd2": (768, 30),
-    "sdxl": (1024, 30),
+    name: (spec.base_size, spec.default_steps) for name, spec in FAMILIES.items()
 }
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _MODEL_KEYS = {
@@ -203,6 +202,11 @@ def _model(table: Any, base: Path, index: int) -> tuple[ModelEntry, bool]:
     )
     if entry.base_size % 64:
         raise RegistryError(f"{where}: `base_size` must be a multiple of 64")
+    if not FAMILIES[family].clip_only and (kind == "single_file" or inpaint or vae):
+        raise RegistryError(
+            f"{where}: a {family} model is a diffusers folder or hub id (single files, "
+            "`inpaint` and `vae` are for sd15, sd2 and sdxl)"
+        )
     return entry, bool(table.get("default", False))
 
 

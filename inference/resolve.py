@@ -18,6 +18,8 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 
 from inference.errors import BadRequestError
+from inference.families import family
+from inference.families.checks import fit_to_family
 from inference.registry import Registry
 from inference.samplers import DEFAULT_SAMPLER, sampler
 from pipeline.contracts import JobKind, JobSpec, SourceImage, UpscaleMode
@@ -83,6 +85,17 @@ def resolve(
     seed: int | None = None,
 ) -> Generation:
     """Fill every unset value; raises UnknownModelError / UnknownSamplerError / BadRequestError."""
+    return resolve_with_notes(params, registry, defaults, seed)[0]
+
+
+def resolve_with_notes(
+    params: ImagineParams,
+    registry: Registry,
+    defaults: UserDefaults | None = None,
+    seed: int | None = None,
+) -> tuple[Generation, list[str]]:
+    """`resolve`, fitted to the model's family (inference/families/checks.py), with the notes
+    to show the member (a CLIP feature translated, a flag with no effect)."""
     d = defaults or UserDefaults()
     entry = registry.model(params.model or d.model)
     sampler_name = params.sampler or d.sampler or DEFAULT_SAMPLER
@@ -91,7 +104,7 @@ def resolve(
         registry.lora_path(lora.name)
     width, height = size_for(params.aspect_ratio or d.aspect_ratio, entry.base_size)
     negative = params.negative_prompt if params.negative_prompt is not None else d.negative_prompt
-    return Generation(
+    gen = Generation(
         model=entry.name,
         prompt=params.prompt,
         parts=params.parts,
@@ -109,6 +122,7 @@ def resolve(
         dynthres=params.dynthres,
         loras=params.loras,
     )
+    return fit_to_family(family(entry.family), params, gen)
 
 
 def imagine_spec(
@@ -117,11 +131,13 @@ def imagine_spec(
     defaults: UserDefaults | None = None,
     job_id: uuid.UUID | None = None,
 ) -> JobSpec:
+    generation, notes = resolve_with_notes(params, registry, defaults)
     return JobSpec(
         job_id=job_id or uuid.uuid4(),
         kind=JobKind.IMAGINE,
         params=params,
-        generation=resolve(params, registry, defaults),
+        generation=generation,
+        notes=tuple(notes),
     )
 
 

@@ -83,6 +83,8 @@ class JobSpec(_Frozen):
     source: SourceImage | None = None
     upscale_mode: UpscaleMode | None = None
     edit: EditSpec | None = None  # zoom, pan, square, vary_region
+    # One-line notes for the member: a prompt feature this model family translated or ignored.
+    notes: tuple[str, ...] = ()
 
 
 class JobResult(_Frozen):
