@@ -143,7 +143,9 @@ def build_flux(out: Path) -> None:
     )
     pipe = FluxPipeline(
         scheduler=_flow_scheduler(use_dynamic_shifting=True, shift=3.0),
-        vae=_vae(shift_factor=0.1, scaling_factor=1.5, use_quant_conv=False, use_post_quant_conv=False),
+        vae=_vae(
+            shift_factor=0.1, scaling_factor=1.5, use_quant_conv=False, use_post_quant_conv=False
+        ),
         text_encoder=text_encoder(49408),
         tokenizer=clip_tokenizer(),
         text_encoder_2=t5_encoder(len(t5_tok), 32),

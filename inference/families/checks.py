@@ -14,6 +14,7 @@ from inference.errors import BadRequestError
 from inference.families.spec import FLOW_SAMPLERS, FamilySpec
 from inference.prompt_weights import BREAK, parse_attention
 from prompt.request import Generation, ImagineParams
+from prompt.samplers import split_schedule
 from prompt.schedules import has_and, is_scheduled
 
 
@@ -23,7 +24,10 @@ def _refuse(spec: FamilySpec, what: str, why: str) -> BadRequestError:
 
 def plain_prompt(prompt: str) -> str:
     """The words of an A1111-weighted prompt without the weights; BREAK becomes a comma."""
-    pieces = [", " if text == BREAK and weight == -1.0 else text for text, weight in parse_attention(prompt)]
+    pieces = [
+        ", " if text == BREAK and weight == -1.0 else text
+        for text, weight in parse_attention(prompt)
+    ]
     return " ".join("".join(pieces).split()).replace(" ,", ",").strip(", ")
 
 
@@ -36,7 +40,9 @@ def _check_flags(spec: FamilySpec, params: ImagineParams, gen: Generation) -> No
     if params.clip_skip is not None:
         raise _refuse(spec, "--clip-skip", f"it reads the prompt with {encoder}, not CLIP")
     if gen.tile:
-        raise _refuse(spec, "--tile", "seamless tiling pads UNet convolutions; this is a transformer")
+        raise _refuse(
+            spec, "--tile", "seamless tiling pads UNet convolutions; this is a transformer"
+        )
     if gen.rescale:
         raise _refuse(spec, "--rescale (CFG rescale)", "it is for v-prediction UNets")
     if gen.dynthres is not None:
@@ -45,11 +51,19 @@ def _check_flags(spec: FamilySpec, params: ImagineParams, gen: Generation) -> No
         raise _refuse(spec, "--chaos", "not yet implemented for transformer families")
     if gen.loras and not spec.has_loras:
         raise _refuse(spec, "LoRAs", "Nanke does not load LoRAs for this family yet")
-    if params.sampler is not None and params.sampler not in FLOW_SAMPLERS:
-        names = ", ".join(f"{s.name} ({s.label})" for s in FLOW_SAMPLERS.values())
+    if params.sampler is not None and flow_sampler(spec, params.sampler) is None:
+        names = ", ".join(f"{n} ({FLOW_SAMPLERS[n].label})" for n in spec.flow_samplers)
         raise _refuse(
             spec, f"the sampler {params.sampler}", f"it is a flow-matching model; use {names}"
         )
+
+
+def flow_sampler(spec: FamilySpec, name: str) -> str | None:
+    """The flow sampler a member's sampler name means on this family, or None. The parser
+    writes A1111's automatic schedule into the name (`dpm++_2m` → `dpm++_2m_karras`); flow
+    samplers have one schedule (the model's shifted sigmas), so only the sampler counts."""
+    base = split_schedule(name)[0]
+    return base if base in spec.flow_samplers else None
 
 
 def fit_to_family(
@@ -62,8 +76,10 @@ def fit_to_family(
     _check_flags(spec, params, gen)
     notes: list[str] = []
     update: dict[str, object] = {}
-    if params.sampler is None:
-        update["sampler"] = spec.default_sampler  # a saved A1111 sampler does not apply here
+    # A saved A1111 sampler does not apply here: the family's default does.
+    update["sampler"] = (
+        spec.default_sampler if params.sampler is None else flow_sampler(spec, params.sampler)
+    )
     if any(weight != 1.0 for _, weight in parse_attention(gen.prompt)):
         plain = plain_prompt(gen.prompt)
         notes.append(
@@ -74,7 +90,9 @@ def fit_to_family(
         update["parts"] = (gen.parts[0].model_copy(update={"text": plain}),)
     if gen.negative_prompt and not spec.negative:
         if params.negative_prompt is not None:
-            notes.append(f"A negative prompt (--no) has no effect on `{spec.name}`: it was left out.")
+            notes.append(
+                f"A negative prompt (--no) has no effect on `{spec.name}`: it was left out."
+            )
         update["negative_prompt"] = ""
     if spec.distilled:
         if params.cfg is not None and params.cfg != spec.default_cfg:

@@ -60,10 +60,13 @@ class FamilySpec:
         """The A1111 prompt features (weights, BREAK, clip skip, `::`) apply."""
         return self.text_encoder == "clip"
 
+    # The flow samplers that run on this family's pipelines (not for the CLIP families).
+    flow_samplers: tuple[str, ...] = tuple(FLOW_SAMPLERS)
+
     @property
     def samplers(self) -> tuple[str, ...]:
         """Sampler names a member may use on this family (empty: every A1111 sampler)."""
-        return () if self.clip_only else tuple(FLOW_SAMPLERS)
+        return () if self.clip_only else self.flow_samplers
 
     @property
     def default_sampler(self) -> str | None:

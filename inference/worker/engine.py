@@ -29,6 +29,8 @@ from inference.settings import WorkerSettings
 from inference.worker import inpaint, precision
 from inference.worker.compiled import Compiler
 from inference.worker.conditioning import encode_conditioning
+from inference.worker.families import adapter as dit_adapter
+from inference.worker.families.runner import run_dit
 from inference.worker.job_args import task_kwargs
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
@@ -207,6 +209,9 @@ class Engine:
         if spec.upscale_mode is UpscaleMode.PICK:
             assert source is not None
             return pick(spec, source, checker, clock)
+        if dit_adapter(self.registry.model(gen.model).family) is not None:  # flux, zimage…
+            model = self.pipelines.model(gen.model)
+            return run_dit(spec, model, self.device, source, on_progress, clock, checker)
         job = self._job(spec, source, mask)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from inference.errors import ModelFileError
+from inference.families import family
 from inference.registry import ModelEntry, Registry, UnclipEntry
 from inference.worker.embeddings import load_embeddings
 
@@ -279,6 +280,9 @@ class PipelineCache:
         sdxl = entry.family == "sdxl"
         cls = diffusers.StableDiffusionXLPipeline if sdxl else diffusers.StableDiffusionPipeline
         extra: dict[str, Any] = {} if sdxl else {"safety_checker": None}
+        dit = not family(entry.family).clip_only  # flux, zimage, sd3, flux2: their own pipeline
+        if dit:
+            cls, extra = getattr(diffusers, family(entry.family).pipelines[0]), {}
         log.info("loading model %s from %s", entry.name, entry.source)
         try:
             with quiet_loading(entry.kind != "hub"):
@@ -291,6 +295,10 @@ class PipelineCache:
             if type(exc).__name__ != "SingleFileComponentError":
                 raise
             raise _missing_component(entry, str(exc)) from None
+        if dit:  # no UNet, embeddings or compilation (inference/worker/families/runner.py)
+            pipe.to(self.device)
+            pipe.set_progress_bar_config(disable=True)
+            return LoadedModel(entry, pipe, dict(pipe.scheduler.config))
         unet = pipe.unet.config
         # An unCLIP, upscaler or inpainting checkpoint loads as a text-to-image pipeline but
         # fails on the first job with a library error: refuse it at load, by name.

@@ -75,6 +75,8 @@ def command(
             requests = [params.model_copy(update={"model": model}) for params in requests]
         # Resolve every request first: a bad model or LoRA in request 3 fails before any work.
         specs = [imagine_spec(params, registry) for params in requests]
+        for line in dict.fromkeys(n for spec in specs for n in spec.notes):  # once each
+            click.echo(f"note: {line}", err=True)
         base = out_dir or Path("out") / str(specs[0].job_id)[:8]
         engine = make_engine(registry)  # one engine: models load once for all requests
         for n, spec in enumerate(specs, start=1):
