@@ -141,7 +141,7 @@ def build_flux(out: Path) -> None:
         guidance_embeds=True,
         axes_dims_rope=(4, 6, 6),
     )
-    pipe = FluxPipeline(
+    pipe: Any = FluxPipeline(
         scheduler=_flow_scheduler(use_dynamic_shifting=True, shift=3.0),
         vae=_vae(
             shift_factor=0.1, scaling_factor=1.5, use_quant_conv=False, use_post_quant_conv=False
@@ -173,7 +173,7 @@ def build_zimage(out: Path) -> None:
         axes_dims=[8, 4, 4],
         axes_lens=[1024, 64, 64],
     )
-    pipe = ZImagePipeline(
+    pipe: Any = ZImagePipeline(
         scheduler=_flow_scheduler(shift=3.0, use_dynamic_shifting=False),
         vae=_vae(shift_factor=0.1, scaling_factor=1.5),
         text_encoder=qwen3(len(tokenizer), 16, 2, causal_lm=False),
@@ -221,7 +221,7 @@ def build_sd3(out: Path) -> None:
         out_channels=4,
         pos_embed_max_size=64,
     )
-    pipe = StableDiffusion3Pipeline(
+    pipe: Any = StableDiffusion3Pipeline(
         transformer=transformer,
         scheduler=_flow_scheduler(shift=3.0),
         vae=_vae(shift_factor=0.1, scaling_factor=1.5),
@@ -260,7 +260,7 @@ def build_flux2(out: Path) -> None:
         norm_num_groups=8,
         sample_size=TINY_BASE_SIZE,
     )
-    pipe = Flux2KleinPipeline(
+    pipe: Any = Flux2KleinPipeline(
         scheduler=_flow_scheduler(use_dynamic_shifting=True, shift=3.0),
         vae=vae,
         text_encoder=qwen3(len(tokenizer), 16, 27, causal_lm=True),
@@ -271,9 +271,12 @@ def build_flux2(out: Path) -> None:
     pipe.save_pretrained(out)
 
 
-def build_family_models(out: Path) -> None:
-    """Write every tiny family model under `out` (the folders FAMILY_MODELS names)."""
+def build_family_models(out: Path, toml: Path) -> None:
+    """Write every tiny family model under `out` (the folders FAMILY_MODELS names) and add
+    them to `toml` (the tiny models.toml `inference.tiny.build_tiny_models` wrote)."""
     builders = {"flux": build_flux, "zimage": build_zimage, "sd3": build_sd3, "flux2": build_flux2}
     for folder, family in FAMILY_MODELS.values():
         torch.manual_seed(0)
         builders[family](out / folder)
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text + "\n" + models_toml_entries(), encoding="utf-8")

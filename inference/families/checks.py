@@ -104,3 +104,9 @@ def fit_to_family(
     elif params.cfg is None:
         update["cfg"] = spec.default_cfg  # a saved CFG is tuned for Stable Diffusion
     return gen.model_copy(update=update), notes
+
+
+def check_edit(spec: FamilySpec, what: str) -> None:
+    """Zoom, pan, square and Vary (Region) run only on the Stable Diffusion families today."""
+    if not spec.clip_only:
+        raise _refuse(spec, what, "not yet for this family; use U, V or 🔄")

@@ -50,7 +50,11 @@ def command(directory: Path, trained: bool, families: bool) -> None:
 def _random(directory: Path, families: bool) -> None:
     from inference.tiny import build_tiny_models
 
-    toml = build_tiny_models(directory, families=families)
+    toml = build_tiny_models(directory)
+    if families:
+        from inference.tiny_families import build_family_models
+
+        build_family_models(directory, toml)
     click.echo(f"wrote tiny random-weight models and {toml}")
     click.echo("these models are untrained: their images are noise (for smoke tests only)")
     click.echo(f'try: nanke imagine "a red fox in the snow" --models {toml}')

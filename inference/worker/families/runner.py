@@ -75,7 +75,8 @@ def run_dit(
             f"`{adapter.spec.name}`) yet: use U, V or 🔄"
         )
     seeds = [tile_seed(gen.seed, i) for i in range(gen.batch)]
-    pipe, args, strength = model.base, {}, None
+    pipe, strength = model.base, None
+    args: dict[str, Any] = {}
     if spec.kind in (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG):
         assert source is not None
         pipe, args, strength = _source_args(spec, model, adapter, source)
