@@ -378,9 +378,8 @@ def build_embedding(path: Path, seed: int = 3) -> None:
 # --- single-file checkpoint: diffusers keys → the original (LDM) layout people download ---
 
 
-def build_tiny_models(out: Path, families: bool = False) -> Path:
-    """Write every tiny model and a models.toml using them; returns the models.toml path.
-    `families`: also the DiT families' tiny models (flux, zimage, sd3, flux2)."""
+def build_tiny_models(out: Path) -> Path:
+    """Write every tiny model and a models.toml using them; returns the models.toml path."""
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     pipe = build_sd15(out / "tiny-sd15")
@@ -396,11 +395,5 @@ def build_tiny_models(out: Path, families: bool = False) -> Path:
     build_safety_checker(out / "tiny-safety-checker")
     build_inpaint(out / "tiny-inpaint", pipe)
     toml = out / "models.toml"
-    text = _MODELS_TOML.format(steps=TINY_STEPS, base=TINY_BASE_SIZE)
-    if families:
-        from inference.tiny_families import build_family_models, models_toml_entries
-
-        build_family_models(out)
-        text += "\n" + models_toml_entries()
-    toml.write_text(text, encoding="utf-8")
+    toml.write_text(_MODELS_TOML.format(steps=TINY_STEPS, base=TINY_BASE_SIZE), encoding="utf-8")
     return toml
