@@ -198,14 +198,13 @@ class IntakeService:
     async def _admit_all(
         self, who: Requester, account: Account, requests: Sequence[ImagineParams]
     ) -> IntakeResult:
-        queued: list[Queued] = []
-        notes: dict[str, None] = {}  # what the model's family translated or ignored, once each
+        queued, notes = list[Queued](), dict[str, None]()  # notes: once each, in order
         for index, params in enumerate(requests):
             job_id = batch_job_id(who.interaction_id, index)
             spec = self._resolve(
                 functools.partial(self._resolver.imagine, job_id, params, account.prefs)
             )
-            notes.update(dict.fromkeys(spec.notes))
+            notes.update(dict.fromkeys(spec.notes))  # what the model's family changed
             new = NewJob(
                 interaction_id=who.interaction_id if index == 0 else None,
                 user_id=who.user_id,

@@ -57,6 +57,11 @@ def _source_args(
     return img2img_pipe(model, adapter), args, strength
 
 
+def _to_pil(pixels: torch.Tensor) -> list[Image.Image]:
+    array = (pixels.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).round()
+    return [Image.fromarray(a.astype(np.uint8)) for a in array]
+
+
 def run_dit(
     spec: JobSpec,
     model: Any,
@@ -75,6 +80,7 @@ def run_dit(
             f"`{adapter.spec.name}`) yet: use U, V or 🔄"
         )
     seeds = [tile_seed(gen.seed, i) for i in range(gen.batch)]
+    # long: one job's flow, in order (pipeline, scheduler, call, checks, PNG text)
     pipe, strength = model.base, None
     args: dict[str, Any] = {}
     if spec.kind in (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG):
@@ -107,8 +113,7 @@ def run_dit(
         pixels = pipe(**kwargs).images
     if not bool(torch.isfinite(pixels).all()):
         raise NaNOutputError("the model produced NaN values; try another sampler or seed")
-    array = (pixels.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).round()
-    images = [Image.fromarray(a.astype(np.uint8)) for a in array]
+    images = _to_pil(pixels)
     nsfw = [False] * len(images)
     if checker is not None:
         with clock("safety_check"):
