@@ -53,7 +53,8 @@ def _source_args(
     strength = denoise_strength(spec)
     assert strength is not None
     steps = max(gen.steps, math.ceil(1 / strength))  # int(steps × strength) ≥ 1
-    args = {"image": image, "strength": strength, "num_inference_steps": steps}
+    # One source per image: the pipelines encode image i with generator i.
+    args = {"image": [image] * gen.batch, "strength": strength, "num_inference_steps": steps}
     return img2img_pipe(model, adapter), args, strength
 
 
