@@ -290,6 +290,11 @@ class Engine:
                 None,
             )
         pipe.scheduler = make_scheduler(gen.sampler, job.scheduler_config, seed=gen.seed)
+        if unclip is None and model.entry.timestep_spacing:  # Lightning/Hyper/Turbo merges
+            spacing = model.entry.timestep_spacing  # wins over the sampler's own spacing
+            pipe.scheduler = type(pipe.scheduler).from_config(
+                pipe.scheduler.config, timestep_spacing=spacing
+            )
         return job
 
     def _edit_job(

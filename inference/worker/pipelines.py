@@ -317,7 +317,8 @@ class PipelineCache:
         load_embeddings(pipe, self.registry.embeddings(), sdxl=sdxl)
         if self._prepare is not None:
             self._prepare(pipe, entry.family)
-        return LoadedModel(entry, pipe, dict(pipe.scheduler.config))
+        # models.toml's prediction_type / zero_terminal_snr: every job's sampler starts from them.
+        return LoadedModel(entry, pipe, {**pipe.scheduler.config, **entry.scheduler_overrides()})
 
     def _from_files(self, cls: Any, entry: ModelEntry, extra: dict[str, Any]) -> Any:
         if entry.vae is not None:
