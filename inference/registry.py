@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
 from inference.families import FAMILIES
+from inference.families.memory import MEMORY_KEYS, MemoryOptions, parse_memory_options
 
 Family = str  # a key of inference.families.FAMILIES
 SourceKind = Literal["hub", "dir", "single_file"]
@@ -59,6 +60,7 @@ _MODEL_KEYS = {
     "timestep_spacing",
     "default_cfg",
     "cfg_rescale",
+    *MEMORY_KEYS,
 }
 _PREDICTIONS = ("epsilon", "v_prediction")
 _SPACINGS = ("leading", "linspace", "trailing")
@@ -84,6 +86,7 @@ class ModelEntry:
     timestep_spacing: str | None = None  # "trailing" for Lightning/Hyper/Turbo/DMD2 merges
     default_cfg: float | None = None  # the model's CFG when the member sets none
     cfg_rescale: float = 0.0  # the default --rescale (0.7 for zero-terminal-SNR models)
+    memory: MemoryOptions = field(default_factory=MemoryOptions)  # DiT: quantize, offload, cache
 
     def scheduler_overrides(self) -> dict[str, Any]:
         """What this entry changes in the model's own scheduler config."""
@@ -225,6 +228,8 @@ def _model(table: Any, base: Path, index: int) -> tuple[ModelEntry, bool]:
         vae=vae,
     )
     entry = _sampling_keys(entry, table, where)
+    clip_only = FAMILIES[family].clip_only
+    entry = replace(entry, memory=parse_memory_options(table, family, clip_only, base, where))
     if entry.base_size % 64:
         raise RegistryError(f"{where}: `base_size` must be a multiple of 64")
     if not FAMILIES[family].clip_only and (kind == "single_file" or inpaint or vae):

@@ -21,6 +21,7 @@ from inference.errors import ModelFileError
 from inference.families import family
 from inference.registry import ModelEntry, Registry, UnclipEntry
 from inference.worker.embeddings import load_embeddings
+from inference.worker.families import loading as dit_loading
 
 log = logging.getLogger(__name__)
 
@@ -281,8 +282,9 @@ class PipelineCache:
         cls = diffusers.StableDiffusionXLPipeline if sdxl else diffusers.StableDiffusionPipeline
         extra: dict[str, Any] = {} if sdxl else {"safety_checker": None}
         dit = not family(entry.family).clip_only  # flux, zimage, sd3, flux2: their own pipeline
-        if dit:
-            cls, extra = getattr(diffusers, family(entry.family).pipelines[0]), {}
+        if dit:  # models.toml's quantize / transformer_file (inference/families/memory.py)
+            cls = getattr(diffusers, family(entry.family).pipelines[0])
+            extra = dit_loading.load_kwargs(entry, self.dtype)
         log.info("loading model %s from %s", entry.name, entry.source)
         try:
             with quiet_loading(entry.kind != "hub"):
@@ -296,7 +298,7 @@ class PipelineCache:
                 raise
             raise _missing_component(entry, str(exc)) from None
         if dit:  # no UNet, embeddings or compilation (inference/worker/families/runner.py)
-            pipe.to(self.device)
+            dit_loading.place(pipe, entry, self.device)  # or CPU offload; the cache hooks
             pipe.set_progress_bar_config(disable=True)
             return LoadedModel(entry, pipe, dict(pipe.scheduler.config))
         unet = pipe.unet.config

@@ -116,3 +116,31 @@ def test_sd3_keeps_real_cfg_and_the_negative_prompt_with_its_own_default() -> No
 def test_flux_cfg_is_its_distilled_guidance() -> None:
     assert spec("a fox --model flux").generation.cfg == 3.5
     assert spec("a fox --model flux --cfg 2").generation.cfg == 2.0
+
+
+def test_memory_keys_parse_for_dit_models_and_are_refused_elsewhere() -> None:
+    table = {
+        "name": "f",
+        "source": "a/b",
+        "family": "flux",
+        "quantize": "fp8",
+        "quantize_text_encoders": True,
+        "cpu_offload": True,
+        "cache": "taylorseer",
+    }
+    memory = parse_registry({"models": [table]}, Path("/")).model("f").memory
+    assert (memory.quantize, memory.quantize_text_encoders) == ("fp8", True)
+    assert (memory.cpu_offload, memory.cache) == (True, "taylorseer")
+    gguf = {"name": "g", "source": "a/b", "family": "zimage", "transformer_file": "z.gguf"}
+    assert parse_registry({"models": [gguf]}, Path("/m")).model("g").memory.transformer_file == (
+        "/m/z.gguf"
+    )
+    for bad, message in [
+        ({"family": "sdxl", "quantize": "int8"}, "are for the DiT families"),
+        ({"family": "flux", "quantize": "int3"}, "`quantize` must be one of int8, fp8, nf4"),
+        ({"family": "flux", "cache": "deep"}, "`cache` must be one of first_block, taylorseer"),
+        ({"family": "flux", "transformer_file": "t.safetensors"}, "must be a .gguf file"),
+        ({"family": "flux", "cpu_offload": "yes"}, "`cpu_offload` must be true or false"),
+    ]:
+        with pytest.raises(RegistryError, match=message):
+            parse_registry({"models": [{"name": "m", "source": "a/b", **bad}]}, Path("/"))

@@ -123,3 +123,47 @@ def test_make_tiny_models_families_lists_them_in_models_toml(
     families = {registry.model(m).family for m in MODELS}
     assert families == {"flux", "zimage", "sd3", "flux2"}
     assert registry.default == "tiny"  # the Stable Diffusion tiny model stays the default
+
+
+def _memory_engine(family_build: tuple[Path, str], tmp: Path, extra: str) -> Any:
+    from inference.registry import load_registry
+    from inference.worker.engine import Engine
+
+    folder = family_build[0].parent / "tiny-flux"
+    toml = tmp / "models.toml"
+    toml.write_text(
+        f'[[models]]\nname = "f"\nsource = "{folder}"\nfamily = "flux"\n'
+        f"default_steps = 3\nbase_size = 64\n{extra}\n"
+    )
+    return Engine(load_registry(toml), device="cpu")
+
+
+def test_first_block_cache_reuses_work_and_stays_reproducible(
+    family_build: tuple[Path, str], family_engine: Any, tmp_path: Path
+) -> None:
+    cached = _memory_engine(family_build, tmp_path, 'cache = "first_block"\ncache_threshold = 1.0')
+    _, first = _imagine(cached, "a fox --seed 3")
+    _, again = _imagine(cached, "a fox --seed 3")
+    assert np.array_equal(_pixels(first.images[0]), _pixels(again.images[0]))
+    (params,) = parse_prompt("a fox --model tiny-flux --seed 3 --steps 3")
+    plain = family_engine.run(imagine_spec(params, family_engine.registry))
+    assert not np.array_equal(_pixels(first.images[0]), _pixels(plain.images[0]))
+
+
+def test_cpu_offload_and_taylorseer_load_and_paint_on_the_cpu(
+    family_build: tuple[Path, str], tmp_path: Path
+) -> None:
+    engine = _memory_engine(family_build, tmp_path, 'cpu_offload = true\ncache = "taylorseer"')
+    _, out = _imagine(engine, "a fox --seed 1")
+    assert len(out.images) == 4
+
+
+def test_quantization_without_its_package_is_one_line_naming_it(
+    family_build: tuple[Path, str], tmp_path: Path
+) -> None:
+    from inference.errors import ModelFileError
+
+    # bitsandbytes is not among Nanke's dependencies: a worker image that wants nf4 adds it.
+    engine = _memory_engine(family_build, tmp_path, 'quantize = "nf4"')
+    with pytest.raises(ModelFileError, match=r"needs the bitsandbytes package"):
+        engine.load_models(["f"])

@@ -24,6 +24,8 @@ def _no_args(gen: Generation) -> dict[str, Any]:
 class DitAdapter:
     spec: FamilySpec
     txt2img: str  # diffusers pipeline class
+    transformer: str  # diffusers model class of its transformer (GGUF files load through it)
+    text_encoders: tuple[str, ...]  # the pipeline's text-encoder components
     img2img: str | None = None  # None: follow-ups pass the tile as a reference image
     max_sequence_length: int = 512
     # Family-specific arguments: guidance, negative prompt.

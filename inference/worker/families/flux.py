@@ -20,4 +20,12 @@ def _args(gen: Generation) -> dict[str, Any]:
     return {"guidance_scale": gen.cfg}
 
 
-FLUX = _Flux(SPEC, "FluxPipeline", "FluxImg2ImgPipeline", 256, _args)
+FLUX = _Flux(
+    SPEC,
+    "FluxPipeline",
+    "FluxTransformer2DModel",
+    ("text_encoder", "text_encoder_2"),
+    "FluxImg2ImgPipeline",
+    256,
+    _args,
+)

@@ -14,4 +14,6 @@ def _args(gen: Generation) -> dict[str, Any]:
     return {"guidance_scale": 1.0}
 
 
-FLUX2 = DitAdapter(SPEC, "Flux2KleinPipeline", None, 512, _args)
+FLUX2 = DitAdapter(
+    SPEC, "Flux2KleinPipeline", "Flux2Transformer2DModel", ("text_encoder",), None, 512, _args
+)

@@ -13,4 +13,12 @@ def _args(gen: Generation) -> dict[str, Any]:
     return {"guidance_scale": gen.cfg, "negative_prompt": gen.negative_prompt or None}
 
 
-SD3 = DitAdapter(SPEC, "StableDiffusion3Pipeline", "StableDiffusion3Img2ImgPipeline", 256, _args)
+SD3 = DitAdapter(
+    SPEC,
+    "StableDiffusion3Pipeline",
+    "SD3Transformer2DModel",
+    ("text_encoder", "text_encoder_2", "text_encoder_3"),
+    "StableDiffusion3Img2ImgPipeline",
+    256,
+    _args,
+)

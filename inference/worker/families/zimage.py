@@ -13,4 +13,12 @@ def _args(gen: Generation) -> dict[str, Any]:
     return {"guidance_scale": 0.0}
 
 
-ZIMAGE = DitAdapter(SPEC, "ZImagePipeline", "ZImageImg2ImgPipeline", 512, _args)
+ZIMAGE = DitAdapter(
+    SPEC,
+    "ZImagePipeline",
+    "ZImageTransformer2DModel",
+    ("text_encoder",),
+    "ZImageImg2ImgPipeline",
+    512,
+    _args,
+)
