@@ -75,7 +75,7 @@ def fit_to_family(
         return gen, []
     _check_flags(spec, params, gen)
     notes: list[str] = []
-    update: dict[str, object] = {}
+    update: dict[str, object] = {"clip_skip": None}  # a saved /settings clip skip: not here
     # A saved A1111 sampler does not apply here: the family's default does.
     update["sampler"] = (
         spec.default_sampler if params.sampler is None else flow_sampler(spec, params.sampler)

@@ -144,3 +144,13 @@ def test_memory_keys_parse_for_dit_models_and_are_refused_elsewhere() -> None:
     ]:
         with pytest.raises(RegistryError, match=message):
             parse_registry({"models": [{"name": "m", "source": "a/b", **bad}]}, Path("/"))
+
+
+def test_saved_clip_features_do_not_follow_a_member_onto_a_t5_family() -> None:
+    from inference.resolve import UserDefaults
+
+    (params,) = parse_prompt("a fox --model sd3")
+    saved = UserDefaults(clip_skip=2, sampler="dpm++_2m_karras", cfg=7.0)
+    job = imagine_spec(params, _registry(), saved)
+    assert job.generation.clip_skip is None
+    assert (job.generation.sampler, job.generation.cfg) == ("euler", 4.5)
