@@ -8,13 +8,15 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
     [[models]]
     name = "sd15"
     source = "stable-diffusion-v1-5/stable-diffusion-v1-5"  # hub id | diffusers dir | .safetensors
-    family = "sd15"                 # sd15 | sd2 | sdxl
+    family = "sd15"                 # sd15 | sd2 | sdxl | flux | zimage | sd3 | flux2
     default_steps = 30              # optional, per family
     base_size = 512                 # optional, per family: the side of the base pixel area
     default = true                  # exactly one (or the first entry)
     # config = "dir or hub id"      # single files only: the diffusers layout to load them with
     # vae = "dir or hub id"         # optional: a diffusers VAE (for checkpoints shipped without)
     # inpaint = "dir or hub id"     # optional: this family's inpainting checkpoint (9-channel)
+    # prediction_type, zero_terminal_snr, timestep_spacing, default_cfg, cfg_rescale: optional
+    #                               # sd15/sd2/sdxl sampling keys (docs/engine.md)
 
     [unclip]                        # optional: Stable unCLIP for strong variations
     source = "…"
@@ -38,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,14 +53,14 @@ from inference.registry_images import (
     parse_preprocessors,
 )
 from inference.upscaler_entry import UpscalerEntry, parse_upscaler
+from inference.families import FAMILIES
+from inference.families.memory import MEMORY_KEYS, MemoryOptions, parse_memory_options
 
-Family = Literal["sd15", "sd2", "sdxl"]
+Family = str  # a key of inference.families.FAMILIES
 SourceKind = Literal["hub", "dir", "single_file"]
 
 FAMILY_DEFAULTS: dict[str, tuple[int, int]] = {  # family → (base_size, default_steps)
-    "sd15": (512, 30),
-    "sd2": (768, 30),
-    "sdxl": (1024, 30),
+    name: (spec.base_size, spec.default_steps) for name, spec in FAMILIES.items()
 }
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _MODEL_KEYS = {
@@ -71,7 +73,15 @@ _MODEL_KEYS = {
     "config",
     "inpaint",
     "vae",
+    "prediction_type",
+    "zero_terminal_snr",
+    "timestep_spacing",
+    "default_cfg",
+    "cfg_rescale",
+    *MEMORY_KEYS,
 }
+_PREDICTIONS = ("epsilon", "v_prediction")
+_SPACINGS = ("leading", "linspace", "trailing")
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,22 @@ class ModelEntry:
     inpaint: str | None = None
     inpaint_kind: SourceKind = "dir"
     vae: str | None = None  # a diffusers VAE (dir or hub id) instead of the checkpoint's own
+    # Stable Diffusion finetunes (docs/engine.md "v-prediction and few-step merges"):
+    prediction_type: str | None = None  # "v_prediction" (NoobAI-XL v-pred…), else the model's
+    zero_terminal_snr: bool = False  # rescale the betas to zero terminal SNR (v-pred models)
+    timestep_spacing: str | None = None  # "trailing" for Lightning/Hyper/Turbo/DMD2 merges
+    default_cfg: float | None = None  # the model's CFG when the member sets none
+    cfg_rescale: float = 0.0  # the default --rescale (0.7 for zero-terminal-SNR models)
+    memory: MemoryOptions = field(default_factory=MemoryOptions)  # DiT: quantize, offload, cache
+
+    def scheduler_overrides(self) -> dict[str, Any]:
+        """What this entry changes in the model's own scheduler config."""
+        out: dict[str, Any] = {}
+        if self.prediction_type is not None:
+            out["prediction_type"] = self.prediction_type
+        if self.zero_terminal_snr:
+            out["rescale_betas_zero_snr"] = True
+        return out
 
     def check_files(self) -> None:
         if self.kind != "hub" and not Path(self.source).exists():
@@ -237,9 +263,42 @@ def _model(table: Any, base: Path, index: int) -> tuple[ModelEntry, bool]:
         inpaint_kind=inpaint_kind,
         vae=vae,
     )
+    entry = _sampling_keys(entry, table, where)
+    clip_only = FAMILIES[family].clip_only
+    entry = replace(entry, memory=parse_memory_options(table, family, clip_only, base, where))
     if entry.base_size % 64:
         raise RegistryError(f"{where}: `base_size` must be a multiple of 64")
+    if not FAMILIES[family].clip_only and (kind == "single_file" or inpaint or vae):
+        raise RegistryError(
+            f"{where}: a {family} model is a diffusers folder or hub id (single files, "
+            "`inpaint` and `vae` are for sd15, sd2 and sdxl)"
+        )
     return entry, bool(table.get("default", False))
+
+
+def _sampling_keys(entry: ModelEntry, table: dict[str, Any], where: str) -> ModelEntry:
+    """prediction_type, zero_terminal_snr, timestep_spacing, default_cfg, cfg_rescale."""
+    keys = (
+        "prediction_type",
+        "zero_terminal_snr",
+        "timestep_spacing",
+        "default_cfg",
+        "cfg_rescale",
+    )
+    given = {k: table[k] for k in keys if k in table}
+    if given and not FAMILIES[entry.family].clip_only:
+        raise RegistryError(f"{where}: {sorted(given)} are for sd15, sd2 and sdxl models")
+    for key, choices in (("prediction_type", _PREDICTIONS), ("timestep_spacing", _SPACINGS)):
+        if key in given and given[key] not in choices:
+            raise RegistryError(f"{where}: `{key}` must be one of {', '.join(choices)}")
+    if not isinstance(given.get("zero_terminal_snr", False), bool):
+        raise RegistryError(f"{where}: `zero_terminal_snr` must be true or false")
+    for key, lo, hi in (("default_cfg", 1.0, 30.0), ("cfg_rescale", 0.0, 1.0)):
+        value = given.get(key, lo)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+            raise RegistryError(f"{where}: `{key}` must be a number from {lo:g} to {hi:g}")
+    changes: dict[str, Any] = {k: float(v) if "cfg" in k else v for k, v in given.items()}
+    return replace(entry, **changes)
 
 
 def parse_registry(data: dict[str, Any], base: Path) -> Registry:

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from inference.control import check_control, check_control_prompt
 from inference.errors import BadRequestError
 from inference.references import references
+from inference.families import family
+from inference.families.checks import fit_to_family
 from inference.registry import Registry
 from inference.samplers import DEFAULT_SAMPLER, sampler
 from pipeline.contracts import JobKind, JobSpec, SourceImage, UpscaleMode
@@ -85,6 +87,17 @@ def resolve(
     seed: int | None = None,
 ) -> Generation:
     """Fill every unset value; raises UnknownModelError / UnknownSamplerError / BadRequestError."""
+    return resolve_with_notes(params, registry, defaults, seed)[0]
+
+
+def resolve_with_notes(
+    params: ImagineParams,
+    registry: Registry,
+    defaults: UserDefaults | None = None,
+    seed: int | None = None,
+) -> tuple[Generation, list[str]]:
+    """`resolve`, fitted to the model's family (inference/families/checks.py), with the notes
+    to show the member (a CLIP feature translated, a flag with no effect)."""
     d = defaults or UserDefaults()
     entry = registry.model(params.model or d.model)
     sampler_name = params.sampler or d.sampler or DEFAULT_SAMPLER
@@ -102,20 +115,20 @@ def resolve(
         width=width,
         height=height,
         steps=steps_for(params.steps, params.quality or d.quality, entry.default_steps),
-        cfg=params.cfg if params.cfg is not None else (d.cfg or DEFAULT_CFG),
+        cfg=params.cfg if params.cfg is not None else (d.cfg or entry.default_cfg or DEFAULT_CFG),
         sampler=sampler_name,
         seed=next(s for s in (params.seed, seed, random_seed()) if s is not None),
         chaos=params.chaos or 0,
         tile=params.tile,
         clip_skip=params.clip_skip or d.clip_skip,
-        rescale=params.rescale or 0.0,
+        rescale=params.rescale if params.rescale is not None else entry.cfg_rescale,
         dynthres=params.dynthres,
         loras=params.loras,
         references=references(params, registry, entry),
         control=params.control,
     )
     check_control_prompt(gen)
-    return gen
+    return fit_to_family(family(entry.family), params, gen)
 
 
 def imagine_spec(
@@ -124,11 +137,13 @@ def imagine_spec(
     defaults: UserDefaults | None = None,
     job_id: uuid.UUID | None = None,
 ) -> JobSpec:
+    generation, notes = resolve_with_notes(params, registry, defaults)
     return JobSpec(
         job_id=job_id or uuid.uuid4(),
         kind=JobKind.IMAGINE,
         params=params,
-        generation=resolve(params, registry, defaults),
+        generation=generation,
+        notes=tuple(notes),
     )
 
 

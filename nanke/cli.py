@@ -23,7 +23,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "inpaint": ("nanke.commands.inpaint", "Repaint a masked region of a job folder's image."),
     "make-tiny-models": ("nanke.commands.make_tiny_models", "Write tiny test models (noise)."),
     "migrate": ("nanke.commands.migrate", "Upgrade the database to the latest schema."),
-    "models": ("nanke.commands.models", "Download a model from the Hugging Face hub (pull)."),
+    "models": (
+        "nanke.commands.models",
+        "List models and licences; download one from the Hugging Face hub.",
+    ),
     "pack": ("nanke.commands.pack", "Paint a prompt pack with a trained LoRA."),
     "pan": ("nanke.commands.pan", "Extend a job folder's image left, right, up or down."),
     "parse": ("nanke.commands.parse", "Parse an /imagine prompt and show the request(s)."),

@@ -33,11 +33,47 @@ class Curated:
     family: str | None = None
     about: str = ""
     file: str | None = None  # one file of the repo (the upscaler), not a pipeline
+    licence: str = ""  # this checkpoint's licence (else its family's, `nanke models list`)
 
 
 CURATED: dict[str, Curated] = {
     "sd15": Curated("stable-diffusion-v1-5/stable-diffusion-v1-5", "models", "sd15", "SD 1.5"),
     "sdxl": Curated("stabilityai/stable-diffusion-xl-base-1.0", "models", "sdxl", "SDXL base"),
+    "flux-schnell": Curated(
+        "black-forest-labs/FLUX.1-schnell",
+        "models",
+        "flux",
+        "FLUX.1 schnell, 4 steps",
+        licence="Apache-2.0",
+    ),
+    "flux-dev": Curated(
+        "black-forest-labs/FLUX.1-dev",
+        "models",
+        "flux",
+        "FLUX.1 dev (gated)",
+        licence="FLUX.1 [dev] Non-Commercial License",
+    ),
+    "flux-kontext": Curated(
+        "black-forest-labs/FLUX.1-Kontext-dev",
+        "models",
+        "flux",
+        "FLUX.1 Kontext dev (editing)",
+        licence="FLUX.1 [dev] Non-Commercial License",
+    ),
+    "zimage-turbo": Curated("Tongyi-MAI/Z-Image-Turbo", "models", "zimage", "Z-Image-Turbo"),
+    "sd35-medium": Curated(
+        "stabilityai/stable-diffusion-3.5-medium", "models", "sd3", "SD 3.5 Medium (gated)"
+    ),
+    "sd35-large": Curated(
+        "stabilityai/stable-diffusion-3.5-large", "models", "sd3", "SD 3.5 Large (gated)"
+    ),
+    "flux2-klein": Curated(
+        "black-forest-labs/FLUX.2-klein-4B",
+        "models",
+        "flux2",
+        "FLUX.2 [klein] 4B",
+        licence="Apache-2.0",
+    ),
     "sd21-unclip": Curated(
         "stabilityai/stable-diffusion-2-1-unclip", "unclip", None, "SD 2.1 unCLIP (variations)"
     ),
@@ -99,11 +135,23 @@ def wanted_files(files: list[str]) -> list[str]:
     ]
 
 
+# A downloaded pipeline's class → its family (the Stable Diffusion ones are told by the UNet).
+_PIPELINE_FAMILIES = {
+    "FluxPipeline": "flux",
+    "FluxKontextPipeline": "flux",
+    "ZImagePipeline": "zimage",
+    "StableDiffusion3Pipeline": "sd3",
+    "Flux2KleinPipeline": "flux2",
+}
+
+
 def family_of(snapshot: Path) -> str | None:
-    """sd15, sd2 or sdxl from a downloaded pipeline's configs, None if they do not say."""
+    """The family from a downloaded pipeline's configs, None if they do not say."""
     try:
         index = json.loads((snapshot / "model_index.json").read_text())
         pipeline = str(index.get("_class_name", ""))
+        if pipeline in _PIPELINE_FAMILIES:
+            return _PIPELINE_FAMILIES[pipeline]
         if "XL" in pipeline:
             return "sdxl"
         unet = json.loads((snapshot / "unet" / "config.json").read_text())
@@ -171,7 +219,7 @@ def add_to_models_toml(toml: Path, name: str, what: Curated, family: str | None)
                     "pass --name"
                 )
         if family is None:
-            raise PullError(f"cannot tell {what.hub_id}'s family: pass --family sd15|sd2|sdxl")
+            raise PullError(f"cannot tell {what.hub_id}'s family: pass --family (e.g. sdxl)")
         block = f'[[models]]\nname = "{name}"\nsource = "{what.hub_id}"\nfamily = "{family}"\n'
     elif what.file is not None:
         current = data.get(what.section)

@@ -87,6 +87,8 @@ class JobSpec(_Frozen):
     upscale_mode: UpscaleMode | None = None
     edit: EditSpec | None = None  # zoom, pan, square, vary_region
     train: TrainJob | None = None  # train (docs/training.md)
+    # One-line notes for the member: a prompt feature this model family translated or ignored.
+    notes: tuple[str, ...] = ()
 
 
 class JobResult(_Frozen):

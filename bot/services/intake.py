@@ -198,12 +198,13 @@ class IntakeService:
     async def _admit_all(
         self, who: Requester, account: Account, requests: Sequence[ImagineParams]
     ) -> IntakeResult:
-        queued: list[Queued] = []
+        queued, notes = list[Queued](), dict[str, None]()  # notes: once each, in order
         for index, params in enumerate(requests):
             job_id = batch_job_id(who.interaction_id, index)
             spec = self._resolve(
                 functools.partial(self._resolver.imagine, job_id, params, account.prefs)
             )
+            notes.update(dict.fromkeys(spec.notes))  # what the model's family changed
             new = NewJob(
                 interaction_id=who.interaction_id if index == 0 else None,
                 user_id=who.user_id,
@@ -218,11 +219,11 @@ class IntakeService:
                 if not queued:
                     raise
                 note = f"Queued {len(queued)} of {len(requests)}: {exc.message}"
-                return IntakeResult(queued=tuple(queued), note=note)
+                return IntakeResult(queued=tuple(queued), note="\n".join([note, *notes]))
             # A replayed interaction finds each job of its batch by its id (the first also by
             # the interaction): jobs a failure mid-batch left uncreated are created now.
             queued.append(admitted)
-        return IntakeResult(queued=tuple(queued))
+        return IntakeResult(queued=tuple(queued), note="\n".join(notes) or None)
 
     async def _admit(self, new: NewJob) -> Queued:
         async with self._admitting:

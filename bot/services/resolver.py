@@ -19,6 +19,8 @@ from inference.errors import (
     UnknownModelError,
     UnknownSamplerError,
 )
+from inference.families import family
+from inference.families.checks import check_edit
 from inference.registry import Registry
 from inference.resolve import (
     UserDefaults,
@@ -129,6 +131,7 @@ class RegistryResolver:
         """Zoom, pan, square, vary_region from one image (inference/edits.py); sizes and the
         model's pixel limit are checked here, before anything is charged."""
         registry = self._registry
+        check_edit(family(registry.model(parent.generation.model).family), kind.value)
         if kind is JobKind.ZOOM:
             factor = edit.factor or 2.0
             return zoom_spec(parent, index, factor, key, registry, params, job_id=job_id)

@@ -32,6 +32,8 @@ from inference.worker.controlnet import ControlNets, ControlRun
 from inference.worker.denoise import ProgressFn, denoise_and_decode
 from inference.worker.gan_upscale import GanUpscaler, upscale_4x
 from inference.worker.ip_adapter import IpAdapters, ReferenceLoader
+from inference.worker.families import adapter as dit_adapter
+from inference.worker.families.runner import run_dit
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
 from inference.worker.output import Clock, EngineOutput
@@ -237,6 +239,9 @@ class Engine:
         if spec.upscale_mode is UpscaleMode.GAN_4X:
             assert source is not None
             return upscale_4x(spec, source, self.gan_upscaler(), checker, clock)
+        if dit_adapter(self.registry.model(gen.model).family) is not None:  # flux, zimage…
+            model = self.pipelines.model(gen.model)
+            return run_dit(spec, model, self.device, source, on_progress, clock, checker)
         job = self._job(spec, source, mask, control)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
@@ -347,6 +352,11 @@ class Engine:
             strength=job.strength if unclip is None else None,
             sdxl=job.family == "sdxl",
         )
+        if unclip is None and model.entry.timestep_spacing:  # Lightning/Hyper/Turbo merges
+            spacing = model.entry.timestep_spacing  # wins over the sampler's own spacing
+            pipe.scheduler = type(pipe.scheduler).from_config(
+                pipe.scheduler.config, timestep_spacing=spacing
+            )
         return job
 
     def _edit_job(

@@ -18,8 +18,10 @@ from typing import Any
 import torch
 
 from inference.errors import ModelFileError
+from inference.families import family
 from inference.registry import ModelEntry, Registry, UnclipEntry
 from inference.worker.embeddings import load_embeddings
+from inference.worker.families import loading as dit_loading
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +281,10 @@ class PipelineCache:
         sdxl = entry.family == "sdxl"
         cls = diffusers.StableDiffusionXLPipeline if sdxl else diffusers.StableDiffusionPipeline
         extra: dict[str, Any] = {} if sdxl else {"safety_checker": None}
+        dit = not family(entry.family).clip_only  # flux, zimage, sd3, flux2: their own pipeline
+        if dit:  # models.toml's quantize / transformer_file (inference/families/memory.py)
+            cls = getattr(diffusers, family(entry.family).pipelines[0])
+            extra = dit_loading.load_kwargs(entry, self.dtype)
         log.info("loading model %s from %s", entry.name, entry.source)
         try:
             with quiet_loading(entry.kind != "hub"):
@@ -291,6 +297,10 @@ class PipelineCache:
             if type(exc).__name__ != "SingleFileComponentError":
                 raise
             raise _missing_component(entry, str(exc)) from None
+        if dit:  # no UNet, embeddings or compilation (inference/worker/families/runner.py)
+            dit_loading.place(pipe, entry, self.device)  # or CPU offload; the cache hooks
+            pipe.set_progress_bar_config(disable=True)
+            return LoadedModel(entry, pipe, dict(pipe.scheduler.config))
         unet = pipe.unet.config
         # An unCLIP, upscaler or inpainting checkpoint loads as a text-to-image pipeline but
         # fails on the first job with a library error: refuse it at load, by name.
@@ -309,7 +319,8 @@ class PipelineCache:
         load_embeddings(pipe, self.registry.embeddings(), sdxl=sdxl)
         if self._prepare is not None:
             self._prepare(pipe, entry.family)
-        return LoadedModel(entry, pipe, dict(pipe.scheduler.config))
+        # models.toml's prediction_type / zero_terminal_snr: every job's sampler starts from them.
+        return LoadedModel(entry, pipe, {**pipe.scheduler.config, **entry.scheduler_overrides()})
 
     def _from_files(self, cls: Any, entry: ModelEntry, extra: dict[str, Any]) -> Any:
         if entry.vae is not None:

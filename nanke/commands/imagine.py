@@ -87,6 +87,8 @@ def command(
         requests = [with_references(params, images, storage) for params in requests]
         # Resolve every request first: a bad model or LoRA in request 3 fails before any work.
         specs = [imagine_spec(params, registry) for params in requests]
+        for line in dict.fromkeys(n for spec in specs for n in spec.notes):  # once each
+            click.echo(f"note: {line}", err=True)
         # Image URLs are fetched (pinned, checked) and stored before any painting.
         specs = [fetch_references(spec, storage, load_settings().images.policy()) for spec in specs]
         controls = [load_control(spec.generation, storage) for spec in specs]

@@ -21,7 +21,13 @@ import click
     help="Train a tiny model on coloured shapes (minutes on a CPU) instead of writing "
     "random weights: it paints coloured shapes rather than noise.",
 )
-def command(directory: Path, trained: bool) -> None:
+@click.option(
+    "--families",
+    is_flag=True,
+    help="Also write tiny random FLUX.1, Z-Image, SD 3.5 and FLUX.2 [klein] models "
+    "(models tiny-flux, tiny-zimage, tiny-sd3, tiny-flux2).",
+)
+def command(directory: Path, trained: bool, families: bool) -> None:
     """Write tiny test models and a models.toml using them into DIRECTORY.
 
     Without --trained the models are untrained: every image they paint is noise. They exist to
@@ -36,17 +42,21 @@ def command(directory: Path, trained: bool) -> None:
         if trained:
             _trained(directory)
         else:
-            _random(directory)
+            _random(directory, families)
     except OSError as exc:
         raise click.ClickException(f"cannot write {directory}: {exc.strerror or exc}") from None
 
 
-def _random(directory: Path) -> None:
+def _random(directory: Path, families: bool) -> None:
     from inference.tiny import build_tiny_models
     from inference.tiny_upscaler import add_tiny_upscaler
 
     toml = build_tiny_models(directory)
     add_tiny_upscaler(directory, toml)  # Upscale (4x)
+    if families:
+        from inference.tiny_families import build_family_models
+
+        build_family_models(directory, toml)
     click.echo(f"wrote tiny random-weight models (and a tiny 4x upscaler) and {toml}")
     click.echo("these models are untrained: their images are noise (for smoke tests only)")
     click.echo(f'try: nanke imagine "a red fox in the snow" --models {toml}')

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
+from inference.families import FAMILIES
 from nanke.models_pull import CURATED
 
 _LIST = "; ".join(f"{name} ({c.about}: {c.hub_id})" for name, c in CURATED.items())
 
 
-@click.group(name="models", help="Models: download from the Hugging Face hub.")
+@click.group(name="models", help="Models: list them with their licences; download from the hub.")
 def command() -> None:
     pass
 
@@ -20,7 +21,7 @@ def command() -> None:
     "pull",
     help="Download NAME into the model cache (HF_HOME, ~/.cache/huggingface by default) with a "
     f"progress bar and add it to models.toml. NAME is one of: {_LIST}; or any hub id "
-    "(owner/name) of a diffusers Stable Diffusion pipeline. Gated models need `hf auth login` "
+    "(owner/name) of a diffusers pipeline of a known family. Gated models need `hf auth login` "
     "or HF_TOKEN. Restart the bot and the workers to use it.",
 )
 @click.argument("name")
@@ -33,7 +34,7 @@ def command() -> None:
 )
 @click.option(
     "--family",
-    type=click.Choice(["sd15", "sd2", "sdxl"]),
+    type=click.Choice(list(FAMILIES)),
     default=None,
     help="A hub id's family when its configs do not tell (they usually do).",
 )
@@ -54,3 +55,42 @@ def pull(name: str, models_file: Path | None, family: str | None, as_name: str |
         click.echo(f"{pulled.hub_id} is in {pulled.path}; added {what} to {toml}")
     else:
         click.echo(f"{pulled.hub_id} is in {pulled.path}; {toml} already had {what}")
+
+
+@command.command(
+    "list",
+    help="The models in models.toml (name, family, source, licence), then the curated names "
+    "`nanke models pull` knows, with their families' licences.",
+)
+@click.option(
+    "--models",
+    "models_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The models.toml to read (default: NANKE_MODELS_FILE, else ./models.toml).",
+)
+def list_models(models_file: Path | None) -> None:
+    from inference.errors import RegistryError
+    from inference.registry import load_registry
+    from nanke.settings import load_settings
+
+    toml = models_file or load_settings().models_file
+    if toml.exists():
+        try:
+            registry = load_registry(toml)
+        except RegistryError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"{toml}:")
+        for entry in registry.models.values():
+            mark = " (default)" if entry.name == registry.default else ""
+            click.echo(f"  {entry.name}{mark}  family {entry.family}  source {entry.source}")
+            click.echo(f"      licence: {FAMILIES[entry.family].licence}")
+    else:
+        click.echo(f"{toml}: not found (nanke models pull NAME writes it)")
+    click.echo("curated (nanke models pull NAME):")
+    for name, curated in CURATED.items():
+        licence = curated.licence or (
+            FAMILIES[curated.family].licence if curated.family else "see its model card"
+        )
+        click.echo(f"  {name}  {curated.about}: {curated.hub_id}")
+        click.echo(f"      licence: {licence}")

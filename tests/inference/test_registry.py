@@ -80,7 +80,7 @@ def test_safety_checker_is_optional_and_takes_a_hub_id_or_a_folder(tmp_path: Pat
     ("text", "message"),
     [
         ("", "at least one"),
-        ('[[models]]\nname = "a"\nsource = "x/y"\nfamily = "sd3"', "family"),
+        ('[[models]]\nname = "a"\nsource = "x/y"\nfamily = "sd4"', "family"),
         ('[[models]]\nname = "a"\nsource = "m.ckpt"\nfamily = "sd15"', "pickle"),
         ('[[models]]\nname = "a"\nsource = "x/y"\nfamily = "sd15"\nbase_size = 500', "multiple"),
         ('[[models]]\nname = "a"\nsource = "x/y"\nfamily = "sd15"\ncolour = 1', "unknown keys"),
