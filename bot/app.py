@@ -29,6 +29,7 @@ from bot.services.resolver import RESOLVE_ERRORS
 from bot.settings import BotConfig
 from bot.views import PressHandler, RegionHandler
 from pipeline.contracts import JobEvent
+from pipeline.image_urls import FetchPolicy
 from prompt import SAMPLERS
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class BotDeps:
     gallery: GalleryFeed | None = None
     # The region editor's links (web ↔ bot hand-off); None leaves Draw the region… off.
     editor_links: EditorLinks | None = None
+    # Which image URLs members may give (checked at intake; workers fetch them).
+    image_policy: FetchPolicy = field(default_factory=FetchPolicy)
 
 
 class NankeBot(commands.Bot):
@@ -104,6 +107,7 @@ class NankeBot(commands.Bot):
             resolver=deps.resolver,
             resolve_errors=deps.resolve_errors,
             admission_concurrency=admission_concurrency,
+            image_policy=deps.image_policy,
         )
         self.editor = _editor(settings, deps, self.intake)
         self.delivery = DeliveryService(

@@ -18,7 +18,9 @@ from bot.services.custom_ids import Action, ButtonId
 from bot.services.delivery import Button
 from bot.services.errors import InvalidPrompt
 from bot.services.from_image import check_upload_size
+from bot.services.image_uploads import alias_notes, check_image_size
 from prompt.extra_networks import extra_network_note
+from prompt.request import ImageRef
 
 if TYPE_CHECKING:
     from bot.app import NankeBot
@@ -57,6 +59,11 @@ class Imagine(commands.Cog):
     @app_commands.describe(
         prompt="What to paint, then flags such as --ar 16:9 --sampler euler_a",
         png="Or an A1111/Civitai image (PNG, JPEG, WebP): repaint it from its parameters",
+        image="An image prompt (PNG, JPEG, WebP, GIF; --iw sets its weight)",
+        image2="A second image prompt",
+        image3="A third image prompt",
+        image4="A fourth image prompt",
+        image5="A fifth image prompt",
     )
     @app_commands.guild_only()
     async def imagine(
@@ -64,8 +71,15 @@ class Imagine(commands.Cog):
         interaction: discord.Interaction,
         prompt: str | None = None,
         png: discord.Attachment | None = None,
+        image: discord.Attachment | None = None,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        image4: discord.Attachment | None = None,
+        image5: discord.Attachment | None = None,
     ) -> None:
+        # long: the two ways in (a prompt with image prompts, or an A1111 image), each checked
         who = requester(interaction)
+        attachments = [a for a in (image, image2, image3, image4, image5) if a is not None]
         async with user_errors(interaction):
             # Parsing and the guild's rules come first: a rejection is ephemeral and free.
             check_can_post(interaction)
@@ -76,10 +90,24 @@ class Imagine(commands.Cog):
                         "Give a prompt, or attach an A1111 image as `png` (nothing was charged)."
                     )
                 text = prompt
-                requests = await self.bot.intake.validate(who, text)
-                if not await _defer(interaction):
-                    return
+                if not attachments:
+                    requests = await self.bot.intake.validate(who, text)
+                    if not await _defer(interaction):
+                        return
+                else:
+                    for attachment in attachments:  # by announced size, before downloading
+                        check_image_size(attachment.filename, attachment.size)
+                    if not await _defer(interaction):  # reading the files may take a while
+                        return
+                    refs = [await self._stored(attachment) for attachment in attachments]
+                    requests = await self.bot.intake.validate(who, text, tuple(refs))
+                notes += alias_notes(text)
             else:
+                if attachments:
+                    raise InvalidPrompt(
+                        "Give image prompts with a text prompt, not with `png` (nothing was "
+                        "charged)."
+                    )
                 if prompt:
                     raise InvalidPrompt(
                         "Give a prompt or a `png` image, not both (the image's parameters are "
@@ -94,6 +122,11 @@ class Imagine(commands.Cog):
                 requests = await self.bot.intake.validate(who, text)
                 notes.append(f"From the image's parameters: `{text[:1500]}`")
             await self._submit(interaction, who, requests, text, notes)
+
+    async def _stored(self, attachment: discord.Attachment) -> ImageRef:
+        """An attachment through the safe intake into storage (decoded off the event loop)."""
+        data = await attachment.read()
+        return ImageRef(sha256=await self.bot.deps.images.store_upload(data))
 
     async def _submit(
         self,

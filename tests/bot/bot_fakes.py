@@ -30,7 +30,7 @@ from bot.services.ports import (
     UserPrefs,
 )
 from bot.services.resolver import RegistryResolver
-from inference.registry import ModelEntry, Registry
+from inference.registry import IpAdapterEntry, ModelEntry, Registry
 from pipeline.contracts import JobEvent, JobKind, JobResult, UpscaleMode
 from pipeline.contracts import JobEventKind as EventKind
 
@@ -44,7 +44,12 @@ def tiny_resolver(
     resolving is torch-free); 64² tiles by default keep the fake worker's PNGs tiny."""
     model = ModelEntry("tiny", str(lora_dir or Path.cwd()), "dir", "sd15", steps, base_size)
     xl = ModelEntry("tiny-xl", str(lora_dir or Path.cwd()), "dir", "sdxl", steps, base_size)
-    return RegistryResolver(Registry({"tiny": model, "tiny-xl": xl}, "tiny", lora_dir=lora_dir))
+    # An image-prompt adapter for the sd15 family only: tiny-xl refuses image prompts.
+    adapter = IpAdapterEntry(str(Path.cwd()), "ip-adapter.safetensors", str(Path.cwd()))
+    registry = Registry(
+        {"tiny": model, "tiny-xl": xl}, "tiny", lora_dir=lora_dir, ip_adapters={"sd15": adapter}
+    )
+    return RegistryResolver(registry)
 
 
 @dataclass
@@ -281,6 +286,19 @@ class MemoryImages:
 
     async def read(self, key: str) -> bytes:
         return self.blobs[key]
+
+    async def store_upload(self, data: bytes) -> str:
+        """The real intake (decode, limits, re-encode) into this dict by content address."""
+        from bot.services.errors import InvalidPrompt
+        from pipeline.image_decode import ImageRefused, decode_image
+        from pipeline.image_intake import reference_key
+
+        try:
+            clean = decode_image(data)
+        except ImageRefused as exc:
+            raise InvalidPrompt(f"{exc} Nothing was charged.") from None
+        self.blobs[reference_key(clean.sha256)] = clean.png
+        return clean.sha256
 
 
 class RecordingEnqueuer:
