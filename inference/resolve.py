@@ -110,6 +110,7 @@ def resolve(
         dynthres=params.dynthres,
         loras=params.loras,
         references=references(params, registry, entry),
+        blend=params.blend,
     )
 
 

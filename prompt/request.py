@@ -136,13 +136,15 @@ _IMAGE_FIELDS = (
     "object_ref",
     "object_weight",
     "references",
+    "blend",
 )
 
 
 def _without_unused_images(data: dict[str, Any]) -> dict[str, Any]:
     # No image keys unless used: jobs without images serialise exactly as before issue 15.
     for key in _IMAGE_FIELDS:
-        if key in data and data[key] in ((), [], None):
+        value = data.get(key)
+        if key in data and (value is None or value is False or value in ((), [])):
             del data[key]
     return data
 
@@ -177,6 +179,7 @@ class ImagineParams(_Frozen):
     style_weight: int | None = Field(default=None, ge=0, le=1000)
     object_ref: ImageRef | None = None
     object_weight: int | None = Field(default=None, ge=0, le=1000)
+    blend: bool = False  # /blend: the images alone, no text (the prompt is empty)
 
 
 class Generation(_Frozen):
@@ -204,3 +207,4 @@ class Generation(_Frozen):
     rescale: float = Field(default=0.0, ge=0.0, le=1.0)  # CFG rescale φ (0: off)
     dynthres: DynThres | None = None  # dynamic thresholding (None: off)
     references: tuple[Reference, ...] = ()  # image prompts and references (IP-Adapter)
+    blend: bool = False  # /blend: unCLIP fuses the images' embeddings where configured
