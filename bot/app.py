@@ -39,6 +39,7 @@ _PUMP_BACKOFF_MAX_S = 30.0
 EXTENSIONS = (
     "bot.exts.errors",
     "bot.exts.imagine",
+    "bot.exts.blend",
     "bot.exts.buttons",
     "bot.exts.info",
     "bot.exts.preferences",

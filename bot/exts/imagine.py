@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.interactions import check_can_post, post_queued, requester
+from bot.interactions import check_can_post, defer_public, post_queued, requester
 from bot.poster import build_view
 from bot.reporting import user_errors
 from bot.services.custom_ids import Action, ButtonId
@@ -26,29 +26,6 @@ if TYPE_CHECKING:
     from bot.app import NankeBot
 
 log = logging.getLogger(__name__)
-
-
-# Discord's codes for an interaction already acknowledged (a replay after a gateway resume,
-# handled by its first delivery) and for one past its 3 s window.
-_ALREADY_ACKNOWLEDGED = 40060
-_UNKNOWN_INTERACTION = 10062
-
-
-async def _defer(interaction: discord.Interaction) -> bool:
-    """Defer publicly; False when this delivery of the interaction must do nothing more."""
-    try:
-        await interaction.response.defer(thinking=True)
-    except discord.HTTPException as exc:
-        if exc.code == _ALREADY_ACKNOWLEDGED:
-            log.info("interaction %s was replayed; its first delivery owns it", interaction.id)
-            return False
-        if exc.code == _UNKNOWN_INTERACTION:
-            # Arrived too late (e.g. missed during a gateway outage): nothing was charged,
-            # and the member sees Discord's "interaction failed" and can simply retry.
-            log.warning("interaction %s expired before it could be acknowledged", interaction.id)
-            return False
-        raise
-    return True
 
 
 class Imagine(commands.Cog):
@@ -92,12 +69,12 @@ class Imagine(commands.Cog):
                 text = prompt
                 if not attachments:
                     requests = await self.bot.intake.validate(who, text)
-                    if not await _defer(interaction):
+                    if not await defer_public(interaction):
                         return
                 else:
                     for attachment in attachments:  # by announced size, before downloading
                         check_image_size(attachment.filename, attachment.size)
-                    if not await _defer(interaction):  # reading the files may take a while
+                    if not await defer_public(interaction):  # reading the files may take a while
                         return
                     refs = [await self._stored(attachment) for attachment in attachments]
                     requests = await self.bot.intake.validate(who, text, tuple(refs))
@@ -114,7 +91,7 @@ class Imagine(commands.Cog):
                         "its prompt; Remix the result to change it). Nothing was charged."
                     )
                 check_upload_size(png.size)  # before downloading anything
-                if not await _defer(interaction):  # reading the file may take a while
+                if not await defer_public(interaction):  # reading the file may take a while
                     return
                 data = await png.read()
                 read = functools.partial(self.bot.deps.resolver.prompt_from_image, data)

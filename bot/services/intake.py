@@ -135,6 +135,10 @@ class IntakeService:
         Access.check_words((guild,), [text, *texts_of(requests)])
         return requests
 
+    async def check_guild_allows(self, who: Requester) -> None:
+        """The guild's rule that needs no prompt (/blend has none): Nanke is enabled here."""
+        _check_guild(await self.guild_config(who.guild_id))
+
     async def submit(self, who: Requester, requests: Sequence[ImagineParams]) -> IntakeResult:
         """Admit validated requests, or ask for a confirmation when they are many."""
         account, _ = await self.check_member(who)

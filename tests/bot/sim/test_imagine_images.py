@@ -94,3 +94,32 @@ async def test_refused_images_and_urls_are_one_private_line_and_cost_nothing(sce
         assert any(says in n and "harged" in n for n in notes), (options.get("prompt"), notes)
     assert len(scene.world.enqueuer.sent) == sent
     assert balance(scene) == before
+
+
+async def test_blend_makes_one_grid_from_the_images_and_refuses_bad_ones(scene):
+    before = balance(scene)
+    result = await scene.alice.slash(
+        scene.channel,
+        "blend",
+        image1=("a.png", _png((200, 0, 0))),
+        image2=("b.jpg", _png((0, 0, 200))),
+        image3=("c.gif", _png((0, 200, 0))),
+        dimensions="2:3",
+    )
+    assert not result.ephemeral
+    job = scene.last_job()
+    gen = job.spec.generation
+    assert gen.blend and gen.prompt == "" and len(gen.references) == 3
+    assert all(r.role == "image" and r.scale == 1.0 for r in gen.references)
+    assert job.spec.params.aspect_ratio == "2:3"
+    assert balance(scene) == before - COST_MILLI
+    await scene.finish(job.id)
+    await scene.alice.click(result.response, custom_id=f"nk:r:{job.id.hex}:0")
+    assert scene.last_job().spec.generation.references == gen.references
+
+    sent = len(scene.world.enqueuer.sent)
+    refused = await scene.alice.slash(
+        scene.channel, "blend", image1=("a.png", _png((1, 1, 1))), image2=("x.png", b"junk")
+    )
+    assert any("not an image Nanke can read" in n and "harged" in n for n in _private(refused))
+    assert len(scene.world.enqueuer.sent) == sent
