@@ -105,7 +105,7 @@ class ImageRef(_Frozen):
             raise ValueError("an image is a URL or a stored image's sha256, exactly one")
         if self.sha256 is not None and not SHA256_RE.fullmatch(self.sha256):
             raise ValueError("invalid image sha256")
-        if self.url is not None and not re.fullmatch(r"https?://\S+", self.url):
+        if self.url is not None and not re.fullmatch(r"(?i)https?://\S+", self.url):
             raise ValueError("an image URL starts with https://")
         return self
 
