@@ -164,3 +164,16 @@ def test_blend_without_unclip_goes_through_the_adapter(
     no_adapter = dataclasses.replace(bare, ip_adapters={})
     with pytest.raises(BadRequestError, match="cannot take image prompts"):
         _blend(no_adapter, refs[:2])
+
+
+def test_the_safety_checker_refuses_a_flagged_input_image(
+    registry: Any, image_engine: Any, stored: tuple[LocalStorage, list[ImageRef]]
+) -> None:
+    from tests.inference.test_safety import verdict
+
+    refs = stored[1]
+    with verdict(image_engine, flag_everything=True), pytest.raises(BadRequestError) as caught:
+        image_engine.run(_job(registry, "a lighthouse", refs[:1]))
+    assert "flagged by this server's safety checker" in caught.value.message
+    text_only = image_engine.run(_job(registry, "a lighthouse"))  # outputs are only flagged
+    assert len(text_only.images) == 2
