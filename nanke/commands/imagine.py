@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from nanke.commands.image_inputs import cli_storage, image_options, stored_refs, with_references
+from nanke.commands.image_inputs import (
+    cli_storage,
+    fetched,
+    image_options,
+    stored_refs,
+    with_references,
+)
 
 
 @click.command("imagine")
@@ -56,8 +62,6 @@ def command(
         user_errors,
         write_job,
     )
-    from nanke.settings import load_settings
-    from pipeline.job_images import fetch_references
     from prompt import PromptError, parse_prompt
     from prompt.extra_networks import extra_network_note
 
@@ -85,8 +89,7 @@ def command(
         requests = [with_references(params, images, storage) for params in requests]
         # Resolve every request first: a bad model or LoRA in request 3 fails before any work.
         specs = [imagine_spec(params, registry) for params in requests]
-        # Image URLs are fetched (pinned, checked) and stored before any painting.
-        specs = [fetch_references(spec, storage, load_settings().images.policy()) for spec in specs]
+        specs = fetched(specs, storage)  # image URLs: fetched and stored before any painting
         base = out_dir or Path("out") / str(specs[0].job_id)[:8]
         engine = make_engine(registry)  # one engine: models load once for all requests
         for n, spec in enumerate(specs, start=1):

@@ -104,6 +104,7 @@ class DiscordUnreachable(SettingsError):
 @asynccontextmanager
 async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterator[BotDeps]:
     """Everything the bot needs, closed again on exit."""
+    # long: the one composition root of the bot's dependencies, built in the order they need
     from bot.services.adapters import PipelineEnqueuer, StorageImages
     from bot.services.gallery_feed import SqlGalleryFeed
     from bot.services.resolver import RegistryResolver
