@@ -29,6 +29,7 @@ from bot.services.resolver import RESOLVE_ERRORS
 from bot.settings import BotConfig
 from bot.views import PressHandler, RegionHandler
 from pipeline.contracts import JobEvent
+from pipeline.image_urls import FetchPolicy
 from prompt.samplers import MENU_SAMPLERS
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ _PUMP_BACKOFF_MAX_S = 30.0
 EXTENSIONS = (
     "bot.exts.errors",
     "bot.exts.imagine",
+    "bot.exts.blend",
     "bot.exts.buttons",
     "bot.exts.info",
     "bot.exts.preferences",
@@ -70,6 +72,8 @@ class BotDeps:
     editor_links: EditorLinks | None = None
     # Whether models.toml has an [upscaler]: Upscale (4x) under upscaled images.
     upscaler: bool = False
+    # Which image URLs members may give (checked at intake; workers fetch them).
+    image_policy: FetchPolicy = field(default_factory=FetchPolicy)
 
 
 class NankeBot(commands.Bot):
@@ -106,6 +110,7 @@ class NankeBot(commands.Bot):
             resolver=deps.resolver,
             resolve_errors=deps.resolve_errors,
             admission_concurrency=admission_concurrency,
+            image_policy=deps.image_policy,
         )
         self.editor = _editor(settings, deps, self.intake)
         self.delivery = DeliveryService(

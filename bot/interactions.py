@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import discord
@@ -15,6 +16,8 @@ from bot.services.permissions import check_admin
 from bot.services.ports import JobState, JobView
 from bot.views import build_view
 from pipeline.errors import member_message
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.app import NankeBot
@@ -133,3 +136,26 @@ def check_can_post(interaction: discord.Interaction) -> None:
             f"I can't post results in this channel: I'm missing the {names} permission here. "
             "Ask a server admin to grant it, or use another channel (nothing was charged)."
         )
+
+
+# Discord's codes for an interaction already acknowledged (a replay after a gateway resume,
+# handled by its first delivery) and for one past its 3 s window.
+_ALREADY_ACKNOWLEDGED = 40060
+_UNKNOWN_INTERACTION = 10062
+
+
+async def defer_public(interaction: discord.Interaction) -> bool:
+    """Defer publicly; False when this delivery of the interaction must do nothing more."""
+    try:
+        await interaction.response.defer(thinking=True)
+    except discord.HTTPException as exc:
+        if exc.code == _ALREADY_ACKNOWLEDGED:
+            log.info("interaction %s was replayed; its first delivery owns it", interaction.id)
+            return False
+        if exc.code == _UNKNOWN_INTERACTION:
+            # Arrived too late (e.g. missed during a gateway outage): nothing was charged,
+            # and the member sees Discord's "interaction failed" and can simply retry.
+            log.warning("interaction %s expired before it could be acknowledged", interaction.id)
+            return False
+        raise
+    return True

@@ -43,6 +43,9 @@ class JobKind(StrEnum):
     VARY_REGION = "vary_region"
     # A LoRA training run (0011; docs/training.md): its own queue, `train`.
     TRAIN = "train"
+    # /describe's four prompts and /edit's instruction edits (0012).
+    DESCRIBE = "describe"
+    EDIT = "edit"
 
 
 class JobState(StrEnum):

@@ -36,7 +36,8 @@ def references(
 ) -> tuple[Reference, ...]:
     if not has_images(params):
         return ()
-    check_adapter(registry, entry)
+    if not (params.blend and registry.unclip is not None):  # unCLIP blends without adapter
+        check_adapter(registry, entry)
     iw = DEFAULT_IMAGE_WEIGHT if params.image_weight is None else params.image_weight
     sw = DEFAULT_STYLE_WEIGHT if params.style_weight is None else params.style_weight
     ow = DEFAULT_OBJECT_WEIGHT if params.object_weight is None else params.object_weight

@@ -45,6 +45,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
+from inference.families import FAMILIES
+from inference.families.memory import MEMORY_KEYS, MemoryOptions, parse_memory_options
 from inference.registry_images import (
     DescribeEntry,
     Located,
@@ -53,8 +55,6 @@ from inference.registry_images import (
     parse_preprocessors,
 )
 from inference.upscaler_entry import UpscalerEntry, parse_upscaler
-from inference.families import FAMILIES
-from inference.families.memory import MEMORY_KEYS, MemoryOptions, parse_memory_options
 
 Family = str  # a key of inference.families.FAMILIES
 SourceKind = Literal["hub", "dir", "single_file"]

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inference.control import check_control, check_control_prompt
 from inference.errors import BadRequestError
-from inference.references import references
 from inference.families import family
 from inference.families.checks import fit_to_family
+from inference.references import references
 from inference.registry import Registry
 from inference.samplers import DEFAULT_SAMPLER, sampler
 from pipeline.contracts import JobKind, JobSpec, SourceImage, UpscaleMode
@@ -126,6 +126,7 @@ def resolve_with_notes(
         loras=params.loras,
         references=references(params, registry, entry),
         control=params.control,
+        blend=params.blend,
     )
     check_control_prompt(gen)
     return fit_to_family(family(entry.family), params, gen)

@@ -13,6 +13,7 @@ from nanke import __version__
 # name → "module:attribute" of a click.Command. Keep alphabetical.
 _COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("nanke.commands.admin", "Operator tools: quotas, plans, web gallery."),
+    "blend": ("nanke.commands.blend", "Blend 2 to 5 images into a 2x2 grid."),
     "bot": ("nanke.commands.bot", "Run the Discord bot."),
     "config": ("nanke.commands.config", "Settings: print the table of every NANKE_ variable."),
     "describe": ("nanke.commands.describe", "Print four prompts that would make an image."),

@@ -40,7 +40,7 @@ def fetch_references(spec: JobSpec, storage: Storage, policy: FetchPolicy) -> Jo
                 fetched[url] = store_url(storage, url, policy).sha256
             except (UrlRefused, ImageRefused) as exc:
                 shown = url if len(url) <= 80 else url[:79] + "…"
-                raise ImageInputError(f"{shown}: {exc} Nothing was charged.") from None
+                raise ImageInputError(f"{shown}: {exc} Your credits were refunded.") from None
         return ImageRef(sha256=fetched[url])
 
     refs = tuple(ref.model_copy(update={"image": stored(ref.image)}) for ref in gen.references)

@@ -107,7 +107,7 @@ class ImageRef(_Frozen):
             raise ValueError("an image is a URL or a stored image's sha256, exactly one")
         if self.sha256 is not None and not SHA256_RE.fullmatch(self.sha256):
             raise ValueError("invalid image sha256")
-        if self.url is not None and not re.fullmatch(r"https?://\S+", self.url):
+        if self.url is not None and not re.fullmatch(r"(?i)https?://\S+", self.url):
             raise ValueError("an image URL starts with https://")
         return self
 
@@ -151,13 +151,15 @@ _IMAGE_FIELDS = (
     "object_weight",
     "references",
     "control",  # ControlNet (--cn)
+    "blend",
 )
 
 
 def _without_unused_images(data: dict[str, Any]) -> dict[str, Any]:
     # No image keys unless used: jobs without images serialise exactly as before issue 15.
     for key in _IMAGE_FIELDS:
-        if key in data and data[key] in ((), [], None):
+        value = data.get(key)
+        if key in data and (value is None or value is False or value in ((), [])):
             del data[key]
     return data
 
@@ -193,6 +195,7 @@ class ImagineParams(_Frozen):
     style_weight: int | None = Field(default=None, ge=0, le=1000)
     object_ref: ImageRef | None = None
     object_weight: int | None = Field(default=None, ge=0, le=1000)
+    blend: bool = False  # /blend: the images alone, no text (the prompt is empty)
 
 
 class Generation(_Frozen):
@@ -221,3 +224,4 @@ class Generation(_Frozen):
     dynthres: DynThres | None = None  # dynamic thresholding (None: off)
     control: ControlRef | None = None  # ControlNet (None: off)
     references: tuple[Reference, ...] = ()  # image prompts and references (IP-Adapter)
+    blend: bool = False  # /blend: unCLIP fuses the images' embeddings where configured

@@ -11,42 +11,21 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.interactions import check_can_post, post_queued, requester
+from bot.interactions import check_can_post, defer_public, post_queued, requester
 from bot.poster import build_view
 from bot.reporting import user_errors
 from bot.services.custom_ids import Action, ButtonId
 from bot.services.delivery import Button
 from bot.services.errors import InvalidPrompt
 from bot.services.from_image import check_upload_size
+from bot.services.image_uploads import alias_notes, check_image_size
 from prompt.extra_networks import extra_network_note
+from prompt.request import ImageRef
 
 if TYPE_CHECKING:
     from bot.app import NankeBot
 
 log = logging.getLogger(__name__)
-
-
-# Discord's codes for an interaction already acknowledged (a replay after a gateway resume,
-# handled by its first delivery) and for one past its 3 s window.
-_ALREADY_ACKNOWLEDGED = 40060
-_UNKNOWN_INTERACTION = 10062
-
-
-async def _defer(interaction: discord.Interaction) -> bool:
-    """Defer publicly; False when this delivery of the interaction must do nothing more."""
-    try:
-        await interaction.response.defer(thinking=True)
-    except discord.HTTPException as exc:
-        if exc.code == _ALREADY_ACKNOWLEDGED:
-            log.info("interaction %s was replayed; its first delivery owns it", interaction.id)
-            return False
-        if exc.code == _UNKNOWN_INTERACTION:
-            # Arrived too late (e.g. missed during a gateway outage): nothing was charged,
-            # and the member sees Discord's "interaction failed" and can simply retry.
-            log.warning("interaction %s expired before it could be acknowledged", interaction.id)
-            return False
-        raise
-    return True
 
 
 class Imagine(commands.Cog):
@@ -57,6 +36,11 @@ class Imagine(commands.Cog):
     @app_commands.describe(
         prompt="What to paint, then flags such as --ar 16:9 --sampler euler_a",
         png="Or an A1111/Civitai image (PNG, JPEG, WebP): repaint it from its parameters",
+        image="An image prompt (PNG, JPEG, WebP, GIF; --iw sets its weight)",
+        image2="A second image prompt",
+        image3="A third image prompt",
+        image4="A fourth image prompt",
+        image5="A fifth image prompt",
     )
     @app_commands.guild_only()
     async def imagine(
@@ -64,8 +48,15 @@ class Imagine(commands.Cog):
         interaction: discord.Interaction,
         prompt: str | None = None,
         png: discord.Attachment | None = None,
+        image: discord.Attachment | None = None,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        image4: discord.Attachment | None = None,
+        image5: discord.Attachment | None = None,
     ) -> None:
+        # long: the two ways in (a prompt with image prompts, or an A1111 image), each checked
         who = requester(interaction)
+        attachments = [a for a in (image, image2, image3, image4, image5) if a is not None]
         async with user_errors(interaction):
             # Parsing and the guild's rules come first: a rejection is ephemeral and free.
             check_can_post(interaction)
@@ -76,17 +67,31 @@ class Imagine(commands.Cog):
                         "Give a prompt, or attach an A1111 image as `png` (nothing was charged)."
                     )
                 text = prompt
-                requests = await self.bot.intake.validate(who, text)
-                if not await _defer(interaction):
-                    return
+                if not attachments:
+                    requests = await self.bot.intake.validate(who, text)
+                    if not await defer_public(interaction):
+                        return
+                else:
+                    for attachment in attachments:  # by announced size, before downloading
+                        check_image_size(attachment.filename, attachment.size)
+                    if not await defer_public(interaction):  # reading the files may take a while
+                        return
+                    refs = [await self._stored(attachment) for attachment in attachments]
+                    requests = await self.bot.intake.validate(who, text, tuple(refs))
+                notes += alias_notes(text)
             else:
+                if attachments:
+                    raise InvalidPrompt(
+                        "Give image prompts with a text prompt, not with `png` (nothing was "
+                        "charged)."
+                    )
                 if prompt:
                     raise InvalidPrompt(
                         "Give a prompt or a `png` image, not both (the image's parameters are "
                         "its prompt; Remix the result to change it). Nothing was charged."
                     )
                 check_upload_size(png.size)  # before downloading anything
-                if not await _defer(interaction):  # reading the file may take a while
+                if not await defer_public(interaction):  # reading the file may take a while
                     return
                 data = await png.read()
                 read = functools.partial(self.bot.deps.resolver.prompt_from_image, data)
@@ -94,6 +99,11 @@ class Imagine(commands.Cog):
                 requests = await self.bot.intake.validate(who, text)
                 notes.append(f"From the image's parameters: `{text[:1500]}`")
             await self._submit(interaction, who, requests, text, notes)
+
+    async def _stored(self, attachment: discord.Attachment) -> ImageRef:
+        """An attachment through the safe intake into storage (decoded off the event loop)."""
+        data = await attachment.read()
+        return ImageRef(sha256=await self.bot.deps.images.store_upload(data))
 
     async def _submit(
         self,

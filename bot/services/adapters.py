@@ -7,9 +7,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from bot.services.errors import InvalidPrompt
 from bot.services.ports import JobView
 from pipeline.celery_app import queue_name
 from pipeline.enqueue import enqueue
+from pipeline.image_intake import ImageRefused, store_bytes
 
 
 class StorageImages:
@@ -21,6 +23,13 @@ class StorageImages:
     async def read(self, key: str) -> bytes:
         data: bytes = await asyncio.to_thread(self._storage.get, key)
         return data
+
+    async def store_upload(self, data: bytes) -> str:
+        try:  # decoding and re-encoding: off the event loop
+            stored = await asyncio.to_thread(store_bytes, self._storage, data)
+        except ImageRefused as exc:
+            raise InvalidPrompt(f"{exc} Nothing was charged.") from None
+        return stored.sha256
 
 
 class PipelineEnqueuer:

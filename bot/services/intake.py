@@ -41,9 +41,10 @@ from bot.services.ports import (
     Resolver,
     Store,
 )
+from bot.services.prompt_checks import parse_request, sentence
 from pipeline.contracts import EditSpec, JobKind, JobSpec, UpscaleMode
-from prompt import PromptError, parse_prompt
-from prompt.request import ImagineParams
+from pipeline.image_urls import FetchPolicy
+from prompt.request import ImageRef, ImagineParams
 
 # More jobs than this from one /imagine asks the member to confirm first.
 CONFIRM_ABOVE = 4
@@ -95,6 +96,7 @@ class IntakeService:
         resolver: Resolver,
         resolve_errors: tuple[type[Exception], ...] = (),
         admission_concurrency: int = ADMISSION_CONCURRENCY,
+        image_policy: FetchPolicy | None = None,
     ) -> None:
         self._store = store
         self._enqueuer = enqueuer
@@ -103,6 +105,7 @@ class IntakeService:
         self._admitting = asyncio.Semaphore(admission_concurrency)
         self.access = Access(store)
         self._upscaling: dict[tuple[UUID, int, str], asyncio.Lock] = {}
+        self._image_policy = image_policy or FetchPolicy()
 
     # --- checks shared by every entry point -------------------------------------------
     async def guild_config(self, guild_id: int | None) -> GuildConfig | None:
@@ -116,25 +119,25 @@ class IntakeService:
         guild = await self.access.check_place(who.place)
         return await self._store.account(who.user_id), guild
 
-    def parse(self, text: str) -> list[ImagineParams]:
-        if not _is_text(text):
-            raise InvalidPrompt(
-                _sentence("the prompt holds characters that are not valid text; type it again")
-            )
-        try:
-            return parse_prompt(text)
-        except PromptError as exc:
-            raise InvalidPrompt(_sentence(exc.message), exc.flag) from None
+    def parse(self, text: str, attached: tuple[ImageRef, ...] = ()) -> list[ImagineParams]:
+        return parse_request(text, attached, self._image_policy)
 
     # --- /imagine ----------------------------------------------------------------------
-    async def validate(self, who: Requester, text: str) -> list[ImagineParams]:
-        """Everything that can be checked before deferring: the prompt and the guild's rules."""
-        requests = self.parse(text)
+    async def validate(
+        self, who: Requester, text: str, attached: tuple[ImageRef, ...] = ()
+    ) -> list[ImagineParams]:
+        """Everything that can be checked before deferring: the prompt and the guild's rules.
+        `attached`: the member's stored images (image prompts beside the text)."""
+        requests = self.parse(text, attached)
         guild = await self.guild_config(who.guild_id)
         _check_guild(guild)
         # Each expanded prompt and negative prompt: `go{re,ld}` is checked as "gore" and "gold".
         Access.check_words((guild,), [text, *texts_of(requests)])
         return requests
+
+    async def check_guild_allows(self, who: Requester) -> None:
+        """The guild's rule that needs no prompt (/blend has none): Nanke is enabled here."""
+        _check_guild(await self.guild_config(who.guild_id))
 
     async def submit(self, who: Requester, requests: Sequence[ImagineParams]) -> IntakeResult:
         """Admit validated requests, or ask for a confirmation when they are many."""
@@ -237,7 +240,7 @@ class IntakeService:
         try:
             return make()
         except self._resolve_errors as exc:
-            raise InvalidPrompt(_sentence(str(exc))) from None
+            raise InvalidPrompt(sentence(str(exc))) from None
 
     # --- buttons -----------------------------------------------------------------------
     async def follow_up(
@@ -360,19 +363,6 @@ def batch_job_id(interaction_id: int, index: int) -> UUID:
     """Job `index` of the batch one interaction makes, the same every time the interaction is
     replayed, so admission recognises each job of a batch, not only the first."""
     return uuid.uuid5(_BATCH, f"{interaction_id}:{index}")
-
-
-def _sentence(message: str) -> str:
-    return f"{message[:1].upper()}{message[1:]} (nothing was charged)"
-
-
-def _is_text(text: str) -> bool:
-    """False for a lone surrogate (a broken emoji half), which no database can store."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _check_account(account: Account) -> None:

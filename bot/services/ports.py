@@ -191,6 +191,11 @@ class Enqueuer(Protocol):
 class ImageStore(Protocol):
     async def read(self, key: str) -> bytes: ...
 
+    async def store_upload(self, data: bytes) -> str:
+        """A member's image through the safe intake (pipeline/image_intake.py), stored by its
+        content address; its sha256. A refusal is an InvalidPrompt (nothing charged)."""
+        ...
+
 
 class Resolver(Protocol):
     """Turns what a member asked for into the job a worker runs (inference/resolve.py)."""

@@ -30,10 +30,10 @@ from inference.worker.compiled import Compiler
 from inference.worker.conditioning import encode_conditioning
 from inference.worker.controlnet import ControlNets, ControlRun
 from inference.worker.denoise import ProgressFn, denoise_and_decode
-from inference.worker.gan_upscale import GanUpscaler, upscale_4x
-from inference.worker.ip_adapter import IpAdapters, ReferenceLoader
 from inference.worker.families import adapter as dit_adapter
 from inference.worker.families.runner import run_dit
+from inference.worker.gan_upscale import GanUpscaler, upscale_4x
+from inference.worker.ip_adapter import IpAdapters, ReferenceLoader, ran_references
 from inference.worker.library_logs import quiet_libraries
 from inference.worker.loras import LoraManager
 from inference.worker.output import Clock, EngineOutput
@@ -43,7 +43,6 @@ from inference.worker.previews import PreviewCadence
 from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from pipeline.contracts import JobKind, JobSpec, UpscaleMode
-from prompt.request import Generation
 
 __all__ = ["Engine", "EngineOutput", "ProgressFn", "default_device"]
 
@@ -252,7 +251,7 @@ class Engine:
                     "encoding overflowed): lower the (word:weight) values or remove brackets"
                 )
             kwargs = encoded.pipeline_kwargs(gen.chaos, job.seeds)
-        refs = _with_ran_references(job, gen)
+        refs = ran_references(gen, unclip=job.unclip is not None, edit=job.edit is not None)
         with (
             encoded.applied(job.pipe.unet, gen.chaos, job.seeds),
             self.ip_adapters.applied(
@@ -315,7 +314,8 @@ class Engine:
         if spec.kind in EDIT_KINDS:
             assert source is not None
             return self._edit_job(spec, model, source, mask)
-        unclip = self.pipelines.unclip() if spec.kind == JobKind.VARY_STRONG else None
+        strong = spec.kind == JobKind.VARY_STRONG or gen.blend  # unCLIP varies and blends
+        unclip = self.pipelines.unclip() if strong else None
         strength = denoise_strength(spec, has_unclip=unclip is not None)
         seeds = [tile_seed(gen.seed, i) for i in range(gen.batch)]
         if unclip is not None:
@@ -380,10 +380,3 @@ class Engine:
         job = _Job(pipe, config, encoders, model.entry.family, edit.strength, seeds, None)
         job.edit, job.loras = edit, not dedicated
         return job
-
-
-def _with_ran_references(job: _Job, gen: Generation) -> Generation:
-    """Image prompts steer txt2img and img2img jobs, not unCLIP's nor the edits' pipelines."""
-    if job.unclip is None and job.edit is None:
-        return gen
-    return gen.model_copy(update={"references": ()})

@@ -41,6 +41,14 @@ class _Slot:
     scale: float
 
 
+def ran_references(gen: Generation, *, unclip: bool, edit: bool) -> Generation:
+    """What steers the job: image prompts steer txt2img and img2img jobs, and a /blend on
+    unCLIP; not a strong variation's unCLIP nor the edits' pipelines."""
+    if edit or (unclip and not gen.blend):
+        return gen.model_copy(update={"references": ()})
+    return gen
+
+
 class IpAdapters:
     def __init__(
         self,
@@ -146,6 +154,26 @@ class IpAdapters:
                 return {"up": {f"block_{index}": scales}}
         return slot.scale
 
+    @torch.inference_mode()
+    def _fused(self, pipe: Any, gen: Generation, checker: Any) -> torch.Tensor:
+        """DALL-E 2's image fusion: the mean of the images' CLIP image embeddings (unCLIP's
+        own encoder), one per tile; the pipeline adds its noise augmentation."""
+        images = [self._image(r) for r in gen.references]
+        self._check(images, checker)
+        pixels = pipe.feature_extractor(images, return_tensors="pt").pixel_values
+        encoder = pipe.image_encoder
+        embeds = encoder(pixels.to(self.device, encoder.dtype)).image_embeds
+        weights = torch.tensor([r.scale for r in gen.references], device=embeds.device)
+        fused = (embeds * weights[:, None]).sum(0) / weights.sum().clamp(min=1e-6)
+        return fused[None].expand(gen.batch, -1).to(encoder.dtype)
+
+    def _check(self, images: list[Image.Image], checker: Any) -> None:
+        if checker is not None and any(checker.flags(images)):
+            raise BadRequestError(
+                "an image you gave was flagged by this server's safety checker: use another "
+                "image (nothing was charged)"
+            )
+
     @contextmanager
     def applied(
         self, pipe: Any, family: str, gen: Generation, cfg: bool, checker: Any = None
@@ -157,13 +185,12 @@ class IpAdapters:
         if not gen.references or all(r.scale == 0 for r in gen.references):
             yield {}
             return
+        if getattr(pipe, "image_normalizer", None) is not None:  # Stable unCLIP: a /blend
+            yield {"image_embeds": self._fused(pipe, gen, checker)}
+            return
         entry = self._entry(family)
         slots = self._slots(gen, entry)
-        if checker is not None and any(checker.flags([i for s in slots for i in s.images])):
-            raise BadRequestError(
-                "an image you gave was flagged by this server's safety checker: use another "
-                "image (nothing was charged)"
-            )
+        self._check([i for s in slots for i in s.images], checker)
         embeds = [self._embeds(entry, slot, gen.batch, cfg) for slot in slots]
         weights = [self._state_dict(entry, slot.plus) for slot in slots]
         # unload_ip_adapter installs diffusers' default processors: the UNet's own ones (which

@@ -41,7 +41,7 @@ def task_kwargs(
     """The pipeline arguments that differ between txt2img, img2img and unCLIP jobs."""
     gen = spec.generation
     if unclip is not None:
-        assert source is not None
+        image = {} if source is None else {"image": source.convert("RGB")}  # a /blend: none
 
         def on_legacy_step(i: int, t: Any, latents: torch.Tensor) -> None:
             on_step(pipe, i, t, {"latents": latents})
@@ -50,7 +50,7 @@ def task_kwargs(
         return {
             "callback": on_legacy_step,
             "callback_steps": 1,
-            "image": source.convert("RGB"),
+            **image,
             "noise_level": unclip.entry.noise_level,
             "width": gen.width,
             "height": gen.height,

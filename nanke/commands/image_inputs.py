@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pipeline.contracts import JobSpec
 from pipeline.storage import Storage
 from prompt.request import ImageRef, ImagineParams
 
@@ -44,6 +45,15 @@ def cli_storage() -> Storage:
 
     settings = load_settings()
     return build_storage(settings.storage, settings.data_dir)
+
+
+def fetched(specs: list[JobSpec], storage: Storage) -> list[JobSpec]:
+    """Each job's image URLs fetched (pinned, checked as NANKE_IMAGES__* say) and stored."""
+    from nanke.settings import load_settings
+    from pipeline.job_images import fetch_references
+
+    policy = load_settings().images.policy()
+    return [fetch_references(spec, storage, policy) for spec in specs]
 
 
 def stored_refs(paths: tuple[Path, ...], storage: Storage) -> tuple[ImageRef, ...]:

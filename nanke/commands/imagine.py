@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from nanke.commands.image_inputs import cli_storage, image_options, stored_refs, with_references
+from nanke.commands.image_inputs import (
+    cli_storage,
+    fetched,
+    image_options,
+    stored_refs,
+    with_references,
+)
 
 
 @click.command("imagine")
@@ -63,8 +69,6 @@ def command(
     from inference.resolve import imagine_spec
     from nanke.commands.control_files import load_control
     from nanke.commands.job_folders import models_file_option, registry_from, user_errors
-    from nanke.settings import load_settings
-    from pipeline.job_images import fetch_references
     from prompt.extra_networks import extra_network_note
 
     path, explicit = (models_file, True) if models_file else models_file_option()
@@ -89,8 +93,7 @@ def command(
         specs = [imagine_spec(params, registry) for params in requests]
         for line in dict.fromkeys(n for spec in specs for n in spec.notes):  # once each
             click.echo(f"note: {line}", err=True)
-        # Image URLs are fetched (pinned, checked) and stored before any painting.
-        specs = [fetch_references(spec, storage, load_settings().images.policy()) for spec in specs]
+        specs = fetched(specs, storage)  # image URLs: fetched and stored before any painting
         controls = [load_control(spec.generation, storage) for spec in specs]
         _paint(registry, specs, controls, out_dir or Path("out") / str(specs[0].job_id)[:8])
 

@@ -156,6 +156,7 @@ async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterat
             enqueuer=PipelineEnqueuer(ends.dispatcher, ends.publisher, family_of),
             resolver=RegistryResolver(registry),
             images=StorageImages(build_storage(settings.storage, settings.data_dir)),
+            image_policy=settings.images.policy(),
             models=tuple(sorted(registry.models)),
             lora_dir=registry.lora_dir,
             events=ends.reader,

@@ -30,7 +30,7 @@ from bot.services.ports import (
     UserPrefs,
 )
 from bot.services.resolver import RegistryResolver
-from inference.registry import ModelEntry, Registry
+from inference.registry import IpAdapterEntry, ModelEntry, Registry
 from inference.registry_images import Located
 from inference.upscaler_entry import UpscalerEntry
 from pipeline.contracts import JobEvent, JobKind, JobResult, UpscaleMode
@@ -49,12 +49,15 @@ def tiny_resolver(
     xl = ModelEntry("tiny-xl", str(lora_dir or Path.cwd()), "dir", "sdxl", steps, base_size)
     gan = UpscalerEntry("tiny x4", path=str(Path.cwd() / "x4.pth")) if upscaler else None
     canny = {"canny": Located("lllyasviel/control_v11p_sd15_canny", "hub")}  # sd15 only
+    # An image-prompt adapter for the sd15 family only: tiny-xl refuses image prompts.
+    adapter = IpAdapterEntry(str(Path.cwd()), "ip-adapter.safetensors", str(Path.cwd()))
     registry = Registry(
         {"tiny": model, "tiny-xl": xl},
         "tiny",
         lora_dir=lora_dir,
         upscaler=gan,
         controlnets={"sd15": canny},
+        ip_adapters={"sd15": adapter},
     )
     return RegistryResolver(registry)
 
@@ -293,6 +296,19 @@ class MemoryImages:
 
     async def read(self, key: str) -> bytes:
         return self.blobs[key]
+
+    async def store_upload(self, data: bytes) -> str:
+        """The real intake (decode, limits, re-encode) into this dict by content address."""
+        from bot.services.errors import InvalidPrompt
+        from pipeline.image_decode import ImageRefused, decode_image
+        from pipeline.image_intake import reference_key
+
+        try:
+            clean = decode_image(data)
+        except ImageRefused as exc:
+            raise InvalidPrompt(f"{exc} Nothing was charged.") from None
+        self.blobs[reference_key(clean.sha256)] = clean.png
+        return clean.sha256
 
 
 class RecordingEnqueuer:

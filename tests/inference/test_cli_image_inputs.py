@@ -71,3 +71,21 @@ def test_refused_inputs_are_one_line_errors(tiny_models: Path, tmp_path: Path) -
     code, out = _invoke(tmp_path, "imagine", "https://127.0.0.1/a.png a cat", *common)
     assert code == 1 and "private or reserved address" in out
     assert not (tmp_path / "x").exists()
+
+
+def test_blend_two_images_into_a_grid(tiny_models: Path, tmp_path: Path) -> None:
+    a = _picture(tmp_path / "a.png", (230, 10, 10))
+    b = _picture(tmp_path / "b.gif", (10, 10, 230), "GIF")
+    out = tmp_path / "blend"
+    code, output = _invoke(
+        tmp_path, "blend", str(a), str(b), "--dimensions", "3:2", "--seed", "4",
+        "--models", str(tiny_models), "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    job = json.loads((out / "job.json").read_text())
+    gen = job["spec"]["generation"]
+    assert gen["blend"] is True and len(gen["references"]) == 2
+    assert job["spec"]["params"]["aspect_ratio"] == "3:2"
+    assert sorted(p.name for p in out.iterdir())[-2:] == ["grid.png", "job.json"]
+    code, output = _invoke(tmp_path, "blend", str(a), "--models", str(tiny_models))
+    assert code == 2 and "give 2 to 5 images, not 1" in output

@@ -17,7 +17,7 @@ from inference.resolve import imagine_spec, reroll_spec, vary_spec
 from pipeline.image_intake import load_reference, store_bytes
 from pipeline.storage import LocalStorage
 from prompt import parse_prompt
-from prompt.request import ImageRef
+from prompt.request import ImageRef, ImagineParams, PromptPart
 from tests.inference.engine_helpers import diff, spec
 
 
@@ -120,3 +120,60 @@ def test_a_family_without_an_adapter_refuses_images_before_running(
     [params] = parse_prompt("a lighthouse", stored[1][:1])
     with pytest.raises(BadRequestError, match="cannot take image prompts"):
         imagine_spec(params, bare)
+
+
+def _blend(registry: Any, refs: list[ImageRef], aspect: str = "1:1") -> Any:
+    params = ImagineParams(
+        prompt="",
+        parts=(PromptPart(text=""),),
+        images=tuple(refs),
+        image_weight=2.0,
+        aspect_ratio=aspect,
+        blend=True,
+        seed=9,
+        steps=3,
+    )
+    return _with_params(registry, params)
+
+
+def test_blend_fuses_clip_image_embeddings_on_unclip(
+    registry: Any, image_engine: Any, stored: tuple[LocalStorage, list[ImageRef]]
+) -> None:
+    refs = stored[1]
+    red_blue = image_engine.run(_blend(registry, refs[:2]))
+    again = image_engine.run(_blend(registry, refs[:2]))
+    red_green = image_engine.run(_blend(registry, [refs[0], refs[2]]))
+    assert np.array_equal(_first(red_blue), _first(again))
+    assert diff(_first(red_blue), _first(red_green)) > 0.5
+    info = parse_infotext(read_parameters(red_blue.pngs[0]) or "")
+    assert info.params["Image prompts"] == f"{refs[0].label}:1 {refs[1].label}:1"
+    assert info.prompt == ""
+
+
+def test_blend_without_unclip_goes_through_the_adapter(
+    registry: Any, stored: tuple[LocalStorage, list[ImageRef]]
+) -> None:
+    from inference.worker.engine import Engine
+
+    storage, refs = stored
+    bare = dataclasses.replace(registry, unclip=None)
+    engine = Engine(bare, device="cpu", load_reference=lambda sha: load_reference(storage, sha))
+    first = engine.run(_blend(bare, refs[:2], "3:2"))
+    other = engine.run(_blend(bare, [refs[0], refs[2]], "3:2"))
+    assert diff(_first(first), _first(other)) > 0.5
+    no_adapter = dataclasses.replace(bare, ip_adapters={})
+    with pytest.raises(BadRequestError, match="cannot take image prompts"):
+        _blend(no_adapter, refs[:2])
+
+
+def test_the_safety_checker_refuses_a_flagged_input_image(
+    registry: Any, image_engine: Any, stored: tuple[LocalStorage, list[ImageRef]]
+) -> None:
+    from tests.inference.test_safety import verdict
+
+    refs = stored[1]
+    with verdict(image_engine, flag_everything=True), pytest.raises(BadRequestError) as caught:
+        image_engine.run(_job(registry, "a lighthouse", refs[:1]))
+    assert "flagged by this server's safety checker" in caught.value.message
+    text_only = image_engine.run(_job(registry, "a lighthouse"))  # outputs are only flagged
+    assert len(text_only.images) == 2

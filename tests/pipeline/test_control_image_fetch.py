@@ -51,7 +51,7 @@ def test_a_private_control_url_is_refused_without_a_connection(tmp_path: Path) -
     with image_server() as (base, state):
         port = base.rsplit(":", 1)[1]
         policy: FetchPolicy = STRICT_HTTP
-        with pytest.raises(ImageInputError, match="Nothing was charged"):
+        with pytest.raises(ImageInputError, match="credits were refunded"):
             fetch_references(
                 _spec(f"http://127.0.0.1:{port}/img.png"), LocalStorage(tmp_path), policy
             )

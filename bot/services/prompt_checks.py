@@ -1,0 +1,59 @@
+"""/imagine's text (and attached images) → requests, with every check that needs no database:
+the prompt language, valid text, and the image URLs' form, scheme and any literal address
+(decimal, octal, hex, IPv6, IPv4-mapped…) that is private or reserved. No DNS and no
+connection here: the worker fetches (pipeline/image_fetch.py). Refusals are InvalidPrompt,
+before anything is charged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.services.errors import InvalidPrompt
+from pipeline.image_urls import FetchPolicy, UrlRefused, check_url
+from prompt import PromptError, parse_prompt
+from prompt.request import ImageRef, ImagineParams
+
+
+def sentence(message: str) -> str:
+    return f"{message[:1].upper()}{message[1:]} (nothing was charged)"
+
+
+def is_text(text: str) -> bool:
+    """False for a lone surrogate (a broken emoji half), which no database can store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse_request(
+    text: str, attached: tuple[ImageRef, ...], policy: FetchPolicy
+) -> list[ImagineParams]:
+    if not is_text(text):
+        raise InvalidPrompt(
+            sentence("the prompt holds characters that are not valid text; type it again")
+        )
+    try:
+        requests = parse_prompt(text, attached)
+    except PromptError as exc:
+        raise InvalidPrompt(sentence(exc.message), exc.flag) from None
+    check_image_urls(requests, policy)
+    return requests
+
+
+def image_urls(params: ImagineParams) -> list[str]:
+    refs = [*params.images, *params.style_refs]
+    if params.object_ref is not None:
+        refs.append(params.object_ref)
+    return [ref.url for ref in refs if ref.url is not None]
+
+
+def check_image_urls(requests: Sequence[ImagineParams], policy: FetchPolicy) -> None:
+    for params in requests:
+        for url in image_urls(params):
+            try:
+                check_url(url, policy)
+            except UrlRefused as exc:
+                shown = url if len(url) <= 80 else url[:79] + "…"
+                raise InvalidPrompt(f"{shown}: {exc} Nothing was charged.") from None
