@@ -7,15 +7,27 @@ from typing import Any
 
 import numpy as np
 
+from inference.samplers import SAMPLERS
+from prompt.samplers import sampler_words
 from tests.semantic.painting import imagine
-from tests.semantic.scoring import as_array
+from tests.semantic.scoring import as_array, read
 
 # LCM's documented use (inference/samplers.py): 4-8 steps at cfg 1-2, for LCM models; on
 # this ordinary model it gets its upper bound. Every other sampler: the model's default steps.
 DOCUMENTED = {"lcm": "--steps 8 --cfg 2"}
 
 
-# The model follows the colour word but paints rounded blobs, not yet squares (docs/engine.md).
+def test_every_sampler_paints_the_prompt_at_its_documented_steps(
+    trained_engine: Any, trained_registry: Any
+) -> None:
+    failed = {}
+    for name in SAMPLERS:
+        flags = " ".join([*sampler_words(name), DOCUMENTED.get(name, "")])
+        images = imagine(trained_engine, trained_registry, f"a red square {flags}", 40, 4)
+        readings = [read(i) for i in images]
+        if sum(r.shows("red", "square") for r in readings) < 3:
+            failed[name] = [(r.colour, r.shape) for r in readings]
+    assert not failed, f"samplers that do not paint 'a red square' (of 4 seeds): {failed}"
 
 
 def _seam(image: Any) -> float:
