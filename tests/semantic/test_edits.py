@@ -14,7 +14,7 @@ from inference.edits import pan_spec, region_spec, zoom_spec
 from pipeline.contracts import PanDirection
 from prompt.parser import parse_prompt
 from tests.semantic.painting import imagine_job
-from tests.semantic.scoring import as_array, colour_fraction, read
+from tests.semantic.scoring import as_array, colour_fraction
 
 
 def _drawn(picture: tiny_shapes.Picture) -> Image.Image:
@@ -33,7 +33,6 @@ def test_vary_region_repaints_only_its_region_and_follows_the_prompt_there(
     for image in images:
         pixels = as_array(image)
         assert np.array_equal(pixels[:, 32:], original[:, 32:]), "outside the region: untouched"
-        assert read(image.crop((32, 0, 64, 64))).shows("blue", "square")
     red_left = [colour_fraction(i.crop((0, 0, 32, 64)), "red") for i in images]
     assert sum(share > 0.1 for share in red_left) >= 3, red_left
 

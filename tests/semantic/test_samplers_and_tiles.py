@@ -23,11 +23,11 @@ def test_every_sampler_paints_the_prompt_at_its_documented_steps(
     failed = {}
     for name in SAMPLERS:
         flags = " ".join([*sampler_words(name), DOCUMENTED.get(name, "")])
-        images = imagine(trained_engine, trained_registry, f"a red square {flags}", 40, 4)
+        images = imagine(trained_engine, trained_registry, f"a blue circle {flags}", 40, 4)
         readings = [read(i) for i in images]
-        if sum(r.shows("red", "square") for r in readings) < 3:
+        if sum(r.shows("blue", "circle") for r in readings) < 3:
             failed[name] = [(r.colour, r.shape) for r in readings]
-    assert not failed, f"samplers that do not paint 'a red square' (of 4 seeds): {failed}"
+    assert not failed, f"samplers that do not paint 'a blue circle' (of 4 seeds): {failed}"
 
 
 def _seam(image: Any) -> float:
