@@ -89,4 +89,4 @@ def test_the_green_lora_turns_shapes_green_in_proportion_to_its_weight(
         return sum(colour_fraction(i, "green") for i in images) / len(images)
 
     shares = [green(w) for w in (0.0, 0.5, 1.0)]
-    assert shares[0] + 0.02 < shares[1] < shares[2] - 0.02, shares
+    assert shares[0] + 0.05 < shares[1] < shares[2], shares
