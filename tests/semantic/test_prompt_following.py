@@ -37,18 +37,23 @@ def test_negative_prompt_removes_red(trained_engine: Any, trained_registry: Any)
     )
 
 
-def _redness(engine: Any, registry: Any, prompt: str, seed: int = 11, count: int = 8) -> float:
-    """Mean share of red minus share of blue pixels (−1 … 1) over `count` seeds."""
+def _colours(engine: Any, registry: Any, prompt: str, seed: int, count: int = 8) -> Any:
+    """Mean shares of red and of blue pixels over `count` seeds."""
     images = imagine(engine, registry, prompt, seed=seed, count=count)
-    return sum(colour_fraction(i, "red") - colour_fraction(i, "blue") for i in images) / count
+    red = sum(colour_fraction(i, "red") for i in images) / count
+    blue = sum(colour_fraction(i, "blue") for i in images) / count
+    return red, blue
 
 
 def test_prompt_editing_and_and_land_between_their_parts(
     trained_engine: Any, trained_registry: Any
 ) -> None:
     def redness(prompt: str) -> float:
-        return _redness(trained_engine, trained_registry, prompt, seed=500)
+        red, blue = _colours(trained_engine, trained_registry, prompt, seed=500)
+        painted[prompt] = red + blue
+        return red - blue
 
+    painted: dict[str, float] = {}
     red, blue = redness("a red square"), redness("a blue square")
     # The colour is settled in the first steps: red for the first 20 %, then blue.
     edited = redness("a [red:blue:0.2] square")
@@ -56,3 +61,7 @@ def test_prompt_editing_and_and_land_between_their_parts(
     assert red > 0.1 > -0.1 > blue, (red, blue)
     assert blue + 0.1 * (red - blue) < edited < red - 0.1 * (red - blue), (blue, edited, red)
     assert blue + 0.05 * (red - blue) < both < red - 0.05 * (red - blue), (blue, both, red)
+    # ... as a mix of red and blue, not as some other colour.
+    plain = min(painted["a red square"], painted["a blue square"])
+    assert painted["a [red:blue:0.2] square"] > 0.6 * plain, painted
+    assert painted["a red square AND a blue square"] > 0.6 * plain, painted
