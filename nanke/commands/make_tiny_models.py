@@ -2,7 +2,8 @@
 
 By default random-weight models (they paint noise; fast, for tests of plumbing and speed).
 With `--trained`, a tiny model trained here on coloured shapes (minutes on a CPU): it paints
-coloured shapes on plain backgrounds, though it does not yet reliably follow the prompt.
+the prompt's colour as a rounded shape on a plain background; shape, place and background do
+not yet follow the prompt reliably (docs/engine.md, "Semantic tests").
 """
 
 from __future__ import annotations

@@ -16,11 +16,9 @@ from PIL import Image
 
 from inference import tiny_shapes
 from tests.semantic.painting import follow_up, imagine, imagine_job
-from tests.semantic.scoring import as_array, read
+from tests.semantic.scoring import as_array, colour_fraction, read
 
 SOURCE = tiny_shapes.Picture("circle", "red", "left", "white")
-# The model trained within today's time budget follows colour words but paints blobs, not squares
-# (docs/engine.md, "Semantic tests"): these fail on it, and must pass once it does.
 
 
 def _source() -> Image.Image:
@@ -68,3 +66,27 @@ def test_lora_at_weight_0_is_exactly_the_base_model(
     assert not all(
         np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(one, base, strict=True)
     )
+
+
+def test_vary_strong_follows_a_new_prompt(trained_engine: Any, trained_registry: Any) -> None:
+    parent = imagine_job(trained_registry, "a red circle on the left", seed=4, batch=1)
+    remix = imagine_job(trained_registry, "a blue square", batch=1).generation
+    new = {"prompt": remix.prompt, "parts": remix.parts}
+    strong = follow_up(trained_engine, parent, _source(), "vary_strong", seed=30, count=8, **new)
+    subtle = follow_up(trained_engine, parent, _source(), "vary_subtle", seed=30, count=8, **new)
+    blue_strong = sum(read(i).colour == "blue" for i in strong)
+    blue_subtle = sum(read(i).colour == "blue" for i in subtle)
+    assert blue_strong >= 7, [read(i) for i in strong]
+    assert blue_subtle < blue_strong
+
+
+def test_the_green_lora_turns_shapes_green_in_proportion_to_its_weight(
+    trained_engine: Any, trained_registry: Any
+) -> None:
+    def green(weight: float) -> float:
+        prompt = f"a red circle <lora:green:{weight}>"
+        images = imagine(trained_engine, trained_registry, prompt, seed=70, count=8)
+        return sum(colour_fraction(i, "green") for i in images) / len(images)
+
+    shares = [green(w) for w in (0.0, 0.5, 1.0)]
+    assert shares[0] + 0.05 < shares[1] < shares[2], shares
