@@ -81,7 +81,8 @@ def test_nanke_upscale_mode_4x_writes_a_4x_job_folder(tiny_models: Path, tmp_pat
     (broken / "x4.pth").write_text("not weights")
     text = tiny_models.read_text().replace('source = "tiny-upscaler.pth"', 'source = "x4.pth"')
     here = tiny_models.parent  # the models stay where they are; only the upscaler is broken
-    paths = r'^(source|config|inpaint|lora_dir|embeddings_dir) = "(tiny-[^"]*|loras|embeddings)"'
+    keys = "source|config|inpaint|lora_dir|embeddings_dir|image_encoder"
+    paths = rf'^({keys}) = "(tiny-[^"]*|loras|embeddings)"'
     text = re.sub(paths, lambda m: f'{m[1]} = "{here}/{m[2]}"', text, flags=re.M)
     toml = broken / "models.toml"
     toml.write_text(text)
