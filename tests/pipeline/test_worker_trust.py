@@ -119,7 +119,11 @@ async def test_a_member_at_their_running_cap_waits_while_others_go_ahead(
     member's job is."""
     release = tmp_path / "release"
     env = {"NANKE_PLANS": '{"free": {"max_running": 1}}', "NANKE_TEST_HOLD_UNTIL": str(release)}
-    workers.start("w1", NANKE_TEST_HOLD_WORD="HOLDME", **env)  # runs the first until released
+    # w1 runs the first until released. With its second slot free it would take the next
+    # doorbell itself and claim "theirs" behind the held job: which worker pops a doorbell is
+    # Redis' choice, so w1 takes one job at a time and the others can only go to w2.
+    hold = {"NANKE_TEST_HOLD_WORD": "HOLDME", "NANKE_TEST_JOBS_IN_FLIGHT": "1"}
+    workers.start("w1", **hold, **env)
     member = next_user()
     first = await rig.job("my first HOLDME", user_id=member)
     await wait_for(lambda: _running(rig, first), 60, "the first job to start")

@@ -13,7 +13,8 @@ Protocol (one JSON object per line on stdin, one reply line on stdout):
 Test-only faults: a worker spawned with NANKE_TEST_CRASH_WORD=W dies (os._exit) as soon as it
 starts a job whose prompt contains W, like a worker hit by a segfault or the OOM killer. One
 spawned with NANKE_TEST_HOLD_WORD=W and NANKE_TEST_HOLD_UNTIL=PATH keeps a job whose prompt
-contains W running (heartbeats and all) until the file PATH exists.
+contains W running (heartbeats and all) until the file PATH exists. NANKE_TEST_JOBS_IN_FLIGHT=N
+sets the worker's Celery concurrency (and so how many doorbells it takes) to N.
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ def _spawn(env: dict[str, str], argv: list[str], log: str) -> int:
             _install_crash_fault(env["NANKE_TEST_CRASH_WORD"])
         if env.get("NANKE_TEST_HOLD_WORD"):
             _install_hold_fault(env["NANKE_TEST_HOLD_WORD"], Path(env["NANKE_TEST_HOLD_UNTIL"]))
+        if env.get("NANKE_TEST_JOBS_IN_FLIGHT"):
+            nanke.roots.worker.JOBS_IN_FLIGHT = int(env["NANKE_TEST_JOBS_IN_FLIGHT"])
         try:
             nanke.cli.main(argv)
             code = 0
