@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 import discord
 
+from bot.describe_actions import press_describe
 from bot.edit_actions import (
     EDIT_ACTIONS,
     check_before_ack,
@@ -73,6 +74,9 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
         return
     if action is Action.SHARE:
         await _share(bot, interaction, pressed)
+        return
+    if action is Action.DESCRIBE:
+        await press_describe(bot, interaction, pressed)
         return
     if action is Action.DRAW_REGION:
         await press_draw(bot, interaction, pressed.job_id)
