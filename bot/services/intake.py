@@ -45,7 +45,12 @@ from bot.services.ports import (
     Resolver,
     Store,
 )
-from bot.services.prompt_checks import check_image_urls, parse_request, sentence
+from bot.services.prompt_checks import (
+    check_image_urls,
+    keep_control_image,
+    parse_request,
+    sentence,
+)
 from pipeline.contracts import EditSpec, JobKind, JobSpec, UpscaleMode
 from pipeline.image_urls import FetchPolicy
 from pipeline.job_images import with_stored
@@ -302,7 +307,7 @@ class IntakeService:
         if remix_prompt is not None:
             parsed = self.parse(remix_prompt)
             texts = texts_of(parsed)
-            params = parsed[0]
+            params = keep_control_image(parsed[0], parent.spec.generation.control)
         await self.check_words(parent, who, texts)
         result = parent.result
         if result is None:

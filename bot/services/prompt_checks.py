@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from bot.services.errors import InvalidPrompt
 from pipeline.image_urls import FetchPolicy, UrlRefused, check_url
 from prompt import PromptError, parse_prompt
-from prompt.request import ImageRef, ImagineParams
+from prompt.request import ControlRef, ImageRef, ImagineParams
 
 
 def sentence(message: str) -> str:
@@ -46,6 +46,16 @@ def parse_request(
         requests = [with_control_image(params, control) for params in requests]
     check_image_urls(requests, policy)
     return requests
+
+
+def keep_control_image(params: ImagineParams, before: ControlRef | None) -> ImagineParams:
+    """Remix: a `--cn MODULE` the box left without an image keeps the image the job ran with
+    (an attachment has no text form, so the box shows only the module)."""
+    if params.control is None or params.control.image is not None:
+        return params
+    if before is None or before.image is None:
+        return params
+    return with_control_image(params, before.image)
 
 
 def with_control_image(params: ImagineParams, image: ImageRef) -> ImagineParams:

@@ -9,6 +9,7 @@ import io
 from bot_fakes import COST_MILLI
 from PIL import Image
 
+from bot.services.ports import UserPrefs
 from pipeline.image_intake import reference_key
 
 
@@ -145,6 +146,16 @@ async def test_cn_takes_the_control_attachment_and_reroll_keeps_it(scene):
     assert scene.last_job().spec.generation.control == control
     await scene.alice.click(result.response, label="V1")
     assert scene.last_job().spec.generation.control == control
+    # Remix: the box shows `--cn canny --cw 0.6` (an attachment has no text form); the
+    # edited prompt keeps the attached control image.
+    await scene.world.store.update_prefs(scene.alice.id, UserPrefs(remix=True))
+    box = await scene.alice.click(result.response, label="V2")
+    assert "--cn canny --cw 0.6" in box.modal["components"][0]["components"][0]["value"]
+    await scene.alice.submit_modal(box, {"prompt": "a castle at night --cn canny --cw 0.9"})
+    remixed = scene.last_job().spec
+    assert remixed.params.prompt == "a castle at night"
+    assert remixed.generation.control.image == control.image
+    assert remixed.generation.control.weight == 0.9
 
 
 async def test_cn_refusals_are_private_and_free(scene):
