@@ -182,6 +182,9 @@ async def test_describe_posts_four_prompts_whose_buttons_run_them_as_imagine(
     assert [label for label, _ in _buttons(message)] == ["1", "2", "3", "4"]
     assert message.attachments[0].filename.endswith(".png")  # the image it read
     assert await credits(scene) == before - DESCRIBE_COST_MILLI  # settled, not refunded
+    shown_again = await scene.alice.slash(scene.channel, "show", job_id=job.id.hex)
+    assert shown_again.response.content == message.content  # /show: same prompts, buttons
+    assert _buttons(shown_again.response) == _buttons(message)
 
     # 3: the prompt in a box, prefilled; nothing is admitted until it is submitted.
     sent = len(scene.world.enqueuer.sent)
