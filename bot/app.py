@@ -40,6 +40,7 @@ EXTENSIONS = (
     "bot.exts.errors",
     "bot.exts.imagine",
     "bot.exts.blend",
+    "bot.exts.describe",
     "bot.exts.buttons",
     "bot.exts.info",
     "bot.exts.preferences",

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import discord
 
 from bot.poster import files_of, mentions_of
 from bot.services import formatting
-from bot.services.delivery import Outgoing, cancel_button, mention
+from bot.services.custom_ids import Action, ButtonId
+from bot.services.delivery import Button, Outgoing, cancel_button, mention
 from bot.services.errors import CannotPostHere
 from bot.services.intake import Queued, Requester
 from bot.services.permissions import check_admin
 from bot.services.ports import JobState, JobView
 from bot.views import build_view
 from pipeline.errors import member_message
+from prompt.extra_networks import extra_network_note
+from prompt.request import ImagineParams
 
 log = logging.getLogger(__name__)
 
@@ -159,3 +163,38 @@ async def defer_public(interaction: discord.Interaction) -> bool:
             return False
         raise
     return True
+
+
+async def submit_requests(
+    bot: NankeBot,
+    interaction: discord.Interaction,
+    who: Requester,
+    requests: Sequence[ImagineParams],
+    prompt: str,
+    notes: Sequence[str] = (),
+) -> None:
+    """Admit validated /imagine requests (typed, or a /describe prompt's box) on a deferred
+    interaction: their status messages, or a ✅ confirmation for a large batch; then the
+    private notes."""
+    result = await bot.intake.submit(who, requests)
+    if result.confirm_token is not None:
+        confirm = Button(
+            f"Run {result.pending_count} jobs",
+            0,
+            ButtonId(Action.CONFIRM, result.confirm_token).encode(),
+            emoji="✅",
+            style="primary",
+        )
+        await interaction.edit_original_response(
+            content=(
+                f"This prompt makes **{result.pending_count} jobs**, each charged like "
+                "one /imagine. Run them all?"
+            ),
+            view=build_view((confirm,)),
+        )
+        return
+    await post_queued(bot, interaction, result.queued)
+    private = [result.note, extra_network_note(prompt), "\n".join(notes) or None]
+    for note in private:
+        if note:
+            await interaction.followup.send(note[:2000], ephemeral=True)

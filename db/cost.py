@@ -30,6 +30,11 @@ def upscale_4x_cost_milli(width: int, height: int) -> int:
     return job_cost_milli(width, height, 1, 1)
 
 
+# /describe: one BLIP caption (≤ 30 tokens) and one CLIP image embedding, about the work of a
+# single 512² denoising step of a grid: a tenth of a credit, so trying it costs little.
+DESCRIBE_COST_MILLI = 100
+
+
 def credits_to_milli(credits: float | str) -> int:
     """'2.5' → 2500; refuses sub-milli precision so admins see exactly what they grant."""
     try:

@@ -67,6 +67,7 @@ def detail_json(entry: EntryDetail, root: str) -> dict[str, Any]:
         "loras": [{"name": lora.name, "weight": lora.weight} for lora in r.loras],
         "clip_skip": r.clip_skip,
         "tile": r.tile,
+        "inputs": list(r.inputs),  # the member images it used (hash or URL, weight)
     }
     body["command"] = imagine_command(r)
     return body

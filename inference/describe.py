@@ -4,6 +4,10 @@ and the rankings (the CLIP-interrogator approach; the models run in inference/wo
 Prompt n (1 … 4) is `caption, medium_n, style_n, by artist_n, lighting_n --ar W:H`, where term_n
 is the n-th best of its vocabulary for the image: four distinct suggestions, best first. The
 text is cleaned of prompt syntax (flags, brackets, braces), so each parses as one plain request.
+
+`describe_spec(job_id, image, registry)`: /describe as a job (kind `describe`): the image (a
+stored one's sha256, or a URL the worker fetches) and a nominal generation on the default model,
+which routes the job to that model's queue; the worker runs inference/worker/describe_job.py.
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from uuid import UUID
 
-from inference.errors import ModelFileError
+from inference.errors import BadRequestError, ModelFileError
+from inference.registry import Registry
+from pipeline.contracts import JobKind, JobSpec
+from prompt.request import Generation, ImageRef, ImagineParams, PromptPart
 
 VOCABULARIES = ("medium", "style", "artist", "lighting")
 SUGGESTIONS = 4
@@ -98,3 +106,31 @@ def load_vocabularies(folder: Path | None = None) -> dict[str, tuple[str, ...]]:
             )
         out[name] = unique
     return out
+
+
+def describe_spec(job_id: UUID, image: ImageRef, registry: Registry) -> JobSpec:
+    """The `describe` job for `image`; BadRequestError (before any charge) when this server
+    has no [describe] models."""
+    if registry.describe is None:
+        raise BadRequestError(
+            "/describe is not set up on this server (its operator adds a [describe] captioner "
+            "and CLIP model to models.toml)"
+        )
+    entry = registry.model()
+    parts = (PromptPart(text=""),)
+    generation = Generation(
+        model=entry.name,
+        prompt="",
+        parts=parts,
+        width=entry.base_size,
+        height=entry.base_size,
+        steps=1,
+        cfg=1.0,
+        sampler="euler",
+        seed=0,
+        batch=1,
+    )
+    params = ImagineParams(prompt="", parts=parts)
+    return JobSpec(
+        job_id=job_id, kind=JobKind.DESCRIBE, params=params, generation=generation, describe=image
+    )

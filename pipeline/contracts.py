@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from db.models import JobKind
 from pipeline.train_contract import TrainJob
-from prompt.request import Generation, ImagineParams
+from prompt.request import Generation, ImageRef, ImagineParams
 
 __all__ = ["JobKind"]  # the kinds are the database's enum: one list for the table and the contract
 
@@ -87,6 +87,7 @@ class JobSpec(_Frozen):
     upscale_mode: UpscaleMode | None = None
     edit: EditSpec | None = None  # zoom, pan, square, vary_region
     train: TrainJob | None = None  # train (docs/training.md)
+    describe: ImageRef | None = None  # describe: the image whose prompts are asked for
     # One-line notes for the member: a prompt feature this model family translated or ignored.
     notes: tuple[str, ...] = ()
 
@@ -104,6 +105,10 @@ class JobResult(_Frozen):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     nsfw: tuple[bool, ...] = ()  # safety checker flag per image_keys entry; () when unchecked
     control_map_key: str | None = None  # a --cn job's preprocessed control map
+    prompts: tuple[str, ...] = ()  # a describe job's four suggestions, best first
+    # Each image URL the job fetched → the stored image's sha256 (refs/<sha256>.png), so its
+    # follow-ups (🔄, V, U, /show) reuse the stored picture instead of fetching again.
+    fetched: dict[str, str] = Field(default_factory=dict)
 
 
 class JobEventKind(StrEnum):

@@ -43,6 +43,7 @@ def store_output(
     if control_map_png is not None:
         control_map_key = key_of("control-map.png")
         put(control_map_key, control_map_png)
+    prompts: list[str] = getattr(output, "prompts", [])  # a describe job's suggestions
     return JobResult(
         job_id=job_id,
         image_keys=tuple(keys),
@@ -50,7 +51,8 @@ def store_output(
         seeds=tuple(output.seeds),
         width=output.width,
         height=output.height,
-        infotext=output.infotexts[0],
+        infotext=output.infotexts[0] if output.infotexts else "\n".join(prompts),
+        prompts=tuple(prompts),
         timings_ms=dict(output.timings_ms),
         nsfw=tuple(output.nsfw),
         control_map_key=control_map_key,

@@ -42,7 +42,7 @@ from pipeline.errors import (
 )
 from pipeline.events import EventPublisher, PreviewThrottle
 from pipeline.image_urls import FetchPolicy
-from pipeline.job_images import fetch_references
+from pipeline.job_images import fetch_references, fetched_urls
 from pipeline.preview import preview_jpeg
 from pipeline.results import store_output
 from pipeline.settings import PipelineSettings
@@ -186,7 +186,8 @@ class JobRunner:
             mask = self._mask(spec)
             with _Heartbeat(self._store, job_id, attempt, self._settings.heartbeat_s) as beat:
                 # Image URLs are fetched here, on the worker, while the claim is kept alive.
-                spec = fetch_references(spec, self._storage, self._fetch_policy)
+                ran = fetch_references(spec, self._storage, self._fetch_policy)
+                fetched, spec = fetched_urls(spec, ran), ran
                 t0 = self._clock()
                 # Only a Vary (Region) job with a stored mask PNG passes one.
                 extra = {"mask": mask} if mask is not None else {}
@@ -197,13 +198,9 @@ class JobRunner:
             if beat.lost.is_set():
                 raise LeaseLost
             if engine_ms > self._settings.job_timeout_s * 1000:
-                log.warning(
-                    "job %s ran %.0f s, over pipeline.job_timeout_s: raise it together with "
-                    "the visibility timeout",
-                    job_id,
-                    engine_ms / 1000,
-                )
-            outcome = self._finish(job_id, attempt, output)
+                why = "over pipeline.job_timeout_s: raise it with the visibility timeout"
+                log.warning("job %s ran %.0f s, %s", job_id, engine_ms / 1000, why)
+            outcome = self._finish(job_id, attempt, output, fetched)
         except LeaseLost:
             log.warning("job %s attempt %s was taken over: output discarded", job_id, attempt)
             outcome = Outcome.STALE
@@ -336,15 +333,13 @@ class JobRunner:
 
         return on_progress
 
-    def _finish(self, job_id: uuid.UUID, attempt: int, output: Any) -> Outcome:
+    def _finish(
+        self, job_id: uuid.UUID, attempt: int, output: Any, fetched: dict[str, str]
+    ) -> Outcome:
         # Keys carry the attempt, so a stale attempt can never overwrite the winner's files.
-        folder = str(attempt)
-        result = store_output(
-            job_id,
-            output,
-            lambda key, data: self._storage.put(key, data, "image/png"),
-            lambda name: job_key(job_id, folder, name),
-        )
+        put = lambda key, data: self._storage.put(key, data, "image/png")  # noqa: E731
+        result = store_output(job_id, output, put, lambda n: job_key(job_id, str(attempt), n))
+        result = result.model_copy(update={"fetched": fetched})  # follow-ups reuse them
         keys = result.image_keys
         images = [
             NewImage(index=i, key=key, width=output.width, height=output.height, seed=seed)

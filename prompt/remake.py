@@ -40,6 +40,8 @@ class Recipe:
     tile: bool = False
     rescale: float = 0.0
     dynthres: DynThres | None = None
+    # The member images it was made with, for people: "Image prompt 3f2a9c01b7de (0.5)".
+    inputs: tuple[str, ...] = ()
 
 
 def aspect_ratio(width: int, height: int) -> str:
@@ -117,7 +119,21 @@ def recipe_of(made: MadeBy) -> Recipe:
         tile=gen.tile,
         rescale=gen.rescale,
         dynthres=gen.dynthres,
+        inputs=inputs_of(gen),
     )
+
+
+_ROLES = {"image": "Image prompt", "style": "Style reference", "object": "Object reference"}
+
+
+def inputs_of(gen: Generation) -> tuple[str, ...]:
+    """The images a generation used, each named by its stored hash (12 hex digits, as the PNG
+    parameters name it) or URL, with its weight."""
+    out = [f"{_ROLES[r.role]} {r.image.label} ({r.scale:g})" for r in gen.references]
+    control = gen.control
+    if control is not None and control.image is not None:
+        out.append(f"ControlNet {control.module} {control.image.label} ({control.weight:g})")
+    return tuple(out)
 
 
 def _generation(request: dict[str, Any]) -> Generation | None:

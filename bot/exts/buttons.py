@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 import discord
 
+from bot.describe_actions import press_describe
 from bot.edit_actions import (
     EDIT_ACTIONS,
     check_before_ack,
@@ -74,9 +75,10 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     if action is Action.SHARE:
         await _share(bot, interaction, pressed)
         return
+    if action is Action.DESCRIBE:  # one of /describe's prompts → its "Imagine this" box
+        return await press_describe(bot, interaction, pressed)
     if action is Action.DRAW_REGION:
-        await press_draw(bot, interaction, pressed.job_id)
-        return
+        return await press_draw(bot, interaction, pressed.job_id)
     if action in EDIT_ACTIONS or action is Action.ZOOM_CUSTOM:
         await press_edit(bot, interaction, pressed)
         return

@@ -5,21 +5,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.interactions import check_can_post, defer_public, post_queued, requester
-from bot.poster import build_view
+from bot.interactions import check_can_post, defer_public, requester, submit_requests
 from bot.reporting import user_errors
-from bot.services.custom_ids import Action, ButtonId
-from bot.services.delivery import Button
 from bot.services.errors import InvalidPrompt
 from bot.services.from_image import check_upload_size
 from bot.services.image_uploads import alias_notes, check_image_size
-from prompt.extra_networks import extra_network_note
 from prompt.request import ImageRef
 
 if TYPE_CHECKING:
@@ -41,6 +37,7 @@ class Imagine(commands.Cog):
         image3="A third image prompt",
         image4="A fourth image prompt",
         image5="A fifth image prompt",
+        control="The image for --cn canny|depth|lineart in the prompt (ControlNet)",
     )
     @app_commands.guild_only()
     async def imagine(
@@ -53,6 +50,7 @@ class Imagine(commands.Cog):
         image3: discord.Attachment | None = None,
         image4: discord.Attachment | None = None,
         image5: discord.Attachment | None = None,
+        control: discord.Attachment | None = None,
     ) -> None:
         # long: the two ways in (a prompt with image prompts, or an A1111 image), each checked
         who = requester(interaction)
@@ -67,20 +65,22 @@ class Imagine(commands.Cog):
                         "Give a prompt, or attach an A1111 image as `png` (nothing was charged)."
                     )
                 text = prompt
-                if not attachments:
+                if not attachments and control is None:
                     requests = await self.bot.intake.validate(who, text)
                     if not await defer_public(interaction):
                         return
                 else:
-                    for attachment in attachments:  # by announced size, before downloading
+                    files = [*attachments, *([control] if control else [])]
+                    for attachment in files:  # by announced size, before downloading
                         check_image_size(attachment.filename, attachment.size)
                     if not await defer_public(interaction):  # reading the files may take a while
                         return
                     refs = [await self._stored(attachment) for attachment in attachments]
-                    requests = await self.bot.intake.validate(who, text, tuple(refs))
+                    cn = await self._stored(control) if control is not None else None
+                    requests = await self.bot.intake.validate(who, text, tuple(refs), cn)
                 notes += alias_notes(text)
             else:
-                if attachments:
+                if attachments or control is not None:
                     raise InvalidPrompt(
                         "Give image prompts with a text prompt, not with `png` (nothing was "
                         "charged)."
@@ -98,43 +98,12 @@ class Imagine(commands.Cog):
                 text, notes = await asyncio.to_thread(read)  # decoding: off the event loop
                 requests = await self.bot.intake.validate(who, text)
                 notes.append(f"From the image's parameters: `{text[:1500]}`")
-            await self._submit(interaction, who, requests, text, notes)
+            await submit_requests(self.bot, interaction, who, requests, text, notes)
 
     async def _stored(self, attachment: discord.Attachment) -> ImageRef:
         """An attachment through the safe intake into storage (decoded off the event loop)."""
         data = await attachment.read()
         return ImageRef(sha256=await self.bot.deps.images.store_upload(data))
-
-    async def _submit(
-        self,
-        interaction: discord.Interaction,
-        who: Any,
-        requests: Any,
-        prompt: str,
-        notes: list[str],
-    ) -> None:
-        result = await self.bot.intake.submit(who, requests)
-        if result.confirm_token is not None:
-            confirm = Button(
-                f"Run {result.pending_count} jobs",
-                0,
-                ButtonId(Action.CONFIRM, result.confirm_token).encode(),
-                emoji="✅",
-                style="primary",
-            )
-            await interaction.edit_original_response(
-                content=(
-                    f"This prompt makes **{result.pending_count} jobs**, each charged like "
-                    "one /imagine. Run them all?"
-                ),
-                view=build_view((confirm,)),
-            )
-            return
-        await post_queued(self.bot, interaction, result.queued)
-        private = [result.note, extra_network_note(prompt), "\n".join(notes) or None]
-        for note in private:
-            if note:
-                await interaction.followup.send(note[:2000], ephemeral=True)
 
     @imagine.autocomplete("prompt")
     async def prompt_autocomplete(

@@ -37,10 +37,12 @@ class Action(StrEnum):
     PAN_DOWN = "pd"
     SQUARE = "sq"  # Make Square
     DRAW_REGION = "dr"  # Vary (Region) → a link to the web editor
+    DESCRIBE = "d"  # /describe's suggestion n: run it as /imagine (a prefilled box first)
 
 
-# Actions that address one tile of a grid carry n in 1..4; the others carry 0.
-_TILE_ACTIONS = {Action.UPSCALE, Action.VARY}
+# Actions that address one tile of a grid (or one of /describe's four prompts) carry n in
+# 1..4; the others carry 0.
+_TILE_ACTIONS = {Action.UPSCALE, Action.VARY, Action.DESCRIBE}
 
 PATTERN = r"nk:(?P<action>[a-z]{1,2}):(?P<job>[0-9a-f]{32}):(?P<n>[0-9])"
 _RE = re.compile(PATTERN)

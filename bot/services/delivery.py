@@ -18,6 +18,11 @@ from PIL import Image
 
 from bot.services import formatting
 from bot.services.custom_ids import Action, ButtonId, region_menu_id
+from bot.services.describe_result import (
+    describe_custom_ids,
+    describe_text,
+    described_image_key,
+)
 from bot.services.ports import ImageStore, JobState, JobView, Store
 from bot.services.upload import DEFAULT_LIMIT, fit_upload
 from inference.canvas import REGION_LABELS
@@ -306,6 +311,8 @@ class DeliveryService:
         )
         limit = self._poster.upload_limit(job.id) or DEFAULT_LIMIT
         stem = f"nanke_{job.id.hex[:8]}"
+        if job.kind is JobKind.DESCRIBE:  # four prompts, no images of its own
+            return await self._described(job, limit, "relax" if job.relaxed else "fast")
         if job.kind in GRID_KINDS and result.grid_key:
             tiles = [await self._images.read(k) for k in result.image_keys] if flagged else []
             grid = await self._images.read(result.grid_key)
@@ -332,6 +339,21 @@ class DeliveryService:
             content += f"\n-# {upload.note}"
         files = (OutFile(upload.data, upload.filename),)
         return Outgoing(content, files, buttons, notify=job.user_id)
+
+    async def _described(self, job: JobView, limit: int, mode: str) -> Outgoing:
+        """A describe job's message: the image it read, its four prompts, a button each."""
+        buttons = tuple(
+            Button(str(n), 0, custom_id, style="primary")
+            for n, custom_id in enumerate(describe_custom_ids(job), start=1)
+        )
+        files: tuple[OutFile, ...] = ()
+        key = described_image_key(job)
+        if key is not None:
+            data = await self._images.read(key)
+            upload = await asyncio.to_thread(fit_upload, data, f"nanke_{job.id.hex[:8]}", limit)
+            files = (OutFile(upload.data, upload.filename),)
+        text = describe_text(job, mention(job.user_id), mode)
+        return Outgoing(text, files, buttons, notify=job.user_id)
 
 
 def _mask_grid(tiles: Sequence[bytes], withheld: Sequence[int]) -> bytes:

@@ -28,6 +28,8 @@ def neutralise_mentions(text: str) -> str:
 
 
 def shown_prompt(spec: JobSpec) -> str:
+    if spec.kind is JobKind.DESCRIBE:  # no prompt: the job asks for four
+        return "Describe"
     text = neutralise_mentions(" ".join(spec.params.prompt.split())) or "(empty prompt)"
     # Stop markdown in the prompt from breaking the bold around it.
     text = text.replace("*", "\\*")

@@ -13,14 +13,19 @@ import asyncio
 import functools
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from bot.services.access import Access, Place, texts_of
+from bot.services.admission_checks import (
+    admitted_job,
+    batch_job_id,
+    check_account,
+    check_guild,
+)
 from bot.services.errors import (
     CannotCancel,
-    GuildNotAllowed,
     InvalidPrompt,
     JobNotFound,
     OutOfCredits,
@@ -30,7 +35,6 @@ from bot.services.errors import (
 from bot.services.permissions import check_can_press
 from bot.services.ports import (
     Account,
-    Admission,
     AdmissionStatus,
     Enqueuer,
     GuildConfig,
@@ -41,9 +45,15 @@ from bot.services.ports import (
     Resolver,
     Store,
 )
-from bot.services.prompt_checks import parse_request, sentence
+from bot.services.prompt_checks import (
+    check_image_urls,
+    keep_control_image,
+    parse_request,
+    sentence,
+)
 from pipeline.contracts import EditSpec, JobKind, JobSpec, UpscaleMode
 from pipeline.image_urls import FetchPolicy
+from pipeline.job_images import with_stored
 from prompt.request import ImageRef, ImagineParams
 
 # More jobs than this from one /imagine asks the member to confirm first.
@@ -119,30 +129,47 @@ class IntakeService:
         guild = await self.access.check_place(who.place)
         return await self._store.account(who.user_id), guild
 
-    def parse(self, text: str, attached: tuple[ImageRef, ...] = ()) -> list[ImagineParams]:
-        return parse_request(text, attached, self._image_policy)
+    def parse(
+        self, text: str, attached: tuple[ImageRef, ...] = (), control: ImageRef | None = None
+    ) -> list[ImagineParams]:
+        return parse_request(text, attached, self._image_policy, control)
+
+    def check_image_url(self, url: str) -> ImageRef:
+        """An image URL the worker will fetch, checked without the network (InvalidPrompt)."""
+        try:
+            ref = ImageRef(url=url)
+        except ValueError:
+            shown = url if len(url) <= 80 else url[:79] + "…"
+            raise InvalidPrompt(sentence(f"{shown!r} is not an https:// image URL")) from None
+        check_image_urls([ImagineParams(prompt="", parts=(), images=(ref,))], self._image_policy)
+        return ref
 
     # --- /imagine ----------------------------------------------------------------------
     async def validate(
-        self, who: Requester, text: str, attached: tuple[ImageRef, ...] = ()
+        self,
+        who: Requester,
+        text: str,
+        attached: tuple[ImageRef, ...] = (),
+        control: ImageRef | None = None,
     ) -> list[ImagineParams]:
         """Everything that can be checked before deferring: the prompt and the guild's rules.
-        `attached`: the member's stored images (image prompts beside the text)."""
-        requests = self.parse(text, attached)
+        `attached`: the member's stored images (image prompts beside the text); `control`:
+        the stored image of the prompt's --cn."""
+        requests = self.parse(text, attached, control)
         guild = await self.guild_config(who.guild_id)
-        _check_guild(guild)
+        check_guild(guild)
         # Each expanded prompt and negative prompt: `go{re,ld}` is checked as "gore" and "gold".
         Access.check_words((guild,), [text, *texts_of(requests)])
         return requests
 
     async def check_guild_allows(self, who: Requester) -> None:
         """The guild's rule that needs no prompt (/blend has none): Nanke is enabled here."""
-        _check_guild(await self.guild_config(who.guild_id))
+        check_guild(await self.guild_config(who.guild_id))
 
     async def submit(self, who: Requester, requests: Sequence[ImagineParams]) -> IntakeResult:
         """Admit validated requests, or ask for a confirmation when they are many."""
         account, _ = await self.check_member(who)
-        _check_account(account)
+        check_account(account)
         if len(requests) > CONFIRM_ABOVE:
             # Kept in the database, not in memory: the ✅ still works after a bot restart.
             token = uuid.uuid4()
@@ -164,6 +191,22 @@ class IntakeService:
         result = await self.submit(who, await self.validate(who, text))
         await self.release(result.queued)
         return result
+
+    async def admit_one(self, who: Requester, make: Callable[[UUID], JobSpec]) -> Queued:
+        """One job a command builds itself (/describe): the member's checks, then admission
+        like /imagine's (credits, caps, idempotent on the interaction)."""
+        account, _ = await self.check_member(who)
+        check_account(account)
+        spec = self._resolve(functools.partial(make, batch_job_id(who.interaction_id, 0)))
+        new = NewJob(
+            interaction_id=who.interaction_id,
+            user_id=who.user_id,
+            guild_id=who.guild_id,
+            channel_id=who.channel_id,
+            spec=spec,
+            relax=account.prefs.mode is Mode.RELAX,
+        )
+        return await self._admit(new)
 
     async def release(self, queued: Sequence[Queued]) -> None:
         """Hand newly admitted jobs to the workers (a replayed job was handed over before)."""
@@ -231,7 +274,7 @@ class IntakeService:
     async def _admit(self, new: NewJob) -> Queued:
         async with self._admitting:
             admission = await self._store.admit(new)
-        job = _admitted_job(admission)
+        job = admitted_job(admission)
         created = admission.status is AdmissionStatus.CREATED
         return Queued(job, await self._store.queue_position(job.id), replayed=not created)
 
@@ -264,15 +307,18 @@ class IntakeService:
         if remix_prompt is not None:
             parsed = self.parse(remix_prompt)
             texts = texts_of(parsed)
-            params = parsed[0]
+            params = keep_control_image(parsed[0], parent.spec.generation.control)
         await self.check_words(parent, who, texts)
-        if parent.result is None:
+        result = parent.result
+        if result is None:
             raise JobNotFound("That job has no images yet; wait for it to finish.")
+        # The images its run fetched are stored: reuse them, never fetch a URL again.
+        parent = replace(parent, spec=with_stored(parent.spec, result.fetched))
         source_key = None
         if index is not None:
-            if not 1 <= index <= len(parent.result.image_keys):
+            if not 1 <= index <= len(result.image_keys):
                 raise JobNotFound(f"That job has no image {index}.")
-            source_key = parent.result.image_keys[index - 1]
+            source_key = result.image_keys[index - 1]
         if kind is not JobKind.UPSCALE or params is not None:
             return await self._derive(
                 who, parent, kind, index, source_key, upscale_mode, params, edit
@@ -348,43 +394,3 @@ class IntakeService:
         cancelled = await self._store.job(job_id)
         assert cancelled is not None
         return cancelled
-
-
-_NO_CREDITS = (
-    "You are out of credits for now. Check /info for when they renew, or switch to relax mode "
-    "in /settings if this server allows it."
-)
-
-
-_BATCH = uuid.UUID("6e616e6b-6500-4000-8000-626174636821")
-
-
-def batch_job_id(interaction_id: int, index: int) -> UUID:
-    """Job `index` of the batch one interaction makes, the same every time the interaction is
-    replayed, so admission recognises each job of a batch, not only the first."""
-    return uuid.uuid5(_BATCH, f"{interaction_id}:{index}")
-
-
-def _check_account(account: Account) -> None:
-    if account.credits_left_milli <= 0 and account.prefs.mode is not Mode.RELAX:
-        raise OutOfCredits(_NO_CREDITS)
-
-
-def _check_guild(guild: GuildConfig | None) -> None:
-    if guild is not None and not guild.allowed:
-        raise GuildNotAllowed(
-            "Nanke is not enabled on this server. A server admin can enable it with /admin allow."
-        )
-
-
-def _admitted_job(admission: Admission) -> JobView:
-    if admission.status is AdmissionStatus.OUT_OF_CREDITS:
-        raise OutOfCredits(admission.detail or _NO_CREDITS)
-    if admission.status is AdmissionStatus.OVER_CAPS:
-        raise OverCaps(
-            admission.detail
-            or "You have too many jobs running or waiting. Wait for one to finish, or cancel a "
-            "queued one with its ❌ button."
-        )
-    assert admission.job is not None
-    return admission.job

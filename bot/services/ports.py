@@ -17,7 +17,7 @@ from uuid import UUID
 from db.models import JobState
 from pipeline.contracts import EditSpec, JobKind, JobResult, JobSpec, UpscaleMode
 from pipeline.events import DeliveredEvent
-from prompt.request import ImagineParams
+from prompt.request import ImageRef, ImagineParams
 
 
 class Mode(StrEnum):
@@ -201,6 +201,10 @@ class Resolver(Protocol):
     """Turns what a member asked for into the job a worker runs (inference/resolve.py)."""
 
     def imagine(self, job_id: UUID, params: ImagineParams, prefs: UserPrefs) -> JobSpec: ...
+    def describe(self, job_id: UUID, image: ImageRef) -> JobSpec:
+        """/describe's job for one image; a resolve error when /describe is not set up."""
+        ...
+
     def prompt_from_image(self, data: bytes) -> tuple[str, list[str]]:
         """An uploaded A1111/Civitai image's parameters as (prompt, notes on what is left out);
         raises a NankeError for an upload that is no readable image or holds no parameters."""

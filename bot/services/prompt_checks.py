@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from bot.services.errors import InvalidPrompt
 from pipeline.image_urls import FetchPolicy, UrlRefused, check_url
 from prompt import PromptError, parse_prompt
-from prompt.request import ImageRef, ImagineParams
+from prompt.request import ControlRef, ImageRef, ImagineParams
 
 
 def sentence(message: str) -> str:
@@ -28,8 +28,12 @@ def is_text(text: str) -> bool:
 
 
 def parse_request(
-    text: str, attached: tuple[ImageRef, ...], policy: FetchPolicy
+    text: str,
+    attached: tuple[ImageRef, ...],
+    policy: FetchPolicy,
+    control: ImageRef | None = None,
 ) -> list[ImagineParams]:
+    """`control`: the stored `control` attachment, the image of the prompt's `--cn MODULE`."""
     if not is_text(text):
         raise InvalidPrompt(
             sentence("the prompt holds characters that are not valid text; type it again")
@@ -38,14 +42,47 @@ def parse_request(
         requests = parse_prompt(text, attached)
     except PromptError as exc:
         raise InvalidPrompt(sentence(exc.message), exc.flag) from None
+    if control is not None:
+        requests = [with_control_image(params, control) for params in requests]
     check_image_urls(requests, policy)
     return requests
+
+
+def keep_control_image(params: ImagineParams, before: ControlRef | None) -> ImagineParams:
+    """Remix: a `--cn MODULE` the box left without an image keeps the image the job ran with
+    (an attachment has no text form, so the box shows only the module)."""
+    if params.control is None or params.control.image is not None:
+        return params
+    if before is None or before.image is None:
+        return params
+    return with_control_image(params, before.image)
+
+
+def with_control_image(params: ImagineParams, image: ImageRef) -> ImagineParams:
+    """The `control` attachment as the image of the prompt's --cn."""
+    control = params.control
+    if control is None:
+        raise InvalidPrompt(
+            sentence(
+                "the `control` image is for ControlNet: add --cn canny (or depth, lineart) to "
+                "the prompt"
+            ),
+            "--cn",
+        )
+    if control.image is not None:
+        raise InvalidPrompt(
+            sentence(f"--cn {control.module} has a URL and a `control` attachment: keep one"),
+            "--cn",
+        )
+    return params.model_copy(update={"control": control.model_copy(update={"image": image})})
 
 
 def image_urls(params: ImagineParams) -> list[str]:
     refs = [*params.images, *params.style_refs]
     if params.object_ref is not None:
         refs.append(params.object_ref)
+    if params.control is not None and params.control.image is not None:  # --cn URL
+        refs.append(params.control.image)
     return [ref.url for ref in refs if ref.url is not None]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from bot.services.ports import UserPrefs
+from inference.describe import describe_spec
 from inference.edits import (
     EDIT_KINDS,
     pan_spec,
@@ -34,7 +35,7 @@ from inference.resolve import (
     vary_spec,
 )
 from pipeline.contracts import EditSpec, JobKind, JobSpec, UpscaleMode
-from prompt.request import ImagineParams
+from prompt.request import ImageRef, ImagineParams
 
 # What a member can fix by changing the prompt: shown like a parser error, nothing charged.
 RESOLVE_ERRORS: tuple[type[Exception], ...] = (
@@ -64,13 +65,16 @@ class RegistryResolver:
         spec = imagine_spec(params, self._registry, defaults_of(prefs), job_id=job_id)
         control = params.control
         if control is not None and control.image is None:
-            # The image is fetched by the worker from its URL (pipeline/job_images.py);
-            # attachments for --cn are not taken yet: refuse before any charge.
+            # A URL (fetched by the worker, pipeline/job_images.py) or the `control`
+            # attachment (stored at intake) fills it; neither: refuse before any charge.
             raise BadRequestError(
-                f"--cn {control.module} needs the image's URL after it, e.g. --cn "
-                f"{control.module} https://example.com/photo.png"
+                f"--cn {control.module} needs an image: attach it as `control`, or put its "
+                f"URL after the module, e.g. --cn {control.module} https://example.com/photo.png"
             )
         return spec
+
+    def describe(self, job_id: UUID, image: ImageRef) -> JobSpec:
+        return describe_spec(job_id, image, self._registry)
 
     def prompt_from_image(self, data: bytes) -> tuple[str, list[str]]:
         """An A1111/Civitai image's parameters as a prompt, mapped to what is installed."""

@@ -37,7 +37,7 @@ from db import (
     queue_view,
     quota,
 )
-from db.cost import format_credits, job_cost_milli, upscale_4x_cost_milli
+from db.cost import DESCRIBE_COST_MILLI, format_credits, job_cost_milli, upscale_4x_cost_milli
 from db.models import Job
 from db.models import JobKind as DbJobKind
 from db.plans import PlanLimits
@@ -361,6 +361,8 @@ def _next_period(period: str, now: datetime) -> datetime:
 def _cost_milli(spec: JobSpec) -> int:
     """What a job is charged (db/cost.py; docs/engine.md)."""
     gen = spec.generation
+    if spec.kind is JobKind.DESCRIBE:
+        return DESCRIBE_COST_MILLI  # a caption and a CLIP ranking, no denoising
     if spec.upscale_mode is UpscaleMode.PICK:
         return 0  # picking a tile of a pan's grid paints nothing
     if spec.upscale_mode is UpscaleMode.GAN_4X:

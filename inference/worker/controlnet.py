@@ -20,6 +20,7 @@ from inference.errors import BadRequestError, ModelFileError
 from inference.registry import Registry
 from inference.worker.control_maps import Preprocessors
 from inference.worker.pipelines import LoadedModel, quiet_loading
+from inference.worker.safety import SafetyChecker, check_inputs
 from prompt.request import Generation
 
 log = logging.getLogger(__name__)
@@ -104,10 +105,16 @@ class ControlNets:
         return model.derived[key]
 
     def prepare(
-        self, model: LoadedModel, gen: Generation, image: Image.Image | None, img2img: bool
+        self,
+        model: LoadedModel,
+        gen: Generation,
+        image: Image.Image | None,
+        img2img: bool,
+        checker: SafetyChecker | None = None,
     ) -> ControlRun | None:
         """The ControlNet pipeline (same weights as the base model) and map of a --cn job;
-        None for a job without --cn."""
+        None for a job without --cn. A control image the safety `checker` flags refuses the
+        job (BadRequestError: it fails and is refunded), like image prompts."""
         control = gen.control
         if control is None:
             return None
@@ -116,6 +123,7 @@ class ControlNets:
             image = self._load_reference(stored)
         if image is None:
             raise BadRequestError("a --cn job needs its control image")
+        check_inputs([image], checker)
         pipe = self.pipeline(model, control.module, img2img)
         control_map = self.maps.make_map(control.module, image, gen.width, gen.height)
         size = max(gen.width, gen.height)

@@ -30,6 +30,8 @@ from inference.worker.compiled import Compiler
 from inference.worker.conditioning import encode_conditioning
 from inference.worker.controlnet import ControlNets, ControlRun
 from inference.worker.denoise import ProgressFn, denoise_and_decode
+from inference.worker.describe import Describer
+from inference.worker.describe_job import run_describe
 from inference.worker.families import adapter as dit_adapter
 from inference.worker.families.runner import run_dit
 from inference.worker.gan_upscale import GanUpscaler, upscale_4x
@@ -108,6 +110,8 @@ class Engine:
         self._upscaler: GanUpscaler | None = None
         self.upscale_tile = upscale_tile  # Upscale (4x): tile side and overlap, input pixels
         self.pad_negative = pad_negative  # A1111's "pad prompt/negative prompt" option
+        self.load_reference = load_reference
+        self.describer = Describer(registry, self.device, dtype)  # loads on first /describe
         self.ip_adapters = IpAdapters(registry, self.device, dtype, load_reference)
         self.controls = ControlNets(registry, self.device, dtype, load_reference)
 
@@ -232,6 +236,8 @@ class Engine:
             raise BadRequestError(f"a {spec.kind.value} job needs its source image")
         clock = Clock(self.device)
         checker = self.safety_checker()  # first: a bad [safety_checker] fails fast
+        if spec.kind is JobKind.DESCRIBE:
+            return run_describe(spec, self.describer, self.load_reference, checker, clock)
         if spec.upscale_mode is UpscaleMode.PICK:
             assert source is not None
             return pick(spec, source, checker, clock)
@@ -241,7 +247,7 @@ class Engine:
         if dit_adapter(self.registry.model(gen.model).family) is not None:  # flux, zimage…
             model = self.pipelines.model(gen.model)
             return run_dit(spec, model, self.device, source, on_progress, clock, checker)
-        job = self._job(spec, source, mask, control)
+        job = self._job(spec, source, mask, control, checker)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
             encoded.scheduler = job.pipe.scheduler  # dynamic thresholding needs its ᾱ
@@ -308,6 +314,7 @@ class Engine:
         source: Image.Image | None = None,
         mask: Image.Image | None = None,
         control: Image.Image | None = None,
+        checker: SafetyChecker | None = None,
     ) -> _Job:
         gen = spec.generation
         model = self.pipelines.model(gen.model)
@@ -333,7 +340,8 @@ class Engine:
         else:
             # LoRAs live on the base model's modules, which derived pipelines share.
             self.loras.apply(model.base, gen.loras)
-            run = self.controls.prepare(model, gen, control, img2img=strength is not None)
+            img2img = strength is not None
+            run = self.controls.prepare(model, gen, control, img2img=img2img, checker=checker)
             pipe = run.pipe if run else (model.img2img() if strength is not None else model.base)
             job = _Job(
                 pipe,

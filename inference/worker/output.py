@@ -31,6 +31,7 @@ class EngineOutput:
     steps_run: int = 0
     nsfw: list[bool] = field(default_factory=list)  # one per image; all False with no checker
     control_map: Image.Image | None = None  # a --cn job's preprocessed map (stored with it)
+    prompts: list[str] = field(default_factory=list)  # a describe job's four suggestions
     _encoded: tuple[list[bytes], bytes | None] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -14,11 +14,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from inference.errors import ModelFileError
+from inference.errors import BadRequestError, ModelFileError
 from inference.registry import SafetyCheckerEntry
 from inference.worker.pipelines import quiet_loading
 
 log = logging.getLogger(__name__)
+
+FLAGGED_INPUT = (
+    "the image you gave was flagged by this server's safety checker: use another image "
+    "(nothing was charged)"
+)
 
 
 class SafetyChecker:
@@ -66,3 +71,10 @@ class SafetyChecker:
         placeholders = [np.zeros((1, 1, 3)) for _ in images]
         _, flagged = self.model(clip_input=clip_input, images=placeholders)
         return [bool(f) for f in flagged]
+
+
+def check_inputs(images: list[Image.Image], checker: SafetyChecker | None) -> None:
+    """A member's input image (a --cn control image, /describe's image) that the configured
+    checker flags refuses the job: a BadRequestError, so it fails at once and is refunded."""
+    if checker is not None and images and any(checker.flags(images)):
+        raise BadRequestError(FLAGGED_INPUT)

@@ -342,7 +342,14 @@ class FakeWorker:
         self.store = store
         self.images = images
 
-    def run(self, job_id: UUID, *, nsfw: tuple[bool, ...] | None = None) -> list[JobEvent]:
+    def run(
+        self,
+        job_id: UUID,
+        *,
+        nsfw: tuple[bool, ...] | None = None,
+        fetched: dict[str, str] | None = None,
+    ) -> list[JobEvent]:
+        """`fetched`: the image URLs the worker stored (URL → sha256), as the runner records."""
         job = self.store.jobs[job_id].view
         gen = job.spec.generation
         self.store.start(job_id)
@@ -379,6 +386,7 @@ class FakeWorker:
             width=size[0],
             height=size[1],
             infotext=f"{gen.prompt}\nSteps: {gen.steps}, Sampler: {gen.sampler}",
+            fetched=fetched or {},
         )
         self.store.succeed(job_id, result, nsfw or (False,) * count)
         events.append(JobEvent(job_id=job_id, kind=EventKind.SUCCEEDED, result=result))

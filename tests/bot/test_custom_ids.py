@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from bot.services.custom_ids import MAX_CUSTOM_ID, Action, ButtonId, decode
 from bot.services.errors import StaleButton
 
-TILE = {Action.UPSCALE, Action.VARY}
+TILE = {Action.UPSCALE, Action.VARY, Action.DESCRIBE}
 
 
 @given(st.uuids(), st.sampled_from(list(Action)), st.integers(1, 4))

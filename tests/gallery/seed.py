@@ -62,6 +62,7 @@ def spec(
     negative: str = "",
     loras: list[dict[str, Any]] | None = None,
     source: tuple[uuid.UUID, int] | None = None,
+    images: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     params = {"prompt": prompt, "parts": [{"text": prompt, "weight": 1.0}]}
     generation = {
@@ -77,6 +78,7 @@ def spec(
         "seed": seed,
         "loras": loras or [],
         "batch": 4,
+        **(images or {}),  # references, control
     }
     body = {"job_id": str(job_id), "kind": kind, "params": params, "generation": generation}
     if source is not None:
@@ -120,6 +122,7 @@ class World:
         tile: int | None = None,
         negative: str = "",
         loras: list[dict[str, Any]] | None = None,
+        images: dict[str, Any] | None = None,
     ) -> tuple[uuid.UUID, uuid.UUID]:
         self._n += 1
         job_id, image_id = uuid.uuid4(), uuid.uuid4()
@@ -137,6 +140,7 @@ class World:
                     negative=negative,
                     loras=loras,
                     source=source,
+                    images=images,
                 ),
                 state="posted",
                 created_at=when,
@@ -176,6 +180,10 @@ class World:
         return shared.entry_id
 
 
+CASTLE_IMAGES = {
+    "references": [{"role": "image", "image": {"sha256": "3f2a9c01b7de" + "0" * 52}, "scale": 0.5}],
+    "control": {"module": "canny", "image": {"sha256": "ab" * 32}, "weight": 0.8},
+}
 # (prompt, author, hours after T0, likes) in guild PUBLIC.
 PUBLIC_ENTRIES = [
     ("a lighthouse at dusk, oil painting", ALICE, 1, 5),
@@ -198,7 +206,12 @@ async def seed(session: AsyncSession) -> Seeded:
     # its tile only in its contract (`source`), and the parent's tile 3 has no image row here:
     # the seed comes from the contract's rule (tile i uses seed + i - 1).
     parent_job, _ = await w.image(
-        "castle on a hill", ALICE, PUBLIC, seed=5000, loras=[{"name": "watercolor", "weight": 0.7}]
+        "castle on a hill",
+        ALICE,
+        PUBLIC,
+        seed=5000,
+        loras=[{"name": "watercolor", "weight": 0.7}],
+        images=CASTLE_IMAGES,  # an image prompt and a --cn control image, both stored
     )
     _, up = await w.image(
         "castle on a hill", ALICE, PUBLIC, seed=99, kind="upscale", source=(parent_job, 3)

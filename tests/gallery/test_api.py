@@ -155,6 +155,13 @@ async def test_an_upscale_is_remade_from_the_tile_it_upscaled(
     assert body["recipe"]["seed"] == 5002  # the parent's tile 3, not the upscaler's seed 99
     assert body["recipe"]["loras"] == [{"name": "watercolor", "weight": 0.7}]
     assert "--lora watercolor:0.7 --seed 5002 " in body["command"]
+    # The images its parent was made with, named by hash (as its PNG parameters) and weight.
+    assert body["recipe"]["inputs"] == [
+        "Image prompt 3f2a9c01b7de (0.5)",
+        "ControlNet canny abababababab (0.8)",
+    ]
+    page = (await client.get(f"/i/{gallery_db.seeded.upscaled}")).text
+    assert "Reference images" in page and "ControlNet canny abababababab (0.8)" in page
 
 
 @pytest.mark.parametrize(

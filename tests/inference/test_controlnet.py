@@ -164,3 +164,20 @@ def test_nanke_imagine_with_cn_keeps_the_control_image_and_map(
         cli, ["imagine", "a house", "--cn", "canny:nope.png", "--models", str(tiny_models)]
     )
     assert missing.exit_code == 1 and "--cn image nope.png not found" in missing.output
+
+
+def test_a_control_image_the_safety_checker_flags_refuses_the_job(
+    registry: Any, engine: Any
+) -> None:
+    """Control images are member inputs: a flagged one fails the job (refunded by the
+    runner) before any denoising, with a member-safe message."""
+    model = engine.safety_checker().model
+    model.concept_embeds_weights.data.fill_(-1.0)  # flags everything
+    try:
+        with pytest.raises(BadRequestError) as refused:
+            engine.run(control_spec(registry), control=square())
+    finally:
+        model.concept_embeds_weights.data.fill_(1.0)
+    assert "flagged by this server's safety checker" in refused.value.message
+    assert "nothing was charged" in refused.value.message
+    assert engine.run(control_spec(registry), control=square()).nsfw == [False, False]

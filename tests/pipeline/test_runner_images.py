@@ -49,11 +49,14 @@ async def test_urls_are_fetched_stored_and_handed_to_the_engine_by_hash(setup: S
     seen: list[JobSpec] = []
     setup.engine.before = seen.append
     with image_server() as (base, state):
-        job_id = await submit(setup.sessions, _with_urls(f"{base}/redirect/2"), next(_users))
+        url = f"{base}/redirect/2"
+        job_id = await submit(setup.sessions, _with_urls(url), next(_users))
         assert await asyncio.to_thread(_runner(setup).run, job_id) is Outcome.SUCCEEDED
     (ref,) = seen[0].generation.references
     assert ref.image.url is None and ref.image.sha256 is not None
     assert setup.storage.exists(f"refs/{ref.image.sha256}.png")
+    # The job record keeps which stored image each URL became: its follow-ups reuse it.
+    assert (await job_row(setup.sessions, job_id)).result["fetched"] == {url: ref.image.sha256}
     assert state.connections == 3  # two redirects, then the image
     assert await ledger_kinds(setup.sessions, job_id) == ["hold", "settle"]
 

@@ -73,3 +73,34 @@ def test_prompt_text_cannot_turn_into_flags_or_permutations() -> None:
 def test_aspect_ratio_in_lowest_terms() -> None:
     assert aspect_ratio(768, 512) == "3:2"
     assert aspect_ratio(640, 640) == "1:1"
+
+
+def test_the_recipe_names_the_images_a_job_used_by_hash_and_weight() -> None:
+    from prompt.remake import MadeBy, recipe_of
+    from prompt.request import ControlRef, Generation, ImageRef, PromptPart, Reference
+
+    stored = "3f2a9c01b7de" + "0" * 52
+    gen = Generation(
+        model="sd15",
+        prompt="a cat",
+        parts=(PromptPart(text="a cat"),),
+        width=512,
+        height=512,
+        steps=30,
+        cfg=7.0,
+        sampler="euler_a",
+        seed=7,
+        references=(
+            Reference(role="image", image=ImageRef(sha256=stored), scale=0.75),
+            Reference(role="style", image=ImageRef(url="https://x.example/s.png"), scale=0.5),
+        ),
+        control=ControlRef(module="canny", image=ImageRef(sha256="ab" * 32), weight=0.6),
+    )
+    request = {"generation": gen.model_dump(mode="json")}
+    made = recipe_of(MadeBy("imagine", request, 7, 512, 512, "a cat"))
+    assert made.inputs == (
+        "Image prompt 3f2a9c01b7de (0.75)",
+        "Style reference https://x.example/s.png (0.5)",
+        "ControlNet canny abababababab (0.6)",
+    )
+    assert recipe_of(MadeBy("imagine", {"generation": {}}, 7, 64, 64, "x")).inputs == ()

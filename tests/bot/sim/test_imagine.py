@@ -130,7 +130,7 @@ async def test_cn_is_refused_privately_before_any_charge_when_it_cannot_run(scen
         (f"a fox --cn sketch {url}", "use one of canny, depth, lineart"),
         (f"a fox --cn canny {url} --model tiny-xl", "the tiny-xl model has no ControlNet"),
         (f"a fox --cn depth {url}", "--cn depth is not set up for the tiny model"),
-        ("a fox --cn canny", "--cn canny needs the image's URL after it"),
+        ("a fox --cn canny", "--cn canny needs an image: attach it as `control`"),
     ]:
         result = await scene.alice.slash(scene.channel, "imagine", prompt=prompt)
         note = result.followups[0] if result.followups else result.response

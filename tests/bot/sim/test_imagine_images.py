@@ -9,6 +9,7 @@ import io
 from bot_fakes import COST_MILLI
 from PIL import Image
 
+from bot.services.ports import UserPrefs
 from pipeline.image_intake import reference_key
 
 
@@ -123,3 +124,79 @@ async def test_blend_makes_one_grid_from_the_images_and_refuses_bad_ones(scene):
     )
     assert any("not an image Nanke can read" in n and "harged" in n for n in _private(refused))
     assert len(scene.world.enqueuer.sent) == sent
+
+
+async def test_cn_takes_the_control_attachment_and_reroll_keeps_it(scene):
+    before = balance(scene)
+    result = await scene.alice.slash(
+        scene.channel,
+        "imagine",
+        prompt="a castle on a hill --cn canny --cw 0.6",
+        control=("edges.png", _png((10, 200, 10), (40, 30))),
+    )
+    assert not result.ephemeral
+    job = scene.last_job()
+    control = job.spec.generation.control
+    assert control is not None and control.module == "canny" and control.weight == 0.6
+    assert control.image is not None and control.image.url is None
+    assert reference_key(control.image.sha256) in scene.world.images.blobs  # stored, clean
+    assert balance(scene) == before - COST_MILLI
+    await scene.finish(job.id)
+    await scene.alice.click(result.response, custom_id=f"nk:r:{job.id.hex}:0")
+    assert scene.last_job().spec.generation.control == control
+    await scene.alice.click(result.response, label="V1")
+    assert scene.last_job().spec.generation.control == control
+    # Remix: the box shows `--cn canny --cw 0.6` (an attachment has no text form); the
+    # edited prompt keeps the attached control image.
+    await scene.world.store.update_prefs(scene.alice.id, UserPrefs(remix=True))
+    box = await scene.alice.click(result.response, label="V2")
+    assert "--cn canny --cw 0.6" in box.modal["components"][0]["components"][0]["value"]
+    await scene.alice.submit_modal(box, {"prompt": "a castle at night --cn canny --cw 0.9"})
+    remixed = scene.last_job().spec
+    assert remixed.params.prompt == "a castle at night"
+    assert remixed.generation.control.image == control.image
+    assert remixed.generation.control.weight == 0.9
+
+
+async def test_cn_refusals_are_private_and_free(scene):
+    before = balance(scene)
+    edges = ("edges.png", _png((10, 200, 10)))
+    bmp = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(bmp, "BMP")
+    cases = [
+        ({"prompt": "a castle --cn canny"}, "attach it as `control`"),
+        ({"prompt": "a castle", "control": edges}, "add --cn canny"),
+        (
+            {"prompt": "a castle --cn canny https://x.example/e.png", "control": edges},
+            "has a URL and a `control` attachment",
+        ),
+        ({"prompt": "a castle --cn canny", "control": ("e.bmp", bmp.getvalue())}, "can read"),
+        ({"prompt": "a castle --cn canny https://10.1.2.3/e.png"}, "private or reserved"),
+        ({"prompt": "a castle --cn depth", "control": edges}, "--cn depth is not set up"),
+    ]
+    sent = len(scene.world.enqueuer.sent)
+    for options, says in cases:
+        result = await scene.alice.slash(scene.channel, "imagine", **options)
+        notes = _private(result)
+        assert any(says in n and "harged" in n for n in notes), (options.get("prompt"), notes)
+    assert len(scene.world.enqueuer.sent) == sent
+    assert balance(scene) == before
+
+
+async def test_a_fetched_discord_cdn_link_is_kept_as_a_stored_image_for_follow_ups(scene):
+    """A Discord attachment link expires within a day: once the worker fetched it, 🔄 and V
+    use the stored picture (its content address), never the link."""
+    link = "https://cdn.discordapp.com/attachments/1/2/cat.png?ex=65&is=64&hm=ab12"
+    result = await scene.alice.slash(scene.channel, "imagine", prompt=f"{link} a cat --iw 1.5")
+    assert not result.ephemeral  # a public https link: accepted like any image URL
+    job = scene.last_job()
+    assert job.spec.generation.references[0].image.url == link  # the worker fetches it
+    stored = "ab" * 32
+    await scene.finish(job.id, fetched={link: stored})
+    await scene.alice.click(result.response, custom_id=f"nk:r:{job.id.hex}:0")
+    rerolled = scene.last_job().spec
+    assert rerolled.generation.references[0].image.sha256 == stored
+    assert rerolled.generation.references[0].scale == job.spec.generation.references[0].scale
+    assert rerolled.params.images[0].url == link  # the request (what Remix shows) as typed
+    await scene.alice.click(result.response, label="V3")
+    assert scene.last_job().spec.generation.references[0].image.sha256 == stored
