@@ -18,21 +18,10 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
     # prediction_type, zero_terminal_snr, timestep_spacing, default_cfg, cfg_rescale: optional
     #                               # sd15/sd2/sdxl sampling keys (docs/engine.md)
 
-    [unclip]                        # optional: Stable unCLIP for strong variations
-    source = "…"
-    noise_level = 200               # 0…999: how far a strong variation wanders
-
-    [safety_checker]                # optional: flag NSFW outputs (the bot withholds them)
-    source = "CompVis/stable-diffusion-safety-checker"  # hub id | dir (checker + processor)
-
-    [upscaler]                      # optional: the GAN behind Upscale (4x), see
-    source = "RealESRGAN_x4plus.pth"  # inference/upscaler_entry.py
-
-    [ip_adapter.sd15]               # optional, per family: image prompts, --sref, --oref
-    source = "ip-adapter"           # a folder with the adapter weights (IP-Adapter layout)
-    weight_name = "ip-adapter_sd15.safetensors"
-    plus_weight_name = "ip-adapter-plus_sd15.safetensors"  # optional: --oref uses it
-    image_encoder = "ip-adapter/image_encoder"  # CLIPVisionModelWithProjection folder
+    edit = "flux-kontext"           # optional, top level: the model /edit runs on
+                                    # (inference/edit_model.py)
+    [unclip], [safety_checker], [upscaler], [ip_adapter.<family>], [controlnet.<family>],
+    [preprocessors], [describe]: optional sections, docs/engine.md
 """
 
 from __future__ import annotations
@@ -44,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from inference.edit_model import parse_edit_model
 from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
 from inference.families import FAMILIES
 from inference.families.memory import MEMORY_KEYS, MemoryOptions, parse_memory_options
@@ -162,6 +152,7 @@ class Registry:
     controlnets: dict[str, dict[str, Located]] = field(default_factory=dict)
     preprocessors: dict[str, Located] = field(default_factory=dict)
     describe: DescribeEntry | None = None
+    edit: str | None = None  # the model `/edit` runs on (top-level `edit`)
 
     def model(self, name: str | None = None) -> ModelEntry:
         entry = self.models.get(name or self.default)
@@ -345,6 +336,7 @@ def parse_registry(data: dict[str, Any], base: Path) -> Registry:
         controlnets=parse_controlnets(data, base, _source),
         preprocessors=parse_preprocessors(data, base, _source),
         describe=parse_describe(data, base, _source),
+        edit=parse_edit_model(data, models),
     )
 
 

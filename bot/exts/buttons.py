@@ -77,7 +77,7 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
     if action is Action.DRAW_REGION:
         await press_draw(bot, interaction, pressed.job_id)
         return
-    if action in EDIT_ACTIONS or action is Action.ZOOM_CUSTOM:
+    if action in EDIT_ACTIONS or action in (Action.ZOOM_CUSTOM, Action.EDIT):
         await press_edit(bot, interaction, pressed)
         return
     kind, mode = _FOLLOW_UPS[action]

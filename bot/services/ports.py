@@ -17,7 +17,7 @@ from uuid import UUID
 from db.models import JobState
 from pipeline.contracts import EditSpec, JobKind, JobResult, JobSpec, UpscaleMode
 from pipeline.events import DeliveredEvent
-from prompt.request import ImagineParams
+from prompt.request import ImageRef, ImagineParams
 
 
 class Mode(StrEnum):
@@ -204,6 +204,16 @@ class Resolver(Protocol):
     def prompt_from_image(self, data: bytes) -> tuple[str, list[str]]:
         """An uploaded A1111/Civitai image's parameters as (prompt, notes on what is left out);
         raises a NankeError for an upload that is no readable image or holds no parameters."""
+        ...
+
+    def edit(
+        self,
+        job_id: UUID,
+        params: ImagineParams,
+        images: tuple[ImageRef, ...],
+        size: tuple[int, int],
+    ) -> JobSpec:
+        """/edit: the instruction applied to attached images (the first, of `size`, edited)."""
         ...
 
     def follow_up(

@@ -110,6 +110,7 @@ class Engine:
         self.pad_negative = pad_negative  # A1111's "pad prompt/negative prompt" option
         self.ip_adapters = IpAdapters(registry, self.device, dtype, load_reference)
         self.controls = ControlNets(registry, self.device, dtype, load_reference)
+        self.load_reference = load_reference  # an edit job's attached images
 
     @classmethod
     def from_settings(
@@ -240,7 +241,8 @@ class Engine:
             return upscale_4x(spec, source, self.gan_upscaler(), checker, clock)
         if dit_adapter(self.registry.model(gen.model).family) is not None:  # flux, zimage…
             model = self.pipelines.model(gen.model)
-            return run_dit(spec, model, self.device, source, on_progress, clock, checker)
+            inputs = self._edit_inputs(spec, source) if spec.kind is JobKind.EDIT else None
+            return run_dit(spec, model, self.device, source, on_progress, clock, checker, inputs)
         job = self._job(spec, source, mask, control)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
@@ -301,6 +303,14 @@ class Engine:
             nsfw=nsfw,
             control_map=job.control.control_map if job.control is not None else None,
         )
+
+    def _edit_inputs(self, spec: JobSpec, source: Image.Image | None) -> list[Image.Image]:
+        """An `edit` job's images: the source tile, or the attached ones (stored by hash)."""
+        refs = spec.edit.images if spec.edit is not None else ()
+        if refs and self.load_reference is None:
+            raise BadRequestError("this engine has no storage to read the attached images from")
+        loaded = [self.load_reference(r.sha256) for r in refs if r.sha256 and self.load_reference]
+        return ([source] if source is not None else []) + loaded
 
     def _job(
         self,
