@@ -1,6 +1,7 @@
 """The boxes a button can open: Remix (edit the prompt first), Custom Zoom (factor, prompt,
---ar) and Edit… (an instruction for the edit model). All admit their job through the same intake as the buttons, so the same checks and
-prices apply, and both report errors like every other interaction (bot/reporting.py)."""
+--ar) and Edit… (an instruction for the edit model). All admit their job through the same
+intake as the buttons, so the same checks and prices apply, and all report errors like every
+other interaction (bot/reporting.py)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from inference.registry import ModelEntry, Registry
 
 # What each edit pipeline is called, and how many images (the edited one and references) it takes.
-EDIT_PIPELINES = {"FluxKontextPipeline": ("FLUX.1 Kontext", 1), "Flux2KleinPipeline": ("FLUX.2 [klein]", 3)}
+EDIT_PIPELINES = {
+    "FluxKontextPipeline": ("FLUX.1 Kontext", 1),
+    "Flux2KleinPipeline": ("FLUX.2 [klein]", 3),
+}
 NOT_SET_UP = (
     "editing by instruction is not set up on this server (no edit model in models.toml); "
     "ask its operator"

@@ -5,13 +5,14 @@ are checked here, before anything is charged (docs/engine.md "Editing by instruc
 
 from __future__ import annotations
 
+import math
 import uuid
 
 from inference.edit_model import edit_entry, edit_pipeline
 from inference.errors import BadRequestError
 from inference.families.checks import fit_to_family
 from inference.registry import Registry
-from inference.resolve import random_seed, size_for, steps_for
+from inference.resolve import random_seed, steps_for
 from pipeline.contracts import EditSpec, JobKind, JobSpec, SourceImage
 from prompt.request import Generation, ImageRef, ImagineParams
 
@@ -35,9 +36,15 @@ def _refuse_flags(params: ImagineParams) -> None:
             raise BadRequestError(f"{what} cannot be used with /edit")
 
 
-def _ratio(width: int, height: int) -> str:
+def edit_size(width: int, height: int, base_size: int) -> tuple[int, int]:
+    """The image's aspect ratio (within 4:1) at base_size² pixels, sides in multiples of 16
+    (what FLUX's 2 × 2-packed latents need; finer than /imagine's 64, so less is cropped)."""
     ratio = min(max(width / height, 1 / MAX_RATIO), MAX_RATIO)
-    return f"{round(ratio * 1000)}:1000"
+    area = base_size * base_size
+    return (
+        max(64, round(math.sqrt(area * ratio) / 16) * 16),
+        max(64, round(math.sqrt(area / ratio) / 16) * 16),
+    )
 
 
 def edit_generation(
@@ -46,7 +53,7 @@ def edit_generation(
     """The recipe of an edit of an image of `size` (width, height), and the member's notes."""
     _refuse_flags(params)
     entry, spec = edit_entry(registry)
-    width, height = size_for(_ratio(*size), entry.base_size)
+    width, height = edit_size(*size, entry.base_size)
     sampler = params.sampler or spec.default_sampler or "euler"
     gen = Generation(
         model=entry.name,
@@ -130,6 +137,4 @@ def edit_again(
         return parent.model_copy(update={"job_id": job_id or uuid.uuid4(), "generation": gen})
     size = (parent.generation.width, parent.generation.height)
     images = parent.edit.images if parent.edit is not None else ()
-    return edit_spec(
-        params, registry, size, source=parent.source, images=images, job_id=job_id
-    )
+    return edit_spec(params, registry, size, source=parent.source, images=images, job_id=job_id)

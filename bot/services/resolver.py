@@ -35,7 +35,7 @@ from inference.resolve import (
     vary_spec,
 )
 from pipeline.contracts import EditSpec, JobKind, JobSpec, UpscaleMode
-from prompt.request import ImageRef, ImagineParams
+from prompt.request import ImageRef, ImagineParams, PromptPart
 
 # What a member can fix by changing the prompt: shown like a parser error, nothing charged.
 RESOLVE_ERRORS: tuple[type[Exception], ...] = (
@@ -108,7 +108,8 @@ class RegistryResolver:
         if kind is JobKind.EDIT:  # Edit…: the instruction is the remix text
             if index is None or source_key is None:
                 raise BadRequestError("an edit needs the image it starts from")
-            instruction = params or parent.params  # without one: a check before the modal
+            # Without one: the check before the box opens (the model, the image's size).
+            instruction = params or ImagineParams(prompt="edit", parts=(PromptPart(text="edit"),))
             registry = self._registry
             return edit_from_job(parent, index, source_key, instruction, registry, job_id)
         if kind is JobKind.REROLL and parent.kind is JobKind.EDIT:

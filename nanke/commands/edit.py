@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from nanke.commands.edit_jobs import index_option, parse_one
+from nanke.commands.edit_jobs import index_option
+from pipeline.contracts import JobSpec
+from prompt.request import ImagineParams
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -52,26 +54,39 @@ def command(
     if images and second is not None:
         raise click.UsageError("give a JOB_DIR or --image files, not both")
     if not images and second is None:
-        raise click.UsageError('give JOB_DIR and the instruction, e.g. nanke edit out/ab12 "make it night"')
+        raise click.UsageError(
+            'give JOB_DIR and the instruction, e.g. nanke edit out/ab12 "make it night"'
+        )
     instruction = first if images else second
     assert instruction is not None
-    params = parse_one(instruction)
-    assert params is not None
+    params = _parse(instruction)
     if images:
         _edit_files(images, params, seed, models_file, out_dir)
     else:
         _edit_folder(Path(first), index, params, seed, models_file, out_dir)
 
 
-def _notes(spec: object) -> None:
-    for note in getattr(spec, "notes", ()):
+def _parse(instruction: str) -> ImagineParams:
+    from prompt import PromptError, parse_prompt
+
+    try:
+        requests = parse_prompt(instruction)
+    except PromptError as exc:
+        raise click.ClickException(f"INSTRUCTION: {exc.message}") from None
+    if len(requests) != 1:
+        raise click.ClickException("give one instruction (no {a, b} or --repeat)")
+    return requests[0]
+
+
+def _notes(spec: JobSpec) -> None:
+    for note in spec.notes:  # what the edit model's family changed or ignored
         click.echo(f"note: {note}", err=True)
 
 
 def _edit_folder(
     job_dir: Path,
     index: int,
-    params: object,
+    params: ImagineParams,
     seed: int | None,
     models_file: Path | None,
     out_dir: Path | None,
@@ -86,9 +101,7 @@ def _edit_folder(
         user_errors,
         write_job,
     )
-    from prompt.request import ImagineParams
 
-    assert isinstance(params, ImagineParams)
     parent, used = read_job(job_dir)
     with user_errors():
         registry = registry_for_job(models_file, used)
@@ -103,7 +116,7 @@ def _edit_folder(
 
 def _edit_files(
     images: tuple[Path, ...],
-    params: object,
+    params: ImagineParams,
     seed: int | None,
     models_file: Path | None,
     out_dir: Path | None,
@@ -120,9 +133,7 @@ def _edit_files(
         write_job,
     )
     from pipeline.image_intake import load_reference
-    from prompt.request import ImagineParams
 
-    assert isinstance(params, ImagineParams)
     path, explicit = (models_file, True) if models_file else models_file_option()
     with user_errors():
         registry = registry_from(path, explicit)

@@ -52,7 +52,7 @@ def test_edit_a_job_folders_image_and_attached_files(
     (ref,) = job["spec"]["edit"]["images"]
     assert (tmp_path / "data" / "images" / "refs" / f"{ref['sha256']}.png").is_file()
     with Image.open(out_dir / "1.png") as image:
-        assert image.size == (128, 64)
+        assert image.size == (96, 64)
 
 
 def test_refusals_are_one_line(family_build: tuple[Path, str], tmp_path: Path) -> None:

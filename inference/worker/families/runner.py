@@ -94,8 +94,8 @@ def run_dit(
         assert source is not None
         pipe, args, strength = _source_args(spec, model, adapter, source)
     elif spec.kind is JobKind.EDIT:
-        check_inputs(images or [], checker)  # before any step: a flagged input paints nothing
         pipe, args, fields = edit_args(spec, model, adapter, images or [])
+        check_inputs(images or [], checker)  # before any step: a flagged input paints nothing
         extra.update(fields)
     pipe.scheduler = make_flow_scheduler(gen.sampler, model.scheduler_config)
     steps_run = 0

@@ -103,7 +103,7 @@ async def test_slash_edit_takes_an_attachment_through_the_safe_intake(scene):
     (ref,) = job.spec.edit.images
     assert reference_key(ref.sha256) in scene.world.images.blobs
     gen = job.spec.generation
-    assert (gen.width, gen.height) == (128, 64)  # a 2:1 image stays 2:1
+    assert (gen.width, gen.height) == (96, 64)  # 2:1 at the tiny area: sides ≥ 64, in 16s
     assert _balance(scene) == before - COST_MILLI
     await scene.finish(job.id)
     assert result.response.attachments and "U1" in _labels(result.response)
