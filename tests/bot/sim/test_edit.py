@@ -64,7 +64,7 @@ async def _upscaled(scene):  # type: ignore[no-untyped-def]
     pressed = await scene.alice.click(result.response, label="U3")
     upscale = scene.last_job()
     await scene.finish(upscale.id)
-    return pressed.response, upscale
+    return pressed.response, scene.world.store.jobs[upscale.id].view
 
 
 async def test_edit_button_opens_a_box_and_posts_a_grid_with_the_usual_buttons(scene):
