@@ -37,6 +37,7 @@ from inference.edit_model import parse_edit_model
 from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
 from inference.families import FAMILIES
 from inference.families.memory import MEMORY_KEYS, MemoryOptions, parse_memory_options
+from inference.registry_adapters import IpAdapterEntry, parse_ip_adapters
 from inference.registry_images import (
     DescribeEntry,
     Located,
@@ -123,17 +124,6 @@ class UnclipEntry:
 class SafetyCheckerEntry:
     source: str  # hub id or absolute directory
     kind: SourceKind
-
-
-@dataclass(frozen=True)
-class IpAdapterEntry:
-    """A family's IP-Adapter (diffusers `load_ip_adapter`): weights in `source`, the CLIP image
-    encoder they were trained with, and optionally the Plus variant for --oref."""
-
-    source: str  # absolute folder
-    weight_name: str
-    image_encoder: str  # absolute folder
-    plus_weight_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -332,43 +322,12 @@ def parse_registry(data: dict[str, Any], base: Path) -> Registry:
         unclip=unclip,
         safety_checker=_safety_checker(data.get("safety_checker"), base),
         upscaler=parse_upscaler(data.get("upscaler"), base),
-        ip_adapters=_ip_adapters(data.get("ip_adapter"), base),
+        ip_adapters=parse_ip_adapters(data.get("ip_adapter"), base, _source),
         controlnets=parse_controlnets(data, base, _source),
         preprocessors=parse_preprocessors(data, base, _source),
         describe=parse_describe(data, base, _source),
         edit=parse_edit_model(data, models),
     )
-
-
-_WEIGHT_FILE = re.compile(r"[\w.-]{1,128}\.safetensors")
-
-
-def _ip_adapters(tables: Any, base: Path) -> dict[str, IpAdapterEntry]:
-    if tables is None:
-        return {}
-    if not isinstance(tables, dict):
-        raise RegistryError("models.toml: [ip_adapter.<family>] must be tables")
-    found: dict[str, IpAdapterEntry] = {}
-    for family, table in tables.items():
-        where = f"models.toml [ip_adapter.{family}]"
-        if family not in FAMILY_DEFAULTS or not isinstance(table, dict):
-            raise RegistryError(f"{where}: name a family ({', '.join(sorted(FAMILY_DEFAULTS))})")
-        unknown = set(table) - {"source", "weight_name", "plus_weight_name", "image_encoder"}
-        if unknown:
-            raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
-        source, kind = _source(table.get("source"), base, where)
-        encoder, encoder_kind = _source(table.get("image_encoder"), base, f"{where} image_encoder")
-        if kind != "dir" or encoder_kind != "dir":
-            raise RegistryError(f"{where}: `source` and `image_encoder` must be local folders")
-        names = [table.get("weight_name"), table.get("plus_weight_name")]
-        if not isinstance(names[0], str) or not _WEIGHT_FILE.fullmatch(names[0]):
-            raise RegistryError(f"{where}: `weight_name` must be a .safetensors file name")
-        if names[1] is not None and (
-            not isinstance(names[1], str) or not _WEIGHT_FILE.fullmatch(names[1])
-        ):
-            raise RegistryError(f"{where}: `plus_weight_name` must be a .safetensors file name")
-        found[family] = IpAdapterEntry(source, names[0], encoder, names[1])
-    return found
 
 
 def _safety_checker(table: Any, base: Path) -> SafetyCheckerEntry | None:

@@ -77,6 +77,7 @@ def run_dit(
     images: list[Image.Image] | None = None,
 ) -> EngineOutput:
     """`images`: an edit job's inputs (the edited image first, then references)."""
+    # long: one job's flow, in order (pipeline, scheduler, call, checks, PNG text)
     gen = spec.generation
     adapter = adapter_for(model.entry.family)
     assert adapter is not None
@@ -86,7 +87,6 @@ def run_dit(
             f"`{adapter.spec.name}`) yet: use U, V or 🔄"
         )
     seeds = [tile_seed(gen.seed, i) for i in range(gen.batch)]
-    # long: one job's flow, in order (pipeline, scheduler, call, checks, PNG text)
     pipe, strength = model.base, None
     args: dict[str, Any] = {}
     extra = {"Sampler": FLOW_SAMPLERS[gen.sampler].label, "Schedule type": "Simple"}
