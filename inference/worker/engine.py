@@ -320,6 +320,8 @@ class Engine:
         control: Image.Image | None = None,
     ) -> _Job:
         gen = spec.generation
+        if spec.kind is JobKind.EDIT:  # models.toml's `edit` is a flux or flux2 model
+            raise BadRequestError(f"{gen.model} does not edit by instruction")
         model = self.pipelines.model(gen.model)
         if spec.kind in EDIT_KINDS:
             assert source is not None

@@ -17,8 +17,8 @@ from inference.errors import BadRequestError, RegistryError
 from inference.infotext import parse_infotext
 from inference.instruct import edit_again, edit_from_job, edit_spec
 from inference.registry import ModelEntry, Registry, parse_registry
-from inference.resolve import imagine_spec
-from pipeline.contracts import JobKind
+from inference.resolve import imagine_spec, upscale_spec
+from pipeline.contracts import JobKind, UpscaleMode
 from prompt.parser import parse_prompt
 from prompt.request import ImageRef
 
@@ -158,6 +158,10 @@ def test_the_tiny_models_edit_with_kontext_on_the_tiny_flux(edit_engine: Any) ->
     )
     other = edit_engine.run(job, _source(2))  # another image: another edit
     assert not np.array_equal(_pixels(out.images[0]), _pixels(other.images[0]))
+    # U on the edit's grid: the tile at 2x on FLUX.1's img2img, the instruction as its prompt.
+    up = edit_engine.run(upscale_spec(job, 2, UpscaleMode.SUBTLE, "k"), out.images[1])
+    assert up.images[0].size == (128, 128)
+    assert parse_infotext(up.infotexts[0]).params["Denoising strength"] == "0.3"
 
 
 def test_flux2_klein_edits_attached_images_with_references(edit_engine: Any) -> None:
