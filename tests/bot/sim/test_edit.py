@@ -122,6 +122,19 @@ async def test_without_an_edit_model_edit_is_refused_privately_and_free(scene):
     assert "Edit…" not in _labels(message)
 
 
+async def test_edit_button_is_the_authors_and_its_box_checks_the_banned_words(scene):
+    # Set first: the bot caches a server's settings (the admin commands refresh them).
+    await scene.world.store.update_guild(GuildConfig(scene.guild.id, banned_words=("gore",)))
+    message, _ = await _upscaled(scene)
+    before, sent = _balance(scene), len(scene.world.enqueuer.sent)
+    other = await scene.bob.click(message, label="Edit…")
+    assert other.ephemeral and "Only the member who made this image" in other.response.content
+    shown = await scene.alice.click(message, label="Edit…")
+    refused = await scene.alice.submit_modal(shown, {"instruction": "add gore"})
+    assert refused.ephemeral and "“gore”" in refused.response.content
+    assert len(scene.world.enqueuer.sent) == sent and _balance(scene) == before
+
+
 async def test_refusals_are_private_and_charge_nothing(scene):
     await scene.world.store.update_guild(GuildConfig(scene.guild.id, banned_words=("gore",)))
     before = _balance(scene)
