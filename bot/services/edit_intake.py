@@ -14,11 +14,13 @@ from prompt.request import ImageRef, ImagineParams
 
 async def check_instruction(intake: IntakeService, who: Requester, text: str) -> ImagineParams:
     """Cheap (no charge, no upload): the instruction parses as one request, the server
-    allows Nanke and its banned words are not in it. Run before acknowledging."""
+    allows Nanke, the member is not banned there and its banned words are not in the
+    instruction. Run before acknowledging."""
     requests = intake.parse(text)
     if len(requests) != 1:
         raise InvalidPrompt("Give one instruction (no {a, b} or --repeat; nothing was charged).")
     await intake.check_guild_allows(who)
+    await intake.check_member(who)  # a ban, before anything is uploaded
     guild = await intake.guild_config(who.guild_id)
     Access.check_words((guild,), [text, *texts_of(requests)])
     return requests[0]
