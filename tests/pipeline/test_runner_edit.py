@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.services.adapters import PipelineEnqueuer
 from bot.services.edit_intake import admit_edit, check_instruction
 from bot.services.intake import IntakeService, Requester
 from bot.services.resolver import RegistryResolver
@@ -22,6 +23,7 @@ from db.plans import Plan
 from inference.errors import BadRequestError
 from inference.registry import ModelEntry, Registry
 from pipeline.contracts import JobKind, JobSpec
+from pipeline.events import InMemoryEvents
 from pipeline.runner import Outcome
 from prompt.request import ImageRef
 from tests.pipeline.harness import job_row, ledger_kinds
@@ -30,9 +32,17 @@ from tests.pipeline.test_runner import Setup
 _ids = itertools.count(8_100_000_000_000)
 
 
-class _Enqueuer:
-    async def enqueue(self, job: Any) -> None:  # the runner is called directly here
-        return None
+class _Dispatcher:
+    """Records where each job is published (the Celery dispatcher's seam)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, str]] = []
+
+    def queue_depth(self, queue: str) -> int:
+        return 0
+
+    def dispatch(self, job_id: Any, queue: str) -> None:
+        self.sent.append((job_id, queue))
 
 
 REGISTRY = Registry(
@@ -52,23 +62,31 @@ async def setup(
     yield Setup(pg_sessions, tmp_path)
 
 
-async def _admitted(setup: Setup) -> tuple[Any, int]:
+def _family_of(model: str) -> str:  # as nanke/roots/bot.py routes jobs
+    return REGISTRY.model(model).family
+
+
+async def _admitted(setup: Setup, dispatcher: _Dispatcher | None = None) -> tuple[Any, int]:
     store = SqlStore(
         setup.sessions, {"free": Plan(100_000, "day")}, default_plan="free", relax_enabled=False
     )
     resolver = RegistryResolver(REGISTRY)
-    intake = IntakeService(store=store, enqueuer=_Enqueuer(), resolver=resolver)
+    enqueuer = PipelineEnqueuer(dispatcher or _Dispatcher(), InMemoryEvents(), _family_of)
+    intake = IntakeService(store=store, enqueuer=enqueuer, resolver=resolver)
     who = Requester(next(_ids), next(_ids), None, 42)
     params = await check_instruction(intake, who, "make it night --seed 4")
     image = ImageRef(sha256="c" * 64)
     queued, _ = await admit_edit(
         intake, resolver, (BadRequestError,), who, params, (image,), (2048, 1024)
     )
+    await intake.release((queued,))  # as post_queued does after showing the status message
     return queued.job, (await store.account(who.user_id)).credits_left_milli
 
 
-async def test_an_edit_is_admitted_priced_and_run(setup: Setup) -> None:
-    job, left = await _admitted(setup)
+async def test_an_edit_is_admitted_priced_queued_for_its_family_and_run(setup: Setup) -> None:
+    dispatcher = _Dispatcher()
+    job, left = await _admitted(setup, dispatcher)
+    assert dispatcher.sent == [(job.id, "nanke.flux")]  # the edit model's family queue
     grid = job_cost_milli(1456, 720, 28, 4)  # 2:1 at the model's 1024² area, sides in 16s
     assert job.spec.kind is JobKind.EDIT and (
         job.spec.generation.width,
