@@ -41,6 +41,7 @@ EXTENSIONS = (
     "bot.exts.imagine",
     "bot.exts.blend",
     "bot.exts.describe",
+    "bot.exts.edit",
     "bot.exts.buttons",
     "bot.exts.info",
     "bot.exts.preferences",
@@ -73,6 +74,8 @@ class BotDeps:
     editor_links: EditorLinks | None = None
     # Whether models.toml has an [upscaler]: Upscale (4x) under upscaled images.
     upscaler: bool = False
+    # Whether models.toml names an `edit` model: /edit works and Edit… shows under upscales.
+    edit_model: bool = False
     # Which image URLs members may give (checked at intake; workers fetch them).
     image_policy: FetchPolicy = field(default_factory=FetchPolicy)
 
@@ -121,6 +124,7 @@ class NankeBot(commands.Bot):
             gallery_url=settings.gallery_url,
             editor=self.editor is not None,
             upscaler=deps.upscaler,
+            edit=deps.edit_model,
         )
         self.catalog = Catalog(
             samplers=MENU_SAMPLERS, models=lambda: deps.models, lora_dir=deps.lora_dir

@@ -1,5 +1,5 @@
-"""The editing row under an upscaled image: Zoom Out, Custom Zoom, Pan, Make Square and the
-Vary (Region) menu (docs/discord.md). Authorized like every job button (the job's guild and
+"""The editing row under an upscaled image: Zoom Out, Custom Zoom, Pan, Make Square, Edit…
+and the Vary (Region) menu (docs/discord.md). Authorized like every job button (the job's guild and
 author), checked against the banned words, and with Remix on they open the prompt box first."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import discord
 
 from bot.interactions import post_queued, requester
-from bot.modals import CustomZoomModal, RemixModal
+from bot.modals import CustomZoomModal, EditModal, RemixModal
 from bot.services.custom_ids import Action, ButtonId
 from bot.services.errors import InvalidPrompt, StaleButton
 from bot.services.ports import JobView
@@ -39,6 +39,13 @@ async def press_edit(bot: NankeBot, interaction: discord.Interaction, pressed: B
         await bot.intake.check_words(parent, who)
         prompt = format_prompt(parent.spec.params)
         await interaction.response.send_modal(CustomZoomModal(parent.id, prompt))
+        return
+    if pressed.action is Action.EDIT:
+        who = requester(interaction)
+        parent, _ = await bot.intake.job_for_presser(pressed.job_id, who)
+        await bot.intake.check_words(parent, who)
+        check_before_ack(bot, parent, JobKind.EDIT)  # no edit model: refused privately
+        await interaction.response.send_modal(EditModal(parent.id))
         return
     kind, edit = EDIT_ACTIONS[pressed.action]
     await _edit(bot, interaction, pressed.job_id, kind, edit)

@@ -1,6 +1,7 @@
-"""The boxes a button can open: Remix (edit the prompt first) and Custom Zoom (factor, prompt,
---ar). Both admit their job through the same intake as the buttons, so the same checks and
-prices apply, and both report errors like every other interaction (bot/reporting.py)."""
+"""The boxes a button can open: Remix (edit the prompt first), Custom Zoom (factor, prompt,
+--ar) and Edit… (an instruction for the edit model). All admit their job through the same
+intake as the buttons, so the same checks and prices apply, and all report errors like every
+other interaction (bot/reporting.py)."""
 
 from __future__ import annotations
 
@@ -108,6 +109,40 @@ class CustomZoomModal(discord.ui.Modal, title="Custom Zoom"):
                 1,
                 remix_prompt=text,
                 edit=EditSpec(factor=factor),
+            )
+            await post_queued(bot, interaction, (queued,))
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        await report(interaction, error)
+
+
+class EditModal(discord.ui.Modal, title="Edit"):
+    """Edit… under an upscaled image: what to change, applied by the server's edit model."""
+
+    instruction: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+        label="What to change",
+        placeholder="make it night · add a red hat · turn it into a watercolour",
+        style=discord.TextStyle.paragraph,
+        max_length=1000,
+        custom_id="instruction",
+    )
+
+    def __init__(self, parent_id: Any) -> None:
+        super().__init__(timeout=15 * 60)
+        self.parent_id = parent_id
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        bot = cast("NankeBot", interaction.client)
+        async with backstop(interaction):
+            # The instruction goes through the same parse, words and price as a remix.
+            queued = await bot.intake.follow_up(
+                requester(interaction),
+                self.parent_id,
+                JobKind.EDIT,
+                1,
+                remix_prompt=self.instruction.value,
             )
             await post_queued(bot, interaction, (queued,))
 

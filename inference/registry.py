@@ -18,21 +18,10 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
     # prediction_type, zero_terminal_snr, timestep_spacing, default_cfg, cfg_rescale: optional
     #                               # sd15/sd2/sdxl sampling keys (docs/engine.md)
 
-    [unclip]                        # optional: Stable unCLIP for strong variations
-    source = "…"
-    noise_level = 200               # 0…999: how far a strong variation wanders
-
-    [safety_checker]                # optional: flag NSFW outputs (the bot withholds them)
-    source = "CompVis/stable-diffusion-safety-checker"  # hub id | dir (checker + processor)
-
-    [upscaler]                      # optional: the GAN behind Upscale (4x), see
-    source = "RealESRGAN_x4plus.pth"  # inference/upscaler_entry.py
-
-    [ip_adapter.sd15]               # optional, per family: image prompts, --sref, --oref
-    source = "ip-adapter"           # a folder with the adapter weights (IP-Adapter layout)
-    weight_name = "ip-adapter_sd15.safetensors"
-    plus_weight_name = "ip-adapter-plus_sd15.safetensors"  # optional: --oref uses it
-    image_encoder = "ip-adapter/image_encoder"  # CLIPVisionModelWithProjection folder
+    edit = "flux-kontext"           # optional, top level: the model /edit runs on
+                                    # (inference/edit_model.py)
+    [unclip], [safety_checker], [upscaler], [ip_adapter.<family>], [controlnet.<family>],
+    [preprocessors], [describe]: optional sections, docs/engine.md
 """
 
 from __future__ import annotations
@@ -44,9 +33,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from inference.edit_model import parse_edit_model
 from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
 from inference.families import FAMILIES
 from inference.families.memory import MEMORY_KEYS, MemoryOptions, parse_memory_options
+from inference.registry_adapters import IpAdapterEntry, parse_ip_adapters
 from inference.registry_images import (
     DescribeEntry,
     Located,
@@ -136,17 +127,6 @@ class SafetyCheckerEntry:
 
 
 @dataclass(frozen=True)
-class IpAdapterEntry:
-    """A family's IP-Adapter (diffusers `load_ip_adapter`): weights in `source`, the CLIP image
-    encoder they were trained with, and optionally the Plus variant for --oref."""
-
-    source: str  # absolute folder
-    weight_name: str
-    image_encoder: str  # absolute folder
-    plus_weight_name: str | None = None
-
-
-@dataclass(frozen=True)
 class Registry:
     models: dict[str, ModelEntry]
     default: str
@@ -162,6 +142,7 @@ class Registry:
     controlnets: dict[str, dict[str, Located]] = field(default_factory=dict)
     preprocessors: dict[str, Located] = field(default_factory=dict)
     describe: DescribeEntry | None = None
+    edit: str | None = None  # the model `/edit` runs on (top-level `edit`)
 
     def model(self, name: str | None = None) -> ModelEntry:
         entry = self.models.get(name or self.default)
@@ -341,42 +322,12 @@ def parse_registry(data: dict[str, Any], base: Path) -> Registry:
         unclip=unclip,
         safety_checker=_safety_checker(data.get("safety_checker"), base),
         upscaler=parse_upscaler(data.get("upscaler"), base),
-        ip_adapters=_ip_adapters(data.get("ip_adapter"), base),
+        ip_adapters=parse_ip_adapters(data.get("ip_adapter"), base, _source),
         controlnets=parse_controlnets(data, base, _source),
         preprocessors=parse_preprocessors(data, base, _source),
         describe=parse_describe(data, base, _source),
+        edit=parse_edit_model(data, models),
     )
-
-
-_WEIGHT_FILE = re.compile(r"[\w.-]{1,128}\.safetensors")
-
-
-def _ip_adapters(tables: Any, base: Path) -> dict[str, IpAdapterEntry]:
-    if tables is None:
-        return {}
-    if not isinstance(tables, dict):
-        raise RegistryError("models.toml: [ip_adapter.<family>] must be tables")
-    found: dict[str, IpAdapterEntry] = {}
-    for family, table in tables.items():
-        where = f"models.toml [ip_adapter.{family}]"
-        if family not in FAMILY_DEFAULTS or not isinstance(table, dict):
-            raise RegistryError(f"{where}: name a family ({', '.join(sorted(FAMILY_DEFAULTS))})")
-        unknown = set(table) - {"source", "weight_name", "plus_weight_name", "image_encoder"}
-        if unknown:
-            raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
-        source, kind = _source(table.get("source"), base, where)
-        encoder, encoder_kind = _source(table.get("image_encoder"), base, f"{where} image_encoder")
-        if kind != "dir" or encoder_kind != "dir":
-            raise RegistryError(f"{where}: `source` and `image_encoder` must be local folders")
-        names = [table.get("weight_name"), table.get("plus_weight_name")]
-        if not isinstance(names[0], str) or not _WEIGHT_FILE.fullmatch(names[0]):
-            raise RegistryError(f"{where}: `weight_name` must be a .safetensors file name")
-        if names[1] is not None and (
-            not isinstance(names[1], str) or not _WEIGHT_FILE.fullmatch(names[1])
-        ):
-            raise RegistryError(f"{where}: `plus_weight_name` must be a .safetensors file name")
-        found[family] = IpAdapterEntry(source, names[0], encoder, names[1])
-    return found
 
 
 def _safety_checker(table: Any, base: Path) -> SafetyCheckerEntry | None:

@@ -5,7 +5,8 @@ as small as diffusers' own pipeline tests use: one or two transformer blocks, 2-
 encoders of width 16-64, a 4-block VAE (8x downscale, so 64 px → 8 × 8 latents). Tokenizers are
 built offline: the real CLIP BPE (`inference.tiny.clip_tokenizer`), a character-level T5
 unigram tokenizer and a byte-level Qwen2 tokenizer with a chat template (no merges). They paint
-noise; they exercise the families' real code paths on a CPU in seconds.
+noise; they exercise the families' real code paths on a CPU in seconds. `tiny-flux` is also
+the tiny models' edit model (FluxKontextPipeline runs on a FLUX.1 transformer).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ FAMILY_MODELS = {  # models.toml name → (folder, family)
     "tiny-sd3": ("tiny-sd3", "sd3"),
     "tiny-flux2": ("tiny-flux2", "flux2"),
 }
+TINY_EDIT_MODEL = "tiny-flux"  # models.toml's `edit`: FLUX.1 Kontext's pipeline on it
 
 
 def models_toml_entries() -> str:
@@ -279,4 +281,7 @@ def build_family_models(out: Path, toml: Path) -> None:
         torch.manual_seed(0)
         builders[family](out / folder)
     text = toml.read_text(encoding="utf-8")
-    toml.write_text(text + "\n" + models_toml_entries(), encoding="utf-8")
+    # The tiny FLUX.1 also edits (FluxKontextPipeline from its weights): a top-level key,
+    # so it goes before the first table.
+    edit = f'edit = "{TINY_EDIT_MODEL}"  # /edit and `nanke edit`\n'
+    toml.write_text(edit + text + "\n" + models_toml_entries(), encoding="utf-8")

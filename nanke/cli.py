@@ -18,6 +18,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("nanke.commands.config", "Settings: print the table of every NANKE_ variable."),
     "describe": ("nanke.commands.describe", "Print four prompts that would make an image."),
     "doctor": ("nanke.commands.doctor", "Check a deployment: database, broker, models, GPU, ..."),
+    "edit": ("nanke.commands.edit", "Change an image by instruction (a 2x2 grid)."),
     "healthcheck": ("nanke.commands.healthcheck", "Container healthcheck: bot, worker or web."),
     "imagine": ("nanke.commands.imagine", "Paint a 2x2 grid for a prompt."),
     "init": ("nanke.commands.init", "Set up a deployment: write .env and models.toml."),

@@ -54,13 +54,18 @@ class MaskShape(_Frozen):
         return points
 
 
+MAX_EDIT_IMAGES = 3  # /edit's images on a family that takes several (FLUX.2 [klein])
+
+
 class EditSpec(_Frozen):
-    """What an edit job (zoom, pan, square, vary_region) does to its source image.
+    """What an edit job (zoom, pan, square, vary_region, edit) does to its source image.
 
     Outpainting (zoom, pan, square): the source, resized to `box` (x, y, width, height), sits
     in a canvas of the generation's size; everything around it is painted. Vary (Region): the
     mask is `shapes` (drawn or a preset `region`) or a stored mask PNG `mask_key` (white =
-    repaint), at the source's size."""
+    repaint), at the source's size. Instruction editing (`edit`, the prompt is the
+    instruction): the `source` tile, or `images` a member attached (stored, by sha256; the
+    first is the one edited, the others are references)."""
 
     factor: float | None = Field(default=None, ge=1.0, le=2.0)  # zoom out
     direction: PanDirection | None = None  # pan
@@ -68,6 +73,14 @@ class EditSpec(_Frozen):
     region: str | None = Field(default=None, max_length=32)  # a preset's name, for people
     shapes: tuple[MaskShape, ...] = Field(default=(), max_length=64)
     mask_key: str | None = None
+    images: tuple[ImageRef, ...] = Field(default=(), max_length=MAX_EDIT_IMAGES)
+
+    @field_validator("images")
+    @classmethod
+    def _stored(cls, images: tuple[ImageRef, ...]) -> tuple[ImageRef, ...]:
+        if any(image.sha256 is None for image in images):  # attachments only, never URLs
+            raise ValueError("an edit's images are stored images (sha256)")
+        return images
 
 
 class SourceImage(_Frozen):

@@ -79,7 +79,7 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
         return await press_describe(bot, interaction, pressed)
     if action is Action.DRAW_REGION:
         return await press_draw(bot, interaction, pressed.job_id)
-    if action in EDIT_ACTIONS or action is Action.ZOOM_CUSTOM:
+    if action in EDIT_ACTIONS or action in (Action.ZOOM_CUSTOM, Action.EDIT):
         await press_edit(bot, interaction, pressed)
         return
     kind, mode = _FOLLOW_UPS[action]

@@ -39,6 +39,7 @@ GRID_KINDS = (
     JobKind.VARY_STRONG,
     JobKind.REROLL,
     *EDIT_KINDS,
+    JobKind.EDIT,
 )
 
 
@@ -127,10 +128,11 @@ def upscale_buttons(
     size: tuple[int, int] | None = None,
     draw: bool = False,
     upscale_4x: bool = False,
+    edit: bool = False,
 ) -> tuple[Button, ...]:
     """Vary/Upscale (and Upscale (4x) when an upscaler is configured); the editing rows (zoom,
-    pan, square when not square, the Vary (Region) presets, and Draw the region… when the web
-    editor is available); Share and Web."""
+    pan, square when not square, Edit… when an edit model is configured, the Vary (Region)
+    presets, and Draw the region… when the web editor is available); Share and Web."""
 
     def make(action: Action, label: str, row: int, emoji: str | None = None) -> Button:
         return Button(label, row, ButtonId(action, job_id).encode(), emoji=emoji)
@@ -150,6 +152,8 @@ def upscale_buttons(
     ]
     if size is not None and size[0] != size[1]:
         buttons.append(make(Action.SQUARE, "Make Square", 1))
+    if edit:
+        buttons.append(make(Action.EDIT, "Edit…", 1, emoji="✏️"))
     buttons += [
         make(Action.PAN_LEFT, "", 2, emoji="⬅️"),
         make(Action.PAN_RIGHT, "", 2, emoji="➡️"),
@@ -189,6 +193,7 @@ class DeliveryService:
         gallery_url: str | None = None,
         editor: bool = False,
         upscaler: bool = False,
+        edit: bool = False,
         throttle: formatting.ProgressThrottle | None = None,
     ) -> None:
         self._store = store
@@ -197,6 +202,7 @@ class DeliveryService:
         self._gallery_url = gallery_url.rstrip("/") if gallery_url else None
         self._editor = editor  # Draw the region… under upscaled images
         self._upscaler = upscaler  # Upscale (4x) under upscaled images
+        self._edit = edit  # Edit… under upscaled images (an edit model is configured)
         self._throttle = throttle or formatting.ProgressThrottle()
 
     async def handle(self, event: JobEvent) -> None:
@@ -332,7 +338,12 @@ class DeliveryService:
                 buttons = upscaled_4x_buttons(job.id, web)
             else:
                 buttons = upscale_buttons(
-                    job.id, web, size, draw=self._editor, upscale_4x=self._upscaler
+                    job.id,
+                    web,
+                    size,
+                    draw=self._editor,
+                    upscale_4x=self._upscaler,
+                    edit=self._edit,
                 )
         upload = await asyncio.to_thread(fit_upload, grid, stem, limit)
         if upload.note:

@@ -18,6 +18,7 @@ _KIND_LABEL = {
     JobKind.VARY_SUBTLE: "Variations (Subtle)",
     JobKind.VARY_STRONG: "Variations (Strong)",
     JobKind.REROLL: "Reroll",
+    JobKind.EDIT: "Edit",
 }
 
 

@@ -271,6 +271,10 @@ class IntakeService:
             queued.append(admitted)
         return IntakeResult(queued=tuple(queued), note="\n".join(notes) or None)
 
+    async def admit(self, new: NewJob) -> Queued:
+        """One job its caller resolved (/edit): the same admission as every job."""
+        return await self._admit(new)
+
     async def _admit(self, new: NewJob) -> Queued:
         async with self._admitting:
             admission = await self._store.admit(new)

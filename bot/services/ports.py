@@ -210,6 +210,16 @@ class Resolver(Protocol):
         raises a NankeError for an upload that is no readable image or holds no parameters."""
         ...
 
+    def edit(
+        self,
+        job_id: UUID,
+        params: ImagineParams,
+        images: tuple[ImageRef, ...],
+        size: tuple[int, int],
+    ) -> JobSpec:
+        """/edit: the instruction applied to attached images (the first, of `size`, edited)."""
+        ...
+
     def follow_up(
         self,
         job_id: UUID,

@@ -22,6 +22,7 @@ from inference.errors import (
 )
 from inference.families import family
 from inference.families.checks import check_edit
+from inference.instruct import edit_again, edit_from_job, edit_spec
 from inference.registry import Registry
 from inference.resolve import (
     UserDefaults,
@@ -35,7 +36,7 @@ from inference.resolve import (
     vary_spec,
 )
 from pipeline.contracts import EditSpec, JobKind, JobSpec, UpscaleMode
-from prompt.request import ImageRef, ImagineParams
+from prompt.request import ImageRef, ImagineParams, PromptPart
 
 # What a member can fix by changing the prompt: shown like a parser error, nothing charged.
 RESOLVE_ERRORS: tuple[type[Exception], ...] = (
@@ -82,6 +83,16 @@ class RegistryResolver:
 
         return prompt_from_image(data, self._registry)
 
+    def edit(
+        self,
+        job_id: UUID,
+        params: ImagineParams,
+        images: tuple[ImageRef, ...],
+        size: tuple[int, int],
+    ) -> JobSpec:
+        """/edit on attached images (stored; the first, of `size`, is the one edited)."""
+        return edit_spec(params, self._registry, size, images=images, job_id=job_id)
+
     def follow_up(
         self,
         job_id: UUID,
@@ -98,6 +109,15 @@ class RegistryResolver:
             if index is None or source_key is None:
                 raise BadRequestError(f"{kind.value} needs the image it starts from")
             return self._edit(job_id, parent, kind, index, source_key, edit or EditSpec(), params)
+        if kind is JobKind.EDIT:  # Edit…: the instruction is the remix text
+            if index is None or source_key is None:
+                raise BadRequestError("an edit needs the image it starts from")
+            # Without one: the check before the box opens (the model, the image's size).
+            instruction = params or ImagineParams(prompt="edit", parts=(PromptPart(text="edit"),))
+            registry = self._registry
+            return edit_from_job(parent, index, source_key, instruction, registry, job_id)
+        if kind is JobKind.REROLL and parent.kind is JobKind.EDIT:
+            return edit_again(parent, self._registry, params, job_id)
         if kind is JobKind.REROLL and parent.kind in EDIT_KINDS:
             return self._edit_again(job_id, parent, params, prefs)
         if params is not None:

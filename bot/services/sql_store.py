@@ -367,6 +367,14 @@ def _cost_milli(spec: JobSpec) -> int:
         return 0  # picking a tile of a pan's grid paints nothing
     if spec.upscale_mode is UpscaleMode.GAN_4X:
         return upscale_4x_cost_milli(gen.width, gen.height)
-    return job_cost_milli(
+    cost = job_cost_milli(
         gen.width, gen.height, gen.steps, gen.batch, chunks=generation_chunks(spec)
     )
+    if spec.kind is JobKind.EDIT:  # every step also attends to each input image's tokens
+        return cost * (1 + edit_inputs(spec))
+    return cost
+
+
+def edit_inputs(spec: JobSpec) -> int:
+    """How many images an `edit` job reads (the edited one and references)."""
+    return (spec.source is not None) + len(spec.edit.images if spec.edit else ())

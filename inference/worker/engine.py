@@ -110,7 +110,7 @@ class Engine:
         self._upscaler: GanUpscaler | None = None
         self.upscale_tile = upscale_tile  # Upscale (4x): tile side and overlap, input pixels
         self.pad_negative = pad_negative  # A1111's "pad prompt/negative prompt" option
-        self.load_reference = load_reference
+        self.load_reference = load_reference  # stored images: references, an edit's inputs
         self.describer = Describer(registry, self.device, dtype)  # loads on first /describe
         self.ip_adapters = IpAdapters(registry, self.device, dtype, load_reference)
         self.controls = ControlNets(registry, self.device, dtype, load_reference)
@@ -246,7 +246,8 @@ class Engine:
             return upscale_4x(spec, source, self.gan_upscaler(), checker, clock)
         if dit_adapter(self.registry.model(gen.model).family) is not None:  # flux, zimage…
             model = self.pipelines.model(gen.model)
-            return run_dit(spec, model, self.device, source, on_progress, clock, checker)
+            inputs = self._edit_inputs(spec, source) if spec.kind is JobKind.EDIT else None
+            return run_dit(spec, model, self.device, source, on_progress, clock, checker, inputs)
         job = self._job(spec, source, mask, control, checker)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
@@ -260,11 +261,9 @@ class Engine:
         refs = ran_references(gen, unclip=job.unclip is not None, edit=job.edit is not None)
         with (
             encoded.applied(job.pipe.unet, gen.chaos, job.seeds),
-            self.ip_adapters.applied(
-                job.pipe, job.family, refs, gen.cfg > 1, checker
-            ) as image_args,
+            self.ip_adapters.applied(job.pipe, job.family, refs, gen.cfg > 1, checker) as extra,
         ):
-            kwargs.update(image_args)
+            kwargs.update(extra)
             images, steps_run = denoise_and_decode(
                 spec,
                 job,
@@ -308,6 +307,14 @@ class Engine:
             control_map=job.control.control_map if job.control is not None else None,
         )
 
+    def _edit_inputs(self, spec: JobSpec, source: Image.Image | None) -> list[Image.Image]:
+        """An `edit` job's images: the source tile, or the attached ones (stored by hash)."""
+        refs = spec.edit.images if spec.edit is not None else ()
+        if refs and self.load_reference is None:
+            raise BadRequestError("this engine has no storage to read the attached images from")
+        loaded = [self.load_reference(r.sha256) for r in refs if r.sha256 and self.load_reference]
+        return ([source] if source is not None else []) + loaded
+
     def _job(
         self,
         spec: JobSpec,
@@ -317,6 +324,8 @@ class Engine:
         checker: SafetyChecker | None = None,
     ) -> _Job:
         gen = spec.generation
+        if spec.kind is JobKind.EDIT:  # models.toml's `edit` is a flux or flux2 model
+            raise BadRequestError(f"{gen.model} does not edit by instruction")
         model = self.pipelines.model(gen.model)
         if spec.kind in EDIT_KINDS:
             assert source is not None

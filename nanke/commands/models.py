@@ -55,6 +55,8 @@ def pull(name: str, models_file: Path | None, family: str | None, as_name: str |
         click.echo(f"{pulled.hub_id} is in {pulled.path}; added {what} to {toml}")
     else:
         click.echo(f"{pulled.hub_id} is in {pulled.path}; {toml} already had {what}")
+    if name in ("flux-kontext", "flux2-klein"):  # editing models: /edit needs them named
+        click.echo(f'for /edit, put edit = "{pulled.name}" at the top of {toml}')
 
 
 @command.command(
@@ -83,6 +85,7 @@ def list_models(models_file: Path | None) -> None:
         click.echo(f"{toml}:")
         for entry in registry.models.values():
             mark = " (default)" if entry.name == registry.default else ""
+            mark += " (edit)" if entry.name == registry.edit else ""
             click.echo(f"  {entry.name}{mark}  family {entry.family}  source {entry.source}")
             click.echo(f"      licence: {FAMILIES[entry.family].licence}")
     else:

@@ -164,6 +164,7 @@ async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterat
             gallery=SqlGalleryFeed(sessions, default_plan=settings.default_plan),
             editor_links=SqlEditorLinks(sessions),
             upscaler=registry.upscaler is not None,
+            edit_model=registry.edit is not None,
         )
 
 

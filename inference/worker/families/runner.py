@@ -4,7 +4,9 @@ The Stable Diffusion families never come here (inference/worker/engine.py runs t
 the family's img2img pipeline (from `from_pipe`: shared weights) on the tile resized 2x at
 the upscale strength; V at the vary strength; FLUX.2 [klein], which has no img2img, passes the
 tile as a reference image instead. Edits (zoom, pan, square, region) are not available on
-these families yet: refused before any device work.
+these families yet: refused before any device work. `edit` jobs (an instruction) run the
+family's edit pipeline (inference/worker/families/edit.py) on `images`: the source tile or
+the attached images.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from inference.infotext import build_infotext
 from inference.resolve import denoise_strength, tile_seed
 from inference.worker.families import adapter as adapter_for
 from inference.worker.families.base import DitAdapter
+from inference.worker.families.edit import check_inputs, edit_args
 from inference.worker.families.schedulers import make_flow_scheduler
 from inference.worker.output import Clock, EngineOutput
 from pipeline.contracts import JobKind, JobSpec
@@ -71,7 +74,10 @@ def run_dit(
     on_progress: ProgressFn | None,
     clock: Clock,
     checker: Any,
+    images: list[Image.Image] | None = None,
 ) -> EngineOutput:
+    """`images`: an edit job's inputs (the edited image first, then references)."""
+    # long: one job's flow, in order (pipeline, scheduler, call, checks, PNG text)
     gen = spec.generation
     adapter = adapter_for(model.entry.family)
     assert adapter is not None
@@ -81,12 +87,16 @@ def run_dit(
             f"`{adapter.spec.name}`) yet: use U, V or 🔄"
         )
     seeds = [tile_seed(gen.seed, i) for i in range(gen.batch)]
-    # long: one job's flow, in order (pipeline, scheduler, call, checks, PNG text)
     pipe, strength = model.base, None
     args: dict[str, Any] = {}
+    extra = {"Sampler": FLOW_SAMPLERS[gen.sampler].label, "Schedule type": "Simple"}
     if spec.kind in (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG):
         assert source is not None
         pipe, args, strength = _source_args(spec, model, adapter, source)
+    elif spec.kind is JobKind.EDIT:
+        pipe, args, fields = edit_args(spec, model, adapter, images or [])
+        check_inputs(images or [], checker)  # before any step: a flagged input paints nothing
+        extra.update(fields)
     pipe.scheduler = make_flow_scheduler(gen.sampler, model.scheduler_config)
     steps_run = 0
 
@@ -119,9 +129,8 @@ def run_dit(
     if checker is not None:
         with clock("safety_check"):
             nsfw = checker.flags(images)
-    extra = {"Sampler": FLOW_SAMPLERS[gen.sampler].label, "Schedule type": "Simple"}
     extra.update(adapter.infotext_fields(gen))
-    if adapter.img2img is None and args:
+    if adapter.img2img is None and args and spec.kind is not JobKind.EDIT:
         extra["Reference images"] = "1"
     timings = dict(clock.ms)
     timings["denoise_per_step"] = round(timings["denoise"] / max(steps_run, 1), 2)
