@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
@@ -66,10 +66,7 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
             await interaction.followup.send(result.note, ephemeral=True)
         return
     if action is Action.CANCEL:
-        job = await bot.intake.cancel(pressed.job_id, who)
-        await interaction.response.edit_message(
-            content=formatting.cancelled(job.spec, mention(job.user_id)), view=None
-        )
+        await _cancel(bot, interaction, pressed.job_id, who)
         return
     if action is Action.SHARE:
         await _share(bot, interaction, pressed)
@@ -123,6 +120,15 @@ def display_names(interaction: discord.Interaction, author_id: int) -> DisplayNa
     return DisplayNames(
         guild=guild.name if guild else None, member=member.display_name if member else None
     )
+
+
+async def _cancel(bot: NankeBot, interaction: discord.Interaction, job_id: Any, who: Any) -> None:
+    if bot.training is not None:  # a running training run: the unused part back
+        job, refunded = await bot.training.cancel(job_id, who)
+    else:
+        job, refunded = await bot.intake.cancel(job_id, who), None
+    text = formatting.cancelled(job.spec, mention(job.user_id), refunded)
+    await interaction.response.edit_message(content=text, view=None)
 
 
 async def _share(bot: NankeBot, interaction: discord.Interaction, pressed: ButtonId) -> None:

@@ -27,6 +27,7 @@ from bot.services.errors import (
     OverCaps,
     StaleButton,
 )
+from bot.services.lora_lookup import LoraLookup, with_stored_loras
 from bot.services.permissions import check_can_press
 from bot.services.ports import (
     Account,
@@ -97,7 +98,9 @@ class IntakeService:
         resolve_errors: tuple[type[Exception], ...] = (),
         admission_concurrency: int = ADMISSION_CONCURRENCY,
         image_policy: FetchPolicy | None = None,
+        loras: LoraLookup | None = None,
     ) -> None:
+        self._loras = loras
         self._store = store
         self._enqueuer = enqueuer
         self._resolver = resolver
@@ -133,7 +136,10 @@ class IntakeService:
         _check_guild(guild)
         # Each expanded prompt and negative prompt: `go{re,ld}` is checked as "gore" and "gold".
         Access.check_words((guild,), [text, *texts_of(requests)])
-        return requests
+        return [await self.stored_loras(who, params) for params in requests]
+
+    async def stored_loras(self, who: Requester, params: ImagineParams) -> ImagineParams:
+        return await with_stored_loras(self._loras, who.user_id, who.guild_id, params)
 
     async def check_guild_allows(self, who: Requester) -> None:
         """The guild's rule that needs no prompt (/blend has none): Nanke is enabled here."""
@@ -231,6 +237,10 @@ class IntakeService:
     async def _admit(self, new: NewJob) -> Queued:
         async with self._admitting:
             admission = await self._store.admit(new)
+        return await self.admitted(admission)
+
+    async def admitted(self, admission: Admission) -> Queued:
+        """The job and its place in line; refusals as the member's errors."""
         job = _admitted_job(admission)
         created = admission.status is AdmissionStatus.CREATED
         return Queued(job, await self._store.queue_position(job.id), replayed=not created)
@@ -264,7 +274,7 @@ class IntakeService:
         if remix_prompt is not None:
             parsed = self.parse(remix_prompt)
             texts = texts_of(parsed)
-            params = parsed[0]
+            params = await self.stored_loras(who, parsed[0])
         await self.check_words(parent, who, texts)
         if parent.result is None:
             raise JobNotFound("That job has no images yet; wait for it to finish.")
