@@ -183,6 +183,8 @@ class TrainingService:
     async def start(
         self, who: Requester, request: Any, files: Sequence[tuple[str, bytes]]
     ) -> Started:
+        """Check the pictures, store them, admit the job and reserve the name; the caller
+        shows the job, then hands it to the workers (bot/interactions.py `post_queued`)."""
         if not MIN_IMAGES <= len(files) <= MAX_IMAGES:
             raise InvalidPrompt(_nothing(f"attach {MIN_IMAGES}-{MAX_IMAGES} pictures"))
         try:
@@ -217,7 +219,6 @@ class TrainingService:
             if not reserved:  # a second /train of the same name won the race: refund this one
                 await self._store.cancel(job_id)
                 raise InvalidPrompt(_nothing(f"You already have a LoRA called `{request.name}`"))
-            await self._intake.release([queued])
         summary = self.summary(request, len(keys))
         return Started(queued, summary, tuple(checked.notes), not created)
 

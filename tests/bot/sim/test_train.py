@@ -86,7 +86,10 @@ def trainer_engine(tiny: Tiny, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture
 def world(pg_sessions, tiny: Tiny, trainer_engine) -> World:  # type: ignore[no-untyped-def]
     _, data = trainer_engine
-    plans = {"free": PlanSettings(credits=CREDITS, max_loras=2)}
+    plans = {
+        "free": PlanSettings(credits=CREDITS, max_loras=2, train_minutes=30),
+        "basic": PlanSettings(credits=CREDITS, train=False),
+    }
     store = SqlStore(pg_sessions, plans, default_plan="free", relax_enabled=False)
     images = StorageImages(LocalStorage(data / "images"))
     deps = BotDeps(
@@ -209,7 +212,8 @@ async def test_train_then_imagine_with_it_and_another_member_is_refused(
     assert not used.ephemeral, private(used)
     lora = scene.world.deps.store  # the job's LoRA carries the storage key the worker fetches
     job = await lora.job(scene.world.enqueuer.sent[-1])
-    assert job.spec.generation.loras[0].key == f"loras/{scene.alice.id}/{job_id}.safetensors"
+    key = f"loras/{scene.alice.id}/{job_id}.safetensors"
+    assert job.spec.generation.loras[0].key == key
     await run_job(scene, engine, job.id)  # the worker fetches and applies it
     assert used.response.attachments, used.response.content
 
@@ -222,6 +226,30 @@ async def test_train_then_imagine_with_it_and_another_member_is_refused(
 
     taken = await train(scene, scene.alice)
     assert refused(taken) and "already have a LoRA called `mia`" in private(taken)[0]
+
+    # Publishing needs the owner's consent, then an admin; then Bob may use it and /pack it.
+    early = await scene.mod.slash(scene.channel, "models publish", member=scene.alice, name="mia")
+    assert "has not agreed to share `mia`" in early.response.content
+    await scene.alice.slash(scene.channel, "models share", name="mia", allow=True)
+    bobs = await scene.bob.slash(scene.channel, "models publish", member=scene.alice, name="mia")
+    assert refused(bobs)  # not an admin
+    done = await scene.mod.slash(scene.channel, "models publish", member=scene.alice, name="mia")
+    assert done.ephemeral and "Published `mia`" in done.response.content
+    pack = await scene.bob.slash(scene.channel, "pack", name="mia", pack="portraits")
+    assert "The **portraits** pack makes" in pack.response.content, private(pack)
+    count = int(pack.response.content.split("makes **")[1].split(" ")[0])
+    sent = len(scene.world.enqueuer.sent)
+    await scene.bob.click(pack.response, label=f"Run {count} jobs")
+    jobs = [await scene.world.store.job(j) for j in scene.world.enqueuer.sent[sent:]]
+    assert len(jobs) == count and all(j.user_id == scene.bob.id for j in jobs)
+    assert {j.spec.generation.loras[0].key for j in jobs} == {key}
+    assert all("nkmia pet" in j.spec.generation.prompt for j in jobs)
+    assert await balance(scene, scene.bob) == bob_before - sum(j.cost_milli for j in jobs)
+
+    deleted = await scene.alice.slash(scene.channel, "models delete", name="mia")
+    assert "Deleted your LoRA `mia`" in deleted.response.content
+    gone = await scene.bob.slash(scene.channel, "imagine", prompt="a dog --lora mia")
+    assert refused(gone) and "Unknown LoRA 'mia'" in private(gone)[0]
 
 
 async def test_cancelling_a_running_training_refunds_the_unused_part(scene, trainer_engine) -> None:  # type: ignore[no-untyped-def]
@@ -252,6 +280,34 @@ async def test_cancelling_a_running_training_refunds_the_unused_part(scene, trai
     assert await balance(scene, scene.alice) == before - price + refund
     again = await train(scene, scene.alice, name="slow")  # the name is free again
     assert not again.ephemeral, private(again)
+
+
+async def test_server_rules_and_plans_decide_who_may_train(scene) -> None:  # type: ignore[no-untyped-def]
+    person = await train(scene, scene.alice, name="me", subject="person")
+    assert refused(person) and "likeness" in private(person)[0]
+    said = await scene.mod.slash(scene.channel, "admin training", enabled=True, person=True)
+    assert "for person, pet, object, style" in said.response.content
+    allowed = await train(scene, scene.alice, name="me", subject="person")
+    assert not allowed.ephemeral, private(allowed)
+    job = await scene.world.store.job(scene.world.enqueuer.sent[-1])
+    assert job.spec.train.subject == "person" and job.spec.train.time_limit_s == 30 * 60
+
+    assert not (await train(scene, scene.alice, name="me2")).ephemeral
+    third = await train(scene, scene.alice, name="me3")  # the plan keeps 2 LoRAs
+    assert refused(third) and "you have 2 LoRAs, your plan's limit" in private(third)[0]
+    mine = await scene.alice.slash(scene.channel, "models mine")
+    assert mine.response.content.count("training…") == 2
+
+    await scene.mod.slash(scene.channel, "admin plan", member=scene.bob, plan="basic")
+    basic = await train(scene, scene.bob, name="rex")
+    assert refused(basic) and "your plan does not include training" in private(basic)[0]
+    await scene.mod.slash(scene.channel, "admin banned-words", action="add", words="zork")
+    banned = await train(scene, scene.alice, name="other", trigger="zork")
+    assert refused(banned) and "zork" in private(banned)[0]
+    await scene.mod.slash(scene.channel, "admin training", enabled=False)
+    off = await train(scene, scene.alice, name="other")
+    assert refused(off) and "turned off on this server" in private(off)[0]
+    assert len(scene.world.enqueuer.sent) == 2
 
 
 @pytest.mark.parametrize(
