@@ -62,7 +62,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Tiny:
     toml = root / "models.toml"
     toml.write_text(
         'lora_dir = "loras"\n\n[[models]]\nname = "tiny"\nsource = "tiny"\nfamily = "sd15"\n'
-        "default_steps = 2\nbase_size = 64\n"
+        "default_steps = 2\nbase_size = 64\n\n"
+        '[[models]]\nname = "tiny-flux"\nsource = "tiny"\nfamily = "flux"\nbase_size = 64\n'
     )
     return Tiny(toml, load_registry(toml))
 
@@ -97,7 +98,7 @@ def world(pg_sessions, tiny: Tiny, trainer_engine) -> World:  # type: ignore[no-
         enqueuer=RecordingEnqueuer(),
         resolver=RegistryResolver(tiny.registry),
         images=images,
-        models=("tiny",),
+        models=("tiny", "tiny-flux"),
         loras=SqlTraining(pg_sessions),
         plans=plans,
     )
@@ -282,6 +283,35 @@ async def test_cancelling_a_running_training_refunds_the_unused_part(scene, trai
     assert not again.ephemeral, private(again)
 
 
+async def test_out_of_gpu_memory_is_a_clear_failure_refunded(scene, trainer_engine, tiny) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from inference.worker.train_job import TrainingEngine
+    from nanke.roots.trainer import make_trainer
+
+    engine, data = trainer_engine
+
+    def exhausted(*_: Any) -> None:  # the GPU is the one thing mocked
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    def small_gpu() -> Any:
+        trainer = make_trainer(tiny.registry)
+        trainer.pipelines.model("tiny").base.unet.register_forward_pre_hook(exhausted)
+        return trainer
+
+    oom = TrainingEngine(engine, small_gpu, LocalStorage(data / "images"), data / "training")
+    before = await balance(scene, scene.alice)
+    result = await train(scene, scene.alice, name="big")
+    assert not result.ephemeral, private(result)
+    await run_job(scene, oom, scene.world.enqueuer.sent[-1])
+    text = result.response.content
+    assert "Failed: out of GPU memory training at 64 px" in text and "try resolution" in text, text
+    assert "credits refunded" in text
+    assert await balance(scene, scene.alice) == before
+    mine = await scene.alice.slash(scene.channel, "models mine")
+    assert "no trained LoRAs yet" in mine.response.content  # the failed run's name is free
+
+
 async def test_server_rules_and_plans_decide_who_may_train(scene) -> None:  # type: ignore[no-untyped-def]
     person = await train(scene, scene.alice, name="me", subject="person")
     assert refused(person) and "likeness" in private(person)[0]
@@ -298,6 +328,9 @@ async def test_server_rules_and_plans_decide_who_may_train(scene) -> None:  # ty
     mine = await scene.alice.slash(scene.channel, "models mine")
     assert mine.response.content.count("training…") == 2
 
+    await scene.bob.slash(scene.channel, "settings", model="tiny-flux")
+    flux = await train(scene, scene.bob, name="rex")
+    assert refused(flux) and "'tiny-flux' (flux) cannot be trained on" in private(flux)[0]
     await scene.mod.slash(scene.channel, "admin plan", member=scene.bob, plan="basic")
     basic = await train(scene, scene.bob, name="rex")
     assert refused(basic) and "your plan does not include training" in private(basic)[0]
