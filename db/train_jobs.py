@@ -2,7 +2,7 @@
 
 Only a training run may be cancelled once started (a painting job is over in seconds). The
 cancel is one conditional UPDATE running → cancelled: the worker's next heartbeat finds the
-job gone and stops the run at its next step (pipeline/runner.py `LeaseLost`), writing nothing.
+job gone and stops the run at its following step (pipeline/runner.py `LeaseLost`), writing nothing.
 The refund is a partial REFUND ledger row (db.cost.train_refund_milli of the steps done); the
 hold ends exactly once, as for any job, so a second ❌ or the reconciler refunds nothing more.
 """

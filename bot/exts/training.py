@@ -197,6 +197,21 @@ class Training(commands.Cog):
                 return
             await post_queued(self.bot, interaction, result.queued)
 
+    @delete.autocomplete("name")
+    @share.autocomplete("name")
+    @pack.autocomplete("name")
+    async def lora_names(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The member's own LoRAs whose name starts with what is typed."""
+        if self.bot.training is None:
+            return []
+        rows = await self.bot.training.loras.mine(interaction.user.id)
+        typed = current.lower()
+        return [
+            app_commands.Choice(name=r.name, value=r.name) for r in rows if r.name.startswith(typed)
+        ][:25]
+
     @pack.autocomplete("pack")
     async def pack_names(
         self, interaction: discord.Interaction, current: str

@@ -208,6 +208,10 @@ async def test_train_then_imagine_with_it_and_another_member_is_refused(
     mine = await scene.alice.slash(scene.channel, "models mine")
     assert mine.ephemeral and "`mia` · trigger `nkmia` · pet · tiny" in mine.response.content
     assert "MB" in mine.response.content
+    for command in ("models delete", "pack"):
+        choices = await scene.alice.autocomplete(scene.channel, command, "name", "m")
+        assert [c["value"] for c in choices] == ["mia"], command
+    assert not await scene.bob.autocomplete(scene.channel, "pack", "name", "")
 
     used = await scene.alice.slash(scene.channel, "imagine", prompt="nkmia pet --lora mia:0.8")
     assert not used.ephemeral, private(used)
