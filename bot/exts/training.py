@@ -124,7 +124,7 @@ class Training(commands.Cog):
     @app_commands.describe(name="The LoRA's name (see /models mine)")
     async def delete(self, interaction: discord.Interaction, name: str) -> None:
         async with user_errors(interaction):
-            gone = await _service(self.bot).loras.delete(interaction.user.id, name)
+            gone = await _service(self.bot).delete(interaction.user.id, name)
             if gone is None:
                 raise InvalidPrompt(f"You have no LoRA called `{name[:40]}` (see /models mine).")
             await interaction.response.send_message(f"Deleted your LoRA `{name}`.", ephemeral=True)

@@ -26,6 +26,10 @@ class StorageImages:
         data: bytes = await asyncio.to_thread(self._storage.get, key)
         return data
 
+    async def delete(self, key: str) -> None:
+        """Remove one stored object (a deleted member's LoRA)."""
+        await asyncio.to_thread(self._storage.delete_prefix, key)
+
     async def store_upload(self, data: bytes) -> str:
         try:  # decoding and re-encoding: off the event loop
             stored = await asyncio.to_thread(store_bytes, self._storage, data)

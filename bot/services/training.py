@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from PIL import Image
 
@@ -93,6 +93,11 @@ class LoraStore(Protocol):
     async def cancel_running(
         self, job_id: uuid.UUID, user_id: int, refund_milli: int
     ) -> int | None: ...
+
+
+@runtime_checkable
+class Deletes(Protocol):
+    async def delete(self, key: str) -> None: ...
 
 
 class TrainResolver(Protocol):
@@ -281,6 +286,13 @@ class TrainingService:
         cancelled = await self._store.job(job_id)
         assert cancelled is not None
         return cancelled, refunded
+
+    async def delete(self, user_id: int, name: str) -> StoredLora | None:
+        """/models delete: the row, then the file in storage (where the storage can delete)."""
+        gone = await self.loras.delete(user_id, name)
+        if gone is not None and isinstance(self._images, Deletes):
+            await self._images.delete(gone.storage_key)
+        return gone
 
     async def trained(self, job: JobView) -> None:
         """A training job succeeded: record its LoRA's size (plan limits, /models mine)."""

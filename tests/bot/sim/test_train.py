@@ -251,8 +251,10 @@ async def test_train_then_imagine_with_it_and_another_member_is_refused(
     assert all("nkmia pet" in j.spec.generation.prompt for j in jobs)
     assert await balance(scene, scene.bob) == bob_before - sum(j.cost_milli for j in jobs)
 
+    assert (scene.world.data / "images" / key).is_file()
     deleted = await scene.alice.slash(scene.channel, "models delete", name="mia")
     assert "Deleted your LoRA `mia`" in deleted.response.content
+    assert not (scene.world.data / "images" / key).exists()  # the file too, not only the row
     gone = await scene.bob.slash(scene.channel, "imagine", prompt="a dog --lora mia")
     assert refused(gone) and "Unknown LoRA 'mia'" in private(gone)[0]
 
