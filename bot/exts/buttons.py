@@ -27,6 +27,7 @@ from bot.services.delivery import mention
 from bot.services.ports import DisplayNames
 from bot.services.sharing import check_shareable
 from bot.services.upload import fit_upload
+from bot.train_actions import press_train
 from bot.views import JobButton, RegionMenu, like_view
 from inference.edits import PICK_PARENTS
 from pipeline.contracts import JobKind, UpscaleMode
@@ -67,6 +68,9 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
         return
     if action is Action.CANCEL:
         await _cancel(bot, interaction, pressed.job_id, who)
+        return
+    if action is Action.TRAIN:
+        await press_train(bot, interaction, pressed.job_id)
         return
     if action is Action.SHARE:
         await _share(bot, interaction, pressed)

@@ -13,13 +13,9 @@ from bot.poster import build_view
 from bot.reporting import user_errors
 from bot.services.custom_ids import Action, ButtonId
 from bot.services.delivery import Button
-from bot.services.errors import InvalidPrompt, NankeError
-from bot.services.training import (
-    StoredLora,
-    TrainingService,
-    check_attachment_sizes,
-    pack_subject,
-)
+from bot.services.errors import InvalidPrompt
+from bot.services.training import StoredLora, check_attachment_sizes, pack_subject
+from bot.train_actions import training_service as _service
 from inference.errors import BadRequestError
 from inference.packs import DEFAULT_PACKS, Pack, load_packs, pick_pack
 
@@ -28,16 +24,6 @@ if TYPE_CHECKING:
 
 Subject = Literal["person", "pet", "object", "style"]
 A = discord.Attachment
-
-
-class TrainingOff(NankeError):
-    pass
-
-
-def _service(bot: NankeBot) -> TrainingService:
-    if bot.training is None:
-        raise TrainingOff("Training LoRAs is not set up on this Nanke (no `loras` table).")
-    return bot.training
 
 
 class Training(commands.Cog):
@@ -101,10 +87,24 @@ class Training(commands.Cog):
             if not await defer_public(interaction):  # reading 20 pictures takes a while
                 return
             data = [(a.filename, await a.read()) for a in files]
-            started = await service.start(who, request, data)
-            await post_queued(self.bot, interaction, (started.queued,))
-            note = "\n".join(["I'm " + started.summary + ".", *started.notes])
-            await interaction.followup.send(note[:2000], ephemeral=True)
+            prepared = await service.prepare(who, request, data)
+            start = Button(
+                "Start training",
+                0,
+                ButtonId(Action.TRAIN, prepared.token).encode(),
+                emoji="▶️",
+                style="primary",
+            )
+            await interaction.edit_original_response(
+                content=(
+                    f"{interaction.user.mention}: ready for {prepared.summary}. Nothing is "
+                    "charged until you press ▶ Start training (it waits 15 minutes)."
+                ),
+                view=build_view((start,)),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            if prepared.notes:
+                await interaction.followup.send("\n".join(prepared.notes)[:2000], ephemeral=True)
 
     models = app_commands.Group(name="models", description="Your trained LoRAs", guild_only=True)
 

@@ -37,6 +37,7 @@ class Action(StrEnum):
     PAN_DOWN = "pd"
     SQUARE = "sq"  # Make Square
     DRAW_REGION = "dr"  # Vary (Region) → a link to the web editor
+    TRAIN = "tr"  # ▶ Start training after /train's summary; <job> is the pending run's id
 
 
 # Actions that address one tile of a grid carry n in 1..4; the others carry 0.

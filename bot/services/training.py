@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,13 @@ from typing import Any, Protocol, runtime_checkable
 from PIL import Image
 
 from bot.services.access import Access
-from bot.services.errors import CannotCancel, InvalidPrompt, NotYourJob
+from bot.services.errors import (
+    CannotCancel,
+    InvalidPrompt,
+    NankeError,
+    NotYourJob,
+    StaleButton,
+)
 from bot.services.intake import IntakeService, Queued, Requester, batch_job_id
 from bot.services.ports import AdmissionStatus, ImageStore, JobView, NewJob, Store, UserPrefs
 from bot.services.train_progress import TrainProgress
@@ -47,6 +54,7 @@ from prompt.request import ImagineParams, PromptPart
 DEFAULT_SUBJECTS = ("pet", "object", "style")
 STORED_SIDE = 2048  # pictures are kept at most this long side (training uses ≤ 1024)
 SAMPLE_STEPS = 20  # the 4 samples at the end
+PENDING_S = 15 * 60  # how long ▶ Start training waits
 
 
 @dataclass(frozen=True)
@@ -106,11 +114,18 @@ class TrainResolver(Protocol):
 
 
 @dataclass(frozen=True)
-class Started:
-    queued: Queued
+class Prepared:
+    token: uuid.UUID  # the ▶ Start training button's
     summary: str  # what it will do: model, pictures, steps, estimated time, price
     notes: tuple[str, ...]  # dropped duplicates
-    replayed: bool
+
+
+@dataclass(frozen=True)
+class _Pending:
+    who: Requester
+    request: Any
+    keys: tuple[str, ...]
+    at: float
 
 
 class TrainingService:
@@ -132,6 +147,8 @@ class TrainingService:
         self._resolver = resolver
         self._plans = plans
         self.progress = progress
+        # Checked, stored runs waiting for ▶ (in memory: after a restart, /train again).
+        self._pending: dict[uuid.UUID, _Pending] = {}
 
     async def check(
         self, who: Requester, name: str, subject: str, trigger: str | None, steps: int | None
@@ -185,28 +202,59 @@ class TrainingService:
             )
         return request
 
-    async def start(
+    async def prepare(
         self, who: Requester, request: Any, files: Sequence[tuple[str, bytes]]
-    ) -> Started:
-        """Check the pictures, store them, admit the job and reserve the name; the caller
-        shows the job, then hands it to the workers (bot/interactions.py `post_queued`)."""
+    ) -> Prepared:
+        """Check the pictures and store them; nothing is charged yet: the member reads what
+        will run (`summary`) and presses ▶ Start training (`begin`)."""
         if not MIN_IMAGES <= len(files) <= MAX_IMAGES:
             raise InvalidPrompt(_nothing(f"attach {MIN_IMAGES}-{MAX_IMAGES} pictures"))
         try:
             checked = await asyncio.to_thread(check_images, list(files))
         except BadRequestError as exc:
             raise InvalidPrompt(_nothing(str(exc))) from None
-        keys = [await self._store_picture(image) for image in checked.images]
+        keys = tuple([await self._store_picture(image) for image in checked.images])
+        token = uuid.uuid4()
+        self._pending[token] = _Pending(who, request, keys, time.monotonic())
+        return Prepared(token, self.summary(request, len(keys)), tuple(checked.notes))
+
+    def check_pending(self, token: uuid.UUID, presser: Requester) -> None:
+        """Before acknowledging ▶: the run is still waiting, and it is the presser's."""
+        self._drop_stale()
+        pending = self._pending.get(token)
+        if pending is None:
+            raise StaleButton(
+                "This training run was started already, or waited over 15 minutes (or the bot "
+                "restarted). Run /train again."
+            )
+        if pending.who.user_id != presser.user_id:
+            raise NotYourJob("Only the member who sent these pictures can start this run.")
+
+    async def begin(self, token: uuid.UUID, presser: Requester) -> Queued:
+        """▶ Start training: hold the price, insert the job and reserve the name. The caller
+        shows the job, then hands it to the workers (bot/interactions.py `post_queued`)."""
+        self.check_pending(token, presser)
+        pending = self._pending.pop(token)  # a double click finds nothing the second time
+        try:
+            return await self._admit(pending)
+        except NankeError:
+            self._pending[token] = pending  # out of credits: may press again after a grant
+            raise
+
+    async def _admit(self, pending: _Pending) -> Queued:
+        who, request = pending.who, pending.request
         account, _ = await self._intake.check_member(who)
         plan = self._plan(account.plan)
+        refusal = await self.loras.refusal(who.user_id, plan)  # may have changed meanwhile
+        if refusal is not None:
+            raise InvalidPrompt(_nothing(f"You cannot train now: {refusal}"))
         job_id = batch_job_id(who.interaction_id, 0)
-        spec = self._spec(job_id, who, request, keys, plan.train_minutes * 60.0)
+        spec = self._spec(job_id, who, request, list(pending.keys), plan.train_minutes * 60.0)
         admission = await self._store.admit(
             NewJob(who.interaction_id, who.user_id, who.guild_id, who.channel_id, spec)
         )
         queued = await self._intake.admitted(admission)
-        created = admission.status is AdmissionStatus.CREATED
-        if created:
+        if admission.status is AdmissionStatus.CREATED:
             reserved = await self.loras.reserve(
                 StoredLora(
                     id=uuid.uuid4(),
@@ -221,11 +269,16 @@ class TrainingService:
                     job_id=job_id,
                 )
             )
-            if not reserved:  # a second /train of the same name won the race: refund this one
+            if not reserved:  # a second run of the same name won the race: refund this one
                 await self._store.cancel(job_id)
                 raise InvalidPrompt(_nothing(f"You already have a LoRA called `{request.name}`"))
-        summary = self.summary(request, len(keys))
-        return Started(queued, summary, tuple(checked.notes), not created)
+        return queued
+
+    def _drop_stale(self) -> None:
+        now = time.monotonic()
+        for token, pending in list(self._pending.items()):
+            if now - pending.at > PENDING_S:
+                del self._pending[token]
 
     def _spec(
         self, job_id: uuid.UUID, who: Requester, request: Any, keys: list[str], limit_s: float

@@ -175,11 +175,15 @@ async def run_job(scene, engine, job_id: uuid.UUID) -> None:  # type: ignore[no-
     await pump(scene, events)
 
 
-async def train(scene, who, name: str = "mia", **options: Any):  # type: ignore[no-untyped-def]
+async def train(scene, who, name: str = "mia", start: bool = True, **options: Any):  # type: ignore[no-untyped-def]
+    """/train, then ▶ Start training when it offers it (the pressed result; else /train's)."""
     options.setdefault("subject", "pet")
     options.setdefault("steps", STEPS)
     files = options.pop("files", None) or pictures()
-    return await who.slash(scene.channel, "train", name=name, **options, **files)
+    result = await who.slash(scene.channel, "train", name=name, **options, **files)
+    if not start or refused(result):
+        return result
+    return await who.click(result.response, label="Start training")
 
 
 async def test_train_then_imagine_with_it_and_another_member_is_refused(
@@ -189,13 +193,21 @@ async def test_train_then_imagine_with_it_and_another_member_is_refused(
     before = await balance(scene, scene.alice)
     files = pictures(6)
     files["image6"] = ("again.jpg", _as_jpeg(files["image2"][1]))  # the same picture re-encoded
-    result = await train(scene, scene.alice, files=files)
+    offer = await train(scene, scene.alice, files=files, start=False)
+    assert not offer.ephemeral, private(offer)
+    text = offer.response.content
+    assert "training `mia` on tiny: 5 pictures, 4 steps at 64 px" in text, text
+    assert "estimated GPU time" in text and "Nothing is charged until you press" in text
+    assert "again.jpg is a duplicate of p2.png" in "\n".join(private(offer))
+    assert await balance(scene, scene.alice) == before and not scene.world.enqueuer.sent
+    other = await scene.bob.click(offer.response, label="Start training")
+    assert refused(other) and "Only the member who sent" in private(other)[0]
+    result = await scene.alice.click(offer.response, label="Start training")
     assert not result.ephemeral, private(result)
-    notes = "\n".join(private(result))
-    assert "training `mia` on tiny: 5 pictures, 4 steps at 64 px" in notes
-    assert "again.jpg is a duplicate of p2.png" in notes
+    assert "Start training" not in str(result.response.components)  # pressed once only
     price = train_cost_milli(STEPS, 64)
     assert await balance(scene, scene.alice) == before - price
+    assert len(scene.world.enqueuer.sent) == 1
     job_id = scene.world.enqueuer.sent[-1]
     assert "**LoRA `mia`**" in result.response.content
 
