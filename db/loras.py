@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.lora_models import Lora
@@ -26,7 +26,9 @@ _DEAD = (JobState.FAILED.value, JobState.CANCELLED.value)
 
 
 def _ready() -> ColumnElement[bool]:
-    return or_(Lora.job_id.is_(None), Lora.job_id.in_(select(Job.id).where(Job.state.in_(_DONE))))
+    # Correlated EXISTS: one primary-key probe per LoRA row, not a scan of all finished jobs.
+    done = exists().where(Job.id == Lora.job_id, Job.state.in_(_DONE))
+    return or_(Lora.job_id.is_(None), done)
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ async def forget_failed(session: AsyncSession, user_id: int) -> None:
     await session.execute(
         delete(Lora).where(
             Lora.owner_id == user_id,
-            Lora.job_id.in_(select(Job.id).where(Job.state.in_(_DEAD))),
+            exists().where(Job.id == Lora.job_id, Job.state.in_(_DEAD)),
         )
     )
 
