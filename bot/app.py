@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,11 @@ from bot.services.gallery_feed import GalleryFeed
 from bot.services.intake import ADMISSION_CONCURRENCY, IntakeService
 from bot.services.ports import Enqueuer, EventSource, ImageStore, Resolver, Store
 from bot.services.resolver import RESOLVE_ERRORS
+from bot.services.train_progress import TrainProgress
+from bot.services.training import LoraStore, TrainingService
 from bot.settings import BotConfig
 from bot.views import PressHandler, RegionHandler
+from inference.packs import Pack
 from pipeline.contracts import JobEvent
 from pipeline.image_urls import FetchPolicy
 from prompt.samplers import MENU_SAMPLERS
@@ -48,6 +51,7 @@ EXTENSIONS = (
     "bot.exts.show",
     "bot.exts.admin",
     "bot.exts.gallery",
+    "bot.exts.training",
 )
 
 
@@ -78,6 +82,10 @@ class BotDeps:
     edit_model: bool = False
     # Which image URLs members may give (checked at intake; workers fetch them).
     image_policy: FetchPolicy = field(default_factory=FetchPolicy)
+    # /train, /models, /pack (docs/training.md): the `loras` table, and the plans' limits.
+    loras: LoraStore | None = None
+    plans: Mapping[str, Any] = field(default_factory=dict)
+    packs: Mapping[str, Pack] | None = None  # None: inference/packs_default.toml
 
 
 class NankeBot(commands.Bot):
@@ -115,6 +123,7 @@ class NankeBot(commands.Bot):
             resolve_errors=deps.resolve_errors,
             admission_concurrency=admission_concurrency,
             image_policy=deps.image_policy,
+            loras=deps.loras,
         )
         self.editor = _editor(settings, deps, self.intake)
         self.delivery = DeliveryService(
@@ -125,7 +134,9 @@ class NankeBot(commands.Bot):
             editor=self.editor is not None,
             upscaler=deps.upscaler,
             edit=deps.edit_model,
+            on_trained=self._trained,
         )
+        self.training = _training(deps, self.intake, self.delivery.train_progress)
         self.catalog = Catalog(
             samplers=MENU_SAMPLERS, models=lambda: deps.models, lora_dir=deps.lora_dir
         )
@@ -189,6 +200,10 @@ class NankeBot(commands.Bot):
         except Exception:
             log.exception("delivering event %s of job %s failed", event.kind, event.job_id)
 
+    async def _trained(self, job: Any) -> None:
+        if self.training is not None:
+            await self.training.trained(job)
+
     async def _deliver_claimed(self, job_id: UUID) -> None:
         await self.delivery.deliver(job_id, claimed=True)
 
@@ -199,6 +214,23 @@ class NankeBot(commands.Bot):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await super().close()
+
+
+def _training(
+    deps: BotDeps, intake: IntakeService, progress: TrainProgress
+) -> TrainingService | None:
+    """/train and /models need the `loras` table (not there: they say training is off)."""
+    if deps.loras is None:
+        return None
+    return TrainingService(
+        intake=intake,
+        store=deps.store,
+        loras=deps.loras,
+        images=deps.images,
+        resolver=deps.resolver,  # type: ignore[arg-type]
+        plans=deps.plans,
+        progress=progress,
+    )
 
 
 def _editor(settings: BotConfig, deps: BotDeps, intake: IntakeService) -> EditorService | None:

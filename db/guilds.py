@@ -9,7 +9,7 @@ from typing import Literal, TypedDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.dialect import insert
-from db.models import Guild
+from db.models import TRAIN_SUBJECTS, Guild
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,8 @@ class GuildSettings:
     gallery_public: bool = False  # the web gallery is opt-in per server
     banned_words: list[str] = field(default_factory=list)
     nsfw_policy: Literal["block", "allow"] = "block"
+    train_enabled: bool = True
+    train_subjects: str = TRAIN_SUBJECTS
 
 
 class GuildSettingsChange(TypedDict, total=False):
@@ -28,6 +30,8 @@ class GuildSettingsChange(TypedDict, total=False):
     gallery_public: bool
     banned_words: list[str]
     nsfw_policy: Literal["block", "allow"]
+    train_enabled: bool
+    train_subjects: str
 
 
 async def get_settings(session: AsyncSession, guild_id: int) -> GuildSettings:
@@ -41,6 +45,8 @@ async def get_settings(session: AsyncSession, guild_id: int) -> GuildSettings:
         gallery_public=row.gallery_public,
         banned_words=list(row.banned_words),
         nsfw_policy="allow" if row.nsfw_policy == "allow" else "block",
+        train_enabled=row.train_enabled,
+        train_subjects=row.train_subjects,
     )
 
 
@@ -55,6 +61,8 @@ async def update_settings(
         "gallery_public": defaults.gallery_public,
         "banned_words": defaults.banned_words,
         "nsfw_policy": defaults.nsfw_policy,
+        "train_enabled": defaults.train_enabled,
+        "train_subjects": defaults.train_subjects,
         **changes,
     }
     stmt = insert(session, Guild).values(id=guild_id, created_at=now, updated_at=now, **values)

@@ -13,10 +13,22 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.lora_models import Lora
+from db.models import Job, JobState
+
+# A /train row exists from admission on (it reserves the name); the LoRA is usable once its
+# job has succeeded. Rows of a failed or cancelled run are dropped (forget_failed).
+_DONE = (JobState.SUCCEEDED.value, JobState.POSTED.value)
+_DEAD = (JobState.FAILED.value, JobState.CANCELLED.value)
+
+
+def _ready() -> ColumnElement[bool]:
+    # Correlated EXISTS: one primary-key probe per LoRA row, not a scan of all finished jobs.
+    done = exists().where(Job.id == Lora.job_id, Job.state.in_(_DONE))
+    return or_(Lora.job_id.is_(None), done)
 
 
 @dataclass(frozen=True)
@@ -76,11 +88,13 @@ async def resolve(
     session: AsyncSession, user_id: int, guild_id: int | None, name: str
 ) -> Lora | None:
     """The member's own LoRA called `name`, else the one published to this server."""
-    own = await session.scalar(select(Lora).where(Lora.owner_id == user_id, Lora.name == name))
+    own = await session.scalar(
+        select(Lora).where(Lora.owner_id == user_id, Lora.name == name, _ready())
+    )
     if own is not None or guild_id is None:
         return own
     return await session.scalar(
-        select(Lora).where(Lora.guild_id == guild_id, Lora.name == name, Lora.published)
+        select(Lora).where(Lora.guild_id == guild_id, Lora.name == name, Lora.published, _ready())
     )
 
 
@@ -150,6 +164,27 @@ async def publish(session: AsyncSession, guild_id: int, owner_id: int, name: str
         return PublishResult.NAME_TAKEN
     await session.execute(update(Lora).where(Lora.id == row.id).values(published=True))
     return PublishResult.PUBLISHED
+
+
+async def forget_failed(session: AsyncSession, user_id: int) -> None:
+    """Drop the member's rows whose training run failed or was cancelled (name and quota free)."""
+    await session.execute(
+        delete(Lora).where(
+            Lora.owner_id == user_id,
+            exists().where(Job.id == Lora.job_id, Job.state.in_(_DEAD)),
+        )
+    )
+
+
+async def set_size(session: AsyncSession, job_id: uuid.UUID, size_bytes: int) -> None:
+    """The finished LoRA's size, once its job has succeeded (for /models mine and the plan)."""
+    await session.execute(update(Lora).where(Lora.job_id == job_id).values(size_bytes=size_bytes))
+
+
+async def ready_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these LoRAs are finished (their training job succeeded)."""
+    rows = await session.scalars(select(Lora.id).where(Lora.id.in_(ids), _ready()))
+    return set(rows.all())
 
 
 def new_id() -> uuid.UUID:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     false,
     func,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -74,6 +75,9 @@ def _now_default() -> Any:
     return func.now()
 
 
+TRAIN_SUBJECTS = "pet,object,style"
+
+
 class Guild(Base):
     __tablename__ = "guilds"
 
@@ -87,6 +91,12 @@ class Guild(Base):
     name: Mapped[str | None] = mapped_column(String(100))
     banned_words: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
     nsfw_policy: Mapped[str] = mapped_column(String(8), default="block")
+    # /train (0013): on or off, and the subjects allowed, comma-separated (no `person` until
+    # an admin allows it: docs/training.md "For admins").
+    train_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    train_subjects: Mapped[str] = mapped_column(
+        String(64), default=TRAIN_SUBJECTS, server_default=TRAIN_SUBJECTS
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=_now_default())
     updated_at: Mapped[datetime] = mapped_column(server_default=_now_default())
 

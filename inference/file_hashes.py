@@ -68,6 +68,8 @@ def generation_hashes(registry: Registry, gen: Generation) -> dict[str, str]:
             out["Model hash"] = file_sha256(Path(entry.source))[:10]
     loras = []
     for lora in gen.loras:
+        if lora.key is not None:  # a member's stored LoRA, not the folder's file of that name
+            continue
         try:
             digest = file_sha256(registry.lora_path(lora.name), addnet=True)
         except (OSError, UnknownLoraError):

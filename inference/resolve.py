@@ -103,7 +103,8 @@ def resolve_with_notes(
     sampler_name = params.sampler or d.sampler or DEFAULT_SAMPLER
     sampler(sampler_name)  # unknown names fail here, before any GPU work
     for lora in params.loras:
-        registry.lora_path(lora.name)
+        if lora.key is None:  # a member's stored LoRA was checked by the bot (db/loras.py)
+            registry.lora_path(lora.name)
     check_control(params.control, entry, registry)
     width, height = size_for(params.aspect_ratio or d.aspect_ratio, entry.base_size)
     negative = params.negative_prompt if params.negative_prompt is not None else d.negative_prompt

@@ -55,6 +55,9 @@ class LoraRef(_Frozen):
     name: str
     weight: float = Field(default=1.0, ge=-2.0, le=2.0)
     unet_weight: float | None = Field(default=None, ge=-2.0, le=2.0)
+    # A member's trained LoRA (/train): its storage key, set by the bot once it has checked who
+    # may use it; the worker fetches the file. None: a file in the server's LoRA folder.
+    key: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="before")
     @classmethod
@@ -74,6 +77,8 @@ class LoraRef(_Frozen):
         data: dict[str, Any] = handler(self)
         if data.get("unet_weight") is None:
             data.pop("unet_weight", None)
+        if data.get("key") is None:
+            data.pop("key", None)
         return data
 
     @property

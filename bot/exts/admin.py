@@ -163,6 +163,29 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Nanke admi
             text = "Anyone here" if who == "everyone" else "Only a job's author"
             await self._say(interaction, f"{text} may press a job's buttons.")
 
+    @app_commands.command(name="training", description="/train here: on or off, and subjects")
+    @app_commands.describe(
+        enabled="Members may train LoRAs here",
+        person="Allow subject:person (off by default: a LoRA paints a person's likeness)",
+    )
+    async def training(
+        self, interaction: discord.Interaction, enabled: bool, person: bool = False
+    ) -> None:
+        async with user_errors(interaction):
+            config = await self._guild(interaction)
+            subjects = (
+                ("person", "pet", "object", "style") if person else ("pet", "object", "style")
+            )
+            await self._save(
+                dataclasses.replace(config, train_enabled=enabled, train_subjects=subjects)
+            )
+            said = (
+                f"/train is on here for {', '.join(subjects)}."
+                if enabled
+                else "/train is off here."
+            )
+            await self._say(interaction, said)
+
 
 async def setup(bot: NankeBot) -> None:
     await bot.add_cog(Admin(bot))

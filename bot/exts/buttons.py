@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
@@ -28,6 +28,7 @@ from bot.services.delivery import mention
 from bot.services.ports import DisplayNames
 from bot.services.sharing import check_shareable
 from bot.services.upload import fit_upload
+from bot.train_actions import press_train
 from bot.views import JobButton, RegionMenu, like_view
 from inference.edits import PICK_PARENTS
 from pipeline.contracts import JobKind, UpscaleMode
@@ -67,10 +68,10 @@ async def _press(bot: NankeBot, interaction: discord.Interaction, pressed: Butto
             await interaction.followup.send(result.note, ephemeral=True)
         return
     if action is Action.CANCEL:
-        job = await bot.intake.cancel(pressed.job_id, who)
-        await interaction.response.edit_message(
-            content=formatting.cancelled(job.spec, mention(job.user_id)), view=None
-        )
+        await _cancel(bot, interaction, pressed.job_id, who)
+        return
+    if action is Action.TRAIN:
+        await press_train(bot, interaction, pressed.job_id)
         return
     if action is Action.SHARE:
         await _share(bot, interaction, pressed)
@@ -125,6 +126,15 @@ def display_names(interaction: discord.Interaction, author_id: int) -> DisplayNa
     return DisplayNames(
         guild=guild.name if guild else None, member=member.display_name if member else None
     )
+
+
+async def _cancel(bot: NankeBot, interaction: discord.Interaction, job_id: Any, who: Any) -> None:
+    if bot.training is not None:  # a running training run: the unused part back
+        job, refunded = await bot.training.cancel(job_id, who)
+    else:
+        job, refunded = await bot.intake.cancel(job_id, who), None
+    text = formatting.cancelled(job.spec, mention(job.user_id), refunded)
+    await interaction.response.edit_message(content=text, view=None)
 
 
 async def _share(bot: NankeBot, interaction: discord.Interaction, pressed: ButtonId) -> None:

@@ -10,8 +10,10 @@ from typing import Any
 from bot.services.errors import InvalidPrompt
 from bot.services.ports import JobView
 from pipeline.celery_app import queue_name
+from pipeline.contracts import JobKind
 from pipeline.enqueue import enqueue
 from pipeline.image_intake import ImageRefused, store_bytes
+from pipeline.train_contract import TRAIN_QUEUE
 
 
 class StorageImages:
@@ -23,6 +25,10 @@ class StorageImages:
     async def read(self, key: str) -> bytes:
         data: bytes = await asyncio.to_thread(self._storage.get, key)
         return data
+
+    async def delete(self, key: str) -> None:
+        """Remove one stored object (a deleted member's LoRA)."""
+        await asyncio.to_thread(self._storage.delete_prefix, key)
 
     async def store_upload(self, data: bytes) -> str:
         try:  # decoding and re-encoding: off the event loop
@@ -43,4 +49,6 @@ class PipelineEnqueuer:
 
     async def enqueue(self, job: JobView) -> None:
         queue = queue_name(self._family_of(job.spec.generation.model), relax=job.relaxed)
+        if job.kind is JobKind.TRAIN:  # training runs have their own queue (docs/training.md)
+            queue = TRAIN_QUEUE
         await asyncio.to_thread(enqueue, self._dispatcher, self._events, job.id, queue)

@@ -39,6 +39,7 @@ class Action(StrEnum):
     DRAW_REGION = "dr"  # Vary (Region) → a link to the web editor
     DESCRIBE = "d"  # /describe's suggestion n: run it as /imagine (a prefilled box first)
     EDIT = "ed"  # Edit…: a modal with the instruction (/edit on this image)
+    TRAIN = "tr"  # ▶ Start training after /train's summary; <job> is the pending run's id
 
 
 # Actions that address one tile of a grid (or one of /describe's four prompts) carry n in

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
@@ -18,12 +18,9 @@ from PIL import Image
 
 from bot.services import formatting
 from bot.services.custom_ids import Action, ButtonId, region_menu_id
-from bot.services.describe_result import (
-    describe_custom_ids,
-    describe_text,
-    described_image_key,
-)
+from bot.services.describe_result import describe_custom_ids, describe_text, described_image_key
 from bot.services.ports import ImageStore, JobState, JobView, Store
+from bot.services.train_progress import TrainProgress
 from bot.services.upload import DEFAULT_LIMIT, fit_upload
 from inference.canvas import REGION_LABELS
 from inference.edits import EDIT_KINDS
@@ -195,7 +192,10 @@ class DeliveryService:
         upscaler: bool = False,
         edit: bool = False,
         throttle: formatting.ProgressThrottle | None = None,
+        on_trained: Callable[[JobView], Awaitable[None]] | None = None,
     ) -> None:
+        self.train_progress = TrainProgress()  # ❌ on a training run refunds the unused part
+        self._on_trained = on_trained  # a training job succeeded: record its LoRA
         self._store = store
         self._images = images
         self._poster = poster
@@ -221,6 +221,10 @@ class DeliveryService:
                 )
                 await self._poster.edit_live(job.id, out)
         elif event.kind is EventKind.STARTED:
+            if job.kind is JobKind.TRAIN:  # minutes long: ❌ stays (docs/training.md)
+                text = formatting.train_running(job.spec, who, None, None)
+                await self._poster.edit_live(job.id, Outgoing(text, (), (cancel_button(job.id),)))
+                return
             await self._poster.edit_live(job.id, Outgoing(formatting.running(job.spec, who, None)))
         elif event.kind is EventKind.PROGRESS:
             await self._progress(job, event)
@@ -232,7 +236,14 @@ class DeliveryService:
             await self._failed(job, event.error or job.error)
 
     async def _progress(self, job: JobView, event: JobEvent) -> None:
+        if job.kind is JobKind.TRAIN and event.percent is not None:
+            self.train_progress.saw(job.id, event.percent)
         if not self._throttle.allow(job.id):
+            return
+        if job.kind is JobKind.TRAIN and job.state is JobState.RUNNING:
+            eta = self.train_progress.eta_s(job.id)
+            text = formatting.train_running(job.spec, mention(job.user_id), event.percent, eta)
+            await self._poster.edit_live(job.id, Outgoing(text, (), (cancel_button(job.id),)))
             return
         files: tuple[OutFile, ...] = ()
         if event.preview_jpeg:
@@ -266,6 +277,8 @@ class DeliveryService:
             return False
         if not claimed and not await self._store.claim_delivery(job_id):
             return False  # another delivery (a replayed event, the reconciler) has it
+        if job.kind is JobKind.TRAIN and self._on_trained is not None:
+            await self._on_trained(job)
         out = await self.result_message(job)
         message_id = await self._poster.edit_live(job.id, out)
         if message_id is None:
@@ -319,7 +332,11 @@ class DeliveryService:
         stem = f"nanke_{job.id.hex[:8]}"
         if job.kind is JobKind.DESCRIBE:  # four prompts, no images of its own
             return await self._described(job, limit, "relax" if job.relaxed else "fast")
-        if job.kind in GRID_KINDS and result.grid_key:
+        if job.kind is JobKind.TRAIN:  # the 4 samples; the LoRA is used with --lora
+            content = formatting.trained(job.spec, mention(job.user_id))
+            grid = await self._images.read(result.grid_key or result.image_keys[0])
+            buttons: tuple[Button, ...] = ()
+        elif job.kind in GRID_KINDS and result.grid_key:
             tiles = [await self._images.read(k) for k in result.image_keys] if flagged else []
             grid = await self._images.read(result.grid_key)
             if flagged:

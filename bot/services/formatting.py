@@ -42,7 +42,9 @@ def shown_prompt(spec: JobSpec) -> str:
 def _line(spec: JobSpec, mention: str, status: str) -> str:
     label = _KIND_LABEL.get(spec.kind)
     lead = f"**{shown_prompt(spec)}** — "
-    if spec.kind in EDIT_KINDS:  # made from one upscaled image: no tile number
+    if spec.train is not None:  # the name is [a-z0-9_-] (inference/train_config.py)
+        lead = f"**LoRA `{spec.train.name}`** ({shown_prompt(spec)}) — training by "
+    elif spec.kind in EDIT_KINDS:  # made from one upscaled image: no tile number
         lead += f"{edit_label(spec)} by "
     elif spec.upscale_mode is UpscaleMode.PICK and spec.source:
         lead += f"Image #{spec.source.index} by "
@@ -73,6 +75,27 @@ def running(spec: JobSpec, mention: str, percent: float | None) -> str:
     return _line(spec, mention, status)
 
 
+def train_running(spec: JobSpec, mention: str, percent: float | None, eta_s: float | None) -> str:
+    """A training run's progress: the step, the percentage and the time left so far."""
+    if percent is None or spec.train is None:
+        return _line(spec, mention, "Starting · ❌ cancels with a refund of the unused part")
+    steps = spec.train.steps
+    status = f"step {min(steps, int(steps * percent / 100))}/{steps} · {round(percent)}%"
+    if eta_s is not None:
+        status += f" · {about(eta_s)} left"
+    return _line(spec, mention, status)
+
+
+def trained(spec: JobSpec, mention: str) -> str:
+    """The finished LoRA's message: how to use it."""
+    assert spec.train is not None
+    name, trigger = spec.train.name, spec.train.trigger
+    return (
+        f"**LoRA `{name}`** — trained for {mention} (private to you: `/models mine`)\n"
+        f"Use it: `/imagine {trigger} … --lora {name}:0.8`"
+    )
+
+
 def finished(spec: JobSpec, mention: str, mode: str = "fast") -> str:
     return _line(spec, mention, mode)
 
@@ -82,8 +105,13 @@ def failed(spec: JobSpec, mention: str, reason: str | None) -> str:
     return _line(spec, mention, f"{why} · credits refunded")
 
 
-def cancelled(spec: JobSpec, mention: str) -> str:
-    return _line(spec, mention, "Cancelled · credits refunded")
+def cancelled(spec: JobSpec, mention: str, refunded_milli: int | None = None) -> str:
+    """`refunded_milli`: a training run cancelled part-way got back the unused part only."""
+    if refunded_milli is None:
+        return _line(spec, mention, "Cancelled · credits refunded")
+    whole, frac = divmod(refunded_milli, 1000)
+    amount = f"{whole}" if not frac else f"{whole}.{frac:03d}".rstrip("0")
+    return _line(spec, mention, f"Cancelled · {amount} credits refunded for the unused part")
 
 
 def withheld_note(count: int) -> str:

@@ -13,11 +13,11 @@ import asyncio
 import functools
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from bot.services.access import Access, Place, texts_of
+from bot.services.access import Access, texts_of
 from bot.services.admission_checks import (
     admitted_job,
     batch_job_id,
@@ -32,9 +32,12 @@ from bot.services.errors import (
     OverCaps,
     StaleButton,
 )
+from bot.services.intake_types import IntakeResult, Queued, Requester
+from bot.services.lora_lookup import LoraLookup, with_stored_loras
 from bot.services.permissions import check_can_press
 from bot.services.ports import (
     Account,
+    Admission,
     AdmissionStatus,
     Enqueuer,
     GuildConfig,
@@ -64,39 +67,6 @@ _PENDING_TTL = timedelta(minutes=15)
 ADMISSION_CONCURRENCY = 4
 
 
-@dataclass(frozen=True)
-class Requester:
-    """Who asked, where, and through which Discord interaction."""
-
-    interaction_id: int
-    user_id: int
-    guild_id: int | None
-    channel_id: int
-
-    @property
-    def place(self) -> Place:
-        return Place(self.user_id, self.guild_id)
-
-
-@dataclass(frozen=True)
-class Queued:
-    job: JobView
-    position: int | None
-    replayed: bool = False
-    # An upscale pressed again: the job that already upscales that tile (nothing charged).
-    reused: bool = False
-
-
-@dataclass(frozen=True)
-class IntakeResult:
-    queued: tuple[Queued, ...] = ()
-    # Set when the request needs a confirmation click before anything is charged.
-    confirm_token: UUID | None = None
-    pending_count: int = 0
-    # A batch that stopped part-way (credits or caps ran out), said to the member.
-    note: str | None = None
-
-
 class IntakeService:
     def __init__(
         self,
@@ -107,7 +77,9 @@ class IntakeService:
         resolve_errors: tuple[type[Exception], ...] = (),
         admission_concurrency: int = ADMISSION_CONCURRENCY,
         image_policy: FetchPolicy | None = None,
+        loras: LoraLookup | None = None,
     ) -> None:
+        self._loras = loras
         self._store = store
         self._enqueuer = enqueuer
         self._resolver = resolver
@@ -160,7 +132,10 @@ class IntakeService:
         check_guild(guild)
         # Each expanded prompt and negative prompt: `go{re,ld}` is checked as "gore" and "gold".
         Access.check_words((guild,), [text, *texts_of(requests)])
-        return requests
+        return [await self.stored_loras(who, params) for params in requests]
+
+    async def stored_loras(self, who: Requester, params: ImagineParams) -> ImagineParams:
+        return await with_stored_loras(self._loras, who.user_id, who.guild_id, params)
 
     async def check_guild_allows(self, who: Requester) -> None:
         """The guild's rule that needs no prompt (/blend has none): Nanke is enabled here."""
@@ -206,7 +181,7 @@ class IntakeService:
             spec=spec,
             relax=account.prefs.mode is Mode.RELAX,
         )
-        return await self._admit(new)
+        return await self.admit(new)
 
     async def release(self, queued: Sequence[Queued]) -> None:
         """Hand newly admitted jobs to the workers (a replayed job was handed over before)."""
@@ -260,7 +235,7 @@ class IntakeService:
                 relax=account.prefs.mode is Mode.RELAX,
             )
             try:
-                admitted = await self._admit(new)
+                admitted = await self.admit(new)
             except (OutOfCredits, OverCaps) as exc:
                 if not queued:
                     raise
@@ -272,12 +247,13 @@ class IntakeService:
         return IntakeResult(queued=tuple(queued), note="\n".join(notes) or None)
 
     async def admit(self, new: NewJob) -> Queued:
-        """One job its caller resolved (/edit): the same admission as every job."""
-        return await self._admit(new)
-
-    async def _admit(self, new: NewJob) -> Queued:
+        """One job, admitted: every entry point's last step (/edit resolves its own)."""
         async with self._admitting:
             admission = await self._store.admit(new)
+        return await self.admitted(admission)
+
+    async def admitted(self, admission: Admission) -> Queued:
+        """The job and its place in line; refusals as the member's errors."""
         job = admitted_job(admission)
         created = admission.status is AdmissionStatus.CREATED
         return Queued(job, await self._store.queue_position(job.id), replayed=not created)
@@ -311,7 +287,8 @@ class IntakeService:
         if remix_prompt is not None:
             parsed = self.parse(remix_prompt)
             texts = texts_of(parsed)
-            params = keep_control_image(parsed[0], parent.spec.generation.control)
+            params = await self.stored_loras(who, parsed[0])
+            params = keep_control_image(params, parent.spec.generation.control)
         await self.check_words(parent, who, texts)
         result = parent.result
         if result is None:
@@ -372,7 +349,7 @@ class IntakeService:
             relax=account.prefs.mode is Mode.RELAX,
             parent_id=parent.id,
         )
-        return await self._admit(new)
+        return await self.admit(new)
 
     async def check_words(
         self, parent: JobView, who: Requester, texts: list[str | None] | None = None

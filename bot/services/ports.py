@@ -77,6 +77,9 @@ class GuildConfig:
     gallery_channel_id: int | None = None
     # The server's web gallery (nanke web): off until an admin turns it on.
     gallery_public: bool = False
+    # /train: on or off, and the subjects allowed (`person` only when an admin allows it).
+    train_enabled: bool = True
+    train_subjects: tuple[str, ...] = ("pet", "object", "style")
 
 
 class AdmissionStatus(StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from bot.services.ports import UserPrefs
@@ -76,6 +77,9 @@ class RegistryResolver:
 
     def describe(self, job_id: UUID, image: ImageRef) -> JobSpec:
         return describe_spec(job_id, image, self._registry)
+
+    def train_target(self, model: str | None) -> TrainTarget:
+        return train_target(self._registry, model)
 
     def prompt_from_image(self, data: bytes) -> tuple[str, list[str]]:
         """An A1111/Civitai image's parameters as a prompt, mapped to what is installed."""
@@ -189,3 +193,29 @@ class RegistryResolver:
         return parent.model_copy(
             update={"job_id": job_id, "params": params or parent.params, "generation": gen}
         )
+
+
+@dataclass(frozen=True)
+class TrainTarget:
+    """The base model a /train run uses and what its family trains at."""
+
+    model: str
+    family: str
+    resolution: int
+    default_steps: int
+
+
+def train_target(registry: Registry, model: str | None) -> TrainTarget:
+    """The member's model (or the server's default), if its family can be trained on."""
+    from inference.train_config import FAMILY_TRAIN_DEFAULTS
+
+    entry = registry.model(model)  # UnknownModelError names the installed ones
+    defaults = FAMILY_TRAIN_DEFAULTS.get(entry.family)
+    if defaults is None:
+        trainable = ", ".join(sorted(FAMILY_TRAIN_DEFAULTS))
+        raise BadRequestError(
+            f"model {entry.name!r} ({entry.family}) cannot be trained on; pick a model of the "
+            f"{trainable} families with /settings model"
+        )
+    # The model's base size is the training resolution (the tiny test model: 64 px).
+    return TrainTarget(entry.name, entry.family, entry.base_size, defaults.steps)

@@ -37,7 +37,13 @@ from db import (
     queue_view,
     quota,
 )
-from db.cost import DESCRIBE_COST_MILLI, format_credits, job_cost_milli, upscale_4x_cost_milli
+from db.cost import (
+    DESCRIBE_COST_MILLI,
+    format_credits,
+    job_cost_milli,
+    train_cost_milli,
+    upscale_4x_cost_milli,
+)
 from db.models import Job
 from db.models import JobKind as DbJobKind
 from db.plans import PlanLimits
@@ -247,6 +253,8 @@ class SqlStore:
             banned_words=tuple(settings.banned_words),
             gallery_channel_id=settings.gallery_channel_id,
             gallery_public=settings.gallery_public,
+            train_enabled=settings.train_enabled,
+            train_subjects=tuple(s for s in settings.train_subjects.split(",") if s),
         )
 
     async def update_guild(self, config: GuildConfig) -> None:
@@ -260,6 +268,8 @@ class SqlStore:
                     "banned_words": list(config.banned_words),
                     "gallery_channel_id": config.gallery_channel_id,
                     "gallery_public": config.gallery_public,
+                    "train_enabled": config.train_enabled,
+                    "train_subjects": ",".join(config.train_subjects),
                 },
                 now,
             )
@@ -363,6 +373,8 @@ def _cost_milli(spec: JobSpec) -> int:
     gen = spec.generation
     if spec.kind is JobKind.DESCRIBE:
         return DESCRIBE_COST_MILLI  # a caption and a CLIP ranking, no denoising
+    if spec.train is not None:  # a training run: its own price (docs/training.md)
+        return train_cost_milli(spec.train.steps, spec.train.resolution)
     if spec.upscale_mode is UpscaleMode.PICK:
         return 0  # picking a tile of a pan's grid paints nothing
     if spec.upscale_mode is UpscaleMode.GAN_4X:

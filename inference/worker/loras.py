@@ -11,9 +11,11 @@ import hashlib
 import re
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from inference.errors import UnknownLoraError
 from inference.registry import Registry
 from inference.worker.lora_errors import LOAD_ERRORS, has_adapter, load_failure, quiet_lora_load
 from inference.worker.lora_slots import LoraSlots, split_lora
@@ -26,6 +28,11 @@ def adapter_name(lora: str) -> str:
     # ("my style" and "my_style" are two files).
     digest = hashlib.sha1(lora.encode()).hexdigest()[:8]
     return "lora_" + re.sub(r"\W", "_", lora) + "_" + digest
+
+
+def _id(lora: LoraRef) -> str:
+    # Two members' "mia" are two adapters: a stored LoRA is known by its storage key.
+    return lora.name if lora.key is None else lora.key
 
 
 def load_adapter(pipe: Any, lora: str, path: Path, source: Any, name: str) -> None:
@@ -66,6 +73,16 @@ class LoraManager:
         self._loaded: weakref.WeakKeyDictionary[Any, OrderedDict[str, None]] = (
             weakref.WeakKeyDictionary()
         )
+        # Members' trained LoRAs: storage key → a local file (inference/stored_loras.py); the
+        # composition root sets it where the worker has storage.
+        self.fetch_stored: Callable[[str], Path] | None = None
+
+    def _path(self, lora: LoraRef) -> Path:
+        if lora.key is None:
+            return self.registry.lora_path(lora.name)
+        if self.fetch_stored is None:
+            raise UnknownLoraError(f"LoRA {lora.name!r} is stored, and this worker has no storage")
+        return self.fetch_stored(lora.key)
 
     def prepare_slots(self, pipe: Any) -> None:
         """Before compiling `pipe`: give its UNet the hot-swap slots (when LoRAs are installed)."""
@@ -77,20 +94,20 @@ class LoraManager:
         slots = self._slots.get(pipe)
         if slots is not None:
             self._apply_text_encoder(pipe, loras)
-            slots.apply([(x.name, self.registry.lora_path(x.name), x.unet) for x in loras])
+            slots.apply([(_id(x), self._path(x), x.unet) for x in loras])
             return
         loaded = self._loaded.setdefault(pipe, OrderedDict())
         for lora in loras:
-            name = adapter_name(lora.name)
+            name = adapter_name(_id(lora))
             if name in loaded:
                 loaded.move_to_end(name)
                 continue
-            path = self.registry.lora_path(lora.name)
-            self._evict(pipe, loaded, keep={adapter_name(x.name) for x in loras})
+            path = self._path(lora)
+            self._evict(pipe, loaded, keep={adapter_name(_id(x)) for x in loras})
             load_adapter(pipe, lora.name, path, str(path), name)
             loaded[name] = None
         if loras:
-            names = [adapter_name(x.name) for x in loras]
+            names = [adapter_name(_id(x)) for x in loras]
             pipe.enable_lora()
             pipe.set_adapters(
                 names,
@@ -113,11 +130,11 @@ class LoraManager:
         """The text-encoder parts of these LoRAs as plain peft adapters (compiled mode)."""
         active: list[tuple[str, float]] = []
         for lora in loras:
-            name = adapter_name(lora.name)
+            name = adapter_name(_id(lora))
             if name not in self._te_checked:
-                _, te_part = split_lora(self.registry.lora_path(lora.name), pipe)
+                _, te_part = split_lora(self._path(lora), pipe)
                 if te_part:
-                    path = self.registry.lora_path(lora.name)
+                    path = self._path(lora)
                     load_adapter(pipe, lora.name, path, te_part, name)
                     self._te_loaded.add(name)
                 self._te_checked.add(name)

@@ -21,6 +21,7 @@ from inference.errors import BadRequestError
 from inference.train_config import FAMILY_TRAIN_DEFAULTS, Subject, TrainRequest
 from inference.worker.output import EngineOutput
 from pipeline.contracts import JobKind, JobSpec
+from pipeline.runner import LeaseLost
 
 
 class Blobs(Protocol):
@@ -83,9 +84,14 @@ class TrainingEngine:
             if on_progress is not None:
                 on_progress(progress.step, progress.total, None)
 
-        result = trainer.train(
-            request, images, folder, out, on_progress=report, time_limit_s=spec.train.time_limit_s
-        )
+        try:
+            result = trainer.train(
+                request, images, folder, out, on_progress=report,
+                time_limit_s=spec.train.time_limit_s,
+            )  # fmt: skip
+        except LeaseLost:  # cancelled with ❌ (db/train_jobs.py): nothing to resume
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         self._storage.put(spec.train.lora_key, out.read_bytes(), "application/octet-stream")
         shutil.rmtree(folder, ignore_errors=True)
         size = request.resolution

@@ -110,6 +110,7 @@ async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterat
     from bot.services.resolver import RegistryResolver
     from bot.services.sql_editor import SqlEditorLinks
     from bot.services.sql_store import SqlStore
+    from bot.services.sql_training import SqlTraining
     from db.sessions import create_engine, session_factory
     from pipeline.reconciler import Reconciler, default_queue_of
     from pipeline.storage import build_storage
@@ -165,6 +166,8 @@ async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterat
             editor_links=SqlEditorLinks(sessions),
             upscaler=registry.upscaler is not None,
             edit_model=registry.edit is not None,
+            loras=SqlTraining(sessions),
+            plans=settings.plans,
         )
 
 

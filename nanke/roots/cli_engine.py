@@ -36,7 +36,7 @@ def make_engine(
     from inference.worker.engine import Engine
     from pipeline.image_intake import load_reference
 
-    return Engine.from_settings(
+    engine = Engine.from_settings(
         registry,
         worker,
         library_logs=library_logs,
@@ -44,3 +44,8 @@ def make_engine(
         # Member images (image prompts, references) are read from the job's storage.
         load_reference=None if storage is None else partial(load_reference, storage),
     )
+    if storage is not None:  # members' trained LoRAs (--lora NAME of /train) come from storage
+        from inference.stored_loras import StoredLoras
+
+        engine.loras.fetch_stored = StoredLoras(storage, data_dir / "lora-cache").path
+    return engine

@@ -42,15 +42,24 @@ def start_embedded_worker(
 
     events = InMemoryEvents(maxlen=settings.pipeline.events_maxlen)
     storage = build_storage(settings.storage, settings.data_dir)
-    engine = EngineThread(
-        make_engine(
-            registry,
-            library_logs=settings.library_logs,
-            worker=settings.worker,
-            data_dir=settings.data_dir,
-            storage=storage,
-        )
+    painter = make_engine(
+        registry,
+        library_logs=settings.library_logs,
+        worker=settings.worker,
+        data_dir=settings.data_dir,
+        storage=storage,
     )
+    if settings.worker.train:  # /train on one box: the same engine trains (docs/training.md)
+        from inference.worker.train_job import TrainingEngine
+        from nanke.roots.trainer import make_trainer
+
+        painter = TrainingEngine(
+            painter,
+            lambda: make_trainer(registry, settings.worker),
+            storage,
+            settings.data_dir / "training",
+        )
+    engine = EngineThread(painter)
     runner = JobRunner(
         engine,
         DbJobStore(sessions, on_bot_loop, timedelta(seconds=settings.pipeline.lease_s)),
