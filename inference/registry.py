@@ -17,6 +17,8 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
     # inpaint = "dir or hub id"     # optional: this family's inpainting checkpoint (9-channel)
     # prediction_type, zero_terminal_snr, timestep_spacing, default_cfg, cfg_rescale: optional
     #                               # sd15/sd2/sdxl sampling keys (docs/engine.md)
+    # refiner = "dir or hub id"     # sdxl only: the refiner of the base + refiner cascade
+    # refiner_switch = 0.8          # the fraction of the steps the base runs (0.5 … 0.95)
 
     [unclip]                        # optional: Stable unCLIP for strong variations
     source = "…"
@@ -47,6 +49,13 @@ from typing import Any, Literal
 from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
 from inference.families import FAMILIES
 from inference.families.memory import MEMORY_KEYS, MemoryOptions, parse_memory_options
+from inference.refiner_entry import REFINER_KEYS, RefinerEntry, parse_refiner
+from inference.registry_adapters import (
+    IpAdapterEntry,
+    SafetyCheckerEntry,
+    parse_ip_adapters,
+    parse_safety_checker,
+)
 from inference.registry_images import (
     DescribeEntry,
     Located,
@@ -79,6 +88,7 @@ _MODEL_KEYS = {
     "default_cfg",
     "cfg_rescale",
     *MEMORY_KEYS,
+    *REFINER_KEYS,
 }
 _PREDICTIONS = ("epsilon", "v_prediction")
 _SPACINGS = ("leading", "linspace", "trailing")
@@ -105,6 +115,7 @@ class ModelEntry:
     default_cfg: float | None = None  # the model's CFG when the member sets none
     cfg_rescale: float = 0.0  # the default --rescale (0.7 for zero-terminal-SNR models)
     memory: MemoryOptions = field(default_factory=MemoryOptions)  # DiT: quantize, offload, cache
+    refiner: RefinerEntry | None = None  # sdxl: the refiner of the base + refiner cascade
 
     def scheduler_overrides(self) -> dict[str, Any]:
         """What this entry changes in the model's own scheduler config."""
@@ -127,23 +138,6 @@ class UnclipEntry:
     source: str
     kind: SourceKind
     noise_level: int = 200
-
-
-@dataclass(frozen=True)
-class SafetyCheckerEntry:
-    source: str  # hub id or absolute directory
-    kind: SourceKind
-
-
-@dataclass(frozen=True)
-class IpAdapterEntry:
-    """A family's IP-Adapter (diffusers `load_ip_adapter`): weights in `source`, the CLIP image
-    encoder they were trained with, and optionally the Plus variant for --oref."""
-
-    source: str  # absolute folder
-    weight_name: str
-    image_encoder: str  # absolute folder
-    plus_weight_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -262,6 +256,7 @@ def _model(table: Any, base: Path, index: int) -> tuple[ModelEntry, bool]:
         inpaint=inpaint,
         inpaint_kind=inpaint_kind,
         vae=vae,
+        refiner=parse_refiner(table, family, base, where, _source),
     )
     entry = _sampling_keys(entry, table, where)
     clip_only = FAMILIES[family].clip_only
@@ -339,62 +334,13 @@ def parse_registry(data: dict[str, Any], base: Path) -> Registry:
         lora_dir=folder("lora_dir"),
         embeddings_dir=folder("embeddings_dir"),
         unclip=unclip,
-        safety_checker=_safety_checker(data.get("safety_checker"), base),
+        safety_checker=parse_safety_checker(data.get("safety_checker"), base, _source),
         upscaler=parse_upscaler(data.get("upscaler"), base),
-        ip_adapters=_ip_adapters(data.get("ip_adapter"), base),
+        ip_adapters=parse_ip_adapters(data.get("ip_adapter"), base, _source),
         controlnets=parse_controlnets(data, base, _source),
         preprocessors=parse_preprocessors(data, base, _source),
         describe=parse_describe(data, base, _source),
     )
-
-
-_WEIGHT_FILE = re.compile(r"[\w.-]{1,128}\.safetensors")
-
-
-def _ip_adapters(tables: Any, base: Path) -> dict[str, IpAdapterEntry]:
-    if tables is None:
-        return {}
-    if not isinstance(tables, dict):
-        raise RegistryError("models.toml: [ip_adapter.<family>] must be tables")
-    found: dict[str, IpAdapterEntry] = {}
-    for family, table in tables.items():
-        where = f"models.toml [ip_adapter.{family}]"
-        if family not in FAMILY_DEFAULTS or not isinstance(table, dict):
-            raise RegistryError(f"{where}: name a family ({', '.join(sorted(FAMILY_DEFAULTS))})")
-        unknown = set(table) - {"source", "weight_name", "plus_weight_name", "image_encoder"}
-        if unknown:
-            raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
-        source, kind = _source(table.get("source"), base, where)
-        encoder, encoder_kind = _source(table.get("image_encoder"), base, f"{where} image_encoder")
-        if kind != "dir" or encoder_kind != "dir":
-            raise RegistryError(f"{where}: `source` and `image_encoder` must be local folders")
-        names = [table.get("weight_name"), table.get("plus_weight_name")]
-        if not isinstance(names[0], str) or not _WEIGHT_FILE.fullmatch(names[0]):
-            raise RegistryError(f"{where}: `weight_name` must be a .safetensors file name")
-        if names[1] is not None and (
-            not isinstance(names[1], str) or not _WEIGHT_FILE.fullmatch(names[1])
-        ):
-            raise RegistryError(f"{where}: `plus_weight_name` must be a .safetensors file name")
-        found[family] = IpAdapterEntry(source, names[0], encoder, names[1])
-    return found
-
-
-def _safety_checker(table: Any, base: Path) -> SafetyCheckerEntry | None:
-    where = "models.toml [safety_checker]"
-    if table is None:
-        return None
-    if not isinstance(table, dict):
-        raise RegistryError(f"{where} must be a table")
-    unknown = set(table) - {"source"}
-    if unknown:
-        raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
-    source, kind = _source(table.get("source"), base, where)
-    if kind == "single_file":
-        raise RegistryError(
-            f"{where}: `source` must be a hub id or a directory holding the checker saved "
-            "with save_pretrained and its preprocessor_config.json, not a single file"
-        )
-    return SafetyCheckerEntry(source=source, kind=kind)
 
 
 DEFAULT_HUB_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"

@@ -38,6 +38,7 @@ class Recipe:
     loras: tuple[LoraRef, ...] = ()
     clip_skip: int | None = None
     tile: bool = False
+    fast: bool = False
     rescale: float = 0.0
     dynthres: DynThres | None = None
 
@@ -65,6 +66,7 @@ def imagine_command(recipe: Recipe) -> str:
         steps=recipe.steps,
         model=recipe.model,
         tile=recipe.tile,
+        fast=recipe.fast,
         clip_skip=recipe.clip_skip,
         rescale=recipe.rescale or None,
         dynthres=recipe.dynthres,
@@ -115,6 +117,7 @@ def recipe_of(made: MadeBy) -> Recipe:
         loras=gen.loras,
         clip_skip=gen.clip_skip,
         tile=gen.tile,
+        fast=gen.fast,
         rescale=gen.rescale,
         dynthres=gen.dynthres,
     )

@@ -40,6 +40,7 @@ from inference.worker.output import Clock, EngineOutput
 from inference.worker.pick import pick
 from inference.worker.pipelines import LoadedUnclip, PipelineCache
 from inference.worker.previews import PreviewCadence
+from inference.worker.refiner import prepare_refiner
 from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from pipeline.contracts import JobKind, JobSpec, UpscaleMode
@@ -240,8 +241,12 @@ class Engine:
             return upscale_4x(spec, source, self.gan_upscaler(), checker, clock)
         if dit_adapter(self.registry.model(gen.model).family) is not None:  # flux, zimage…
             model = self.pipelines.model(gen.model)
-            return run_dit(spec, model, self.device, source, on_progress, clock, checker)
+            return run_dit(
+                spec, model, self.device, source, on_progress, clock, checker, self.loras
+            )
         job = self._job(spec, source, mask, control)
+        model = self.pipelines.model(gen.model)
+        refiner = prepare_refiner(spec, job, model, self.device, self.dtype, self.pad_negative)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
             encoded.scheduler = job.pipe.scheduler  # dynamic thresholding needs its ᾱ
@@ -269,6 +274,7 @@ class Engine:
                 self.previews,
                 self.device,
                 self.dtype,
+                refiner,
             )
         if checker is not None:
             with clock("safety_check"):
@@ -279,6 +285,7 @@ class Engine:
         ran = refs if job.loras else refs.model_copy(update={"loras": ()})
         extra = dict(job.edit.fields) if job.edit is not None else {}
         extra.update(job.control.fields if job.control is not None else {})
+        extra.update(refiner.fields if refiner is not None else {})
         extra.update(infotext_fields(ran))
         extra.update(generation_hashes(self.registry, ran))  # each file hashed once per process
         if job.unclip is not None:  # the PNG names the unCLIP model that painted it

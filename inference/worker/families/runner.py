@@ -4,7 +4,8 @@ The Stable Diffusion families never come here (inference/worker/engine.py runs t
 the family's img2img pipeline (from `from_pipe`: shared weights) on the tile resized 2x at
 the upscale strength; V at the vary strength; FLUX.2 [klein], which has no img2img, passes the
 tile as a reference image instead. Edits (zoom, pan, square, region) are not available on
-these families yet: refused before any device work.
+these families yet: refused before any device work. LoRAs load through each pipeline's own
+`load_lora_weights` (diffusers converts kohya/A1111-style files for FLUX and the others).
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ from PIL import Image
 from inference.edits import EDIT_KINDS
 from inference.errors import BadRequestError, NaNOutputError
 from inference.families.spec import FLOW_SAMPLERS
+from inference.file_hashes import generation_hashes
 from inference.infotext import build_infotext
 from inference.resolve import denoise_strength, tile_seed
 from inference.worker.families import adapter as adapter_for
 from inference.worker.families.base import DitAdapter
+from inference.worker.families.caching import job_cache
+from inference.worker.families.chaos import chaos_kwargs
 from inference.worker.families.schedulers import make_flow_scheduler
+from inference.worker.loras import LoraManager
 from inference.worker.output import Clock, EngineOutput
 from pipeline.contracts import JobKind, JobSpec
 
@@ -71,6 +76,7 @@ def run_dit(
     on_progress: ProgressFn | None,
     clock: Clock,
     checker: Any,
+    loras: LoraManager,
 ) -> EngineOutput:
     gen = spec.generation
     adapter = adapter_for(model.entry.family)
@@ -87,6 +93,8 @@ def run_dit(
     if spec.kind in (JobKind.UPSCALE, JobKind.VARY_SUBTLE, JobKind.VARY_STRONG):
         assert source is not None
         pipe, args, strength = _source_args(spec, model, adapter, source)
+    # On the transformer (and text encoders) of the base pipeline, which img2img shares.
+    loras.apply(model.base, gen.loras)
     pipe.scheduler = make_flow_scheduler(gen.sampler, model.scheduler_config)
     steps_run = 0
 
@@ -110,7 +118,15 @@ def run_dit(
         **adapter.call_args(gen),
         **args,
     }
-    with torch.inference_mode(), clock("denoise"):  # text encoding and decoding included
+    if gen.chaos:
+        length = adapter.max_sequence_length
+        with torch.inference_mode(), clock("text_encode"):
+            kwargs.update(chaos_kwargs(pipe, adapter.spec.name, gen, seeds, device, length))
+    with (
+        torch.inference_mode(),
+        clock("denoise"),  # text encoding and decoding included
+        job_cache(model.base.transformer, model.entry.memory, gen.fast) as cache,
+    ):
         pixels = pipe(**kwargs).images
     if not bool(torch.isfinite(pixels).all()):
         raise NaNOutputError("the model produced NaN values; try another sampler or seed")
@@ -121,6 +137,8 @@ def run_dit(
             nsfw = checker.flags(images)
     extra = {"Sampler": FLOW_SAMPLERS[gen.sampler].label, "Schedule type": "Simple"}
     extra.update(adapter.infotext_fields(gen))
+    extra.update(generation_hashes(loras.registry, gen))
+    extra.update(cache)
     if adapter.img2img is None and args:
         extra["Reference images"] = "1"
     timings = dict(clock.ms)
