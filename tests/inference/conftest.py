@@ -43,3 +43,19 @@ def engine(registry: Any) -> Any:
 
     # A fixed preview cadence: the default adapts to the measured step time.
     return Engine(registry, device="cpu", preview_every_steps=2)
+
+
+@pytest.fixture(scope="session")
+def family_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`nanke make-tiny-models --families`: the Stable Diffusion tiny models plus tiny-flux,
+    tiny-zimage, tiny-sd3 and tiny-flux2; (models.toml, CLI output)."""
+    import torch
+    from click.testing import CliRunner
+
+    from nanke.cli import cli
+
+    torch.set_num_threads(1)
+    directory = tmp_path_factory.mktemp("tiny-families")
+    result = CliRunner().invoke(cli, ["make-tiny-models", "--families", str(directory)])
+    assert result.exit_code == 0, result.output
+    return directory / "models.toml", result.output

@@ -21,20 +21,6 @@ MODELS = ["tiny-flux", "tiny-zimage", "tiny-sd3", "tiny-flux2"]
 
 
 @pytest.fixture(scope="module")
-def family_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    import torch
-    from click.testing import CliRunner
-
-    from nanke.cli import cli
-
-    torch.set_num_threads(1)
-    directory = tmp_path_factory.mktemp("tiny-families")
-    result = CliRunner().invoke(cli, ["make-tiny-models", "--families", str(directory)])
-    assert result.exit_code == 0, result.output
-    return directory / "models.toml", result.output
-
-
-@pytest.fixture(scope="module")
 def family_engine(family_build: tuple[Path, str]) -> Any:
     from inference.registry import load_registry
     from inference.worker.engine import Engine

@@ -4,6 +4,7 @@ pipeline's own `save_lora_weights`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,41 +15,42 @@ from inference.infotext import parse_infotext
 from inference.resolve import imagine_spec
 from prompt.parser import parse_prompt
 
-# family → (tiny builder, pipeline class, transformer class)
+# family → (pipeline class, transformer class)
 FAMILIES = {
-    "flux": ("build_flux", "FluxPipeline", "FluxTransformer2DModel"),
-    "sd3": ("build_sd3", "StableDiffusion3Pipeline", "SD3Transformer2DModel"),
-    "zimage": ("build_zimage", "ZImagePipeline", "ZImageTransformer2DModel"),
-    "flux2": ("build_flux2", "Flux2KleinPipeline", "Flux2Transformer2DModel"),
+    "flux": ("FluxPipeline", "FluxTransformer2DModel"),
+    "sd3": ("StableDiffusion3Pipeline", "SD3Transformer2DModel"),
+    "zimage": ("ZImagePipeline", "ZImageTransformer2DModel"),
+    "flux2": ("Flux2KleinPipeline", "Flux2Transformer2DModel"),
 }
 
 
 @pytest.fixture(scope="module")
-def lora_engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def lora_engine(family_build: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Any:
     import torch
 
-    from inference import tiny_families
     from inference.registry import load_registry
     from inference.tiny import build_lora_kohya, build_sd15
     from inference.tiny_family_loras import build_family_lora
     from inference.worker.engine import Engine
 
     torch.set_num_threads(1)
+    models = family_build[0].parent
     folder = tmp_path_factory.mktemp("family-loras")
     toml = 'lora_dir = "loras"\n'
-    for family, (builder, pipeline, transformer) in FAMILIES.items():
-        torch.manual_seed(0)
-        getattr(tiny_families, builder)(folder / family)
+    for family, (pipeline, transformer) in FAMILIES.items():
+        source = models / f"tiny-{family}"
         build_family_lora(
-            pipeline, transformer, folder / family, folder / "loras" / f"{family}-style.safetensors"
+            pipeline, transformer, source, folder / "loras" / f"{family}-style.safetensors"
         )
         toml += (
-            f'[[models]]\nname = "{family}"\nsource = "{family}"\nfamily = "{family}"\n'
+            f'[[models]]\nname = "{family}"\nsource = "{source}"\nfamily = "{family}"\n'
             "default_steps = 2\nbase_size = 64\n"
         )
     # An SD 1.5 LoRA (kohya's layout, as most shared files), to try on a FLUX model.
     build_lora_kohya(build_sd15(folder / "sd15"), folder / "loras" / "sd15-style.safetensors")
-    flux = 'source = "flux"\nfamily = "flux"\ndefault_steps = 3\nbase_size = 64\n'
+    flux = (
+        f'source = "{models / "tiny-flux"}"\nfamily = "flux"\ndefault_steps = 3\nbase_size = 64\n'
+    )
     toml += f'[[models]]\nname = "flux-fast"\n{flux}cache_threshold = 1.0\n'
     toml += (
         f'[[models]]\nname = "flux-cached"\n{flux}cache = "first_block"\ncache_threshold = 1.0\n'
