@@ -130,3 +130,14 @@ def test_a_refiner_entry_parses_its_switch() -> None:
     }
     refiner = parse_registry({"models": [table]}, Path("/")).model("m").refiner
     assert refiner is not None and (refiner.source, refiner.switch) == ("o/r", 0.7)
+
+
+@pytest.mark.parametrize("sampler", ["euler --schedule exponential", "heun --schedule karras"])
+def test_a_native_sampler_goes_on_from_the_switch_not_from_the_start(
+    xl_engine: Any, sampler: str
+) -> None:
+    _, out = _run(xl_engine, f"a fox --model refined --seed 1 --sampler {sampler}")
+    scheduler = xl_engine.pipelines.model("refined").derived["refiner"].scheduler
+    # The refiner's evaluations are the tail of the same σ plan the base began: it ends on
+    # the plan's last σ (restarting from σ_max it would stop part-way down the plan).
+    assert scheduler.sigma == scheduler.plan[-1] and out.steps_run == len(scheduler.plan)
