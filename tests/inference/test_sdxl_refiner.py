@@ -88,6 +88,10 @@ def test_the_refiner_reads_weighted_prompts_and_the_default_sampler(xl_engine: A
     _, weighted = _run(xl_engine, "a (red:1.6) fox --model refined --seed 9")
     assert np.abs(_pixels(plain) - _pixels(weighted)).mean() > 0.1
     assert parse_infotext(plain.infotexts[0]).params["Sampler"] == "DPM++ 2M"
+    # The guided UNet paths (AND, dynamic thresholding) wrap the refiner's UNet too.
+    for flags in ("a red fox AND a cat", "a red fox --dynthres 90"):
+        _, out = _run(xl_engine, f"{flags} --model refined --seed 9")
+        assert parse_infotext(out.infotexts[0]).params["Refiner"] == "tiny-refiner"
 
 
 def test_a_v_prediction_sdxl_model_runs_end_to_end(xl_engine: Any) -> None:
