@@ -15,26 +15,13 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
     # config = "dir or hub id"      # single files only: the diffusers layout to load them with
     # vae = "dir or hub id"         # optional: a diffusers VAE (for checkpoints shipped without)
     # inpaint = "dir or hub id"     # optional: this family's inpainting checkpoint (9-channel)
-    # prediction_type, zero_terminal_snr, timestep_spacing, default_cfg, cfg_rescale: optional
-    #                               # sd15/sd2/sdxl sampling keys (docs/engine.md)
     # refiner = "dir or hub id"     # sdxl only: the refiner of the base + refiner cascade
     # refiner_switch = 0.8          # the fraction of the steps the base runs (0.5 … 0.95)
+    # prediction_type, zero_terminal_snr, timestep_spacing, default_cfg, cfg_rescale: optional
+    #                               # sd15/sd2/sdxl sampling keys (docs/engine.md)
 
-    [unclip]                        # optional: Stable unCLIP for strong variations
-    source = "…"
-    noise_level = 200               # 0…999: how far a strong variation wanders
-
-    [safety_checker]                # optional: flag NSFW outputs (the bot withholds them)
-    source = "CompVis/stable-diffusion-safety-checker"  # hub id | dir (checker + processor)
-
-    [upscaler]                      # optional: the GAN behind Upscale (4x), see
-    source = "RealESRGAN_x4plus.pth"  # inference/upscaler_entry.py
-
-    [ip_adapter.sd15]               # optional, per family: image prompts, --sref, --oref
-    source = "ip-adapter"           # a folder with the adapter weights (IP-Adapter layout)
-    weight_name = "ip-adapter_sd15.safetensors"
-    plus_weight_name = "ip-adapter-plus_sd15.safetensors"  # optional: --oref uses it
-    image_encoder = "ip-adapter/image_encoder"  # CLIPVisionModelWithProjection folder
+    [unclip], [safety_checker], [upscaler], [ip_adapter.<family>], [controlnet.<family>],
+    [preprocessors], [describe]: optional sections, docs/engine.md
 """
 
 from __future__ import annotations
@@ -50,12 +37,7 @@ from inference.errors import ModelFileError, RegistryError, UnknownLoraError, Un
 from inference.families import FAMILIES
 from inference.families.memory import MEMORY_KEYS, MemoryOptions, parse_memory_options
 from inference.refiner_entry import REFINER_KEYS, RefinerEntry, parse_refiner
-from inference.registry_adapters import (
-    IpAdapterEntry,
-    SafetyCheckerEntry,
-    parse_ip_adapters,
-    parse_safety_checker,
-)
+from inference.registry_adapters import IpAdapterEntry, parse_ip_adapters
 from inference.registry_images import (
     DescribeEntry,
     Located,
@@ -138,6 +120,12 @@ class UnclipEntry:
     source: str
     kind: SourceKind
     noise_level: int = 200
+
+
+@dataclass(frozen=True)
+class SafetyCheckerEntry:
+    source: str  # hub id or absolute directory
+    kind: SourceKind
 
 
 @dataclass(frozen=True)
@@ -334,13 +322,31 @@ def parse_registry(data: dict[str, Any], base: Path) -> Registry:
         lora_dir=folder("lora_dir"),
         embeddings_dir=folder("embeddings_dir"),
         unclip=unclip,
-        safety_checker=parse_safety_checker(data.get("safety_checker"), base, _source),
+        safety_checker=_safety_checker(data.get("safety_checker"), base),
         upscaler=parse_upscaler(data.get("upscaler"), base),
         ip_adapters=parse_ip_adapters(data.get("ip_adapter"), base, _source),
         controlnets=parse_controlnets(data, base, _source),
         preprocessors=parse_preprocessors(data, base, _source),
         describe=parse_describe(data, base, _source),
     )
+
+
+def _safety_checker(table: Any, base: Path) -> SafetyCheckerEntry | None:
+    where = "models.toml [safety_checker]"
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise RegistryError(f"{where} must be a table")
+    unknown = set(table) - {"source"}
+    if unknown:
+        raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
+    source, kind = _source(table.get("source"), base, where)
+    if kind == "single_file":
+        raise RegistryError(
+            f"{where}: `source` must be a hub id or a directory holding the checker saved "
+            "with save_pretrained and its preprocessor_config.json, not a single file"
+        )
+    return SafetyCheckerEntry(source=source, kind=kind)
 
 
 DEFAULT_HUB_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"

@@ -1,5 +1,5 @@
-"""models.toml's [safety_checker] and [ip_adapter.<family>] sections (torch-free;
-`inference/registry.py` reads them through here; docs/engine.md has the keys)."""
+"""models.toml's [ip_adapter.<family>] sections: each family's IP-Adapter (torch-free; the
+registry passes its own source parser in, as inference/registry_images.py's parsers take it)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,6 @@ SourceFn = Callable[[Any, Path, str], tuple[str, str]]
 
 
 @dataclass(frozen=True)
-class SafetyCheckerEntry:
-    source: str  # hub id or absolute directory
-    kind: str  # "hub" or "dir"
-
-
-@dataclass(frozen=True)
 class IpAdapterEntry:
     """A family's IP-Adapter (diffusers `load_ip_adapter`): weights in `source`, the CLIP image
     encoder they were trained with, and optionally the Plus variant for --oref."""
@@ -35,7 +29,8 @@ class IpAdapterEntry:
 _WEIGHT_FILE = re.compile(r"[\w.-]{1,128}\.safetensors")
 
 
-def parse_ip_adapters(tables: Any, base: Path, locate: SourceFn) -> dict[str, IpAdapterEntry]:
+def parse_ip_adapters(tables: Any, base: Path, source: SourceFn) -> dict[str, IpAdapterEntry]:
+    """[ip_adapter.<family>] tables → each family's adapter (local folders, file names)."""
     if tables is None:
         return {}
     if not isinstance(tables, dict):
@@ -48,8 +43,8 @@ def parse_ip_adapters(tables: Any, base: Path, locate: SourceFn) -> dict[str, Ip
         unknown = set(table) - {"source", "weight_name", "plus_weight_name", "image_encoder"}
         if unknown:
             raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
-        source, kind = locate(table.get("source"), base, where)
-        encoder, encoder_kind = locate(table.get("image_encoder"), base, f"{where} image_encoder")
+        found_source, kind = source(table.get("source"), base, where)
+        encoder, encoder_kind = source(table.get("image_encoder"), base, f"{where} image_encoder")
         if kind != "dir" or encoder_kind != "dir":
             raise RegistryError(f"{where}: `source` and `image_encoder` must be local folders")
         names = [table.get("weight_name"), table.get("plus_weight_name")]
@@ -59,23 +54,5 @@ def parse_ip_adapters(tables: Any, base: Path, locate: SourceFn) -> dict[str, Ip
             not isinstance(names[1], str) or not _WEIGHT_FILE.fullmatch(names[1])
         ):
             raise RegistryError(f"{where}: `plus_weight_name` must be a .safetensors file name")
-        found[family] = IpAdapterEntry(source, names[0], encoder, names[1])
+        found[family] = IpAdapterEntry(found_source, names[0], encoder, names[1])
     return found
-
-
-def parse_safety_checker(table: Any, base: Path, locate: SourceFn) -> SafetyCheckerEntry | None:
-    where = "models.toml [safety_checker]"
-    if table is None:
-        return None
-    if not isinstance(table, dict):
-        raise RegistryError(f"{where} must be a table")
-    unknown = set(table) - {"source"}
-    if unknown:
-        raise RegistryError(f"{where}: unknown keys {sorted(unknown)}")
-    source, kind = locate(table.get("source"), base, where)
-    if kind == "single_file":
-        raise RegistryError(
-            f"{where}: `source` must be a hub id or a directory holding the checker saved "
-            "with save_pretrained and its preprocessor_config.json, not a single file"
-        )
-    return SafetyCheckerEntry(source=source, kind=kind)
