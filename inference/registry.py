@@ -15,6 +15,8 @@ Format (paths are relative to the models.toml file; see docs/engine.md):
     # config = "dir or hub id"      # single files only: the diffusers layout to load them with
     # vae = "dir or hub id"         # optional: a diffusers VAE (for checkpoints shipped without)
     # inpaint = "dir or hub id"     # optional: this family's inpainting checkpoint (9-channel)
+    # refiner = "dir or hub id"     # sdxl only: the refiner of the base + refiner cascade
+    # refiner_switch = 0.8          # the fraction of the steps the base runs (0.5 … 0.95)
     # prediction_type, zero_terminal_snr, timestep_spacing, default_cfg, cfg_rescale: optional
     #                               # sd15/sd2/sdxl sampling keys (docs/engine.md)
 
@@ -37,6 +39,7 @@ from inference.edit_model import parse_edit_model
 from inference.errors import ModelFileError, RegistryError, UnknownLoraError, UnknownModelError
 from inference.families import FAMILIES
 from inference.families.memory import MEMORY_KEYS, MemoryOptions, parse_memory_options
+from inference.refiner_entry import REFINER_KEYS, RefinerEntry, parse_refiner
 from inference.registry_adapters import IpAdapterEntry, parse_ip_adapters
 from inference.registry_images import (
     DescribeEntry,
@@ -70,6 +73,7 @@ _MODEL_KEYS = {
     "default_cfg",
     "cfg_rescale",
     *MEMORY_KEYS,
+    *REFINER_KEYS,
 }
 _PREDICTIONS = ("epsilon", "v_prediction")
 _SPACINGS = ("leading", "linspace", "trailing")
@@ -96,6 +100,7 @@ class ModelEntry:
     default_cfg: float | None = None  # the model's CFG when the member sets none
     cfg_rescale: float = 0.0  # the default --rescale (0.7 for zero-terminal-SNR models)
     memory: MemoryOptions = field(default_factory=MemoryOptions)  # DiT: quantize, offload, cache
+    refiner: RefinerEntry | None = None  # sdxl: the refiner of the base + refiner cascade
 
     def scheduler_overrides(self) -> dict[str, Any]:
         """What this entry changes in the model's own scheduler config."""
@@ -243,6 +248,7 @@ def _model(table: Any, base: Path, index: int) -> tuple[ModelEntry, bool]:
         inpaint=inpaint,
         inpaint_kind=inpaint_kind,
         vae=vae,
+        refiner=parse_refiner(table, family, base, where, _source),
     )
     entry = _sampling_keys(entry, table, where)
     clip_only = FAMILIES[family].clip_only

@@ -121,6 +121,7 @@ def resolve_with_notes(
         seed=next(s for s in (params.seed, seed, random_seed()) if s is not None),
         chaos=params.chaos or 0,
         tile=params.tile,
+        fast=params.fast,
         clip_skip=params.clip_skip or d.clip_skip,
         rescale=params.rescale if params.rescale is not None else entry.cfg_rescale,
         dynthres=params.dynthres,

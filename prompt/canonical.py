@@ -55,6 +55,8 @@ def format_prompt(params: ImagineParams) -> str:
         words += ["--chaos", str(params.chaos)]
     if params.tile:
         words.append("--tile")
+    if params.fast:
+        words.append("--fast")
     if params.clip_skip is not None:
         words += ["--clip-skip", str(params.clip_skip)]
     if params.rescale is not None:

@@ -46,6 +46,7 @@ FLAGS: dict[str, FlagSpec] = {
         FlagSpec("model", Value.TOKEN, "sd15"),
         FlagSpec("chaos", Value.TOKEN, "50"),
         FlagSpec("tile", Value.NONE, ""),
+        FlagSpec("fast", Value.NONE, ""),  # the model's cache accelerator (DiT families)
         FlagSpec("clip-skip", Value.TOKEN, "2"),
         FlagSpec("repeat", Value.TOKEN, "4"),
         FlagSpec("rescale", Value.TOKEN, "0.7"),
@@ -89,7 +90,6 @@ MIDJOURNEY_ONLY = {
     "weird": "use --chaos for more varied grids",
     "w": "use --chaos for more varied grids",
     "stop": "use --steps to choose how many steps run",
-    "fast": "choose fast or relax mode with /settings mode",
     "relax": "choose fast or relax mode with /settings mode",
     "turbo": "choose fast or relax mode with /settings mode",
 }

@@ -277,6 +277,7 @@ _FIELD_PARSERS: dict[str, Callable[[str, str], tuple[str, Any]]] = {
     "model": _model,
     "chaos": lambda v, f: ("chaos", parse_int(v, f, 0, 100, f)),
     "tile": lambda v, f: ("tile", True),
+    "fast": lambda v, f: ("fast", True),
     "clip-skip": lambda v, f: ("clip_skip", parse_int(v, f, 1, 12, f)),
     "repeat": lambda v, f: ("repeat", parse_int(v, f, 1, 10, f)),
     "rescale": lambda v, f: ("rescale", parse_float(v, f, 0, 1, f)),

@@ -38,6 +38,7 @@ class Recipe:
     loras: tuple[LoraRef, ...] = ()
     clip_skip: int | None = None
     tile: bool = False
+    fast: bool = False
     rescale: float = 0.0
     dynthres: DynThres | None = None
     # The member images it was made with, for people: "Image prompt 3f2a9c01b7de (0.5)".
@@ -67,6 +68,7 @@ def imagine_command(recipe: Recipe) -> str:
         steps=recipe.steps,
         model=recipe.model,
         tile=recipe.tile,
+        fast=recipe.fast,
         clip_skip=recipe.clip_skip,
         rescale=recipe.rescale or None,
         dynthres=recipe.dynthres,
@@ -117,6 +119,7 @@ def recipe_of(made: MadeBy) -> Recipe:
         loras=gen.loras,
         clip_skip=gen.clip_skip,
         tile=gen.tile,
+        fast=gen.fast,
         rescale=gen.rescale,
         dynthres=gen.dynthres,
         inputs=inputs_of(gen),

@@ -157,6 +157,7 @@ _IMAGE_FIELDS = (
     "references",
     "control",  # ControlNet (--cn)
     "blend",
+    "fast",  # not an image, but as rare: jobs without --fast serialise as before
 )
 
 
@@ -189,6 +190,7 @@ class ImagineParams(_Frozen):
     model: str | None = None
     chaos: int | None = Field(default=None, ge=0, le=100)
     tile: bool = False
+    fast: bool = False  # --fast: the model's cache accelerator (docs/engine.md)
     clip_skip: int | None = Field(default=None, ge=1, le=12)
     rescale: float | None = Field(default=None, ge=0.0, le=1.0)  # CFG rescale φ
     dynthres: DynThres | None = None  # dynamic thresholding (the "CFG Scale Fix")
@@ -222,6 +224,7 @@ class Generation(_Frozen):
     seed: int = Field(ge=0, le=MAX_SEED)  # tile i (0-based) uses seed + i
     chaos: int = Field(default=0, ge=0, le=100)
     tile: bool = False
+    fast: bool = False  # the transformer's cache (First-Block-Cache / TaylorSeer) on
     clip_skip: int | None = Field(default=None, ge=1, le=12)
     loras: tuple[LoraRef, ...] = ()
     batch: int = Field(default=4, ge=1, le=4)

@@ -47,8 +47,6 @@ def _check_flags(spec: FamilySpec, params: ImagineParams, gen: Generation) -> No
         raise _refuse(spec, "--rescale (CFG rescale)", "it is for v-prediction UNets")
     if gen.dynthres is not None:
         raise _refuse(spec, "--dynthres", "dynamic thresholding is for CFG on UNets")
-    if gen.chaos:
-        raise _refuse(spec, "--chaos", "not yet implemented for transformer families")
     if gen.loras and not spec.has_loras:
         raise _refuse(spec, "LoRAs", "Nanke does not load LoRAs for this family yet")
     if params.sampler is not None and flow_sampler(spec, params.sampler) is None:
@@ -72,6 +70,13 @@ def fit_to_family(
     """The generation this family runs, and the notes to show the member; BadRequestError
     for a flag that does not apply."""
     if spec.clip_only:
+        if gen.fast:
+            raise _refuse(
+                spec,
+                "--fast",
+                "its UNet has no cache accelerator in Nanke (First-Block-Cache and TaylorSeer "
+                "are for the DiT families: flux, zimage, sd3, flux2)",
+            )
         return gen, []
     _check_flags(spec, params, gen)
     notes: list[str] = []

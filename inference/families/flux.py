@@ -17,5 +17,4 @@ FLUX = FamilySpec(
     pipelines=("FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline"),
     memory="~24 GB bf16 (12B transformer + T5-XXL); ~12 GB with an 8-bit transformer",
     edit_pipeline="FluxKontextPipeline",
-    has_loras=False,
 )

@@ -19,5 +19,4 @@ FLUX2 = FamilySpec(
     memory="4B: ~13 GB bf16 (transformer + Qwen3-4B); 9B: ~29 GB",
     follow_up="reference",
     edit_pipeline="Flux2KleinPipeline",
-    has_loras=False,
 )

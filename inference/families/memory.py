@@ -9,6 +9,7 @@
     cpu_offload = true             # components live in CPU memory, moved to the GPU in turn
     cache = "first_block"          # First-Block-Cache | "taylorseer": skip transformer work
     cache_threshold = 0.05         # first_block: the residual change below which it reuses
+                                   # (without `cache`: the threshold of a job's --fast)
 """
 
 from __future__ import annotations

@@ -18,5 +18,4 @@ SD3 = FamilySpec(
         "StableDiffusion3InpaintPipeline",
     ),
     memory="Medium ~14 GB, Large ~28 GB bf16 (with T5-XXL); ~9 GB / ~20 GB without T5",
-    has_loras=False,
 )

@@ -17,6 +17,5 @@ ZIMAGE = FamilySpec(
     negative=False,
     pipelines=("ZImagePipeline", "ZImageImg2ImgPipeline", "ZImageInpaintPipeline"),
     memory="~21 GB bf16 (6B transformer + Qwen3-4B); ~13 GB with the text encoder on the CPU",
-    has_loras=False,
     flow_samplers=("euler",),  # its pipeline sets custom sigmas, which only Euler takes
 )

@@ -13,6 +13,7 @@ from inference.errors import NaNOutputError
 from inference.worker.job_args import task_kwargs
 from inference.worker.output import Clock
 from inference.worker.previews import PreviewCadence
+from inference.worker.refiner import RefinerRun
 from inference.worker.tiling import circular_padding
 from inference.worker.vae_decode import decode_latents
 from pipeline.contracts import JobSpec
@@ -30,20 +31,23 @@ def denoise_and_decode(
     previews: PreviewCadence,
     device: torch.device,
     dtype: torch.dtype,
+    refiner: RefinerRun | None = None,
 ) -> tuple[list[Image.Image], int]:
-    """Run the job's pipeline to latents (progress after every step), check them, decode
-    them, and paste an edit's untouched pixels back. Returns the images and steps run."""
+    """Run the job's pipeline to latents (progress after every step), then its refiner if
+    any; check, decode, paste an edit's untouched pixels back. Returns images, steps run."""
     gen = spec.generation
-    steps_run = 0
+    steps_run = offset = 0  # offset: the base's steps, once the refiner runs
 
     def on_step(p: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         nonlocal steps_run
-        steps_run = i + 1
+        steps_run = offset + i + 1
         if on_progress is not None:
-            total = int(getattr(p, "num_timesteps", 0) or gen.steps)
+            total = offset + int(getattr(p, "num_timesteps", 0) or gen.steps)
+            if refiner is not None and not offset:  # the base's share of the whole
+                total = max(total, round(total / refiner.switch))
             # Latents leave the device only on preview steps: no sync anywhere else.
-            wanted = previews.wants(i + 1, total)
-            on_progress(i + 1, total, tensors["latents"] if wanted else None)
+            wanted = previews.wants(steps_run, total)
+            on_progress(steps_run, total, tensors["latents"] if wanted else None)
         return tensors
 
     generators = [torch.Generator(device).manual_seed(s) for s in job.seeds]
@@ -59,9 +63,14 @@ def denoise_and_decode(
         kwargs.update(task_kwargs(spec, job.pipe, source, job.strength, job.unclip, on_step))
     if job.control is not None:
         kwargs.update(job.control.pipeline_kwargs(gen.batch))
+    if refiner is not None:
+        kwargs["denoising_end"] = refiner.switch
     with circular_padding(job.pipe.unet, job.pipe.vae, enabled=gen.tile):
         with clock("denoise"):
             latents = job.pipe(**kwargs).images
+            if refiner is not None:
+                offset = steps_run
+                latents = refiner.run(latents, kwargs["num_inference_steps"], device, on_step)
         if not bool(torch.isfinite(latents).all()):
             raise NaNOutputError(
                 "the model produced NaN values; try another sampler, a lower --cfg, "

@@ -33,6 +33,7 @@ from inference.worker.denoise import ProgressFn, denoise_and_decode
 from inference.worker.describe import Describer
 from inference.worker.describe_job import run_describe
 from inference.worker.families import adapter as dit_adapter
+from inference.worker.families.edit import edit_inputs
 from inference.worker.families.runner import run_dit
 from inference.worker.gan_upscale import GanUpscaler, upscale_4x
 from inference.worker.ip_adapter import IpAdapters, ReferenceLoader, ran_references
@@ -42,6 +43,7 @@ from inference.worker.output import Clock, EngineOutput
 from inference.worker.pick import pick
 from inference.worker.pipelines import LoadedUnclip, PipelineCache
 from inference.worker.previews import PreviewCadence
+from inference.worker.refiner import prepare_refiner
 from inference.worker.safety import SafetyChecker
 from inference.worker.schedulers import make_scheduler
 from pipeline.contracts import JobKind, JobSpec, UpscaleMode
@@ -246,9 +248,13 @@ class Engine:
             return upscale_4x(spec, source, self.gan_upscaler(), checker, clock)
         if dit_adapter(self.registry.model(gen.model).family) is not None:  # flux, zimage…
             model = self.pipelines.model(gen.model)
-            inputs = self._edit_inputs(spec, source) if spec.kind is JobKind.EDIT else None
-            return run_dit(spec, model, self.device, source, on_progress, clock, checker, inputs)
+            inputs = edit_inputs(spec, source, self.load_reference)
+            return run_dit(
+                spec, model, self.device, source, on_progress, clock, checker, self.loras, inputs
+            )
         job = self._job(spec, source, mask, control, checker)
+        model = self.pipelines.model(gen.model)
+        refiner = prepare_refiner(spec, job, model, self.device, self.dtype, self.pad_negative)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
             encoded.scheduler = job.pipe.scheduler  # dynamic thresholding needs its ᾱ
@@ -274,6 +280,7 @@ class Engine:
                 self.previews,
                 self.device,
                 self.dtype,
+                refiner,
             )
         if checker is not None:
             with clock("safety_check"):
@@ -284,6 +291,7 @@ class Engine:
         ran = refs if job.loras else refs.model_copy(update={"loras": ()})
         extra = dict(job.edit.fields) if job.edit is not None else {}
         extra.update(job.control.fields if job.control is not None else {})
+        extra.update(refiner.fields if refiner is not None else {})
         extra.update(infotext_fields(ran))
         extra.update(generation_hashes(self.registry, ran))  # each file hashed once per process
         if job.unclip is not None:  # the PNG names the unCLIP model that painted it
@@ -306,14 +314,6 @@ class Engine:
             nsfw=nsfw,
             control_map=job.control.control_map if job.control is not None else None,
         )
-
-    def _edit_inputs(self, spec: JobSpec, source: Image.Image | None) -> list[Image.Image]:
-        """An `edit` job's images: the source tile, or the attached ones (stored by hash)."""
-        refs = spec.edit.images if spec.edit is not None else ()
-        if refs and self.load_reference is None:
-            raise BadRequestError("this engine has no storage to read the attached images from")
-        loaded = [self.load_reference(r.sha256) for r in refs if r.sha256 and self.load_reference]
-        return ([source] if source is not None else []) + loaded
 
     def _job(
         self,

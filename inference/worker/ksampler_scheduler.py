@@ -63,6 +63,7 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
         self._run: Run | None = None
         self._generator: Any = None
         self._t_sigma: dict[float, float] = {}
+        self._pad = 0  # timesteps repeated in front for img2img strength (set_timesteps)
 
     @property
     def cfg(self) -> Any:
@@ -99,7 +100,13 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
         t = self.model_sigmas.sigma_to_t(torch.tensor(self.plan, dtype=torch.float32))
         self._t_sigma = {float(ti): s for ti, s in zip(t, self.plan, strict=True)}
         self.timesteps = torch.cat([t[:1].repeat(pad), t]).to(device)
-        self._index, self._run, self._generator = 0, None, None
+        self._index, self._run, self._generator, self._pad = 0, None, None, pad
+
+    def set_begin_index(self, begin_index: int = 0) -> None:
+        """Where an img2img pipeline starts in `timesteps`: past the padding for strength, or
+        at SDXL's refiner hand-off (`denoising_start`), where the sampler restarts from the σ
+        of that evaluation on the rest of the schedule."""
+        self._index = max(begin_index - self._pad, 0)
 
     @property
     def sigma(self) -> float:
@@ -138,7 +145,11 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
         if self._run is None:
             self._generator = generator
             sampler = SAMPLE[self.cfg.sampler]
-            self._run = sampler(sample, self.sampler_sigmas, self._noise(sample))
+            sigmas = self.sampler_sigmas
+            if self._index:  # a hand-off: go on from the σ this evaluation is at
+                start = self.plan[self._index]
+                sigmas = sigmas[next(i for i, s in enumerate(sigmas) if s <= start * 1.0001) :]
+            self._run = sampler(sample, sigmas, self._noise(sample))
             next(self._run)  # the first evaluation: (sample, σ_0)
         den = self._denoised(model_output.to(sample.dtype), sample)
         self._index += 1

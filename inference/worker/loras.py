@@ -53,11 +53,12 @@ def load_adapter(pipe: Any, lora: str, path: Path, source: Any, name: str) -> No
 
 
 def adapter_weights(pipe: Any, name: str, lora: LoraRef) -> float | dict[str, float]:
-    """The weight `set_adapters` takes: one number, or per component for `<lora:n:te:unet>`."""
+    """The weight `set_adapters` takes: one number, or per component for `<lora:n:te:unet>`
+    (the second weight goes to the denoiser: a UNet, or a DiT family's transformer)."""
     if lora.unet_weight is None:
         return lora.weight
     parts = [part for part, names in pipe.get_list_adapters().items() if name in names]
-    return {part: lora.unet if part == "unet" else lora.weight for part in parts}
+    return {part: lora.unet if part in ("unet", "transformer") else lora.weight for part in parts}
 
 
 class LoraManager:

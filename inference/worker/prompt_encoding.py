@@ -120,7 +120,9 @@ def _encode_chunk(
 def _encode_text_chunks(
     encoders: list[tuple[Any, Any]], chunks_per_encoder: list[list[Chunk]], clip_skip: int
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    sdxl = len(encoders) == 2
+    # SDXL reads the penultimate layer of both encoders; so does its refiner, which has only
+    # the second (OpenCLIP bigG, the one with a text projection).
+    sdxl = len(encoders) == 2 or hasattr(encoders[0][1], "text_projection")
     per_encoder: list[torch.Tensor] = []
     pooled: torch.Tensor | None = None
     for (tokenizer, encoder), chunks in zip(encoders, chunks_per_encoder, strict=True):

@@ -47,7 +47,8 @@ def engine(registry: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def family_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """`nanke make-tiny-models --families`: the tiny DiT models too; (models.toml, output)."""
+    """`nanke make-tiny-models --families`: the Stable Diffusion tiny models plus tiny-flux,
+    tiny-zimage, tiny-sd3 and tiny-flux2; (models.toml, CLI output)."""
     import torch
     from click.testing import CliRunner
 

@@ -72,7 +72,6 @@ def test_weights_and_break_are_removed_with_a_note_never_encoded_as_text(model: 
     [
         ("--clip-skip 2", "--clip-skip"),
         ("--tile", "--tile"),
-        ("--chaos 20", "--chaos"),
         ("--rescale 0.7", "--rescale"),
     ],
 )
@@ -154,3 +153,20 @@ def test_saved_clip_features_do_not_follow_a_member_onto_a_t5_family() -> None:
     job = imagine_spec(params, _registry(), saved)
     assert job.generation.clip_skip is None
     assert (job.generation.sampler, job.generation.cfg) == ("euler", 4.5)
+
+
+def test_fast_is_refused_on_unet_families_and_kept_on_dit_families() -> None:
+    with pytest.raises(BadRequestError) as caught:
+        spec("a fox --model sd --fast")
+    assert "--fast" in caught.value.message and "family `sd15`" in caught.value.message
+    assert "UNet" in caught.value.message
+    assert spec("a fox --model flux --fast").generation.fast
+    assert not spec("a fox --model flux").generation.fast
+    # A job without --fast serialises as before the flag existed.
+    assert "fast" not in spec("a fox --model flux").generation.model_dump()
+
+
+@pytest.mark.parametrize("model", ["flux", "zimage", "sd3", "flux2"])
+def test_chaos_now_runs_on_the_dit_families(model: str) -> None:
+    job = spec(f"a fox --model {model} --chaos 40")
+    assert job.generation.chaos == 40 and job.notes == ()

@@ -21,6 +21,7 @@ UNSET: dict[str, Any] = {
     "model": None,
     "chaos": None,
     "tile": False,
+    "fast": False,
     "clip_skip": None,
     "dynthres": None,
 }
@@ -115,6 +116,9 @@ def loras(*pairs: tuple[str, float]) -> tuple[dict[str, Any], ...]:
         # --tile: no value
         ("a cat --tile", {"tile": True}),
         ("a cat --tile --ar 2:1", {"tile": True, "aspect_ratio": "2:1"}),
+        # --fast: no value (the model's cache accelerator, not Midjourney's fast mode)
+        ("a cat --fast", {"fast": True}),
+        ("a cat --FAST --tile", {"fast": True, "tile": True}),
         # --clip-skip 1 … 12
         ("a cat --clip-skip 1", {"clip_skip": 1}),
         ("a cat --clip-skip 12", {"clip_skip": 12}),

@@ -159,6 +159,7 @@ def requests(draw: st.DrawFn) -> ImagineParams:
         model=draw(maybe(NAMES)),
         chaos=draw(maybe(st.integers(0, 100))),
         tile=draw(st.booleans()),
+        fast=draw(st.booleans()),
         clip_skip=draw(maybe(st.integers(1, 12))),
         dynthres=draw(
             maybe(st.builds(DynThres, percentile=st.floats(50, 100), mimic=st.floats(1, 30)))

@@ -9,6 +9,7 @@ inputs before any step runs. The PNG names the edit model and each input's pixel
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import diffusers
@@ -16,7 +17,7 @@ from PIL import Image, ImageOps
 
 from inference.errors import BadRequestError
 from inference.worker.families.base import DitAdapter
-from pipeline.contracts import JobSpec
+from pipeline.contracts import JobKind, JobSpec
 
 
 def pixel_hash(image: Image.Image) -> str:
@@ -44,6 +45,20 @@ def edit_pipe(model: Any, adapter: DitAdapter) -> Any:
         pipe.set_progress_bar_config(disable=True)  # not inherited by from_pipe
         model.derived["edit"] = pipe
     return model.derived["edit"]
+
+
+def edit_inputs(
+    spec: JobSpec, source: Image.Image | None, load: Callable[[str], Image.Image] | None
+) -> list[Image.Image] | None:
+    """An `edit` job's images: the source tile, or the attached ones (stored by hash);
+    None for every other job."""
+    if spec.kind is not JobKind.EDIT:
+        return None
+    refs = spec.edit.images if spec.edit is not None else ()
+    if refs and load is None:
+        raise BadRequestError("this engine has no storage to read the attached images from")
+    loaded = [load(r.sha256) for r in refs if r.sha256 and load is not None]
+    return ([source] if source is not None else []) + loaded
 
 
 def check_inputs(images: list[Image.Image], checker: Any) -> None:

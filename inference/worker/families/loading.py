@@ -14,6 +14,7 @@ from inference.errors import ModelFileError
 from inference.families.memory import QUANTIZE
 from inference.registry import ModelEntry
 from inference.worker.families import adapter as adapter_for
+from inference.worker.families.caching import cache_config
 
 
 def _need(package: str, key: str, entry: ModelEntry) -> None:
@@ -72,8 +73,5 @@ def place(pipe: Any, entry: ModelEntry, device: torch.device) -> None:
         pipe.enable_model_cpu_offload(device=device)
     else:  # on the CPU everything is in CPU memory already
         pipe.to(device)
-    if entry.memory.cache == "first_block":
-        config = diffusers.FirstBlockCacheConfig(threshold=entry.memory.cache_threshold)
-        pipe.transformer.enable_cache(config)
-    elif entry.memory.cache == "taylorseer":
-        pipe.transformer.enable_cache(diffusers.TaylorSeerCacheConfig())
+    if entry.memory.cache is not None:
+        pipe.transformer.enable_cache(cache_config(entry.memory.cache, entry.memory))

@@ -6,7 +6,8 @@ the upscale strength; V at the vary strength; FLUX.2 [klein], which has no img2i
 tile as a reference image instead. Edits (zoom, pan, square, region) are not available on
 these families yet: refused before any device work. `edit` jobs (an instruction) run the
 family's edit pipeline (inference/worker/families/edit.py) on `images`: the source tile or
-the attached images.
+the attached images. LoRAs load through each pipeline's own `load_lora_weights` (diffusers
+converts kohya/A1111-style files for FLUX and the others).
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from PIL import Image
 from inference.edits import EDIT_KINDS
 from inference.errors import BadRequestError, NaNOutputError
 from inference.families.spec import FLOW_SAMPLERS
+from inference.file_hashes import generation_hashes
 from inference.infotext import build_infotext
 from inference.resolve import denoise_strength, tile_seed
 from inference.worker.families import adapter as adapter_for
 from inference.worker.families.base import DitAdapter
+from inference.worker.families.caching import job_cache
+from inference.worker.families.chaos import chaos_kwargs
 from inference.worker.families.edit import check_inputs, edit_args
 from inference.worker.families.schedulers import make_flow_scheduler
+from inference.worker.loras import LoraManager
 from inference.worker.output import Clock, EngineOutput
 from pipeline.contracts import JobKind, JobSpec
 
@@ -74,6 +79,7 @@ def run_dit(
     on_progress: ProgressFn | None,
     clock: Clock,
     checker: Any,
+    loras: LoraManager,
     images: list[Image.Image] | None = None,
 ) -> EngineOutput:
     """`images`: an edit job's inputs (the edited image first, then references)."""
@@ -97,6 +103,8 @@ def run_dit(
         pipe, args, fields = edit_args(spec, model, adapter, images or [])
         check_inputs(images or [], checker)  # before any step: a flagged input paints nothing
         extra.update(fields)
+    # On the transformer (and text encoders) of the base pipeline, which img2img shares.
+    loras.apply(model.base, gen.loras)
     pipe.scheduler = make_flow_scheduler(gen.sampler, model.scheduler_config)
     steps_run = 0
 
@@ -120,7 +128,15 @@ def run_dit(
         **adapter.call_args(gen),
         **args,
     }
-    with torch.inference_mode(), clock("denoise"):  # text encoding and decoding included
+    if gen.chaos:
+        length = adapter.max_sequence_length
+        with torch.inference_mode(), clock("text_encode"):
+            kwargs.update(chaos_kwargs(pipe, adapter.spec.name, gen, seeds, device, length))
+    with (
+        torch.inference_mode(),
+        clock("denoise"),  # text encoding and decoding included
+        job_cache(model.base.transformer, model.entry.memory, gen.fast) as cache,
+    ):
         pixels = pipe(**kwargs).images
     if not bool(torch.isfinite(pixels).all()):
         raise NaNOutputError("the model produced NaN values; try another sampler or seed")
@@ -130,6 +146,8 @@ def run_dit(
         with clock("safety_check"):
             nsfw = checker.flags(images)
     extra.update(adapter.infotext_fields(gen))
+    extra.update(generation_hashes(loras.registry, gen))
+    extra.update(cache)
     if adapter.img2img is None and args and spec.kind is not JobKind.EDIT:
         extra["Reference images"] = "1"
     timings = dict(clock.ms)

@@ -57,3 +57,22 @@ async def test_clip_skip_on_flux_is_refused_privately_and_costs_nothing(scene):
     assert scene.world.enqueuer.sent == []
     account = await scene.world.store.account(scene.alice.id)
     assert account.credits_left_milli == 25 * COST_MILLI
+
+
+async def test_fast_on_a_stable_diffusion_model_is_refused_privately_and_costs_nothing(scene):
+    result = await scene.alice.slash(scene.channel, "imagine", prompt="a fox --model tiny --fast")
+    (note,) = result.followups
+    assert note.ephemeral and "--fast" in note.content and "family `sd15`" in note.content
+    assert "nothing was charged" in note.content
+    assert scene.world.enqueuer.sent == []
+    account = await scene.world.store.account(scene.alice.id)
+    assert account.credits_left_milli == 25 * COST_MILLI
+
+
+async def test_fast_and_chaos_on_flux_are_queued_with_the_job(scene):
+    result = await scene.alice.slash(
+        scene.channel, "imagine", prompt="a fox --model tiny-flux --fast --chaos 30"
+    )
+    assert not result.ephemeral
+    gen = scene.last_job().spec.generation
+    assert gen.fast and gen.chaos == 30
