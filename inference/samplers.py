@@ -55,9 +55,10 @@ _NATIVE_LABELS = {
     "dpm++_3m_sde": "DPM++ 3M SDE",
     "restart": "Restart",
     "dpm_fast": "DPM fast",
+    "ddim_cfgpp": "DDIM CFG++",
 }
 _NATIVE_TWICE = {"heun", "dpm2", "dpm2_a", "dpm++_2s_a", "dpm++_sde", "restart"}
-_SCHEDULED = [base for base in _NATIVE_LABELS if base != "dpm_fast"]
+_SCHEDULED = [base for base in _NATIVE_LABELS if base not in ("dpm_fast", "ddim_cfgpp")]
 
 
 def _spec(name: str, label: str, scheduler: str, note: str = "", **kwargs: Any) -> SamplerSpec:
@@ -145,6 +146,8 @@ SAMPLERS: dict[str, SamplerSpec] = {
 def _native(name: str) -> SamplerSpec:
     base, schedule = split_schedule(name)
     note = "native k-diffusion sampler" + ("; " + _TWICE if base in _NATIVE_TWICE else "")
+    if base == "ddim_cfgpp":
+        note = "CFG++: A1111 divides the CFG scale by 12.5 (--cfg 12.5 is full guidance)"
     label = _NATIVE_LABELS[base]
     return _spec(name, label, NATIVE, note, sampler=base, schedule=schedule or "uniform")
 

@@ -244,7 +244,7 @@ class Engine:
         job = self._job(spec, source, mask, control)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
-            encoded.scheduler = job.pipe.scheduler  # dynamic thresholding needs its ᾱ
+            encoded.use_scheduler(job.pipe.scheduler)
             if not encoded.finite():  # checked before the first step: no GPU time wasted
                 raise BadRequestError(
                     "the prompt's attention weights are too extreme for the model (its text "

@@ -297,6 +297,25 @@ def dpm_fast(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
     return x
 
 
+def ddim_cfgpp(
+    x: torch.Tensor,
+    sigmas: list[float],
+    noise: NoiseFn,
+    uncond: Callable[[], torch.Tensor | None] = lambda: None,
+) -> Run:
+    """DDIM (η = 0) with CFG++ (Chung et al. 2024), as A1111's "DDIM CFG++": the guided
+    estimate D (its CFG scale divided by 12.5, by the caller) gives x̂₀, and the unconditional
+    one, `uncond()` (D_u, or None without an unconditional pass: plain DDIM), the direction
+    back to the next noise level. In σ form DDIM is x' = x̂₀ + σ' ε. `sigmas` are A1111's
+    DDIM timesteps, which end at t = 1, not at σ = 0; the result is on the model's own scale
+    (x / √(σ² + 1)), where A1111's DDIM leaves it."""
+    for s, s_next in pairwise(sigmas):
+        x, den = yield x, s
+        den_u = uncond()
+        x = den + (x - (den if den_u is None else den_u)) / s * s_next
+    return x / math.sqrt(sigmas[-1] ** 2 + 1)
+
+
 SAMPLE: dict[str, Sampler] = {
     "euler": euler,
     "euler_a": euler_a,
@@ -311,6 +330,12 @@ SAMPLE: dict[str, Sampler] = {
     "dpm++_3m_sde": dpmpp_3m_sde,
     "restart": restart,
     "dpm_fast": dpm_fast,
+    "ddim_cfgpp": ddim_cfgpp,
 }
+# Samplers that also read the unconditional prediction, and the factor A1111 applies to the
+# CFG scale for them (CFG++ guides with λ = scale / 12.5 ∈ [0, 1]).
+CFG_MULTIPLIER = {"ddim_cfgpp": 1 / 12.5}
+# Samplers on A1111's DDIM timesteps (1, 1 + T//n, …) rather than on a σ schedule.
+ON_DDIM_TIMESTEPS = frozenset({"ddim_cfgpp"})
 # A1111 computes one more step and drops the next-to-last σ for these.
 DISCARD_PENULTIMATE = frozenset({"dpm2", "dpm2_a", "dpm++_3m_sde"})

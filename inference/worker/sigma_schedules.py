@@ -123,6 +123,13 @@ def ddim(n: int, m: ModelSigmas) -> torch.Tensor:
     return _zero(m.sigmas[1::stride].flip(0))
 
 
+def a1111_ddim_timesteps(n: int, total: int) -> list[int]:
+    """A1111's DDIM timesteps (≥ 1.6; DDIM CFG++ runs on them): 1, 1 + T//n, … up to T − 1,
+    ascending. When T//n does not divide T there are more than n of them."""
+    stride = max(total // n, 1)
+    return [min(t + 1, total - 1) for t in range(0, total, stride)]
+
+
 def beta(n: int, m: ModelSigmas) -> torch.Tensor:
     """Lee et al. (2024): timesteps at quantiles of Beta(0.6, 0.6), σ linear in them."""
     from scipy import stats
