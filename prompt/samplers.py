@@ -8,7 +8,8 @@ import re
 from prompt.errors import PromptError
 from prompt.values import quote
 
-# The samplers diffusers' schedulers run (bit-identical to stock diffusers), in the issue's order.
+# The names A1111 users know, in the issue's order: diffusers' schedulers run them (bit-identical
+# to stock diffusers), except DPM++ 2S a, DDIM and PLMS, which run natively as A1111 runs them.
 DIFFUSERS_SAMPLERS: tuple[str, ...] = (
     "euler",
     "euler_a",

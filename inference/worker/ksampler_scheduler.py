@@ -30,7 +30,7 @@ from inference.worker.ksamplers import (
     ON_DDIM_TIMESTEPS,
     SAMPLE,
     Run,
-    ddim_cfgpp,
+    ddim,
 )
 from inference.worker.sigma_schedules import ModelSigmas, a1111_ddim_timesteps, schedule_sigmas
 
@@ -170,7 +170,7 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
             self._generator = generator
             noise = self._noise(sample)
             if self.needs_uncond:
-                self._run = ddim_cfgpp(sample, self.sampler_sigmas, noise, self._uncond_denoised)
+                self._run = ddim(sample, self.sampler_sigmas, noise, self._uncond_denoised)
             else:
                 self._run = SAMPLE[self.cfg.sampler](sample, self.sampler_sigmas, noise)
             next(self._run)  # the first evaluation: (sample, σ_0)

@@ -297,22 +297,44 @@ def dpm_fast(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
     return x
 
 
-def ddim_cfgpp(
+def ddim(
     x: torch.Tensor,
     sigmas: list[float],
     noise: NoiseFn,
     uncond: Callable[[], torch.Tensor | None] = lambda: None,
 ) -> Run:
-    """DDIM (η = 0) with CFG++ (Chung et al. 2024), as A1111's "DDIM CFG++": the guided
-    estimate D (its CFG scale divided by 12.5, by the caller) gives x̂₀, and the unconditional
-    one, `uncond()` (D_u, or None without an unconditional pass: plain DDIM), the direction
-    back to the next noise level. In σ form DDIM is x' = x̂₀ + σ' ε. `sigmas` are A1111's
-    DDIM timesteps, which end at t = 1, not at σ = 0; the result is on the model's own scale
-    (x / √(σ² + 1)), where A1111's DDIM leaves it."""
+    """A1111's DDIM (η = 0) and, given `uncond`, its "DDIM CFG++" (Chung et al. 2024): the
+    guided estimate D (for CFG++ at the CFG scale × 1/12.5, applied by the caller) gives x̂₀,
+    and the renoising direction comes from D itself or, for CFG++, from the unconditional
+    D_u = `uncond()` (None: no unconditional pass, plain DDIM). In σ form DDIM is
+    x' = x̂₀ + σ' ε. `sigmas` are A1111's DDIM timesteps, which end at t = 1, not at σ = 0;
+    the result is on the model's own scale (x / √(σ² + 1)), where A1111's DDIM leaves it."""
     for s, s_next in pairwise(sigmas):
         x, den = yield x, s
         den_u = uncond()
         x = den + (x - (den if den_u is None else den_u)) / s * s_next
+    return x / math.sqrt(sigmas[-1] ** 2 + 1)
+
+
+def plms(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
+    """A1111's PLMS on DDIM's timesteps: the first step is a pseudo improved Euler (two model
+    calls, ε averaged), the next ones pseudo linear multistep (Adams-Bashforth of order 2, 3,
+    then 4 on the past ε); each moves x by (σ' − σ) ε', DDIM's update in σ form."""
+    old: list[torch.Tensor] = []
+    for s, s_next in pairwise(sigmas):
+        x, den = yield x, s
+        eps = (x - den) / s
+        if not old:
+            x2, den2 = yield x + (s_next - s) * eps, s_next
+            step = (eps + (x2 - den2) / s_next) / 2
+        elif len(old) == 1:
+            step = (3 * eps - old[-1]) / 2
+        elif len(old) == 2:
+            step = (23 * eps - 16 * old[-1] + 5 * old[-2]) / 12
+        else:
+            step = (55 * eps - 59 * old[-1] + 37 * old[-2] - 9 * old[-3]) / 24
+        x = x + (s_next - s) * step
+        old = [*old[-2:], eps]
     return x / math.sqrt(sigmas[-1] ** 2 + 1)
 
 
@@ -330,12 +352,14 @@ SAMPLE: dict[str, Sampler] = {
     "dpm++_3m_sde": dpmpp_3m_sde,
     "restart": restart,
     "dpm_fast": dpm_fast,
-    "ddim_cfgpp": ddim_cfgpp,
+    "ddim": ddim,
+    "pndm": plms,
+    "ddim_cfgpp": ddim,  # with the unconditional estimate (KDiffusionScheduler.needs_uncond)
 }
 # Samplers that also read the unconditional prediction, and the factor A1111 applies to the
 # CFG scale for them (CFG++ guides with λ = scale / 12.5 ∈ [0, 1]).
 CFG_MULTIPLIER = {"ddim_cfgpp": 1 / 12.5}
 # Samplers on A1111's DDIM timesteps (1, 1 + T//n, …) rather than on a σ schedule.
-ON_DDIM_TIMESTEPS = frozenset({"ddim_cfgpp"})
+ON_DDIM_TIMESTEPS = frozenset({"ddim", "pndm", "ddim_cfgpp"})
 # A1111 computes one more step and drops the next-to-last σ for these.
 DISCARD_PENULTIMATE = frozenset({"dpm2", "dpm2_a", "dpm++_3m_sde"})

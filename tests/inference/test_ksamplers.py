@@ -262,6 +262,9 @@ def test_steps_and_model_calls_as_a1111_counts_them(registry: Any, engine: Any) 
     assert calls("restart", 5) == 9
     # DPM fast: exactly `steps` model calls (orders 3, 3, 2, 1 for 9; 3, 3, 1 for 7).
     assert calls("dpm_fast", 9) == 9 and calls("dpm_fast", 7) == 7
+    # A1111's DDIM timesteps: 20 steps are 20 timesteps, 19 calls (PLMS one more); one step
+    # would be none at all, so it is one call from the top.
+    assert calls("ddim", 20) == 19 and calls("pndm", 20) == 20 and calls("ddim_cfgpp", 1) == 1
 
 
 def test_img2img_runs_a1111s_step_count_from_the_source(registry: Any, engine: Any) -> None:
@@ -279,47 +282,80 @@ def test_img2img_runs_a1111s_step_count_from_the_source(registry: Any, engine: A
     assert diff(varied, out) > 0.1
 
 
-def a1111_ddim(
-    setup: dict[str, Any], steps: int, x: torch.Tensor, cfgpp: bool = True
-) -> torch.Tensor:
-    """A1111's `ddim_cfgpp` (modules/sd_samplers_timesteps_impl.py, η = 0), in its own DDPM
-    form: timesteps clip(range(0, 1000, 1000 // steps) + 1), one model call fewer than there
-    are timesteps, CFG scale × 1/12.5, the renoising direction from the unconditional ε
-    (`cfgpp=False`: A1111's plain `ddim`)."""
-    ref = Reference(setup)
-    ac = setup["ac"]
-    timesteps = torch.clip(torch.arange(0, 1000, 1000 // steps) + 1, 0, 999)
-    alphas = ac[timesteps].double()
-    alphas_prev = ac[torch.nn.functional.pad(timesteps[:-1], pad=(1, 0))].double()
-    for i in range(len(timesteps) - 1):
-        index = len(timesteps) - 1 - i
+class A1111:
+    """A1111's timestep samplers (modules/sd_samplers_timesteps_impl.py, η = 0) in their own
+    DDPM form: timesteps clip(range(0, 1000, 1000 // steps) + 1), one model call fewer than
+    there are timesteps (PLMS: one more on its first step), float64 ᾱ_prev."""
+
+    def __init__(self, setup: dict[str, Any], steps: int, cfgpp: bool = False) -> None:
+        self.ref, ac, self.cfgpp = Reference(setup), setup["ac"], cfgpp
+        self.timesteps = torch.clip(torch.arange(0, 1000, 1000 // steps) + 1, 0, 999)
+        self.alphas = ac[self.timesteps].double()
+        self.alphas_prev = ac[torch.nn.functional.pad(self.timesteps[:-1], pad=(1, 0))].double()
+
+    def eps(self, x: torch.Tensor, t: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """(guided ε, unconditional ε); CFG++ multiplies the CFG scale by 1/12.5."""
+        ref = self.ref
         with torch.no_grad():
-            eps = ref.unet(
-                torch.cat([x, x]),
-                timesteps[index],
-                encoder_hidden_states=torch.cat([ref.neg, ref.pos]),
+            out = ref.unet(
+                torch.cat([x, x]), t, encoder_hidden_states=torch.cat([ref.neg, ref.pos])
             ).sample
-        eps_u, eps_c = eps.double().chunk(2)
-        e_t = eps_u + (CFG / 12.5 if cfgpp else CFG) * (eps_c - eps_u)
-        a_t, a_prev = float(alphas[index]), float(alphas_prev[index])
+        eps_u, eps_c = out.double().chunk(2)
+        return eps_u + (CFG / 12.5 if self.cfgpp else CFG) * (eps_c - eps_u), eps_u
+
+    def update(
+        self, x: torch.Tensor, e_t: torch.Tensor, direction: torch.Tensor, index: int
+    ) -> Any:
+        a_t, a_prev = float(self.alphas[index]), float(self.alphas_prev[index])
         pred_x0 = (x - math.sqrt(1 - a_t) * e_t) / math.sqrt(a_t)
-        direction = eps_u if cfgpp else e_t
-        x = (math.sqrt(a_prev) * pred_x0 + math.sqrt(1 - a_prev) * direction).float()
-    return x
+        return (math.sqrt(a_prev) * pred_x0 + math.sqrt(1 - a_prev) * direction).float()
+
+    def ddim(self, x: torch.Tensor) -> torch.Tensor:
+        for i in range(len(self.timesteps) - 1):
+            index = len(self.timesteps) - 1 - i
+            e_t, eps_u = self.eps(x, self.timesteps[index])
+            x = self.update(x, e_t, eps_u if self.cfgpp else e_t, index)
+        return x
+
+    def plms(self, x: torch.Tensor) -> torch.Tensor:
+        old: list[torch.Tensor] = []
+        for i in range(len(self.timesteps) - 1):
+            index = len(self.timesteps) - 1 - i
+            e_t = self.eps(x, self.timesteps[index])[0]
+            if not old:  # pseudo improved Euler
+                x_prev = self.update(x, e_t, e_t, index)
+                e_next = self.eps(x_prev, self.timesteps[max(index - 1, 0)])[0]
+                e_prime = (e_t + e_next) / 2
+            elif len(old) == 1:
+                e_prime = (3 * e_t - old[-1]) / 2
+            elif len(old) == 2:
+                e_prime = (23 * e_t - 16 * old[-1] + 5 * old[-2]) / 12
+            else:
+                e_prime = (55 * e_t - 59 * old[-1] + 37 * old[-2] - 9 * old[-3]) / 24
+            x = self.update(x, e_prime, e_prime, index)
+            old = [*old[-2:], e_t]
+        return x
 
 
-@pytest.mark.parametrize("steps", [6, 7])  # 7: 1000 // 7 = 142 gives 8 timesteps, 7 calls
-def test_ddim_cfgpp_matches_a1111s_loop(setup: dict[str, Any], steps: int) -> None:
-    """DDIM CFG++ through the real pipeline and the wrapped UNet (which applies A1111's
-    1/12.5 and hands the scheduler the unconditional prediction) against A1111's loop."""
+@pytest.mark.parametrize(
+    ("name", "steps"),
+    # 7 steps: 1000 // 7 = 142 gives 8 timesteps, so 7 model calls.
+    [("ddim_cfgpp", 6), ("ddim_cfgpp", 7), ("ddim", 6), ("ddim", 7), ("pndm", 6), ("pndm", 7)],
+)
+def test_timestep_samplers_match_a1111s_loops(setup: dict[str, Any], name: str, steps: int) -> None:
+    """DDIM, PLMS and DDIM CFG++ through the real pipeline against A1111's loops. CFG++ runs
+    through the wrapped UNet, which applies A1111's 1/12.5 and hands the scheduler the
+    unconditional prediction."""
     from inference.worker.conditioning import Cond, Conditioning
 
     pipe = setup["pipe"]
-    pipe.scheduler = make_scheduler("ddim_cfgpp", setup["config"])
+    pipe.scheduler = make_scheduler(name, setup["config"])
+    assert type(pipe.scheduler).__name__ == "KDiffusionScheduler"
     neg, pos = setup["embeds"][:1], setup["embeds"][1:]
     conditioning = Conditioning([(1.0, [(steps, Cond(pos))])], [(steps, Cond(neg))])
     conditioning.guidance = CFG
     conditioning.use_scheduler(pipe.scheduler)
+    assert pipe.scheduler.needs_uncond == (name == "ddim_cfgpp")
     calls: list[int] = []
     with conditioning.applied(pipe.unet, 0, [SEED]), torch.no_grad():
         got = pipe(
@@ -333,9 +369,11 @@ def test_ddim_cfgpp_matches_a1111s_loop(setup: dict[str, Any], steps: int) -> No
             height=64,
             callback_on_step_end=lambda p, i, t, kw: calls.append(i) or kw,
         ).images
-    expected = a1111_ddim(setup, steps, start_noise(setup))
-    assert len(calls) == len(range(0, 1000, 1000 // steps)) - 1
+    a1111 = A1111(setup, steps, cfgpp=name == "ddim_cfgpp")
+    expected = a1111.plms(start_noise(setup)) if name == "pndm" else a1111.ddim(start_noise(setup))
+    timesteps = len(range(0, 1000, 1000 // steps))
+    assert len(calls) == timesteps - 1 + (name == "pndm")
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
-    # The comparison can tell: A1111's plain DDIM from the same noise lands far from it.
-    plain = a1111_ddim(setup, steps, start_noise(setup), cfgpp=False)
-    assert float((got - plain).abs().mean()) > 0.05
+    if name == "ddim_cfgpp":  # the comparison can tell: plain DDIM lands far from it
+        plain = A1111(setup, steps).ddim(start_noise(setup))
+        assert float((got - plain).abs().mean()) > 0.05
