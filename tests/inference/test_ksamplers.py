@@ -267,18 +267,22 @@ def test_steps_and_model_calls_as_a1111_counts_them(registry: Any, engine: Any) 
     assert calls("ddim", 20) == 19 and calls("pndm", 20) == 20 and calls("ddim_cfgpp", 1) == 1
 
 
-def test_img2img_runs_a1111s_step_count_from_the_source(registry: Any, engine: Any) -> None:
-    """A1111 img2img: int(steps × strength) + 1 steps, the last ones of the full schedule."""
+@pytest.mark.parametrize("name", ["euler_karras", "ddim"])
+def test_img2img_runs_a1111s_step_count_from_the_source(
+    registry: Any, engine: Any, name: str
+) -> None:
+    """A1111 img2img: int(steps × strength) + 1 steps, the last ones of the full schedule
+    (DDIM: the last int(steps × strength) of its timesteps)."""
     from inference.resolve import vary_spec
 
-    parent = spec(registry, sampler="euler_karras", steps=10, seed=4)
+    parent = spec(registry, sampler=name, steps=10, seed=4)
     out = engine.run(parent)
     job = vary_spec(parent, 1, strong=False, source_key="k/1.png", seed=9)
     strength = engine._job(job, out.images[0]).strength
     assert strength is not None
     totals: list[int] = []
     varied = engine.run(job, source=out.images[0], on_progress=lambda s, t, _: totals.append(t))
-    assert totals[-1] == len(totals) == int(10 * strength) + 1
+    assert totals[-1] == len(totals) == int(10 * strength) + (name != "ddim")
     assert diff(varied, out) > 0.1
 
 
