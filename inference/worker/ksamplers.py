@@ -11,7 +11,8 @@ The updates follow the papers: Euler / Heun / DPM2 (Karras et al. 2022, Algorith
 ODE derivative d = (x − D)/σ), ancestral steps (σ_up, σ_down split of each step),
 DPM-Solver++ 2M / 2S (Lu et al. 2022, in λ = −log σ), its SDE variants (Lu et al. 2022 §5,
 with η = 1), DPM++ 3M SDE (third-order multistep in λ) and Restart sampling (Xu et al. 2023)
-with A1111's default restart segments.
+with A1111's default restart segments; DDIM (Song et al. 2021), PLMS (Liu et al. 2022) and DDIM
+CFG++ (Chung et al. 2024) as A1111's timestep samplers run them.
 """
 
 from __future__ import annotations
@@ -356,8 +357,8 @@ SAMPLE: dict[str, Sampler] = {
     "pndm": plms,
     "ddim_cfgpp": ddim,  # with the unconditional estimate (KDiffusionScheduler.needs_uncond)
 }
-# Samplers that also read the unconditional prediction, and the factor A1111 applies to the
-# CFG scale for them (CFG++ guides with λ = scale / 12.5 ∈ [0, 1]).
+# The factor A1111 applies to the CFG scale for a sampler (CFG++ guides with λ = scale / 12.5,
+# A1111's map of 0 … 12.5 onto the paper's 0 … 1).
 CFG_MULTIPLIER = {"ddim_cfgpp": 1 / 12.5}
 # Samplers on A1111's DDIM timesteps (1, 1 + T//n, …) rather than on a σ schedule.
 ON_DDIM_TIMESTEPS = frozenset({"ddim", "pndm", "ddim_cfgpp"})

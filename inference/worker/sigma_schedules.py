@@ -124,8 +124,8 @@ def ddim(n: int, m: ModelSigmas) -> torch.Tensor:
 
 
 def a1111_ddim_timesteps(n: int, total: int) -> list[int]:
-    """A1111's DDIM timesteps (≥ 1.6; DDIM CFG++ runs on them): 1, 1 + T//n, … up to T − 1,
-    ascending. When T//n does not divide T there are more than n of them."""
+    """A1111's DDIM timesteps (≥ 1.6: DDIM, PLMS and DDIM CFG++ run on them): 1, 1 + T//n, …
+    up to T − 1, ascending. When T//n does not divide T there are more than n of them."""
     stride = max(total // n, 1)
     timesteps = [min(t + 1, total - 1) for t in range(0, total, stride)]
     # One step would be the single timestep 1 and no model call at all: A1111 returns the
