@@ -118,7 +118,17 @@ SAMPLERS: dict[str, SamplerSpec] = {
         ),
         _spec("dpm++_2s_a", "DPM++ 2S a", NATIVE),  # native, see below
         _spec("dpm++_2s_a_karras", "DPM++ 2S a Karras", NATIVE),
-        _spec("unipc", "UniPC", "UniPCMultistepScheduler", **_K),
+        # A1111's UniPC: variant bh1, order 3, ending at the model's last timestep (σ_min,
+        # not 0; with σ = 0 diffusers' bh1 divides by it and gives NaN).
+        _spec(
+            "unipc",
+            "UniPC",
+            "UniPCMultistepScheduler",
+            solver_type="bh1",
+            solver_order=3,
+            final_sigmas_type="sigma_min",
+            **_K,
+        ),
         _spec("lcm", "LCM", "LCMScheduler", "for LCM models/LoRAs: 4-8 steps, cfg 1-2"),
         _spec(
             "dpm++_2m_exponential",
