@@ -55,9 +55,14 @@ _NATIVE_LABELS = {
     "dpm++_3m_sde": "DPM++ 3M SDE",
     "restart": "Restart",
     "dpm_fast": "DPM fast",
+    "ddim_cfgpp": "DDIM CFG++",
+    "ddim": "DDIM",
+    "pndm": "PLMS",
 }
 _NATIVE_TWICE = {"heun", "dpm2", "dpm2_a", "dpm++_2s_a", "dpm++_sde", "restart"}
-_SCHEDULED = [base for base in _NATIVE_LABELS if base != "dpm_fast"]
+# Their own timesteps: no schedule.
+_UNSCHEDULED = ("dpm_fast", "ddim_cfgpp", "ddim", "pndm")
+_SCHEDULED = [base for base in _NATIVE_LABELS if base not in _UNSCHEDULED]
 
 
 def _spec(name: str, label: str, scheduler: str, note: str = "", **kwargs: Any) -> SamplerSpec:
@@ -72,8 +77,8 @@ SAMPLERS: dict[str, SamplerSpec] = {
         _spec("heun", "Heun", "HeunDiscreteScheduler", _TWICE, **_K),
         _spec("lms", "LMS", "LMSDiscreteScheduler", **_K),
         _spec("lms_karras", "LMS Karras", "LMSDiscreteScheduler", **_K, **_KARRAS),
-        _spec("ddim", "DDIM", "DDIMScheduler", timestep_spacing="leading", set_alpha_to_one=False),
-        _spec("pndm", "PLMS", "PNDMScheduler", timestep_spacing="leading", skip_prk_steps=True),
+        _spec("ddim", "DDIM", NATIVE),  # native, see below
+        _spec("pndm", "PLMS", NATIVE),
         _spec("dpm2", "DPM2", "KDPM2DiscreteScheduler", _TWICE, **_K),
         _spec("dpm2_karras", "DPM2 Karras", "KDPM2DiscreteScheduler", _TWICE, **_K, **_KARRAS),
         _spec("dpm2_a", "DPM2 a", "KDPM2AncestralDiscreteScheduler", _TWICE, **_K),
@@ -113,7 +118,17 @@ SAMPLERS: dict[str, SamplerSpec] = {
         ),
         _spec("dpm++_2s_a", "DPM++ 2S a", NATIVE),  # native, see below
         _spec("dpm++_2s_a_karras", "DPM++ 2S a Karras", NATIVE),
-        _spec("unipc", "UniPC", "UniPCMultistepScheduler", **_K),
+        # A1111's UniPC: variant bh1, order 3, ending at the model's last timestep (σ_min,
+        # not 0; with σ = 0 diffusers' bh1 divides by it and gives NaN).
+        _spec(
+            "unipc",
+            "UniPC",
+            "UniPCMultistepScheduler",
+            solver_type="bh1",
+            solver_order=3,
+            final_sigmas_type="sigma_min",
+            **_K,
+        ),
         _spec("lcm", "LCM", "LCMScheduler", "for LCM models/LoRAs: 4-8 steps, cfg 1-2"),
         _spec(
             "dpm++_2m_exponential",
@@ -145,13 +160,22 @@ SAMPLERS: dict[str, SamplerSpec] = {
 def _native(name: str) -> SamplerSpec:
     base, schedule = split_schedule(name)
     note = "native k-diffusion sampler" + ("; " + _TWICE if base in _NATIVE_TWICE else "")
+    if base == "ddim_cfgpp":
+        note = "CFG++: A1111 divides the CFG scale by 12.5 (--cfg 12.5 is full guidance)"
+    elif base in ("ddim", "pndm"):
+        note = "A1111's timesteps: one model call fewer than steps" + (
+            ", 2 on the first step" if base == "pndm" else ""
+        )
     label = _NATIVE_LABELS[base]
     return _spec(name, label, NATIVE, note, sampler=base, schedule=schedule or "uniform")
 
 
 SAMPLERS.update((name, _native(name)) for name in NATIVE_SAMPLERS)
-# diffusers has no ancestral DPM++ 2S: the native sampler is A1111's, on every schedule.
-SAMPLERS.update((name, _native(name)) for name in ("dpm++_2s_a", "dpm++_2s_a_karras"))
+# diffusers has no ancestral DPM++ 2S: the native sampler is A1111's, on every schedule. DDIM
+# and PLMS are A1111's (≥ 1.6) too: its timesteps and step count, unlike diffusers' schedulers.
+SAMPLERS.update(
+    (name, _native(name)) for name in ("dpm++_2s_a", "dpm++_2s_a_karras", "ddim", "pndm")
+)
 _BY_LABEL = {s.label.lower(): s.name for s in SAMPLERS.values() if s.scheduler != NATIVE}
 for _base, _label in _NATIVE_LABELS.items():
     _BY_LABEL.setdefault(_label.lower(), _base)

@@ -9,8 +9,12 @@ from enum import Enum
 
 from prompt.errors import PromptError
 
-# `--name`, or one em/en dash (phones turn `--` into a dash), at the start of a word.
-FLAG_START = re.compile(r"(?<!\S)(?:--|[—–])([A-Za-z][A-Za-z0-9_-]*)")
+# `--name`, or one em/en dash (phones turn `--` into a dash), at the start of a word. A name
+# holds single hyphens only ('--clip-skip'), so '--no--ar' is two flags glued together.
+_NAME = r"([A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)"
+FLAG_START = re.compile(r"(?<!\S)(?:--|[—–])" + _NAME)
+# A flag glued to the end of the one before it: '--no—ar' (a dash typed for `--`) or '--tile--ar'.
+_GLUED = re.compile(r"(?:--|[—–])" + _NAME)
 
 
 class Value(Enum):
@@ -113,7 +117,13 @@ def _lookup(typed: str) -> FlagSpec:
 
 def split_flags(text: str) -> tuple[str, list[FlagUse]]:
     """The prompt text before the first flag, and each flag with its raw value."""
-    starts = list(FLAG_START.finditer(text))
+    starts: list[re.Match[str]] = []
+    for match in FLAG_START.finditer(text):
+        starts.append(match)
+        # Without this the glued flag would be the first word of the value, and the canonical
+        # form (which puts a space after the flag) would read it as a flag: no round trip.
+        while glued := _GLUED.match(text, starts[-1].end()):
+            starts.append(glued)
     if not starts:
         return text, []
     uses = []

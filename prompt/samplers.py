@@ -8,7 +8,8 @@ import re
 from prompt.errors import PromptError
 from prompt.values import quote
 
-# The samplers diffusers' schedulers run (bit-identical to stock diffusers), in the issue's order.
+# The names A1111 users know, in the issue's order: diffusers' schedulers run them (bit-identical
+# to stock diffusers), except DPM++ 2S a, DDIM and PLMS, which run natively as A1111 runs them.
 DIFFUSERS_SAMPLERS: tuple[str, ...] = (
     "euler",
     "euler_a",
@@ -76,12 +77,13 @@ NATIVE_SAMPLERS: tuple[str, ...] = (
         if name not in DIFFUSERS_SAMPLERS
     ),
     "dpm_fast",  # its own λ-uniform steps over the model's σ range: no schedule
+    "ddim_cfgpp",  # A1111's "DDIM CFG++": DDIM's own timesteps, no schedule
 )
 SAMPLERS: tuple[str, ...] = DIFFUSERS_SAMPLERS + NATIVE_SAMPLERS
 # What autocomplete offers: each sampler once per schedule diffusers names, the new ones bare
 # (their schedule is the --schedule flag's autocomplete).
 MENU_SAMPLERS: tuple[str, ...] = DIFFUSERS_SAMPLERS + tuple(
-    name for name in (*NATIVE_BASES, "dpm_fast") if name not in DIFFUSERS_SAMPLERS
+    name for name in (*NATIVE_BASES, "dpm_fast", "ddim_cfgpp") if name not in DIFFUSERS_SAMPLERS
 )
 # What "Automatic" means for each sampler in A1111 ≥ 1.9 (the rest: uniform).
 AUTOMATIC: dict[str, str] = {
@@ -96,7 +98,7 @@ AUTOMATIC: dict[str, str] = {
     "restart": "karras",
 }
 # Samplers on the model's own timesteps (or, DPM fast, their own): always "Automatic".
-OWN_SCHEDULE = frozenset({"ddim", "pndm", "unipc", "lcm", "dpm_fast"})
+OWN_SCHEDULE = frozenset({"ddim", "pndm", "unipc", "lcm", "dpm_fast", "ddim_cfgpp"})
 # Longest first: "_sgm_uniform" before any shorter suffix it ends with.
 _SUFFIXES = tuple(sorted((f"_{k}" for k in _NAMED), key=len, reverse=True))
 
@@ -105,6 +107,8 @@ _ALIASES: dict[str, str] = {
     "plms": "pndm",  # A1111 calls diffusers' PNDM "PLMS"
     "uni_pc": "unipc",
     "euler_ancestral": "euler_a",
+    "ddim_cfg++": "ddim_cfgpp",  # A1111's label, "DDIM CFG++"
+    "ddim_cfg_pp": "ddim_cfgpp",
 }
 
 _SEPARATORS = re.compile(r"[\s_-]+")

@@ -50,7 +50,14 @@ class Conditioning:
     guidance: float = 7.0  # the job's CFG scale
     rescale: float = 0.0  # CFG rescale φ, applied by the wrapped UNet
     dynthres: DynThres | None = None  # dynamic thresholding, applied by the wrapped UNet
-    scheduler: Any = None  # the job's scheduler (its ᾱ), set by the engine for dynthres
+    scheduler: Any = None  # the job's scheduler (use_scheduler)
+
+    def use_scheduler(self, scheduler: Any) -> None:
+        """The job's scheduler: dynamic thresholding reads its ᾱ; a sampler that reads the
+        unconditional prediction or scales the CFG (DDIM CFG++) needs the wrapped UNet."""
+        self.scheduler = scheduler
+        if getattr(scheduler, "needs_uncond", False):
+            self.plain = None
 
     def at(self, step: int) -> StepConds:
         conds = [(w, _entry(schedule, step)) for w, schedule in self.subprompts]

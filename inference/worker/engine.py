@@ -257,7 +257,7 @@ class Engine:
         refiner = prepare_refiner(spec, job, model, self.device, self.dtype, self.pad_negative)
         with clock("text_encode"):
             encoded = encode_conditioning(job.encoders, gen, pad_negative=self.pad_negative)
-            encoded.scheduler = job.pipe.scheduler  # dynamic thresholding needs its ᾱ
+            encoded.use_scheduler(job.pipe.scheduler)
             if not encoded.finite():  # checked before the first step: no GPU time wasted
                 raise BadRequestError(
                     "the prompt's attention weights are too extreme for the model (its text "

@@ -151,13 +151,21 @@ def _step(
         guided = eps_u.clone()
         for k, w in enumerate(weights):
             guided = guided + w * (eps_c[k * batch : (k + 1) * batch] - eps_u)
+    scheduler = conditioning.scheduler
+    multiplier = float(getattr(scheduler, "guidance_multiplier", 1.0))  # CFG++: 1 / 12.5
+    scale = conditioning.guidance * multiplier
     if cfg and eps_u is not None and conditioning.rescale > 0:
-        guided = rescaled(eps_u, guided, conditioning.guidance, conditioning.rescale)
+        guided = rescaled(eps_u, guided, scale, conditioning.rescale)
     if cfg and eps_u is not None and conditioning.dynthres is not None:
         from inference.worker.dynthres import thresholded
 
-        x_in, scale, dyn = sample[:batch], conditioning.guidance, conditioning.dynthres
-        guided = thresholded(eps_u, guided, x_in, timestep, scale, dyn, conditioning.scheduler)
+        x_in, dyn = sample[:batch], conditioning.dynthres
+        guided = thresholded(eps_u, guided, x_in, timestep, scale, dyn, scheduler)
+    if cfg and eps_u is not None and multiplier != 1.0:
+        # What the pipeline's CFG at g turns into ε_u + g·m (guided − ε_u).
+        guided = eps_u + (guided - eps_u) * multiplier
+    if getattr(scheduler, "needs_uncond", False):
+        scheduler.uncond_output = eps_u  # CFG++ renoises with it (None: no unconditional pass)
     result = torch.cat([eps_u, guided]) if cfg and eps_u is not None else guided
     if not wants_dict:
         return (result,)

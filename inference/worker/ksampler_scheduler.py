@@ -24,8 +24,15 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.schedulers.scheduling_utils import SchedulerMixin, SchedulerOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from inference.worker.ksamplers import DISCARD_PENULTIMATE, SAMPLE, Run
-from inference.worker.sigma_schedules import ModelSigmas, schedule_sigmas
+from inference.worker.ksamplers import (
+    CFG_MULTIPLIER,
+    DISCARD_PENULTIMATE,
+    ON_DDIM_TIMESTEPS,
+    SAMPLE,
+    Run,
+    ddim,
+)
+from inference.worker.sigma_schedules import ModelSigmas, a1111_ddim_timesteps, schedule_sigmas
 
 
 class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
@@ -64,6 +71,8 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
         self._generator: Any = None
         self._t_sigma: dict[float, float] = {}
         self._pad = 0  # timesteps repeated in front for img2img strength (set_timesteps)
+        self.uncond_output: torch.Tensor | None = None
+        self._den_u: torch.Tensor | None = None
 
     @property
     def cfg(self) -> Any:
@@ -75,24 +84,46 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
 
     @property
     def init_noise_sigma(self) -> float:
-        return self.sampler_sigmas[0] if self.sampler_sigmas else self.model_sigmas.sigma_max
+        top = self.sampler_sigmas[0] if self.sampler_sigmas else self.model_sigmas.sigma_max
+        if self.cfg.sampler in ON_DDIM_TIMESTEPS:  # A1111's DDIM starts from x_T = noise
+            return math.sqrt(top**2 + 1)
+        return top
+
+    @property
+    def guidance_multiplier(self) -> float:
+        """What A1111 multiplies the CFG scale by for this sampler (the wrapped UNet applies
+        it; `inference/worker/guided_unet.py`)."""
+        return CFG_MULTIPLIER.get(self.cfg.sampler, 1.0)
+
+    @property
+    def needs_uncond(self) -> bool:
+        """Whether `step` reads the unconditional prediction (`uncond_output`, set by the
+        wrapped UNet at every call; None when the call had no unconditional pass)."""
+        return self.cfg.sampler == "ddim_cfgpp"
 
     def set_timesteps(
         self, num_inference_steps: int, device: str | torch.device | None = None, **_: Any
     ) -> None:
         n = int(num_inference_steps)
         cfg = self.cfg
-        sigmas = schedule_sigmas(
-            cfg.schedule,
-            n,
-            self.model_sigmas,
-            sdxl=cfg.sdxl,
-            discard_penultimate=cfg.sampler in DISCARD_PENULTIMATE,
-        )
         pad = 0
-        if cfg.strength is not None:  # A1111 img2img: t_enc + 1 steps of the full schedule
-            t_enc = int(min(cfg.strength, 0.999) * n)
-            sigmas = sigmas[n - t_enc - 1 :]
+        if cfg.sampler in ON_DDIM_TIMESTEPS:
+            timesteps = a1111_ddim_timesteps(n, len(self.model_sigmas.sigmas))
+            sigmas = self.model_sigmas.sigmas[timesteps].flip(0)
+            if cfg.strength is not None:  # img2img: the last int(steps × strength) steps
+                sigmas = sigmas[-(max(int(min(cfg.strength, 0.999) * n), 1) + 1) :]
+        else:
+            sigmas = schedule_sigmas(
+                cfg.schedule,
+                n,
+                self.model_sigmas,
+                sdxl=cfg.sdxl,
+                discard_penultimate=cfg.sampler in DISCARD_PENULTIMATE,
+            )
+            if cfg.strength is not None:  # A1111 img2img: t_enc + 1 steps of the full schedule
+                t_enc = int(min(cfg.strength, 0.999) * n)
+                sigmas = sigmas[n - t_enc - 1 :]
+        if cfg.strength is not None:
             pad = n - min(int(n * cfg.strength), n)  # what the pipeline will slice off
         self.num_inference_steps = n
         self.sampler_sigmas = [float(s) for s in sigmas]
@@ -144,14 +175,22 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
     ) -> SchedulerOutput | tuple[torch.Tensor]:
         if self._run is None:
             self._generator = generator
-            sampler = SAMPLE[self.cfg.sampler]
+            noise = self._noise(sample)
             sigmas = self.sampler_sigmas
             if self._index:  # a hand-off: go on from the σ this evaluation is at
                 start = self.plan[self._index]
                 sigmas = sigmas[next(i for i, s in enumerate(sigmas) if s <= start * 1.0001) :]
-            self._run = sampler(sample, sigmas, self._noise(sample))
+            if self.needs_uncond:
+                self._run = ddim(sample, sigmas, noise, self._uncond_denoised)
+            else:
+                self._run = SAMPLE[self.cfg.sampler](sample, sigmas, noise)
             next(self._run)  # the first evaluation: (sample, σ_0)
         den = self._denoised(model_output.to(sample.dtype), sample)
+        self._den_u = (
+            self._denoised(self.uncond_output.to(sample.dtype), sample)
+            if self.needs_uncond and self.uncond_output is not None
+            else None
+        )
         self._index += 1
         try:
             out, _ = self._run.send((sample, den))
@@ -161,6 +200,10 @@ class KDiffusionScheduler(SchedulerMixin, ConfigMixin):
         if not return_dict:
             return (out,)
         return SchedulerOutput(prev_sample=out)
+
+    def _uncond_denoised(self) -> torch.Tensor | None:
+        """D_u of the evaluation just made (CFG++ reads it)."""
+        return self._den_u
 
     def _sigma_at(self, timestep: Any) -> float:
         t = float(torch.as_tensor(timestep).flatten()[0])

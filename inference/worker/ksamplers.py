@@ -11,7 +11,8 @@ The updates follow the papers: Euler / Heun / DPM2 (Karras et al. 2022, Algorith
 ODE derivative d = (x − D)/σ), ancestral steps (σ_up, σ_down split of each step),
 DPM-Solver++ 2M / 2S (Lu et al. 2022, in λ = −log σ), its SDE variants (Lu et al. 2022 §5,
 with η = 1), DPM++ 3M SDE (third-order multistep in λ) and Restart sampling (Xu et al. 2023)
-with A1111's default restart segments.
+with A1111's default restart segments; DDIM (Song et al. 2021), PLMS (Liu et al. 2022) and DDIM
+CFG++ (Chung et al. 2024) as A1111's timestep samplers run them.
 """
 
 from __future__ import annotations
@@ -297,6 +298,47 @@ def dpm_fast(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
     return x
 
 
+def ddim(
+    x: torch.Tensor,
+    sigmas: list[float],
+    noise: NoiseFn,
+    uncond: Callable[[], torch.Tensor | None] = lambda: None,
+) -> Run:
+    """A1111's DDIM (η = 0) and, given `uncond`, its "DDIM CFG++" (Chung et al. 2024): the
+    guided estimate D (for CFG++ at the CFG scale × 1/12.5, applied by the caller) gives x̂₀,
+    and the renoising direction comes from D itself or, for CFG++, from the unconditional
+    D_u = `uncond()` (None: no unconditional pass, plain DDIM). In σ form DDIM is
+    x' = x̂₀ + σ' ε. `sigmas` are A1111's DDIM timesteps, which end at t = 1, not at σ = 0;
+    the result is on the model's own scale (x / √(σ² + 1)), where A1111's DDIM leaves it."""
+    for s, s_next in pairwise(sigmas):
+        x, den = yield x, s
+        den_u = uncond()
+        x = den + (x - (den if den_u is None else den_u)) / s * s_next
+    return x / math.sqrt(sigmas[-1] ** 2 + 1)
+
+
+def plms(x: torch.Tensor, sigmas: list[float], noise: NoiseFn) -> Run:
+    """A1111's PLMS on DDIM's timesteps: the first step is a pseudo improved Euler (two model
+    calls, ε averaged), the next ones pseudo linear multistep (Adams-Bashforth of order 2, 3,
+    then 4 on the past ε); each moves x by (σ' − σ) ε', DDIM's update in σ form."""
+    old: list[torch.Tensor] = []
+    for s, s_next in pairwise(sigmas):
+        x, den = yield x, s
+        eps = (x - den) / s
+        if not old:
+            x2, den2 = yield x + (s_next - s) * eps, s_next
+            step = (eps + (x2 - den2) / s_next) / 2
+        elif len(old) == 1:
+            step = (3 * eps - old[-1]) / 2
+        elif len(old) == 2:
+            step = (23 * eps - 16 * old[-1] + 5 * old[-2]) / 12
+        else:
+            step = (55 * eps - 59 * old[-1] + 37 * old[-2] - 9 * old[-3]) / 24
+        x = x + (s_next - s) * step
+        old = [*old[-2:], eps]
+    return x / math.sqrt(sigmas[-1] ** 2 + 1)
+
+
 SAMPLE: dict[str, Sampler] = {
     "euler": euler,
     "euler_a": euler_a,
@@ -311,6 +353,14 @@ SAMPLE: dict[str, Sampler] = {
     "dpm++_3m_sde": dpmpp_3m_sde,
     "restart": restart,
     "dpm_fast": dpm_fast,
+    "ddim": ddim,
+    "pndm": plms,
+    "ddim_cfgpp": ddim,  # with the unconditional estimate (KDiffusionScheduler.needs_uncond)
 }
+# The factor A1111 applies to the CFG scale for a sampler (CFG++ guides with λ = scale / 12.5,
+# A1111's map of 0 … 12.5 onto the paper's 0 … 1).
+CFG_MULTIPLIER = {"ddim_cfgpp": 1 / 12.5}
+# Samplers on A1111's DDIM timesteps (1, 1 + T//n, …) rather than on a σ schedule.
+ON_DDIM_TIMESTEPS = frozenset({"ddim", "pndm", "ddim_cfgpp"})
 # A1111 computes one more step and drops the next-to-last σ for these.
 DISCARD_PENULTIMATE = frozenset({"dpm2", "dpm2_a", "dpm++_3m_sde"})

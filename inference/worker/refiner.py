@@ -131,5 +131,5 @@ def prepare_refiner(
     )
     encoders = [(pipe.tokenizer_2, pipe.text_encoder_2)]
     conditioning = encode_conditioning(encoders, gen, pad_negative=pad_negative)
-    conditioning.scheduler = pipe.scheduler  # dynamic thresholding needs its ᾱ
+    conditioning.use_scheduler(pipe.scheduler)  # dynamic thresholding needs its ᾱ
     return RefinerRun(pipe, entry, conditioning, gen.chaos, list(job.seeds))

@@ -123,6 +123,16 @@ def ddim(n: int, m: ModelSigmas) -> torch.Tensor:
     return _zero(m.sigmas[1::stride].flip(0))
 
 
+def a1111_ddim_timesteps(n: int, total: int) -> list[int]:
+    """A1111's DDIM timesteps (≥ 1.6: DDIM, PLMS and DDIM CFG++ run on them): 1, 1 + T//n, …
+    up to T − 1, ascending. When T//n does not divide T there are more than n of them."""
+    stride = max(total // n, 1)
+    timesteps = [min(t + 1, total - 1) for t in range(0, total, stride)]
+    # One step would be the single timestep 1 and no model call at all: A1111 returns the
+    # noise; one call from the top is what a member asking for one step means.
+    return timesteps if len(timesteps) > 1 else [1, total - 1]
+
+
 def beta(n: int, m: ModelSigmas) -> torch.Tensor:
     """Lee et al. (2024): timesteps at quantiles of Beta(0.6, 0.6), σ linear in them."""
     from scipy import stats

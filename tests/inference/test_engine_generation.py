@@ -69,7 +69,14 @@ def _covering() -> list[str]:
     schedules = [k for k in SCHEDULES if k not in ("automatic", "uniform", "karras")]
     # 12 bases cycling through the 9 schedules diffusers does not run: each one at least once.
     native = [f"{base}_{schedules[i % len(schedules)]}" for i, base in enumerate(NATIVE_BASES)]
-    return [*DIFFUSERS_SAMPLERS, *native, "restart", "dpm++_3m_sde_karras", "dpm_fast"]
+    return [
+        *DIFFUSERS_SAMPLERS,
+        *native,
+        "restart",
+        "dpm++_3m_sde_karras",
+        "dpm_fast",
+        "ddim_cfgpp",
+    ]
 
 
 @pytest.mark.parametrize("name", _covering())

@@ -77,8 +77,9 @@ def test_every_sampler_label_round_trips() -> None:
         ("Sampler: DPM++ 2M SDE Heun, Schedule type: Beta", "dpm++_2m_sde_heun_beta"),
         ("Sampler: DPM++ 2M, Schedule type: SGM Uniform", "dpm++_2m_sgm_uniform"),
         ("Sampler: DPM2 a, Schedule type: KL Optimal", "dpm2_a_kl_optimal"),
-        # Samplers and schedules Nanke does not run.
         ("Sampler: DPM fast, Schedule type: Automatic", "dpm_fast"),
+        ("Sampler: DDIM CFG++, Schedule type: Automatic", "ddim_cfgpp"),
+        # Samplers and schedules Nanke does not run.
         ("Sampler: DPM adaptive, Schedule type: Automatic", None),
         ("Sampler: LMS, Schedule type: Beta", None),
     ],

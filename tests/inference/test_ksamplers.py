@@ -262,18 +262,122 @@ def test_steps_and_model_calls_as_a1111_counts_them(registry: Any, engine: Any) 
     assert calls("restart", 5) == 9
     # DPM fast: exactly `steps` model calls (orders 3, 3, 2, 1 for 9; 3, 3, 1 for 7).
     assert calls("dpm_fast", 9) == 9 and calls("dpm_fast", 7) == 7
+    # A1111's DDIM timesteps: 20 steps are 20 timesteps, 19 calls (PLMS one more); one step
+    # would be none at all, so it is one call from the top.
+    assert calls("ddim", 20) == 19 and calls("pndm", 20) == 20 and calls("ddim_cfgpp", 1) == 1
 
 
-def test_img2img_runs_a1111s_step_count_from_the_source(registry: Any, engine: Any) -> None:
-    """A1111 img2img: int(steps × strength) + 1 steps, the last ones of the full schedule."""
+@pytest.mark.parametrize("name", ["euler_karras", "ddim"])
+def test_img2img_runs_a1111s_step_count_from_the_source(
+    registry: Any, engine: Any, name: str
+) -> None:
+    """A1111 img2img: int(steps × strength) + 1 steps, the last ones of the full schedule
+    (DDIM: the last int(steps × strength) of its timesteps)."""
     from inference.resolve import vary_spec
 
-    parent = spec(registry, sampler="euler_karras", steps=10, seed=4)
+    parent = spec(registry, sampler=name, steps=10, seed=4)
     out = engine.run(parent)
     job = vary_spec(parent, 1, strong=False, source_key="k/1.png", seed=9)
     strength = engine._job(job, out.images[0]).strength
     assert strength is not None
     totals: list[int] = []
     varied = engine.run(job, source=out.images[0], on_progress=lambda s, t, _: totals.append(t))
-    assert totals[-1] == len(totals) == int(10 * strength) + 1
+    assert totals[-1] == len(totals) == int(10 * strength) + (name != "ddim")
     assert diff(varied, out) > 0.1
+
+
+class A1111:
+    """A1111's timestep samplers (modules/sd_samplers_timesteps_impl.py, η = 0) in their own
+    DDPM form: timesteps clip(range(0, 1000, 1000 // steps) + 1), one model call fewer than
+    there are timesteps (PLMS: one more on its first step), float64 ᾱ_prev."""
+
+    def __init__(self, setup: dict[str, Any], steps: int, cfgpp: bool = False) -> None:
+        self.ref, ac, self.cfgpp = Reference(setup), setup["ac"], cfgpp
+        self.timesteps = torch.clip(torch.arange(0, 1000, 1000 // steps) + 1, 0, 999)
+        self.alphas = ac[self.timesteps].double()
+        self.alphas_prev = ac[torch.nn.functional.pad(self.timesteps[:-1], pad=(1, 0))].double()
+
+    def eps(self, x: torch.Tensor, t: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """(guided ε, unconditional ε); CFG++ multiplies the CFG scale by 1/12.5."""
+        ref = self.ref
+        with torch.no_grad():
+            out = ref.unet(
+                torch.cat([x, x]), t, encoder_hidden_states=torch.cat([ref.neg, ref.pos])
+            ).sample
+        eps_u, eps_c = out.double().chunk(2)
+        return eps_u + (CFG / 12.5 if self.cfgpp else CFG) * (eps_c - eps_u), eps_u
+
+    def update(
+        self, x: torch.Tensor, e_t: torch.Tensor, direction: torch.Tensor, index: int
+    ) -> Any:
+        a_t, a_prev = float(self.alphas[index]), float(self.alphas_prev[index])
+        pred_x0 = (x - math.sqrt(1 - a_t) * e_t) / math.sqrt(a_t)
+        return (math.sqrt(a_prev) * pred_x0 + math.sqrt(1 - a_prev) * direction).float()
+
+    def ddim(self, x: torch.Tensor) -> torch.Tensor:
+        for i in range(len(self.timesteps) - 1):
+            index = len(self.timesteps) - 1 - i
+            e_t, eps_u = self.eps(x, self.timesteps[index])
+            x = self.update(x, e_t, eps_u if self.cfgpp else e_t, index)
+        return x
+
+    def plms(self, x: torch.Tensor) -> torch.Tensor:
+        old: list[torch.Tensor] = []
+        for i in range(len(self.timesteps) - 1):
+            index = len(self.timesteps) - 1 - i
+            e_t = self.eps(x, self.timesteps[index])[0]
+            if not old:  # pseudo improved Euler
+                x_prev = self.update(x, e_t, e_t, index)
+                e_next = self.eps(x_prev, self.timesteps[max(index - 1, 0)])[0]
+                e_prime = (e_t + e_next) / 2
+            elif len(old) == 1:
+                e_prime = (3 * e_t - old[-1]) / 2
+            elif len(old) == 2:
+                e_prime = (23 * e_t - 16 * old[-1] + 5 * old[-2]) / 12
+            else:
+                e_prime = (55 * e_t - 59 * old[-1] + 37 * old[-2] - 9 * old[-3]) / 24
+            x = self.update(x, e_prime, e_prime, index)
+            old = [*old[-2:], e_t]
+        return x
+
+
+@pytest.mark.parametrize(
+    ("name", "steps"),
+    # 7 steps: 1000 // 7 = 142 gives 8 timesteps, so 7 model calls.
+    [("ddim_cfgpp", 6), ("ddim_cfgpp", 7), ("ddim", 6), ("ddim", 7), ("pndm", 6), ("pndm", 7)],
+)
+def test_timestep_samplers_match_a1111s_loops(setup: dict[str, Any], name: str, steps: int) -> None:
+    """DDIM, PLMS and DDIM CFG++ through the real pipeline against A1111's loops. CFG++ runs
+    through the wrapped UNet, which applies A1111's 1/12.5 and hands the scheduler the
+    unconditional prediction."""
+    from inference.worker.conditioning import Cond, Conditioning
+
+    pipe = setup["pipe"]
+    pipe.scheduler = make_scheduler(name, setup["config"])
+    assert type(pipe.scheduler).__name__ == "KDiffusionScheduler"
+    neg, pos = setup["embeds"][:1], setup["embeds"][1:]
+    conditioning = Conditioning([(1.0, [(steps, Cond(pos))])], [(steps, Cond(neg))])
+    conditioning.guidance = CFG
+    conditioning.use_scheduler(pipe.scheduler)
+    assert pipe.scheduler.needs_uncond == (name == "ddim_cfgpp")
+    calls: list[int] = []
+    with conditioning.applied(pipe.unet, 0, [SEED]), torch.no_grad():
+        got = pipe(
+            prompt_embeds=pos,
+            negative_prompt_embeds=neg,
+            num_inference_steps=steps,
+            guidance_scale=CFG,
+            generator=torch.Generator().manual_seed(SEED),
+            output_type="latent",
+            width=64,
+            height=64,
+            callback_on_step_end=lambda p, i, t, kw: calls.append(i) or kw,
+        ).images
+    a1111 = A1111(setup, steps, cfgpp=name == "ddim_cfgpp")
+    expected = a1111.plms(start_noise(setup)) if name == "pndm" else a1111.ddim(start_noise(setup))
+    timesteps = len(range(0, 1000, 1000 // steps))
+    assert len(calls) == timesteps - 1 + (name == "pndm")
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    if name == "ddim_cfgpp":  # the comparison can tell: plain DDIM lands far from it
+        plain = A1111(setup, steps).ddim(start_noise(setup))
+        assert float((got - plain).abs().mean()) > 0.05

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from prompt import parse_prompt
+from prompt import PromptError, format_prompt, parse_prompt
 from prompt.request import ImagineParams, LoraRef, PromptPart
 
 UNSET: dict[str, Any] = {
@@ -154,6 +154,7 @@ def test_repeat_with_a_seed_paints_different_grids() -> None:
         "a cat –ar 16:9 –seed 3",  # en dash
         "a cat --aspect 16:9 --SEED 3",  # Midjourney's long name
         "a cat\n--ar 16:9\t--seed   3  ",
+        "a cat --ar 16:9 --seed\x003",  # a control character is a space
     ],
 )
 def test_flag_spellings(text: str) -> None:
@@ -170,6 +171,24 @@ def test_flag_spellings(text: str) -> None:
 )
 def test_flag_aliases(text: str, expected: dict[str, Any]) -> None:
     assert changed(only(text)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a cat --tile—ar 2:1", "a cat --tile--ar 2:1", "a cat --tile–ar 2:1", "a cat —tile—ar 2:1"],
+)
+def test_flags_glued_together_are_two_flags(text: str) -> None:
+    """A flag typed right after another ('--tile—ar', a phone's dash for `--`) is its own flag,
+    not the first word of the other's value."""
+    params = only(text)
+    assert changed(params) == {"tile": True, "aspect_ratio": "2:1"}
+    assert parse_prompt(format_prompt(params)) == [params]
+
+
+def test_a_flag_glued_to_no_leaves_no_empty_negative() -> None:
+    with pytest.raises(PromptError, match="--no needs a value") as caught:
+        parse_prompt("a cat --no—ar 2:1")
+    assert caught.value.flag == "--no"
 
 
 @pytest.mark.parametrize(

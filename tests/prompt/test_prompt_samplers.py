@@ -48,6 +48,7 @@ def test_a1111_19_schedule_types() -> None:
         ("a --schedule karras", "--schedule goes with --sampler"),
         ("a --sampler ddim --schedule karras", "ddim runs on its own timesteps"),
         ("a --sampler DPM fast --schedule karras", "dpm_fast runs on its own timesteps"),
+        ("a --sampler DDIM CFG++ --schedule karras", "ddim_cfgpp runs on its own timesteps"),
         ("a --sampler lms --schedule beta", "lms has no beta schedule in Nanke"),
         ("a --sampler euler --schedule fast", "unknown schedule 'fast'"),
         ("a --sampler dpm++ 2m karras --schedule uniform", "already names the karras schedule"),
@@ -77,6 +78,8 @@ def test_a1111_19_schedule_types() -> None:
         ("--sampler k_dpmpp_3m_sde --schedule karras", "dpm++_3m_sde_karras"),
         ("--sampler DPM fast", "dpm_fast"),
         ("--sampler k_dpm_fast --schedule automatic", "dpm_fast"),
+        ("--sampler DDIM CFG++", "ddim_cfgpp"),
+        ('--sampler "ddim_cfgpp"', "ddim_cfgpp"),
     ],
 )
 def test_every_a1111_schedule_type(text: str, name: str) -> None:
