@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,8 @@ class StandInEngine:
         self.before: Callable[[JobSpec], None] = lambda spec: None
         self.prompts: list[str] = []
         self.nsfw: list[bool] | None = None  # the safety checker's verdict; None: all clear
+        # The real engine's LoRA manager: the one box points it at members' stored LoRAs.
+        self.loras = SimpleNamespace(fetch_stored=None)
 
     def run(self, spec: JobSpec, source: Any, on_progress: Any) -> Any:
         self.before(spec)
