@@ -236,9 +236,10 @@ class DeliveryService:
             await self._failed(job, event.error or job.error)
 
     async def _progress(self, job: JobView, event: JobEvent) -> None:
-        # A new training preview passes the throttle: previews are many steps apart.
+        # A new training preview is not held back by a plain update just before it; one held
+        # back anyway is shown with the next edit (TrainProgress keeps it).
         fresh = job.kind is JobKind.TRAIN and self.train_progress.saw(event)
-        if not self._throttle.allow(job.id, force=fresh):
+        if not self._throttle.allow(job.id, urgent=fresh):
             return
         preview, buttons = event.preview_jpeg, tuple[Button, ...]()
         if job.kind is JobKind.TRAIN and job.state is JobState.RUNNING:  # the latest preview

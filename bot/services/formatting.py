@@ -133,16 +133,20 @@ class ProgressThrottle:
     ) -> None:
         self._interval = interval_s
         self._clock = clock
-        self._last: dict[UUID, float] = {}
+        self._last: dict[tuple[UUID, bool], float] = {}  # (job, urgent) → last edit
 
-    def allow(self, job_id: UUID, *, force: bool = False) -> bool:
-        """`force`: let it through anyway (and count it), for an update that must not be lost."""
+    def allow(self, job_id: UUID, *, urgent: bool = False) -> bool:
+        """`urgent` (a new training preview): also let it through when the last urgent one
+        was an interval ago, so a preview is not held back by a plain update just before it,
+        and the edits stay within two per interval."""
         now = self._clock()
-        last = self._last.get(job_id)
-        if not force and last is not None and now - last < self._interval:
-            return False
-        self._last[job_id] = now
-        return True
+        for key in ((job_id, False), (job_id, True)) if urgent else ((job_id, False),):
+            last = self._last.get(key)
+            if last is None or now - last >= self._interval:
+                self._last[(job_id, False)] = self._last[key] = now
+                return True
+        return False
 
     def forget(self, job_id: UUID) -> None:
-        self._last.pop(job_id, None)
+        self._last.pop((job_id, False), None)
+        self._last.pop((job_id, True), None)

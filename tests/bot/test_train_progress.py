@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from bot.services.formatting import ProgressThrottle
 from bot.services.train_progress import TrainProgress
 from pipeline.contracts import JobEvent, JobEventKind
 
@@ -36,3 +37,18 @@ def test_the_latest_preview_stays_until_a_newer_one_and_the_step_decides_the_ref
     assert progress.latest(job).preview == b"second"  # type: ignore[union-attr]
     progress.forget(job)
     assert progress.latest(job) is None and progress.eta_s(job) is None
+
+
+def test_a_new_preview_is_not_held_back_by_a_plain_update_but_edits_stay_paced() -> None:
+    now = [0.0]
+    throttle = ProgressThrottle(2.0, clock=lambda: now[0])
+    job = uuid.uuid4()
+    assert throttle.allow(job)  # step 1
+    now[0] = 0.5
+    assert not throttle.allow(job)  # a plain update: too soon
+    assert throttle.allow(job, urgent=True)  # the preview right after it: shown
+    now[0] = 1.0
+    assert not throttle.allow(job, urgent=True)  # a second preview so soon waits
+    assert not throttle.allow(job)
+    now[0] = 2.6
+    assert throttle.allow(job)
