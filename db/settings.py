@@ -28,6 +28,12 @@ class PlanSettings(BaseModel):
     train_minutes: int = Field(
         default=60, ge=1, description="Longest a training run may take; it fails after this."
     )
+    train_preview_every: int = Field(
+        default=200,
+        ge=0,
+        description="A training run shows a preview picture every this many steps (at least "
+        "one halfway through a shorter run; 0: none).",
+    )
 
     @property
     def credits_milli(self) -> int:

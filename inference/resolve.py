@@ -90,6 +90,21 @@ def resolve(
     return resolve_with_notes(params, registry, defaults, seed)[0]
 
 
+def check_trained_on(
+    name: str, base_model: str | None, model: str, family: str, registry: Registry
+) -> None:
+    """A trained LoRA only fits models of the family it was trained on (its layers have
+    another shape elsewhere): refused here, before the charge, not by the worker."""
+    trained = registry.models.get(base_model) if base_model else None
+    if trained is None or trained.family == family:  # base model gone: the worker decides
+        return
+    raise BadRequestError(
+        f"LoRA {name!r} was trained on {trained.name} ({trained.family}) and does not fit "
+        f"{model} ({family}): use it with --model {trained.name}, or another "
+        f"{trained.family} model"
+    )
+
+
 def resolve_with_notes(
     params: ImagineParams,
     registry: Registry,
@@ -105,6 +120,8 @@ def resolve_with_notes(
     for lora in params.loras:
         if lora.key is None:  # a member's stored LoRA was checked by the bot (db/loras.py)
             registry.lora_path(lora.name)
+        else:
+            check_trained_on(lora.name, lora.base_model, entry.name, entry.family, registry)
     check_control(params.control, entry, registry)
     width, height = size_for(params.aspect_ratio or d.aspect_ratio, entry.base_size)
     negative = params.negative_prompt if params.negative_prompt is not None else d.negative_prompt

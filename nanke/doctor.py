@@ -97,6 +97,20 @@ def check_models(settings: Settings) -> Check:
     )
 
 
+def check_packs(settings: Settings) -> Check:
+    """Which packs file /pack offers (NANKE_PACKS_FILE, else the shipped one) and its packs."""
+    from inference.errors import RegistryError
+    from inference.packs import DEFAULT_PACKS, load_packs
+
+    path = settings.packs_file or DEFAULT_PACKS
+    try:
+        packs = load_packs(path)
+    except RegistryError as exc:
+        return Check("packs", False, exc.message)
+    which = "" if settings.packs_file else " (shipped; set NANKE_PACKS_FILE for your own)"
+    return Check("packs", True, f"{path}{which}: {', '.join(packs)}")
+
+
 def check_gpu() -> Check:
     try:
         from inference.worker.precision import describe_gpus
@@ -228,6 +242,7 @@ def run_checks(settings: Settings, *, api: str = DISCORD_API, offline: bool = Fa
         check_database(settings),
         check_broker(settings),
         check_models(settings),
+        check_packs(settings),
         check_gpu(),
         check_discord(settings, api, offline),
         check_gallery(settings),

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     models_file: Path = Field(
         default=Path("models.toml"), description="The model registry (docs/engine.md)."
     )
+    packs_file: Path | None = Field(
+        default=None,
+        description="The prompt packs /pack offers (TOML, docs/training.md); unset: the packs "
+        "Nanke ships (inference/packs_default.toml).",
+    )
     gallery_url: str | None = Field(
         default=None,
         description="Public base URL of the web gallery, for 🔗 Web buttons; unset hides them.",

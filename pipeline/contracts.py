@@ -141,7 +141,8 @@ class JobEvent(_Frozen):
     """Something that happened to a job, for the bot to show (docs/pipeline.md).
 
     queued: `position` jobs ahead. started: `attempt`. progress: `percent` and optionally
-    `preview_jpeg`. succeeded: `result`. failed: `error`, a message fit for the member.
+    `preview_jpeg`; a training run's also `step`, `total` and `loss` (its preview is a picture
+    painted with the LoRA so far). succeeded: `result`. failed: `error`, fit for the member.
     """
 
     # Bytes go over JSON as base64.
@@ -155,6 +156,9 @@ class JobEvent(_Frozen):
     position: int | None = Field(default=None, ge=0)
     percent: float | None = Field(default=None, ge=0, le=100)
     preview_jpeg: bytes | None = Field(default=None, max_length=MAX_PREVIEW_BYTES)
+    step: int | None = Field(default=None, ge=0)  # training runs only
+    total: int | None = Field(default=None, ge=1)
+    loss: float | None = None
     result: JobResult | None = None
     error: str | None = None
     at: float = 0.0  # Unix time the event was made (informational)

@@ -40,10 +40,10 @@ from pipeline.errors import (
     SourceMissingError,
     row_error,
 )
-from pipeline.events import EventPublisher, PreviewThrottle
+from pipeline.events import EventPublisher
 from pipeline.image_urls import FetchPolicy
 from pipeline.job_images import fetch_references, fetched_urls
-from pipeline.preview import preview_jpeg
+from pipeline.progress import LeaseLost, ProgressFn, progress_reporter
 from pipeline.results import store_output
 from pipeline.settings import PipelineSettings
 from pipeline.storage import ObjectNotFoundError, Storage, job_key, job_prefix
@@ -91,10 +91,6 @@ class EngineLike(Protocol):
         *,
         mask: Image.Image | None = None,
     ) -> Any: ...
-
-
-class LeaseLost(Exception):
-    """This attempt no longer owns the job; stop without writing anything."""
 
 
 class _Heartbeat:
@@ -302,36 +298,9 @@ class JobRunner:
         image.load()
         return image
 
-    def _progress(
-        self, job_id: uuid.UUID, attempt: int, beat: _Heartbeat
-    ) -> Callable[[int, int, Any], None]:
-        throttle = PreviewThrottle(self._settings.preview_interval_s)
-
-        def on_progress(step: int, total: int, latents: Any) -> None:
-            if beat.lost.is_set():
-                raise LeaseLost
-            if not throttle.ready():
-                return
-            # The engine hands latents out only on preview steps (never step 1); other steps
-            # still report their percentage, which costs nothing on the device.
-            preview = None
-            if latents is not None:
-                try:
-                    preview = preview_jpeg(latents)
-                except Exception:  # a preview is a nicety; never fail a job over one
-                    log.debug("preview failed", exc_info=True)
-            percent = min(100.0, 100.0 * step / max(total, 1))
-            self._publish(
-                JobEvent(
-                    job_id=job_id,
-                    kind=JobEventKind.PROGRESS,
-                    attempt=attempt,
-                    percent=round(percent, 1),
-                    preview_jpeg=preview,
-                )
-            )
-
-        return on_progress
+    def _progress(self, job_id: uuid.UUID, attempt: int, beat: _Heartbeat) -> ProgressFn:
+        interval = self._settings.preview_interval_s
+        return progress_reporter(self._publish, job_id, attempt, beat.lost, interval)
 
     def _finish(
         self, job_id: uuid.UUID, attempt: int, output: Any, fetched: dict[str, str]

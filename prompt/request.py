@@ -58,6 +58,9 @@ class LoraRef(_Frozen):
     # A member's trained LoRA (/train): its storage key, set by the bot once it has checked who
     # may use it; the worker fetches the file. None: a file in the server's LoRA folder.
     key: str | None = Field(default=None, max_length=200)
+    # The model a trained LoRA was trained on (set with `key`): a job on a model of another
+    # family is refused before it is charged (inference/resolve.py).
+    base_model: str | None = Field(default=None, max_length=100)
 
     @model_validator(mode="before")
     @classmethod
@@ -77,8 +80,9 @@ class LoraRef(_Frozen):
         data: dict[str, Any] = handler(self)
         if data.get("unet_weight") is None:
             data.pop("unet_weight", None)
-        if data.get("key") is None:
-            data.pop("key", None)
+        for optional in ("key", "base_model"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
         return data
 
     @property

@@ -90,8 +90,9 @@ def test_a_healthy_deployment_passes_one_line_per_check(monkeypatch: pytest.Monk
     code, lines = _doctor(monkeypatch)
     assert code == 0, lines
     assert [line.split()[1] for line in lines] == [
-        "database", "broker", "models", "gpu", "discord", "gallery", "editor",
+        "database", "broker", "models", "packs", "gpu", "discord", "gallery", "editor",
     ]  # fmt: skip
+    assert _line(lines, "packs").startswith("ok") and "shipped" in _line(lines, "packs")
     assert "(latest)" in _line(lines, "database")
     assert _line(lines, "discord").startswith("ok") and "nanke (id 42)" in _line(lines, "discord")
     assert _line(lines, "models").startswith("ok") and "base" in _line(lines, "models")
@@ -198,3 +199,18 @@ def test_the_models_check_names_the_upscaler_and_a_missing_file(
     code, lines = _doctor(monkeypatch)
     line = _line(lines, "models")
     assert code == 1 and line.startswith("FAIL") and "[upscaler]" in line and "gone.pth" in line
+
+
+@pytest.mark.usefixtures("healthy")
+def test_the_packs_check_names_the_admins_file_or_what_is_wrong_in_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    packs = tmp_path / "packs.toml"
+    packs.write_text('[[packs]]\nname = "pets"\nprompts = ["{subject} on a sofa"]\n')
+    code, lines = _doctor(monkeypatch, "--offline", NANKE_PACKS_FILE=str(packs))
+    assert code == 0 and _line(lines, "packs").startswith("ok"), lines
+    assert f"{packs}: pets" in _line(lines, "packs")
+    packs.write_text('[[packs]]\nname = "pets"\nprompts = ["on a sofa"]\n')
+    code, lines = _doctor(monkeypatch, "--offline")
+    line = _line(lines, "packs")
+    assert code == 1 and line.startswith("FAIL") and "each with {subject}" in line, line

@@ -236,20 +236,20 @@ class DeliveryService:
             await self._failed(job, event.error or job.error)
 
     async def _progress(self, job: JobView, event: JobEvent) -> None:
-        if job.kind is JobKind.TRAIN and event.percent is not None:
-            self.train_progress.saw(job.id, event.percent)
-        if not self._throttle.allow(job.id):
+        # A new training preview is not held back by a plain update just before it; one held
+        # back anyway is shown with the next edit (TrainProgress keeps it).
+        fresh = job.kind is JobKind.TRAIN and self.train_progress.saw(event)
+        if not self._throttle.allow(job.id, urgent=fresh):
             return
-        if job.kind is JobKind.TRAIN and job.state is JobState.RUNNING:
-            eta = self.train_progress.eta_s(job.id)
-            text = formatting.train_running(job.spec, mention(job.user_id), event.percent, eta)
-            await self._poster.edit_live(job.id, Outgoing(text, (), (cancel_button(job.id),)))
-            return
-        files: tuple[OutFile, ...] = ()
-        if event.preview_jpeg:
-            files = (OutFile(event.preview_jpeg, "preview.jpg"),)
-        content = formatting.running(job.spec, mention(job.user_id), event.percent)
-        await self._poster.edit_live(job.id, Outgoing(content, files))
+        preview, buttons = event.preview_jpeg, tuple[Button, ...]()
+        if job.kind is JobKind.TRAIN and job.state is JobState.RUNNING:  # the latest preview
+            seen, eta = self.train_progress.latest(job.id), self.train_progress.eta_s(job.id)
+            text = formatting.train_running(job.spec, mention(job.user_id), seen, eta)
+            preview, buttons = (seen.preview if seen else None), (cancel_button(job.id),)
+        else:
+            text = formatting.running(job.spec, mention(job.user_id), event.percent)
+        files = (OutFile(preview, "preview.jpg"),) if preview else ()
+        await self._poster.edit_live(job.id, Outgoing(text, files, buttons))
 
     async def _failed(self, job: JobView, reason: str | None, *, claimed: bool = False) -> None:
         """Tell the member their job failed (and was refunded), once: the event and the

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from uuid import UUID
 
+from bot.services.train_progress import Seen
 from inference.edits import EDIT_KINDS, edit_label
 from pipeline.contracts import JobKind, JobSpec, UpscaleMode
 
@@ -75,14 +76,17 @@ def running(spec: JobSpec, mention: str, percent: float | None) -> str:
     return _line(spec, mention, status)
 
 
-def train_running(spec: JobSpec, mention: str, percent: float | None, eta_s: float | None) -> str:
-    """A training run's progress: the step, the percentage and the time left so far."""
-    if percent is None or spec.train is None:
+def train_running(spec: JobSpec, mention: str, seen: Seen | None, eta_s: float | None) -> str:
+    """A training run's progress, "step 240/800 · loss 0.1432 · ETA 3 min" (`seen`: None
+    before the first event)."""
+    if seen is None or spec.train is None:
         return _line(spec, mention, "Starting · ❌ cancels with a refund of the unused part")
     steps = spec.train.steps
-    status = f"step {min(steps, int(steps * percent / 100))}/{steps} · {round(percent)}%"
+    step = seen.step if seen.step is not None else int(steps * seen.percent / 100)
+    status = f"step {min(steps, step)}/{steps}"
+    status += f" · loss {seen.loss:.4f}" if seen.loss is not None else f" · {round(seen.percent)}%"
     if eta_s is not None:
-        status += f" · {about(eta_s)} left"
+        status += f" · ETA {about(eta_s).removeprefix('about ')}"
     return _line(spec, mention, status)
 
 
@@ -129,15 +133,20 @@ class ProgressThrottle:
     ) -> None:
         self._interval = interval_s
         self._clock = clock
-        self._last: dict[UUID, float] = {}
+        self._last: dict[tuple[UUID, bool], float] = {}  # (job, urgent) → last edit
 
-    def allow(self, job_id: UUID) -> bool:
+    def allow(self, job_id: UUID, *, urgent: bool = False) -> bool:
+        """`urgent` (a new training preview): also let it through when the last urgent one
+        was an interval ago, so a preview is not held back by a plain update just before it,
+        and the edits stay within two per interval."""
         now = self._clock()
-        last = self._last.get(job_id)
-        if last is not None and now - last < self._interval:
-            return False
-        self._last[job_id] = now
-        return True
+        for key in ((job_id, False), (job_id, True)) if urgent else ((job_id, False),):
+            last = self._last.get(key)
+            if last is None or now - last >= self._interval:
+                self._last[(job_id, False)] = self._last[key] = now
+                return True
+        return False
 
     def forget(self, job_id: UUID) -> None:
-        self._last.pop(job_id, None)
+        self._last.pop((job_id, False), None)
+        self._last.pop((job_id, True), None)

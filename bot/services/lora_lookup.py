@@ -25,5 +25,7 @@ async def with_stored_loras(
     refs = []
     for ref in params.loras:
         found = await loras.lookup(user_id, guild_id, ref.name)
-        refs.append(ref if found is None else ref.model_copy(update={"key": found.storage_key}))
+        if found is not None:  # the base model too: a job on another family is refused
+            ref = ref.model_copy(update={"key": found.storage_key, "base_model": found.base_model})
+        refs.append(ref)
     return params.model_copy(update={"loras": tuple(refs)})

@@ -84,6 +84,8 @@ class TrainPlan(Protocol):
     def max_lora_mb(self) -> int: ...
     @property
     def train_minutes(self) -> int: ...
+    @property
+    def train_preview_every(self) -> int: ...
 
 
 class LoraStore(Protocol):
@@ -249,7 +251,7 @@ class TrainingService:
         if refusal is not None:
             raise InvalidPrompt(_nothing(f"You cannot train now: {refusal}"))
         job_id = batch_job_id(who.interaction_id, 0)
-        spec = self._spec(job_id, who, request, list(pending.keys), plan.train_minutes * 60.0)
+        spec = self._spec(job_id, who, request, list(pending.keys), plan)
         admission = await self._store.admit(
             NewJob(who.interaction_id, who.user_id, who.guild_id, who.channel_id, spec)
         )
@@ -281,7 +283,7 @@ class TrainingService:
                 del self._pending[token]
 
     def _spec(
-        self, job_id: uuid.UUID, who: Requester, request: Any, keys: list[str], limit_s: float
+        self, job_id: uuid.UUID, who: Requester, request: Any, keys: list[str], plan: TrainPlan
     ) -> JobSpec:
         """The `train` job: its samples described as a painting of the caption."""
         caption = request.caption
@@ -301,7 +303,8 @@ class TrainingService:
             resolution=request.resolution,
             image_keys=tuple(keys),
             lora_key=lora_key(who.user_id, job_id),
-            time_limit_s=limit_s,
+            time_limit_s=plan.train_minutes * 60.0,
+            preview_every=plan.train_preview_every,
         )
         return paint.model_copy(update={"kind": JobKind.TRAIN, "train": train})
 
@@ -325,12 +328,11 @@ class TrainingService:
         if job.user_id != who.user_id:
             raise NotYourJob("Only the member who started a training run can cancel it.")
         train = job.spec.train
-        percent = self.progress.percent(job_id)
-        if train is None or percent is None:
+        done = None if train is None else self.progress.steps_done(job_id, train.steps)
+        if train is None or done is None:
             raise CannotCancel(
                 "This training run is just starting; press ❌ again in a few seconds."
             )
-        done = min(train.steps, int(train.steps * percent / 100.0))
         refund = train_refund_milli(job.cost_milli, train.steps, done)
         refunded = await self.loras.cancel_running(job_id, job.user_id, refund)
         if refunded is None:

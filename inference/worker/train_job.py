@@ -21,7 +21,8 @@ from inference.errors import BadRequestError
 from inference.train_config import FAMILY_TRAIN_DEFAULTS, Subject, TrainRequest
 from inference.worker.output import EngineOutput
 from pipeline.contracts import JobKind, JobSpec
-from pipeline.runner import LeaseLost
+from pipeline.progress import LeaseLost
+from pipeline.train_contract import preview_interval
 
 
 class Blobs(Protocol):
@@ -46,7 +47,7 @@ def request_of(spec: JobSpec, family: str) -> TrainRequest:
         rank=defaults.rank,
         learning_rate=defaults.learning_rate,
         checkpoint_every=job.checkpoint_every,
-        preview_every=0,
+        preview_every=preview_interval(job.preview_every, job.steps),
         sample_steps=spec.generation.steps,
         seed=spec.generation.seed,
     )
@@ -82,7 +83,10 @@ class TrainingEngine:
 
         def report(progress: Any) -> None:
             if on_progress is not None:
-                on_progress(progress.step, progress.total, None)
+                on_progress(
+                    progress.step, progress.total, None,
+                    loss=progress.loss, preview=progress.preview,
+                )  # fmt: skip
 
         try:
             result = trainer.train(

@@ -46,6 +46,18 @@ def paint_samples(
     return _paint(pipe, prompts, request.resolution, request.sample_steps, list(range(count)))
 
 
+PREVIEW_STEPS = 10  # a progress preview: quick, not pretty
+
+
+def paint_preview(pipe: Any, request: TrainRequest) -> Image.Image:
+    """One picture of the caption with the LoRA so far, in few steps, always seed 0 (so the
+    member watches the same picture take on their subject). It is painted at the training
+    size: these models paint noise well below their own size; the event shrinks it to 256 px."""
+    steps = min(request.sample_steps, PREVIEW_STEPS)
+    image: Image.Image = _paint(pipe, [request.caption], request.resolution, steps, [0])[0]
+    return image
+
+
 def paint_priors(
     pipe: Any, request: TrainRequest, workdir: Path, device: torch.device
 ) -> list[Image.Image]:

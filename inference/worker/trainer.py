@@ -34,12 +34,13 @@ from inference.worker.kohya_format import write_kohya_lora
 from inference.worker.pipelines import PipelineCache
 from inference.worker.train_data import Buckets, encode_buckets
 from inference.worker.train_loss import ProbeSet, TrainingModel
-from inference.worker.train_samples import paint_priors, paint_samples
+from inference.worker.train_samples import paint_preview, paint_priors, paint_samples
 from inference.worker.train_state import Checkpoint, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
 ADAPTER = "nanke_training"
+LOSS_WINDOW = 20
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 
 
@@ -59,7 +60,7 @@ class TrainingCancelled(Exception):
 class TrainProgress:
     step: int
     total: int
-    loss: float
+    loss: float  # the mean of the last LOSS_WINDOW steps' losses (one step's is noisy)
     eta_s: float | None  # None until a step has been timed
     preview: Image.Image | None = None  # every `preview_every` steps
 
@@ -255,14 +256,15 @@ class Trainer:
             if on_progress is not None:
                 per_step = (time.perf_counter() - began) / (step - start)
                 preview = None
-                if request.preview_every and step % request.preview_every == 0:
+                every = request.preview_every
+                if every and step % every == 0 and step < request.steps:
                     unet.eval()
-                    preview = paint_samples(model.pipe, request, self.device, count=1)[0]
+                    preview = paint_preview(model.pipe, request)
                     unet.train()
+                recent = losses[-LOSS_WINDOW:]
+                eta = per_step * (request.steps - step)
                 on_progress(
-                    TrainProgress(
-                        step, request.steps, losses[-1], per_step * (request.steps - step), preview
-                    )
+                    TrainProgress(step, request.steps, sum(recent) / len(recent), eta, preview)
                 )
         timings["train_s"] = time.perf_counter() - began
         unet.eval()

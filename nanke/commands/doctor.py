@@ -27,6 +27,7 @@ def command(offline: bool, discord_api: str | None) -> None:
     database  reachable and migrated to the latest revision
     broker    Redis answers (skipped on one box without NANKE_BROKER_URL)
     models    models.toml loads and every model's files (and the [upscaler] file) are there
+    packs     the /pack prompt packs file in use (NANKE_PACKS_FILE, else the shipped one) loads
     gpu       CUDA devices with their memory, or "no GPU" (skipped without torch)
     discord   the bot token is accepted by Discord (GET /users/@me)
     gallery   NANKE_GALLERY_URL/healthz answers (skipped when not set)

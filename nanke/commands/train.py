@@ -129,6 +129,8 @@ def _run(registry: Any, request: Any, images: list[Any], out: Path, target: Path
         if not seen and p.step > 1:
             click.echo(f"resuming from the checkpoint at step {p.step - 1}")
         seen.append(p.step)
+        if p.preview is not None:  # the LoRA so far (every `preview_every` steps)
+            p.preview.save(out / f"preview-{p.step}.png")
         if len(seen) == 1 or p.step % 10 == 0 or p.step == p.total:
             eta = f"  ETA {p.eta_s:.0f} s" if p.eta_s is not None else ""
             click.echo(f"step {p.step}/{p.total}  loss {p.loss:.4f}{eta}")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from bot.app import NankeBot
+    from inference.packs import Pack
     from inference.registry import Registry
 
 
@@ -118,6 +119,7 @@ async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterat
     if not one_box:
         _require_broker(settings)
     registry = _load_registry(settings)
+    packs = load_packs_setting(settings)
 
     def family_of(model: str) -> str:
         entry = registry.models.get(model)
@@ -168,6 +170,7 @@ async def open_deps(settings: Settings, *, one_box: bool = False) -> AsyncIterat
             edit_model=registry.edit is not None,
             loras=SqlTraining(sessions),
             plans=settings.plans,
+            packs=packs,
         )
 
 
@@ -189,6 +192,18 @@ def _load_registry(settings: Settings) -> Registry:
         return load_registry(settings.models_file)
     except RegistryError as exc:
         raise SettingsError(exc.message) from None
+
+
+def load_packs_setting(settings: Settings) -> dict[str, Pack]:
+    """NANKE_PACKS_FILE's packs (else the shipped ones), checked at start: a bad file is one
+    line naming it and what to fix, not an error at a member's first /pack."""
+    from inference.errors import RegistryError
+    from inference.packs import DEFAULT_PACKS, load_packs
+
+    try:
+        return load_packs(settings.packs_file or DEFAULT_PACKS)
+    except RegistryError as exc:
+        raise SettingsError(f"NANKE_PACKS_FILE: {exc.message}") from None
 
 
 async def _probe(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -29,6 +29,8 @@ from bot.services.sql_training import SqlTraining
 from db.cost import train_cost_milli
 from db.models import QuotaLedger
 from db.settings import PlanSettings
+from inference.packs import DEFAULT_PACKS
+from nanke.roots.bot import load_packs_setting
 from nanke.settings import Settings
 from pipeline.contracts import JobEventKind
 from pipeline.events import InMemoryEvents
@@ -84,9 +86,20 @@ def trainer_engine(tiny: Tiny, tmp_path_factory: pytest.TempPathFactory) -> Iter
     )
 
 
+PETS = [
+    f"{{subject}} as {what}"
+    for what in ("a king", "a pirate", "an astronaut", "a chef", "a knight")
+]
+
+
 @pytest.fixture
-def world(pg_sessions, tiny: Tiny, trainer_engine) -> World:  # type: ignore[no-untyped-def]
+def world(pg_sessions, tiny: Tiny, trainer_engine, tmp_path: Path) -> World:  # type: ignore[no-untyped-def]
     _, data = trainer_engine
+    # An admin's packs file (NANKE_PACKS_FILE): the shipped packs and one of their own.
+    packs_file = tmp_path / "packs.toml"
+    packs_file.write_text(
+        DEFAULT_PACKS.read_text() + f'\n[[packs]]\nname = "pets"\nprompts = {PETS!r}\n'
+    )
     plans = {
         "free": PlanSettings(credits=CREDITS, max_loras=2, train_minutes=30),
         "basic": PlanSettings(credits=CREDITS, train=False),
@@ -101,6 +114,7 @@ def world(pg_sessions, tiny: Tiny, trainer_engine) -> World:  # type: ignore[no-
         models=("tiny", "tiny-flux"),
         loras=SqlTraining(pg_sessions),
         plans=plans,
+        packs=load_packs_setting(Settings(packs_file=packs_file)),
     )
     world = World(store, images, deps.enqueuer, None, deps)  # type: ignore[arg-type]
     world.sessions = pg_sessions  # type: ignore[attr-defined]
@@ -166,13 +180,29 @@ async def pump(scene, events: InMemoryEvents) -> list[Any]:  # type: ignore[no-u
     return [d.event for d in batch]
 
 
-async def run_job(scene, engine, job_id: uuid.UUID) -> None:  # type: ignore[no-untyped-def]
+async def run_job(scene, engine, job_id: uuid.UUID, edits: list[Any] | None = None) -> list[Any]:  # type: ignore[no-untyped-def]
+    """Run the job on the worker, handing its events to the bot; the events. `edits` collects
+    every edit of the job's message as (content, attachment file names), as Discord got them."""
+    poster = scene.bot.delivery._poster
+    edit_live = poster.edit_live
+    if edits is not None:
+
+        async def recording(job: uuid.UUID, out: Any) -> Any:
+            edits.append((out.content, [f.filename for f in out.files]))
+            return await edit_live(job, out)
+
+        poster.edit_live = recording
     job_runner, events = runner(scene, engine)
     task = asyncio.create_task(asyncio.to_thread(job_runner.run, job_id))
-    while not task.done():
-        await pump(scene, events)
-    await task
-    await pump(scene, events)
+    seen: list[Any] = []
+    try:
+        while not task.done():
+            seen += await pump(scene, events)
+        await task
+        seen += await pump(scene, events)
+    finally:
+        poster.edit_live = edit_live
+    return seen
 
 
 async def train(scene, who, name: str = "mia", start: bool = True, **options: Any):  # type: ignore[no-untyped-def]
@@ -211,8 +241,19 @@ async def test_train_then_imagine_with_it_and_another_member_is_refused(
     job_id = scene.world.enqueuer.sent[-1]
     assert "**LoRA `mia`**" in result.response.content
 
-    await run_job(scene, engine, job_id)
     message = result.response
+    edits: list[tuple[str, list[str]]] = []
+    seen = await run_job(scene, engine, job_id, edits)
+    # The worker reports each step's loss, and paints a preview halfway through a short run.
+    progress = [e for e in seen if e.kind is JobEventKind.PROGRESS]
+    assert [e.step for e in progress] == list(range(1, STEPS + 1))
+    assert all(e.total == STEPS and e.loss is not None and e.loss > 0 for e in progress)
+    assert [e.step for e in progress if e.preview_jpeg] == [STEPS // 2]
+    # The member saw the loss, the ETA and the preview picture in the message while it ran.
+    running = [(text, files) for text, files in edits if "· loss " in text]
+    assert running, edits
+    assert any(f"step {STEPS // 2}/{STEPS} · loss " in t and "ETA" in t for t, _ in running)
+    assert any(files == ["preview.jpg"] for _, files in running), running
     assert "Use it: `/imagine nkmia … --lora mia:0.8`" in message.content, message.content
     assert len(message.attachments) == 1  # the 4 samples' grid
     assert await balance(scene, scene.alice) == before - price  # charged once
@@ -234,6 +275,18 @@ async def test_train_then_imagine_with_it_and_another_member_is_refused(
     await run_job(scene, engine, job.id)  # the worker fetches and applies it
     assert used.response.attachments, used.response.content
 
+    # On a model of another family the LoRA's layers do not fit: refused here, not charged.
+    before_flux = await balance(scene, scene.alice)
+    flux = await scene.alice.slash(
+        scene.channel, "imagine", prompt="nkmia pet --lora mia:0.8 --model tiny-flux"
+    )
+    assert refused(flux), flux.response.content
+    assert (
+        "LoRA 'mia' was trained on tiny (sd15) and does not fit tiny-flux (flux)"
+        in (private(flux)[0])
+    )
+    assert await balance(scene, scene.alice) == before_flux
+
     bob_before = await balance(scene, scene.bob)
     denied = await scene.bob.slash(scene.channel, "imagine", prompt="a dog --lora mia")
     assert refused(denied) and "Unknown LoRA 'mia'" in private(denied)[0]
@@ -252,15 +305,19 @@ async def test_train_then_imagine_with_it_and_another_member_is_refused(
     assert refused(bobs)  # not an admin
     done = await scene.mod.slash(scene.channel, "models publish", member=scene.alice, name="mia")
     assert done.ephemeral and "Published `mia`" in done.response.content
-    pack = await scene.bob.slash(scene.channel, "pack", name="mia", pack="portraits")
-    assert "The **portraits** pack makes" in pack.response.content, private(pack)
+    offered = await scene.bob.autocomplete(scene.channel, "pack", "pack", "")
+    assert "pets" in [c["value"] for c in offered] and "portraits" in str(offered)
+    pack = await scene.bob.slash(scene.channel, "pack", name="mia", pack="pets")
+    assert "The **pets** pack makes **5 grids**" in pack.response.content, private(pack)
     count = int(pack.response.content.split("makes **")[1].split(" ")[0])
     sent = len(scene.world.enqueuer.sent)
     await scene.bob.click(pack.response, label=f"Run {count} jobs")
     jobs = [await scene.world.store.job(j) for j in scene.world.enqueuer.sent[sent:]]
     assert len(jobs) == count and all(j.user_id == scene.bob.id for j in jobs)
     assert {j.spec.generation.loras[0].key for j in jobs} == {key}
-    assert all("nkmia pet" in j.spec.generation.prompt for j in jobs)
+    for template in PETS:  # every prompt of the admins' pack, once
+        text = template.replace("{subject}", "nkmia pet")
+        assert sum(text in j.spec.generation.prompt for j in jobs) == 1, text
     assert await balance(scene, scene.bob) == bob_before - sum(j.cost_milli for j in jobs)
 
     assert (scene.world.data / "images" / key).is_file()
