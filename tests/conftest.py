@@ -11,15 +11,14 @@ pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.redis_server"]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--semantic",
+        "--no-semantic",
         action="store_true",
-        help="also run tests/semantic on the trained tiny model (trains it first when its cache "
-        "is cold: minutes on a CPU). Out of the default run until it trains in under 2 minutes "
-        "and follows its prompts (#22; docs/engine.md).",
+        help="leave out tests/semantic (the trained tiny model's tests; a cold cache trains the "
+        "model first, about 2 minutes of one CPU core: docs/engine.md, 'Semantic tests').",
     )
 
 
 def pytest_ignore_collect(collection_path: pathlib.Path, config: pytest.Config) -> bool | None:
-    if "semantic" in collection_path.parts and not config.getoption("--semantic"):
+    if "semantic" in collection_path.parts and config.getoption("--no-semantic"):
         return True
     return None
