@@ -251,8 +251,9 @@ def _model(table: Any, base: Path, index: int) -> tuple[ModelEntry, bool]:
         refiner=parse_refiner(table, family, base, where, _source),
     )
     entry = _sampling_keys(entry, table, where)
-    clip_only = FAMILIES[family].clip_only
-    entry = replace(entry, memory=parse_memory_options(table, family, clip_only, base, where))
+    spec = FAMILIES[family]
+    memory = parse_memory_options(table, family, spec.clip_only, base, where, spec.caches)
+    entry = replace(entry, memory=memory)
     if entry.base_size % 64:
         raise RegistryError(f"{where}: `base_size` must be a multiple of 64")
     if not FAMILIES[family].clip_only and (kind == "single_file" or inpaint or vae):

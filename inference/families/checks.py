@@ -17,6 +17,11 @@ from prompt.request import Generation, ImagineParams
 from prompt.samplers import split_schedule
 from prompt.schedules import has_and, is_scheduled
 
+_NO_CACHE = (
+    "its model has no cache accelerator in Nanke (First-Block-Cache and TaylorSeer run on "
+    "the flux and flux2 families)"
+)
+
 
 def _refuse(spec: FamilySpec, what: str, why: str) -> BadRequestError:
     return BadRequestError(f"{what} is not available on {spec.title} (family `{spec.name}`): {why}")
@@ -69,14 +74,9 @@ def fit_to_family(
 ) -> tuple[Generation, list[str]]:
     """The generation this family runs, and the notes to show the member; BadRequestError
     for a flag that does not apply."""
+    if gen.fast and (spec.clip_only or not spec.caches):
+        raise _refuse(spec, "--fast", _NO_CACHE)
     if spec.clip_only:
-        if gen.fast:
-            raise _refuse(
-                spec,
-                "--fast",
-                "its UNet has no cache accelerator in Nanke (First-Block-Cache and TaylorSeer "
-                "are for the DiT families: flux, zimage, sd3, flux2)",
-            )
         return gen, []
     _check_flags(spec, params, gen)
     notes: list[str] = []

@@ -62,7 +62,7 @@ def _bool(table: dict[str, Any], key: str, where: str) -> bool:
 
 
 def parse_memory_options(
-    table: dict[str, Any], family: str, clip_only: bool, base: Path, where: str
+    table: dict[str, Any], family: str, clip_only: bool, base: Path, where: str, caches: bool = True
 ) -> MemoryOptions:
     given = sorted(MEMORY_KEYS & set(table))
     if not given:
@@ -73,6 +73,8 @@ def parse_memory_options(
     if quantize is not None and quantize not in QUANTIZE:
         raise RegistryError(f"{where}: `quantize` must be one of {', '.join(QUANTIZE)}")
     cache = table.get("cache")
+    if not caches and ({"cache", "cache_threshold"} & set(table)):
+        raise RegistryError(f"{where}: the {family} family's transformer has no cache hooks")
     if cache is not None and cache not in CACHES:
         raise RegistryError(f"{where}: `cache` must be one of {', '.join(CACHES)}")
     threshold = table.get("cache_threshold", 0.05)

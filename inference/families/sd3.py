@@ -18,4 +18,5 @@ SD3 = FamilySpec(
         "StableDiffusion3InpaintPipeline",
     ),
     memory="Medium ~14 GB, Large ~28 GB bf16 (with T5-XXL); ~9 GB / ~20 GB without T5",
+    caches=False,  # SD3Transformer2DModel has no enable_cache (diffusers 0.42)
 )

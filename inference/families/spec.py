@@ -54,6 +54,8 @@ class FamilySpec:
     follow_up: Literal["img2img", "reference"] = "img2img"
     edit_pipeline: str | None = None  # instruction editing (`/edit`), when the family has one
     has_loras: bool = True  # LoRAs run on this family in Nanke today
+    # Its transformer takes diffusers' cache hooks (models.toml `cache`, a job's --fast).
+    caches: bool = True
 
     @property
     def clip_only(self) -> bool:

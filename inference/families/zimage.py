@@ -18,4 +18,5 @@ ZIMAGE = FamilySpec(
     pipelines=("ZImagePipeline", "ZImageImg2ImgPipeline", "ZImageInpaintPipeline"),
     memory="~21 GB bf16 (6B transformer + Qwen3-4B); ~13 GB with the text encoder on the CPU",
     flow_samplers=("euler",),  # its pipeline sets custom sigmas, which only Euler takes
+    caches=False,  # ZImageTransformer2DModel has no enable_cache (diffusers 0.42)
 )

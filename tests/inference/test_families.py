@@ -140,6 +140,8 @@ def test_memory_keys_parse_for_dit_models_and_are_refused_elsewhere() -> None:
         ({"family": "flux", "cache": "deep"}, "`cache` must be one of first_block, taylorseer"),
         ({"family": "flux", "transformer_file": "t.safetensors"}, "must be a .gguf file"),
         ({"family": "flux", "cpu_offload": "yes"}, "`cpu_offload` must be true or false"),
+        ({"family": "sd3", "cache": "first_block"}, "sd3 family's transformer has no cache"),
+        ({"family": "zimage", "cache_threshold": 0.1}, "zimage family's transformer has no"),
     ]:
         with pytest.raises(RegistryError, match=message):
             parse_registry({"models": [{"name": "m", "source": "a/b", **bad}]}, Path("/"))
@@ -155,11 +157,19 @@ def test_saved_clip_features_do_not_follow_a_member_onto_a_t5_family() -> None:
     assert (job.generation.sampler, job.generation.cfg) == ("euler", 4.5)
 
 
-def test_fast_is_refused_on_unet_families_and_kept_on_dit_families() -> None:
+@pytest.mark.parametrize("model", ["sd", "sd3", "zimage"])
+def test_fast_is_refused_where_the_model_has_no_cache_hooks(model: str) -> None:
+    """UNets, and the SD3 and Z-Image transformers (no enable_cache in diffusers 0.42): a
+    refusal before any charge, not a worker traceback."""
     with pytest.raises(BadRequestError) as caught:
-        spec("a fox --model sd --fast")
-    assert "--fast" in caught.value.message and "family `sd15`" in caught.value.message
-    assert "UNet" in caught.value.message
+        spec(f"a fox --model {model} --fast")
+    message = caught.value.message
+    assert "--fast" in message and f"family `{FAMILY_OF[model]}`" in message
+    assert "no cache accelerator" in message
+
+
+def test_fast_is_kept_on_flux_and_flux2() -> None:
+    assert spec("a fox --model flux2 --fast").generation.fast
     assert spec("a fox --model flux --fast").generation.fast
     assert not spec("a fox --model flux").generation.fast
     # A job without --fast serialises as before the flag existed.
