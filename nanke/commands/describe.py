@@ -42,6 +42,11 @@ def command(image: Path, models_file: Path | None) -> None:
         from inference.worker.describe import Describer
 
         engine = make_engine(registry)  # the configured device and dtype
+        checker = engine.safety_checker()  # as /describe: a flagged image is not described
+        if checker is not None and checker.flags([picture])[0]:
+            raise click.ClickException(
+                f"{image} was flagged by the configured safety checker: it is not described"
+            )
         description = Describer(registry, engine.device, engine.dtype).describe(picture)
     for n, prompt in enumerate(description.prompts, start=1):
         click.echo(f"{n}. {prompt}")

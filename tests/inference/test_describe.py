@@ -95,3 +95,32 @@ def test_nanke_describe_refuses_what_is_not_an_image(tiny_models: Path, tmp_path
     result = CliRunner().invoke(cli, ["describe", str(path), "--models", str(tiny_models)])
     assert result.exit_code == 1
     assert "is not a readable image" in result.output and "Traceback" not in result.output
+
+
+def test_nanke_describe_refuses_an_image_the_safety_checker_flags(
+    tiny_models: Path, tmp_path: Path
+) -> None:
+    """As /describe: with a [safety_checker] that flags it, the image is not described."""
+    import shutil
+
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+
+    tiny = tiny_models.parent / "tiny-safety-checker"
+    flagging = tmp_path / "flagging-checker"
+    model = StableDiffusionSafetyChecker.from_pretrained(tiny)
+    model.concept_embeds_weights.data.fill_(-1.0)  # every image is over every threshold
+    model.save_pretrained(flagging)
+    shutil.copy(tiny / "preprocessor_config.json", flagging)
+    text = tiny_models.read_text()
+    assert 'source = "tiny-safety-checker"' in text
+    toml = tiny_models.parent / f"models-flagging-{tmp_path.name}.toml"  # beside the models
+    toml.write_text(text.replace('source = "tiny-safety-checker"', f'source = "{flagging}"'))
+    path = tmp_path / "sunset.png"
+    sunset().save(path)
+    try:
+        result = CliRunner().invoke(cli, ["describe", str(path), "--models", str(toml)])
+    finally:
+        toml.unlink()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "flagged by the configured safety checker" in result.output
+    assert not any(line[:2] == "1." for line in result.output.splitlines())
