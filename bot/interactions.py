@@ -172,10 +172,11 @@ async def submit_requests(
     requests: Sequence[ImagineParams],
     prompt: str,
     notes: Sequence[str] = (),
+    asking: str = "This prompt makes **{n} jobs**, each charged like one /imagine.",
 ) -> None:
-    """Admit validated /imagine requests (typed, or a /describe prompt's box) on a deferred
-    interaction: their status messages, or a ✅ confirmation for a large batch; then the
-    private notes."""
+    """Admit validated /imagine requests (typed, a /describe prompt's box, a /pack) on a
+    deferred interaction: their status messages, or a ✅ confirmation for a large batch
+    (`asking`, with {n} the number of jobs); then the private notes."""
     result = await bot.intake.submit(who, requests)
     if result.confirm_token is not None:
         confirm = Button(
@@ -186,10 +187,7 @@ async def submit_requests(
             style="primary",
         )
         await interaction.edit_original_response(
-            content=(
-                f"This prompt makes **{result.pending_count} jobs**, each charged like "
-                "one /imagine. Run them all?"
-            ),
+            content=f"{asking.replace('{n}', str(result.pending_count))} Run them all?",
             view=build_view((confirm,)),
         )
         return

@@ -18,6 +18,15 @@ from typing import Any
 import torch
 
 PROJECTION_DIM = 32
+# The tiny BLIP's and CLIP's vision towers: 32 px images, 16 patches.
+_VISION = {
+    "hidden_size": 32,
+    "intermediate_size": 37,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "image_size": 32,
+    "patch_size": 8,
+}
 _TOML = """
 [controlnet.sd15]
 canny = "controlnet-sd15-canny"
@@ -124,14 +133,7 @@ def build_blip(out: Path) -> None:
             "sep_token_id": vocab.index("[SEP]"),
             "eos_token_id": vocab.index("[SEP]"),
         },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 37,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "image_size": 32,
-            "patch_size": 8,
-        },
+        vision_config=dict(_VISION),
         projection_dim=PROJECTION_DIM,
     )
     torch.manual_seed(7)
@@ -160,14 +162,7 @@ def build_clip(out: Path, tokenizer: Any) -> None:
             "eos_token_id": len(tokenizer) - 1,
             "pad_token_id": len(tokenizer) - 1,
         },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 37,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "image_size": 32,
-            "patch_size": 8,
-        },
+        vision_config=dict(_VISION),
         projection_dim=PROJECTION_DIM,
     )
     torch.manual_seed(8)

@@ -8,7 +8,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.interactions import check_can_post, defer_public, post_queued, requester, require_admin
+from bot.interactions import (
+    check_can_post,
+    defer_public,
+    requester,
+    require_admin,
+    submit_requests,
+)
 from bot.poster import build_view
 from bot.reporting import user_errors
 from bot.services.custom_ids import Action, ButtonId
@@ -178,24 +184,11 @@ class Training(commands.Cog):
                 requests += await self.bot.intake.validate(who, text)  # banned words too
             if not await defer_public(interaction):
                 return
-            result = await self.bot.intake.submit(who, requests)
-            if result.confirm_token is not None:
-                button = Button(
-                    f"Run {result.pending_count} jobs",
-                    0,
-                    ButtonId(Action.CONFIRM, result.confirm_token).encode(),
-                    emoji="✅",
-                    style="primary",
-                )
-                await interaction.edit_original_response(
-                    content=(
-                        f"The **{chosen.name}** pack makes **{result.pending_count} grids** with "
-                        f"`{lora.name}`, each charged like one /imagine. Run them all?"
-                    ),
-                    view=build_view((button,)),
-                )
-                return
-            await post_queued(self.bot, interaction, result.queued)
+            asking = (
+                f"The **{chosen.name}** pack makes **{{n}} grids** with `{lora.name}`, each "
+                "charged like one /imagine."
+            )
+            await submit_requests(self.bot, interaction, who, requests, "", asking=asking)
 
     @delete.autocomplete("name")
     @share.autocomplete("name")
