@@ -2,8 +2,7 @@
 
 By default random-weight models (they paint noise; fast, for tests of plumbing and speed).
 With `--trained`, a tiny model trained here on coloured shapes (minutes on a CPU): it paints
-the prompt's colour as a rounded shape on a plain background; shape, place and background do
-not yet follow the prompt reliably (docs/engine.md, "Semantic tests").
+the prompt's colour, shape and place on a plain background (docs/engine.md, "Semantic tests").
 """
 
 from __future__ import annotations
