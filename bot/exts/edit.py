@@ -72,7 +72,6 @@ class Edit(commands.Cog):
             queued, notes = await admit_edit(
                 self.bot.intake,
                 self.bot.deps.resolver,
-                self.bot.deps.resolve_errors,
                 who,
                 params,
                 tuple(refs),

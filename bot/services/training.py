@@ -33,6 +33,7 @@ from bot.services.intake import IntakeService, Queued, Requester, batch_job_id
 from bot.services.ports import AdmissionStatus, ImageStore, JobView, NewJob, Store, UserPrefs
 from bot.services.train_progress import TrainProgress
 from db.cost import format_credits, train_cost_milli, train_refund_milli
+from db.loras import TrainPlan as LoraPlan
 from db.models import JobState
 from inference.errors import BadRequestError, UnknownModelError
 from inference.stored_loras import lora_key
@@ -75,13 +76,9 @@ class StoredLora:
     ready: bool = True
 
 
-class TrainPlan(Protocol):
-    @property
-    def train(self) -> bool: ...
-    @property
-    def max_loras(self) -> int: ...
-    @property
-    def max_lora_mb(self) -> int: ...
+class TrainPlan(LoraPlan, Protocol):
+    """What /train needs of a plan beyond the LoRA limits (db.settings.PlanSettings)."""
+
     @property
     def train_minutes(self) -> int: ...
     @property

@@ -76,9 +76,7 @@ async def _admitted(setup: Setup, dispatcher: _Dispatcher | None = None) -> tupl
     who = Requester(next(_ids), next(_ids), None, 42)
     params = await check_instruction(intake, who, "make it night --seed 4")
     image = ImageRef(sha256="c" * 64)
-    queued, _ = await admit_edit(
-        intake, resolver, (BadRequestError,), who, params, (image,), (2048, 1024)
-    )
+    queued, _ = await admit_edit(intake, resolver, who, params, (image,), (2048, 1024))
     await intake.release((queued,))  # as post_queued does after showing the status message
     return queued.job, (await store.account(who.user_id)).credits_left_milli
 
