@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from nanke.commands.edit_jobs import index_option
 from pipeline.contracts import JobSpec
 from prompt.request import ImagineParams
+
+if TYPE_CHECKING:
+    from inference.registry import Registry
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -92,26 +96,14 @@ def _edit_folder(
     out_dir: Path | None,
 ) -> None:
     from inference.instruct import edit_from_job
-    from nanke.commands.job_folders import (
-        read_job,
-        registry_for_job,
-        report,
-        run_engine,
-        tile_image,
-        user_errors,
-        write_job,
-    )
+    from nanke.commands.edit_jobs import run_edit
 
-    parent, used = read_job(job_dir)
-    with user_errors():
-        registry = registry_for_job(models_file, used)
-        source = tile_image(job_dir, index)
-        key = str(job_dir / f"{index}.png")
+    def make_spec(parent: JobSpec, key: str, registry: Registry, _: object) -> JobSpec:
         spec = edit_from_job(parent, index, key, params, registry, seed=seed)
         _notes(spec)
-        output = run_engine(registry, spec, source, label="editing")
-        target = out_dir or job_dir.with_name(f"{job_dir.name}-edit")
-        report(target, write_job(target, spec, output, registry))
+        return spec
+
+    run_edit(job_dir, index, models_file, out_dir, make_spec, label="editing", suffix="edit")
 
 
 def _edit_files(
